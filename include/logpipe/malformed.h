@@ -1,0 +1,43 @@
+// Accounting of lines that did not parse: counted by reason, the first one located by
+// FILE:LINE, optionally written verbatim to a rejects file; --strict turns the first into exit 3.
+#pragma once
+
+#include "logpipe/format.h"
+#include "logpipe/output.h"
+
+#include <array>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+namespace logpipe {
+
+class MalformedLog {
+ public:
+  /// `rejects_path` empty means no rejects file. With `strict` the first malformed line throws
+  /// Error(kExitData, "FILE:LINE: reason").
+  MalformedLog(const std::string& rejects_path, bool strict);
+  ~MalformedLog();
+  /// Records one malformed line.
+  void add(std::string_view source, uint64_t line_number, std::string_view line, ParseError why);
+  /// Number of malformed lines so far.
+  uint64_t total() const noexcept { return total_; }
+  uint64_t count(ParseError why) const noexcept { return by_reason_[static_cast<size_t>(why)]; }
+  /// Adds the counts of another log (parallel scans).
+  void merge_counts(const MalformedLog& other);
+  /// `N malformed lines skipped; first: FILE:LINE: reason` plus a per-reason breakdown, on `out`;
+  /// nothing when there were none.
+  void print_summary(std::FILE* out) const;
+  /// Flushes the rejects file.
+  void flush();
+
+ private:
+  uint64_t total_ = 0;
+  std::array<uint64_t, static_cast<size_t>(ParseError::kCount_)> by_reason_{};
+  std::string first_;
+  bool strict_;
+  std::unique_ptr<ByteSink> rejects_;
+};
+
+}  // namespace logpipe

@@ -1,0 +1,63 @@
+// The shared batch/stream driver: inputs -> lines -> parser -> records -> a sink.
+#pragma once
+
+#include "logpipe/format.h"
+#include "logpipe/malformed.h"
+#include "logpipe/record.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace logpipe {
+
+class ByteSource;
+
+/// Receives every parsed record in input order.
+class RecordSink {
+ public:
+  virtual ~RecordSink() = default;
+  virtual void on_record(const Record& record) = 0;
+};
+
+/// What a scan reads and how it treats bad lines.
+struct ScanOptions {
+  std::string format = "auto";  ///< --format value
+  bool verbose = false;         ///< print the detected format on stderr
+};
+
+/// Counts of one scan. lines = records + malformed + blank.
+struct ScanStats {
+  uint64_t lines = 0;
+  uint64_t records = 0;
+  uint64_t blank = 0;
+  uint64_t malformed = 0;
+  uint64_t bytes = 0;
+};
+
+/// Resolves `auto` by peeking at the first lines of the first source. Sources stay readable.
+class Scanner {
+ public:
+  Scanner(ScanOptions options, MalformedLog& malformed);
+  ~Scanner();
+  /// Reads one source to its end, feeding sink. The format is fixed by the first source.
+  void scan(ByteSource& source, RecordSink& sink);
+  /// Opens each path (`-` = stdin, compressed detected) and scans them in order.
+  void scan_paths(const std::vector<std::string>& paths, RecordSink& sink);
+  const ScanStats& stats() const noexcept { return stats_; }
+  /// The format in use ("" until the first source was seen with `auto`).
+  const std::string& format() const noexcept { return format_; }
+  /// Optional: stops early (signal handlers set it); checked between lines.
+  void set_stop_flag(const volatile int* flag) noexcept { stop_ = flag; }
+
+ private:
+  ScanOptions options_;
+  MalformedLog& malformed_;
+  std::unique_ptr<Parser> parser_;
+  std::string format_;
+  ScanStats stats_;
+  const volatile int* stop_ = nullptr;
+};
+
+}  // namespace logpipe

@@ -1,0 +1,40 @@
+# Sourced by scripts/demo, scripts/test and scripts/bench: installs the Debian packages logpipe
+# needs when some are missing (as root), or prints the exact apt-get line (otherwise).
+# Quiet when nothing is missing.
+
+# Build and test dependencies, all from Debian.
+LOGPIPE_BUILD_PACKAGES="g++ cmake ninja-build pkg-config libcli11-dev libfmt-dev libsimdjson-dev \
+libzstd-dev zlib1g-dev libboost-dev doctest-dev libtomlplusplus-dev libssl-dev librdkafka-dev"
+LOGPIPE_TEST_PACKAGES="kcat mawk jq python3 zstd gzip"
+
+# ensure_packages PKG...: installs what is missing.
+ensure_packages() {
+  local missing=()
+  local p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "logpipe: missing packages; run:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "logpipe: installing ${missing[*]}" >&2
+  # On a new machine the package lists are empty: update once before the first install.
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null || { echo "logpipe: apt-get update failed" >&2; exit 1; }
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+    { echo "logpipe: apt-get install failed" >&2; exit 1; }
+}
+
+# build_logpipe DIR [cmake args...]: configures (once) and builds with Ninja.
+build_logpipe() {
+  local dir=$1
+  shift
+  if [ ! -f "$dir/build.ninja" ]; then
+    cmake -S "$LOGPIPE_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null ||
+      { echo "logpipe: cmake configure failed" >&2; exit 1; }
+  fi
+  ninja -C "$dir" >"$dir/build.log" 2>&1 || { cat "$dir/build.log" >&2; exit 1; }
+}

@@ -1,0 +1,45 @@
+// The command table: each command is one cmd_<name>.cc that registers its options on a CLI11
+// subcommand and returns the function that runs it once the options are parsed and validated.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace logpipe::cli {
+
+/// Runs a command after parsing; returns the exit code. Throws logpipe::Error on failure.
+using RunFn = std::function<int()>;
+/// Adds a command's options to its subcommand; the returned function runs it.
+using SetupFn = RunFn (*)(CLI::App& command);
+
+struct CommandEntry {
+  const char* name;
+  const char* summary;
+  SetupFn setup;
+};
+
+RunFn setup_generate(CLI::App& command);
+RunFn setup_stream(CLI::App& command);
+RunFn setup_calibrate(CLI::App& command);
+RunFn setup_anonymize(CLI::App& command);
+RunFn setup_analyze(CLI::App& command);
+
+/// Options shared by every command that reads logs.
+struct InputOptions {
+  std::vector<std::string> inputs;  ///< positional FILES (`-` = stdin); default stdin
+  std::string format = "auto";
+  std::string rejects;
+  bool strict = false;
+  bool verbose = false;
+};
+
+/// Registers --format, --rejects, --strict, -v and (when `positional`) the FILES argument.
+void add_input_options(CLI::App& command, InputOptions& options, bool positional = true);
+
+/// Set by SIGINT/SIGTERM; long loops check it and finish cleanly.
+extern volatile int g_stop_requested;
+
+}  // namespace logpipe::cli

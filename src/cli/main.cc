@@ -1,0 +1,95 @@
+// logpipe: one binary, five commands sharing one core. This file holds the command table and the
+// mapping of errors to exit codes; each command lives in its own cmd_<name>.cc.
+#include "cli/command.h"
+#include "cli/completions.h"
+
+#include "logpipe/error.h"
+
+#include <fmt/format.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+
+namespace logpipe::cli {
+
+volatile int g_stop_requested = 0;
+
+namespace {
+
+constexpr CommandEntry kCommands[] = {
+    {"generate", "Write synthetic web or Open edX traffic with injected incidents", setup_generate},
+    {"stream", "Compute windowed metrics over a live stream and emit alerts", setup_stream},
+    {"calibrate", "Pick alert thresholds from history (fire in at most 1% of windows)",
+     setup_calibrate},
+    {"anonymize", "Pseudonymise users with HMAC-SHA256 and drop PII, byte for byte otherwise",
+     setup_anonymize},
+    {"analyze", "Batch report (text, JSON, CSV, HTML) over log files", setup_analyze},
+};
+
+void on_stop_signal(int) { g_stop_requested = 1; }
+
+}  // namespace
+
+void add_input_options(CLI::App& command, InputOptions& o, bool positional) {
+  command
+      .add_option("--format", o.format,
+                  "Log format: auto, common, combined, clickstream, edx, logformat:'...'")
+      ->capture_default_str();
+  command.add_option("--rejects", o.rejects, "Write every malformed line verbatim to FILE");
+  command.add_flag("--strict", o.strict, "Stop at the first malformed line (exit 3)");
+  command.add_flag("-v,--verbose", o.verbose, "Print the detected format and details on stderr");
+  if (positional) command.add_option("FILES", o.inputs, "Input files (`-` = stdin; gzip/zstd ok)");
+}
+
+int run_main(int argc, char** argv) {
+  CLI::App app{"logpipe: real-time and batch analysis of web and application logs", "logpipe"};
+  app.set_version_flag("-V,--version", "logpipe " LOGPIPE_VERSION);
+  app.require_subcommand(0, 1);
+  app.footer("Run `logpipe COMMAND --help` for a command's options; `man logpipe` for more.");
+  std::string completion_shell;
+  app.add_option("--completions", completion_shell, "Print the completion script for a shell")
+      ->check(CLI::IsMember({"bash", "zsh", "fish"}))
+      ->group("");  // hidden: used by scripts/gen-completions
+
+  std::vector<RunFn> runs;
+  std::vector<CLI::App*> subs;
+  for (const auto& entry : kCommands) {
+    CLI::App* sub = app.add_subcommand(entry.name, entry.summary);
+    subs.push_back(sub);
+    runs.push_back(entry.setup(*sub));
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  if (!completion_shell.empty()) {
+    std::fputs(completion_script(app, completion_shell).c_str(), stdout);
+    return kExitOk;
+  }
+  for (size_t i = 0; i < subs.size(); ++i)
+    if (subs[i]->parsed()) return runs[i]();
+  std::fputs(app.help().c_str(), stdout);
+  return kExitUsage;
+}
+
+}  // namespace logpipe::cli
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);  // a closed pipe is reported by write() and ends us with exit 0
+  std::signal(SIGINT, logpipe::cli::on_stop_signal);
+  std::signal(SIGTERM, logpipe::cli::on_stop_signal);
+  try {
+    return logpipe::cli::run_main(argc, argv);
+  } catch (const logpipe::Error& e) {
+    if (e.exit_code() == logpipe::kExitOk) return 0;  // broken pipe: like ripgrep, not an error
+    fmt::print(stderr, "logpipe: {}\n", e.what());
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "logpipe: {}\n", e.what());
+    return logpipe::kExitRuntime;
+  }
+}

@@ -1,0 +1,343 @@
+// Apache common / combined / clickstream parsing, format detection and the format factory.
+#include "access_log.h"
+
+#include "logpipe/error.h"
+#include "logpipe/timeutil.h"
+
+#include <array>
+#include <charconv>
+#include <cstring>
+
+namespace logpipe {
+
+std::string_view describe(ParseError e) noexcept {
+  switch (e) {
+    case ParseError::kNone: return "ok";
+    case ParseError::kBadHost: return "bad client address";
+    case ParseError::kBadTime: return "bad or missing time";
+    case ParseError::kBadRequest: return "bad request line";
+    case ParseError::kBadStatus: return "bad status";
+    case ParseError::kBadBytes: return "bad byte count";
+    case ParseError::kUnterminatedQuote: return "unterminated quoted field";
+    case ParseError::kMissingField: return "missing field";
+    case ParseError::kTrailingData: return "unexpected data after the last field";
+    case ParseError::kBadJson: return "invalid or truncated JSON";
+    case ParseError::kNotJsonObject: return "not a JSON object";
+    case ParseError::kBadField: return "bad field value";
+    case ParseError::kCount_: break;
+  }
+  return "unknown";
+}
+
+bool is_blank(std::string_view line) noexcept {
+  for (char c : line)
+    if (c != ' ' && c != '\t' && c != '\r') return false;
+  return true;
+}
+
+namespace detail {
+
+size_t find_closing_quote(std::string_view line, size_t pos) noexcept {
+  const char* base = line.data();
+  size_t n = line.size();
+  while (pos < n) {
+    const void* hit = std::memchr(base + pos, '"', n - pos);
+    if (!hit) return std::string_view::npos;
+    size_t q = static_cast<size_t>(static_cast<const char*>(hit) - base);
+    // Count the backslashes right before the quote: an odd number escapes it.
+    size_t b = q;
+    while (b > pos && base[b - 1] == '\\') --b;
+    if (((q - b) & 1) == 0) return q;
+    pos = q + 1;
+  }
+  return std::string_view::npos;
+}
+
+void split_request(std::string_view request, Record& out) noexcept {
+  if (request.empty() || request == "-") return;
+  size_t sp = request.find(' ');
+  if (sp == std::string_view::npos) return;  // one word: garbage such as "hello"
+  out.method = request.substr(0, sp);
+  std::string_view rest = request.substr(sp + 1);
+  while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+  size_t last = rest.rfind(' ');
+  if (last != std::string_view::npos && rest.substr(last + 1).starts_with("HTTP/")) {
+    out.protocol = rest.substr(last + 1);
+    rest = rest.substr(0, last);
+    while (!rest.empty() && rest.back() == ' ') rest.remove_suffix(1);
+  }
+  out.url = rest;
+}
+
+namespace {
+
+bool is_private_or_local(std::string_view ip) noexcept {
+  if (ip.starts_with("10.") || ip.starts_with("127.") || ip.starts_with("192.168.") ||
+      ip.starts_with("169.254."))
+    return true;
+  if (ip.starts_with("172.")) {
+    int second = 0;
+    auto r = std::from_chars(ip.data() + 4, ip.data() + ip.size(), second);
+    if (r.ec == std::errc() && second >= 16 && second <= 31) return true;
+  }
+  if (ip == "::1" || ip.starts_with("fc") || ip.starts_with("fd") || ip.starts_with("fe80"))
+    return true;
+  return false;
+}
+
+bool looks_like_ip(std::string_view s) noexcept {
+  if (s.empty()) return false;
+  bool colon = false, dot = false;
+  for (char c : s) {
+    if (c == ':') colon = true;
+    else if (c == '.') dot = true;
+    else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+      return false;
+  }
+  return colon || dot;
+}
+
+}  // namespace
+
+std::string_view pick_client(std::string_view host) noexcept {
+  if (host.find_first_of(", \"") == std::string_view::npos) return host;
+  std::string_view first, first_public;
+  size_t i = 0;
+  while (i < host.size()) {
+    while (i < host.size() && (host[i] == ' ' || host[i] == ',' || host[i] == '"')) ++i;
+    size_t j = i;
+    while (j < host.size() && host[j] != ' ' && host[j] != ',' && host[j] != '"') ++j;
+    if (j > i) {
+      std::string_view item = host.substr(i, j - i);
+      if (first.empty()) first = item;
+      if (first_public.empty() && looks_like_ip(item) && !is_private_or_local(item))
+        first_public = item;
+    }
+    i = j;
+  }
+  return first_public.empty() ? first : first_public;
+}
+
+void parse_cookie(std::string_view cookie, Record& out) noexcept {
+  size_t i = 0;
+  while (i < cookie.size()) {
+    size_t end = cookie.find(';', i);
+    if (end == std::string_view::npos) end = cookie.size();
+    std::string_view pair = cookie.substr(i, end - i);
+    size_t eq = pair.find('=');
+    if (eq != std::string_view::npos) {
+      std::string_view key = pair.substr(0, eq), value = pair.substr(eq + 1);
+      while (!key.empty() && key.front() == ' ') key.remove_prefix(1);
+      while (!key.empty() && key.back() == ' ') key.remove_suffix(1);
+      while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+      while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+      if (key == "user") {
+        if (value != "anonymous" && value != "-") out.user = value;
+      } else if (key == "PHPSESSID" || key == "session" || key == "sessionid") {
+        out.session = dash_to_empty(value);
+      }
+    }
+    i = end + 1;
+  }
+}
+
+bool parse_status(std::string_view v, int& out) noexcept {
+  if (v == "-") {
+    out = 0;
+    return true;
+  }
+  if (v.size() != 3) return false;
+  int s = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9') return false;
+    s = s * 10 + (c - '0');
+  }
+  if (s < 100) return false;
+  out = s;
+  return true;
+}
+
+bool parse_bytes(std::string_view v, int64_t& out) noexcept {
+  if (v == "-") {
+    out = -1;
+    return true;
+  }
+  if (v.empty() || v.size() > 18) return false;
+  int64_t b = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9') return false;
+    b = b * 10 + (c - '0');
+  }
+  out = b;
+  return true;
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::dash_to_empty;
+
+enum class AccessMode { kCommon, kCombined, kClickstream };
+
+struct Token {
+  uint32_t begin;  // position of the first byte (including a quote or bracket)
+  uint32_t end;    // one past the last byte
+  std::string_view inner(std::string_view line) const noexcept {
+    size_t b = begin, e = end;
+    char c = line[b];
+    if ((c == '"' || c == '[') && e - b >= 2) {
+      ++b;
+      --e;
+    }
+    return line.substr(b, e - b);
+  }
+  bool quoted(std::string_view line) const noexcept { return line[begin] == '"'; }
+};
+
+// Common, combined and clickstream share one tokenizer: fields separated by spaces, `"..."`
+// (with backslash escapes) and `[...]` are single fields. The time field anchors the layout, so a
+// client list before ident and user (nginx X-Forwarded-For) still parses.
+class AccessLogParser final : public Parser {
+ public:
+  explicit AccessLogParser(AccessMode mode) : mode_(mode) {}
+
+  std::string_view name() const noexcept override {
+    switch (mode_) {
+      case AccessMode::kCommon: return "common";
+      case AccessMode::kCombined: return "combined";
+      case AccessMode::kClickstream: return "clickstream";
+    }
+    return "combined";
+  }
+
+  ParseError parse(std::string_view line, Record& r) override {
+    r.clear();
+    line = detail::trim_right(line);
+    if (line.size() >= (1u << 31)) return ParseError::kTrailingData;
+    size_t count = 0;
+    size_t time_index = SIZE_MAX;
+    size_t pos = 0;
+    const size_t n = line.size();
+    while (pos < n) {
+      while (pos < n && line[pos] == ' ') ++pos;
+      if (pos >= n) break;
+      if (count == kMaxTokens) return ParseError::kTrailingData;
+      size_t start = pos;
+      char c = line[pos];
+      if (c == '"') {
+        size_t q = detail::find_closing_quote(line, pos + 1);
+        if (q == std::string_view::npos) return ParseError::kUnterminatedQuote;
+        pos = q + 1;
+      } else if (c == '[' && time_index == SIZE_MAX) {
+        const void* close = std::memchr(line.data() + pos, ']', n - pos);
+        if (!close) return ParseError::kBadTime;
+        pos = static_cast<size_t>(static_cast<const char*>(close) - line.data()) + 1;
+        time_index = count;
+      } else {
+        const void* sp = std::memchr(line.data() + pos, ' ', n - pos);
+        pos = sp ? static_cast<size_t>(static_cast<const char*>(sp) - line.data()) : n;
+      }
+      tokens_[count++] = Token{static_cast<uint32_t>(start), static_cast<uint32_t>(pos)};
+    }
+    if (time_index == SIZE_MAX) {
+      // Only the all-dash form (`- - - - - - -`) may lack a bracketed time.
+      if (count < 7 || line.substr(tokens_[3].begin, tokens_[3].end - tokens_[3].begin) != "-")
+        return ParseError::kBadTime;
+      time_index = 3;
+    }
+    if (time_index < 3) return ParseError::kMissingField;
+    if (count < time_index + 4) return ParseError::kMissingField;
+
+    // Client (possibly a list), ident, user.
+    std::string_view host = line.substr(tokens_[0].begin, tokens_[time_index - 3].end - tokens_[0].begin);
+    r.ip = dash_to_empty(time_index == 3 ? host : detail::pick_client(host));
+    r.ident = dash_to_empty(tokens_[time_index - 2].inner(line));
+    r.user = dash_to_empty(tokens_[time_index - 1].inner(line));
+
+    std::string_view time = tokens_[time_index].inner(line);
+    if (time != "-" && !parse_apache_time(time, r.time_us) && !parse_iso_time(time, r.time_us))
+      return ParseError::kBadTime;
+
+    const Token& req = tokens_[time_index + 1];
+    std::string_view request = req.inner(line);
+    if (!req.quoted(line) && request != "-") return ParseError::kBadRequest;
+    detail::split_request(request, r);
+    if (!detail::parse_status(tokens_[time_index + 2].inner(line), r.status))
+      return ParseError::kBadStatus;
+    if (!detail::parse_bytes(tokens_[time_index + 3].inner(line), r.bytes))
+      return ParseError::kBadBytes;
+
+    size_t next = time_index + 4;
+    if (next < count) {
+      // Referer and agent: quoted, or a bare `-`.
+      const Token& ref = tokens_[next];
+      if (!ref.quoted(line) && ref.inner(line) != "-") return ParseError::kTrailingData;
+      r.referer = dash_to_empty(ref.inner(line));
+      ++next;
+      if (next < count) {
+        const Token& agent = tokens_[next];
+        if (!agent.quoted(line) && agent.inner(line) != "-") return ParseError::kTrailingData;
+        r.agent = dash_to_empty(agent.inner(line));
+        ++next;
+      }
+    }
+    // Extra quoted fields after the agent: the clickstream cookie, or nginx's trailing "-".
+    for (; next < count; ++next) {
+      const Token& extra = tokens_[next];
+      if (!extra.quoted(line) && extra.inner(line) != "-") return ParseError::kTrailingData;
+      std::string_view v = extra.inner(line);
+      if (v.find('=') != std::string_view::npos) detail::parse_cookie(v, r);
+    }
+    return ParseError::kNone;
+  }
+
+ private:
+  static constexpr size_t kMaxTokens = 48;
+  AccessMode mode_;
+  std::array<Token, kMaxTokens> tokens_{};
+};
+
+}  // namespace
+
+std::unique_ptr<Parser> make_parser(std::string_view format) {
+  if (format == "common") return std::make_unique<AccessLogParser>(AccessMode::kCommon);
+  if (format == "combined") return std::make_unique<AccessLogParser>(AccessMode::kCombined);
+  if (format == "clickstream") return std::make_unique<AccessLogParser>(AccessMode::kClickstream);
+  if (format == "edx") return detail::make_edx_parser();
+  if (format.starts_with("logformat:")) return detail::make_logformat_parser(format.substr(10));
+  usage_error("--format: unknown format '{}' (expected auto, common, combined, clickstream, edx or "
+              "logformat:'...')", format);
+}
+
+std::string detect_format(std::span<const std::string_view> lines) {
+  // Votes per format over the sample; the first non-blank line decides JSON vs access log.
+  int edx = 0, common = 0, combined = 0, clickstream = 0;
+  AccessLogParser access(AccessMode::kCombined);
+  Record r;
+  for (std::string_view raw : lines) {
+    if (is_blank(raw)) continue;
+    std::string_view line = detail::trim_right(raw);
+    size_t brace = line.find('{');
+    if (brace != std::string_view::npos && line.back() == '}' &&
+        line.find_first_not_of(' ') == brace) {
+      ++edx;
+      continue;
+    }
+    if (access.parse(line, r) != ParseError::kNone) continue;
+    if (!r.session.empty() || line.find("PHPSESSID") != std::string_view::npos ||
+        line.find("\"user = ") != std::string_view::npos)
+      ++clickstream;
+    else if (line.back() == '"')
+      ++combined;
+    else
+      ++common;
+  }
+  if (edx > 0 && edx >= common + combined + clickstream) return "edx";
+  if (clickstream > 0 && clickstream * 2 >= combined + common) return "clickstream";
+  if (combined > 0 && combined >= common) return "combined";
+  if (common > 0) return "common";
+  return "combined";
+}
+
+}  // namespace logpipe

@@ -1,0 +1,240 @@
+// Reading bytes: files and stdin through read(2), gzip through zlib, zstd through libzstd; the
+// compression is recognised by magic bytes so that a rotated `access.log.1` that is really gzip
+// still reads.
+#include "logpipe/input.h"
+
+#include "logpipe/error.h"
+
+#include <zlib.h>
+#include <zstd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace logpipe {
+namespace {
+
+class FdSource final : public ByteSource {
+ public:
+  FdSource(int fd, std::string name, bool owned) : fd_(fd), name_(std::move(name)), owned_(owned) {}
+  ~FdSource() override {
+    if (owned_) ::close(fd_);
+  }
+  size_t read(char* buf, size_t n) override {
+    for (;;) {
+      ssize_t r = ::read(fd_, buf, n);
+      if (r >= 0) return static_cast<size_t>(r);
+      if (errno == EINTR) continue;
+      system_error(errno, "cannot read '" + name_ + "'");
+    }
+  }
+  const std::string& name() const noexcept override { return name_; }
+
+ private:
+  int fd_;
+  std::string name_;
+  bool owned_;
+};
+
+// Puts back bytes that were read to sniff the magic number.
+class PeekedSource final : public ByteSource {
+ public:
+  PeekedSource(std::unique_ptr<ByteSource> inner, std::string head)
+      : inner_(std::move(inner)), head_(std::move(head)) {}
+  size_t read(char* buf, size_t n) override {
+    if (offset_ < head_.size()) {
+      size_t k = std::min(n, head_.size() - offset_);
+      std::memcpy(buf, head_.data() + offset_, k);
+      offset_ += k;
+      return k;
+    }
+    return inner_->read(buf, n);
+  }
+  const std::string& name() const noexcept override { return inner_->name(); }
+
+ private:
+  std::unique_ptr<ByteSource> inner_;
+  std::string head_;
+  size_t offset_ = 0;
+};
+
+constexpr size_t kChunk = 1 << 17;
+
+class GzipSource final : public ByteSource {
+ public:
+  explicit GzipSource(std::unique_ptr<ByteSource> inner) : inner_(std::move(inner)), in_(kChunk) {
+    std::memset(&z_, 0, sizeof z_);
+    if (inflateInit2(&z_, 16 + MAX_WBITS) != Z_OK) runtime_error("{}: cannot start gzip decoder", name());
+  }
+  ~GzipSource() override { inflateEnd(&z_); }
+  size_t read(char* buf, size_t n) override {
+    z_.next_out = reinterpret_cast<Bytef*>(buf);
+    z_.avail_out = static_cast<uInt>(n);
+    while (z_.avail_out == n) {
+      if (z_.avail_in == 0) {
+        if (input_done_) {
+          if (!stream_end_) runtime_error("{}: truncated gzip data", name());
+          break;
+        }
+        size_t got = inner_->read(in_.data(), in_.size());
+        if (got == 0) {
+          input_done_ = true;
+          continue;
+        }
+        z_.next_in = reinterpret_cast<Bytef*>(in_.data());
+        z_.avail_in = static_cast<uInt>(got);
+      }
+      if (stream_end_) {
+        // Concatenated gzip members (cat a.gz b.gz) are one stream, as gzip -d treats them.
+        inflateReset(&z_);
+        stream_end_ = false;
+      }
+      int rc = inflate(&z_, Z_NO_FLUSH);
+      if (rc == Z_STREAM_END) {
+        stream_end_ = true;
+      } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+        runtime_error("{}: corrupt gzip data ({})", name(), z_.msg ? z_.msg : "inflate failed");
+      }
+    }
+    return n - z_.avail_out;
+  }
+  const std::string& name() const noexcept override { return inner_->name(); }
+
+ private:
+  std::unique_ptr<ByteSource> inner_;
+  std::vector<char> in_;
+  z_stream z_;
+  bool input_done_ = false;
+  bool stream_end_ = false;
+};
+
+class ZstdSource final : public ByteSource {
+ public:
+  explicit ZstdSource(std::unique_ptr<ByteSource> inner)
+      : inner_(std::move(inner)), in_(ZSTD_DStreamInSize()), ctx_(ZSTD_createDCtx()) {
+    if (!ctx_) runtime_error("{}: cannot start zstd decoder", name());
+  }
+  ~ZstdSource() override { ZSTD_freeDCtx(ctx_); }
+  size_t read(char* buf, size_t n) override {
+    ZSTD_outBuffer out{buf, n, 0};
+    while (out.pos == 0) {
+      if (in_pos_ == in_size_) {
+        if (input_done_) {
+          if (last_ret_ != 0) runtime_error("{}: truncated zstd data", name());
+          return 0;
+        }
+        in_size_ = inner_->read(in_.data(), in_.size());
+        in_pos_ = 0;
+        if (in_size_ == 0) {
+          input_done_ = true;
+          continue;
+        }
+      }
+      ZSTD_inBuffer in{in_.data(), in_size_, in_pos_};
+      size_t ret = ZSTD_decompressStream(ctx_, &out, &in);
+      in_pos_ = in.pos;
+      if (ZSTD_isError(ret)) runtime_error("{}: corrupt zstd data ({})", name(), ZSTD_getErrorName(ret));
+      last_ret_ = ret;
+    }
+    return out.pos;
+  }
+  const std::string& name() const noexcept override { return inner_->name(); }
+
+ private:
+  std::unique_ptr<ByteSource> inner_;
+  std::vector<char> in_;
+  size_t in_pos_ = 0, in_size_ = 0;
+  size_t last_ret_ = 0;
+  bool input_done_ = false;
+  ZSTD_DCtx* ctx_;
+};
+
+}  // namespace
+
+std::unique_ptr<ByteSource> maybe_decompress(std::unique_ptr<ByteSource> raw) {
+  std::string head(4, '\0');
+  size_t got = 0;
+  while (got < 4) {
+    size_t r = raw->read(head.data() + got, 4 - got);
+    if (r == 0) break;
+    got += r;
+  }
+  head.resize(got);
+  const auto* h = reinterpret_cast<const unsigned char*>(head.data());
+  auto peeked = std::make_unique<PeekedSource>(std::move(raw), head);
+  if (got >= 2 && h[0] == 0x1f && h[1] == 0x8b) return std::make_unique<GzipSource>(std::move(peeked));
+  if (got >= 4 && h[0] == 0x28 && h[1] == 0xb5 && h[2] == 0x2f && h[3] == 0xfd)
+    return std::make_unique<ZstdSource>(std::move(peeked));
+  return peeked;
+}
+
+std::unique_ptr<ByteSource> open_input(const std::string& path) {
+  if (path == "-") return maybe_decompress(std::make_unique<FdSource>(0, "-", false));
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) system_error(errno, "cannot open '" + path + "'");
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  return maybe_decompress(std::make_unique<FdSource>(fd, path, true));
+}
+
+LineReader::LineReader(ByteSource& source, size_t buffer_size)
+    : source_(source), buffer_(buffer_size + kLinePadding) {}
+
+bool LineReader::refill() {
+  if (eof_) return false;
+  // Move the unread tail to the front, grow when a single line fills the buffer.
+  size_t unread = end_ - begin_;
+  if (begin_ > 0) {
+    std::memmove(buffer_.data(), buffer_.data() + begin_, unread);
+    scan_ -= begin_;
+    begin_ = 0;
+    end_ = unread;
+  }
+  size_t capacity = buffer_.size() - kLinePadding;
+  if (end_ == capacity) {
+    buffer_.resize(capacity * 2 + kLinePadding);
+    capacity = buffer_.size() - kLinePadding;
+  }
+  size_t got = source_.read(buffer_.data() + end_, capacity - end_);
+  if (got == 0) {
+    eof_ = true;
+    return false;
+  }
+  end_ += got;
+  return true;
+}
+
+bool LineReader::next(std::string_view& line) {
+  for (;;) {
+    const char* base = buffer_.data();
+    if (scan_ < end_) {
+      const void* nl = std::memchr(base + scan_, '\n', end_ - scan_);
+      if (nl) {
+        size_t e = static_cast<size_t>(static_cast<const char*>(nl) - base);
+        size_t len = e - begin_;
+        if (len > 0 && base[e - 1] == '\r') --len;
+        line = std::string_view(base + begin_, len);
+        bytes_read_ += e + 1 - begin_;
+        begin_ = scan_ = e + 1;
+        ++line_number_;
+        return true;
+      }
+      scan_ = end_;
+    }
+    if (!refill()) {
+      if (begin_ < end_) {  // last line without a newline
+        size_t len = end_ - begin_;
+        if (buffer_[end_ - 1] == '\r') --len;
+        line = std::string_view(buffer_.data() + begin_, len);
+        bytes_read_ += end_ - begin_;
+        begin_ = scan_ = end_;
+        ++line_number_;
+        return true;
+      }
+      return false;
+    }
+  }
+}
+
+}  // namespace logpipe
