@@ -1,0 +1,23 @@
+// Internal: one factory per endpoint kind, each implemented in its own file of src/io so that the
+// heavy dependencies (Asio, OpenSSL, librdkafka) stay in one translation unit each.
+#pragma once
+
+#include "logpipe/endpoint.h"
+
+namespace logpipe::detail {
+
+// file_lines.cc: paths and `-` (with options.follow: tail -F).
+std::unique_ptr<LineSource> open_file_lines(const std::string& path, const EndpointOptions& o);
+// listen.cc: tcp:// and udp:// servers (options.listen), tcp:// client input.
+std::unique_ptr<LineSource> open_tcp_lines(const std::string& host_port, const EndpointOptions& o);
+std::unique_ptr<LineSource> open_udp_lines(const std::string& host_port, const EndpointOptions& o);
+// tcp_sink.cc: tcp:// output with reconnection and backoff.
+std::unique_ptr<ByteSink> open_tcp_sink(const std::string& host_port, const EndpointOptions& o);
+// tls.cc: tls:// input (server or client) and output.
+std::unique_ptr<LineSource> open_tls_lines(const std::string& host_port, const EndpointOptions& o);
+std::unique_ptr<ByteSink> open_tls_sink(const std::string& host_port, const EndpointOptions& o);
+// kafka.cc: kafka://BROKERS/TOPIC input (consumer group) and output (keyed producer).
+std::unique_ptr<LineSource> open_kafka_lines(const std::string& spec, const EndpointOptions& o);
+std::unique_ptr<ByteSink> open_kafka_sink(const std::string& spec, const EndpointOptions& o);
+
+}  // namespace logpipe::detail
