@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <vector>
+
 using namespace logpipe;
 
 TEST_CASE("combined: a typical line gives every field") {
@@ -42,4 +44,80 @@ TEST_CASE("combined: unterminated agent is malformed") {
   Record r;
   CHECK(p->parse(R"x(1.2.3.4 - - [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "Mozilla)x", r) ==
         ParseError::kUnterminatedQuote);
+}
+
+TEST_CASE("clickstream: the cookie gives user and session; anonymous is no user") {
+  auto p = make_parser("clickstream");
+  Record r;
+  REQUIRE(p->parse(R"x(1.2.3.4 - - [23/Jun/2025:08:00:00 +0000] "GET /cart HTTP/1.1" 200 5 "-" "ua" "user = alice; PHPSESSID=s123")x", r) ==
+          ParseError::kNone);
+  CHECK(r.user == "alice");
+  CHECK(r.session == "s123");
+  REQUIRE(p->parse(R"x(1.2.3.4 - - [23/Jun/2025:08:00:00 +0000] "GET /cart HTTP/1.1" 200 5 "-" "ua" "user = anonymous; PHPSESSID=s9")x", r) ==
+          ParseError::kNone);
+  CHECK(r.user.empty());
+  CHECK(r.session == "s9");
+}
+
+TEST_CASE("logformat: %D, %v and %{Cookie}i are compiled once into a parser") {
+  auto p = make_parser(R"x(logformat:%v %h %l %u %t "%r" %>s %b %D "%{Cookie}i")x");
+  Record r;
+  REQUIRE(p->parse(R"x(shop.example 10.0.0.1 - bob [23/Jun/2025:08:00:00 +0000] "POST /pay HTTP/2.0" 503 - 12345 "user = bob; PHPSESSID=xyz")x", r) ==
+          ParseError::kNone);
+  CHECK(r.host == "shop.example");
+  CHECK(r.ip == "10.0.0.1");
+  CHECK(r.method == "POST");
+  CHECK(r.status == 503);
+  CHECK(r.bytes == -1);
+  CHECK(r.duration_us == 12345);
+  CHECK(r.session == "xyz");
+  CHECK(p->parse(R"x(shop.example 10.0.0.1 - bob [23/Jun/2025:08:00:00 +0000] "POST /pay HTTP/2.0" 503 - 12345)x", r) !=
+        ParseError::kNone);
+}
+
+TEST_CASE("logformat: %T seconds and %U%q") {
+  auto p = make_parser("logformat:%h %t %U%q %>s %T");
+  Record r;
+  REQUIRE(p->parse("::1 [23/Jun/2025:08:00:00 +0000] /a?b=1 200 0.250", r) == ParseError::kNone);
+  CHECK(r.ip == "::1");
+  CHECK(r.url == "/a?b=1");
+  CHECK(r.duration_us == 250000);
+}
+
+TEST_CASE("logformat: bad format strings are usage errors") {
+  CHECK_THROWS(make_parser("logformat:%h %Z"));
+  CHECK_THROWS(make_parser("logformat:%h%u"));
+  CHECK_THROWS(make_parser("logformat:%{Referer"));
+  CHECK_THROWS(make_parser("nope"));
+}
+
+TEST_CASE("edx: fields, context and syslog prefix") {
+  auto p = make_parser("edx");
+  Record r;
+  std::string line = R"x(Jun 23 08:00:00 host tracking: {"username": "alice", "ip": "1.2.3.4", "event_source": "server", "event_type": "problem_check", "event": {"a": [1, 2]}, "agent": "ua", "page": null, "time": "2025-06-23T08:00:00.123456+00:00", "host": "lms", "context": {"course_id": "course-v1:X+Y+Z", "path": "/courses/x", "user_id": 5}})x";
+  REQUIRE(p->parse(line, r) == ParseError::kNone);
+  CHECK(r.user == "alice");
+  CHECK(r.ip == "1.2.3.4");
+  CHECK(r.event_type == "problem_check");
+  CHECK(r.course_id == "course-v1:X+Y+Z");
+  CHECK(r.url == "/courses/x");
+  CHECK(r.host == "lms");
+  CHECK(r.status == 0);
+  CHECK(format_rfc3339(r.time_us) == "2025-06-23T08:00:00.123456Z");
+  CHECK(p->parse("# a comment", r) == ParseError::kNotJsonObject);
+  CHECK(p->parse(R"x({"username": "a", "time": "yesterday"})x", r) == ParseError::kBadTime);
+  CHECK(p->parse(R"x({"username": "a", "x": {"b": 1})x", r) == ParseError::kBadJson);
+}
+
+TEST_CASE("detection: votes over the first lines") {
+  std::vector<std::string_view> combined = {
+      R"x(1.2.3.4 - - [23/Jun/2025:08:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "ua")x", ""};
+  CHECK(detect_format(combined) == "combined");
+  std::vector<std::string_view> common = {R"x(1.2.3.4 - - [23/Jun/2025:08:00:00 +0000] "GET / HTTP/1.1" 200 5)x"};
+  CHECK(detect_format(common) == "common");
+  std::vector<std::string_view> click = {
+      R"x(1.2.3.4 - - [23/Jun/2025:08:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "ua" "user = a; PHPSESSID=1")x"};
+  CHECK(detect_format(click) == "clickstream");
+  std::vector<std::string_view> edx = {R"x({"username": "a"})x", "# comment"};
+  CHECK(detect_format(edx) == "edx");
 }

@@ -1,0 +1,81 @@
+#include "logpipe/input.h"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+using namespace logpipe;
+
+namespace {
+
+// Serves a string in chunks of a given size, to exercise buffer boundaries.
+class StringSource : public ByteSource {
+ public:
+  StringSource(std::string data, size_t chunk) : data_(std::move(data)), chunk_(chunk) {}
+  size_t read(char* buf, size_t n) override {
+    size_t k = std::min(std::min(n, chunk_), data_.size() - pos_);
+    std::memcpy(buf, data_.data() + pos_, k);
+    pos_ += k;
+    return k;
+  }
+  const std::string& name() const noexcept override { return name_; }
+
+ private:
+  std::string data_;
+  size_t chunk_, pos_ = 0;
+  std::string name_ = "test";
+};
+
+std::vector<std::string> lines_of(const std::string& data, size_t chunk, size_t buffer) {
+  StringSource src(data, chunk);
+  LineReader reader(src, buffer);
+  std::vector<std::string> out;
+  std::string_view line;
+  while (reader.next(line)) out.emplace_back(line);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("line reader: CRLF, empty lines, last line without newline") {
+  for (size_t chunk : {1, 3, 7, 4096}) {
+    for (size_t buffer : {4, 16, 1 << 20}) {
+      auto lines = lines_of("a\r\n\nbb\ncc", chunk, buffer);
+      REQUIRE(lines.size() == 4);
+      CHECK(lines[0] == "a");
+      CHECK(lines[1] == "");
+      CHECK(lines[2] == "bb");
+      CHECK(lines[3] == "cc");
+    }
+  }
+}
+
+TEST_CASE("line reader: a line longer than the buffer grows it") {
+  std::string big(100000, 'x');
+  auto lines = lines_of("s\n" + big + "\nt\n", 1000, 64);
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[1] == big);
+  CHECK(lines[2] == "t");
+}
+
+TEST_CASE("line reader: NUL bytes are data") {
+  std::string data("a\0b\nc", 5);
+  auto lines = lines_of(data, 2, 16);
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0] == std::string("a\0b", 3));
+}
+
+TEST_CASE("line reader: line numbers and bytes") {
+  StringSource src("x\ny\n", 100);
+  LineReader reader(src);
+  std::string_view line;
+  REQUIRE(reader.next(line));
+  CHECK(reader.line_number() == 1);
+  REQUIRE(reader.next(line));
+  CHECK(reader.line_number() == 2);
+  CHECK(reader.bytes_read() == 4);
+  CHECK_FALSE(reader.next(line));
+}
