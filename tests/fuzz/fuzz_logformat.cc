@@ -1,0 +1,29 @@
+// Fuzzes the LogFormat compiler and the parsers it builds: the input's first line is the format,
+// the rest are log lines. Bad formats must be refused with logpipe::Error, never crash.
+#include "logpipe/error.h"
+#include "logpipe/format.h"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view input(reinterpret_cast<const char*>(data), size);
+  size_t nl = input.find('\n');
+  if (nl == std::string_view::npos) return 0;
+  std::unique_ptr<logpipe::Parser> parser;
+  try {
+    parser = logpipe::make_parser("logformat:" + std::string(input.substr(0, nl)));
+  } catch (const logpipe::Error&) {
+    return 0;
+  }
+  std::string_view rest = input.substr(nl + 1);
+  logpipe::Record r;
+  while (!rest.empty()) {
+    size_t e = rest.find('\n');
+    (void)parser->parse(rest.substr(0, e), r);
+    if (e == std::string_view::npos) break;
+    rest.remove_prefix(e + 1);
+  }
+  return 0;
+}
