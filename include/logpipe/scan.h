@@ -13,6 +13,7 @@
 namespace logpipe {
 
 class ByteSource;
+class LineSource;
 
 /// Receives every parsed record in input order.
 class RecordSink {
@@ -43,6 +44,9 @@ class Scanner {
   ~Scanner();
   /// Reads one source to its end, feeding sink. The format is fixed by the first source.
   void scan(ByteSource& source, RecordSink& sink);
+  /// Reads a line source (socket server, Kafka, followed file) until it ends or the stop flag is
+  /// set; timeouts only re-check the stop flag.
+  void scan(LineSource& source, RecordSink& sink);
   /// Opens each path (`-` = stdin, compressed detected) and scans them in order.
   void scan_paths(const std::vector<std::string>& paths, RecordSink& sink);
   const ScanStats& stats() const noexcept { return stats_; }
@@ -52,7 +56,15 @@ class Scanner {
   void set_stop_flag(const volatile int* flag) noexcept { stop_ = flag; }
 
  private:
+  // Counts one line and hands a record to the sink (or the line to MalformedLog).
+  void handle(std::string_view line, std::string_view source, uint64_t number, RecordSink& sink);
+  // With `auto`: buffers the first lines until the format can be decided.
+  bool buffer_for_detection(std::string_view line);
+  void decide_format(std::string_view source, uint64_t last_line, RecordSink& sink);
+
   ScanOptions options_;
+  std::vector<std::string> pending_;
+  Record record_;
   MalformedLog& malformed_;
   std::unique_ptr<Parser> parser_;
   std::string format_;

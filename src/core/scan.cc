@@ -1,6 +1,7 @@
 #include "logpipe/scan.h"
 
 #include "logpipe/error.h"
+#include "logpipe/endpoint.h"
 #include "logpipe/input.h"
 
 #include <fmt/format.h>
@@ -19,53 +20,74 @@ Scanner::Scanner(ScanOptions options, MalformedLog& malformed)
 
 Scanner::~Scanner() = default;
 
+namespace {
+constexpr size_t kSampleLines = 16;
+}
+
+void Scanner::handle(std::string_view line, std::string_view source, uint64_t number, RecordSink& sink) {
+  ++stats_.lines;
+  stats_.bytes += line.size() + 1;
+  if (is_blank(line)) {
+    ++stats_.blank;
+    return;
+  }
+  ParseError e = parser_->parse(line, record_);
+  if (e == ParseError::kNone) {
+    ++stats_.records;
+    sink.on_record(record_);
+  } else {
+    ++stats_.malformed;
+    malformed_.add(source, number, line, e);
+  }
+}
+
+bool Scanner::buffer_for_detection(std::string_view line) {
+  pending_.emplace_back(line);
+  return pending_.size() >= kSampleLines;
+}
+
+void Scanner::decide_format(std::string_view source, uint64_t last_line, RecordSink& sink) {
+  if (!parser_) {
+    std::vector<std::string_view> views(pending_.begin(), pending_.end());
+    parser_ = make_parser(detect_format(views));
+    format_ = std::string(parser_->name());
+    if (options_.verbose) fmt::print(stderr, "logpipe: {}: detected format {}\n", source, format_);
+  }
+  uint64_t first = last_line - pending_.size() + 1;
+  for (size_t i = 0; i < pending_.size(); ++i) handle(pending_[i], source, first + i, sink);
+  pending_.clear();
+}
+
 void Scanner::scan(ByteSource& source, RecordSink& sink) {
   LineReader reader(source);
   std::string_view line;
-  Record record;
-  // With `auto`, keep the first lines until enough are seen to decide, then replay them.
-  std::vector<std::string> pending;
-  auto handle = [&](std::string_view l, uint64_t number) {
-    ++stats_.lines;
-    stats_.bytes += l.size() + 1;
-    if (is_blank(l)) {
-      ++stats_.blank;
-      return;
-    }
-    ParseError e = parser_->parse(l, record);
-    if (e == ParseError::kNone) {
-      ++stats_.records;
-      sink.on_record(record);
-    } else {
-      ++stats_.malformed;
-      malformed_.add(source.name(), number, l, e);
-    }
-  };
-  constexpr size_t kSampleLines = 16;
   while (reader.next(line)) {
     if (stop_ && *stop_) break;
     if (!parser_) {
-      pending.emplace_back(line);
-      if (pending.size() < kSampleLines) continue;
-      std::vector<std::string_view> views(pending.begin(), pending.end());
-      parser_ = make_parser(detect_format(views));
-      format_ = std::string(parser_->name());
-      if (options_.verbose) fmt::print(stderr, "logpipe: {}: detected format {}\n", source.name(), format_);
-      uint64_t first = reader.line_number() - pending.size() + 1;
-      for (size_t i = 0; i < pending.size(); ++i) handle(pending[i], first + i);
-      pending.clear();
+      if (buffer_for_detection(line)) decide_format(source.name(), reader.line_number(), sink);
       continue;
     }
-    handle(line, reader.line_number());
+    handle(line, source.name(), reader.line_number(), sink);
   }
-  if (!parser_ && !pending.empty()) {
-    std::vector<std::string_view> views(pending.begin(), pending.end());
-    parser_ = make_parser(detect_format(views));
-    format_ = std::string(parser_->name());
-    if (options_.verbose) fmt::print(stderr, "logpipe: {}: detected format {}\n", source.name(), format_);
-    uint64_t first = reader.line_number() - pending.size() + 1;
-    for (size_t i = 0; i < pending.size(); ++i) handle(pending[i], first + i);
+  if (!pending_.empty()) decide_format(source.name(), reader.line_number(), sink);
+}
+
+void Scanner::scan(LineSource& source, RecordSink& sink) {
+  std::string_view line;
+  for (;;) {
+    if (stop_ && *stop_) break;
+    LineSource::Status status = source.next(line, 100);
+    if (status == LineSource::Status::kEnd) break;
+    if (status == LineSource::Status::kTimeout) continue;
+    if (!parser_) {
+      if (buffer_for_detection(line)) decide_format(source.name(), source.line_number(), sink);
+      continue;
+    }
+    handle(line, source.name(), source.line_number(), sink);
   }
+  // Detection over fewer lines than the sample: line numbers are per producer, so report the
+  // buffered lines as the last ones seen.
+  if (!pending_.empty()) decide_format(source.name(), source.line_number(), sink);
 }
 
 void Scanner::scan_paths(const std::vector<std::string>& paths, RecordSink& sink) {
