@@ -4,7 +4,9 @@
 
 #include <cstdint>
 #include <limits>
+#include <span>
 #include <string_view>
+#include <utility>
 
 namespace logpipe {
 
@@ -30,9 +32,16 @@ struct Record {
   std::string_view event_type;
   std::string_view course_id;
   int64_t duration_us = -1;  ///< response time, -1 when the format has none
+  /// An application-log line at level ERROR/FATAL/CRITICAL (`fields:` format): counts as an error
+  /// when the record has no HTTP status.
+  bool failed = false;
+  /// Fields of a `fields:` format that are not record fields, as (name, value) in line order.
+  std::span<const std::pair<std::string_view, std::string_view>> extra;
 
   /// True when the record carries an HTTP status (access logs).
   bool has_status() const noexcept { return status != 0; }
+  /// True when the record counts as an error: status >= 400, or no status and `failed`.
+  bool is_error() const noexcept { return status >= 400 || (status == 0 && failed); }
   /// The url without its query string.
   std::string_view path() const noexcept {
     auto q = url.find('?');

@@ -40,6 +40,8 @@ inline std::string_view trim_right(std::string_view s) noexcept {
 
 /// The edx parser (edx.cc), kept behind a factory so that simdjson stays in one file.
 std::unique_ptr<Parser> make_edx_parser();
+/// The `fields:` format (fields.cc): whitespace-separated named fields. Throws Error (usage).
+std::unique_ptr<Parser> make_fields_parser(std::string_view names);
 /// The LogFormat compiler (logformat.cc). Throws Error (usage) on a bad format string.
 std::unique_ptr<Parser> make_logformat_parser(std::string_view logformat);
 

@@ -306,8 +306,9 @@ std::unique_ptr<Parser> make_parser(std::string_view format) {
   if (format == "clickstream") return std::make_unique<AccessLogParser>(AccessMode::kClickstream);
   if (format == "edx") return detail::make_edx_parser();
   if (format.starts_with("logformat:")) return detail::make_logformat_parser(format.substr(10));
-  usage_error("--format: unknown format '{}' (expected auto, common, combined, clickstream, edx or "
-              "logformat:'...')", format);
+  if (format.starts_with("fields:")) return detail::make_fields_parser(format.substr(7));
+  usage_error("--format: unknown format '{}' (expected auto, common, combined, clickstream, edx, "
+              "logformat:'...' or fields:'...')", format);
 }
 
 std::string detect_format(std::span<const std::string_view> lines) {

@@ -1,4 +1,5 @@
-// Fuzzes the LogFormat compiler and the parsers it builds: the input's first line is the format,
+// Fuzzes the LogFormat and `fields:` compilers and the parsers they build: the input's first line
+// is the format (`fields:...` as is, anything else as a LogFormat),
 // the rest are log lines. Bad formats must be refused with logpipe::Error, never crash.
 #include "logpipe/error.h"
 #include "logpipe/format.h"
@@ -13,7 +14,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (nl == std::string_view::npos) return 0;
   std::unique_ptr<logpipe::Parser> parser;
   try {
-    parser = logpipe::make_parser("logformat:" + std::string(input.substr(0, nl)));
+    std::string spec(input.substr(0, nl));
+    parser = logpipe::make_parser(spec.starts_with("fields:") ? spec : "logformat:" + spec);
   } catch (const logpipe::Error&) {
     return 0;
   }

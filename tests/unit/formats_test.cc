@@ -121,3 +121,29 @@ TEST_CASE("detection: votes over the first lines") {
   std::vector<std::string_view> edx = {R"x({"username": "a"})x", "# comment"};
   CHECK(detect_format(edx) == "edx");
 }
+
+TEST_CASE("fields: application log lines name their fields; level ERROR is an error") {
+  auto p = make_parser("fields:date time level request_id session user action method url referer");
+  Record r;
+  REQUIRE(p->parse("2023-12-22 22:07:37.780 INFO req_18648 session_1755 user_213 view_page GET /login https://www.bing.com", r) ==
+          ParseError::kNone);
+  CHECK(format_rfc3339(r.time_us) == "2023-12-22T22:07:37.780000Z");
+  CHECK(r.session == "session_1755");
+  CHECK(r.user == "user_213");
+  CHECK(r.method == "GET");
+  CHECK(r.url == "/login");
+  CHECK(r.referer == "https://www.bing.com");
+  CHECK_FALSE(r.is_error());
+  REQUIRE(r.extra.size() == 3);
+  CHECK(r.extra[0].first == "level");
+  CHECK(r.extra[0].second == "INFO");
+  CHECK(r.extra[1].first == "request_id");
+  CHECK(r.extra[1].second == "req_18648");
+  CHECK(r.extra[2].first == "action");
+  CHECK(r.extra[2].second == "view_page");
+  REQUIRE(p->parse("2023-12-22 22:07:38.001 ERROR req_1 s u checkout POST /pay -", r) == ParseError::kNone);
+  CHECK(r.is_error());
+  CHECK(r.referer.empty());
+  CHECK(p->parse("2023-12-22 22:07:38.001 ERROR req_1 s u", r) == ParseError::kMissingField);
+  CHECK(p->parse("2023-13-22 22:07:38.001 ERROR req_1 s u a GET / -", r) == ParseError::kBadTime);
+}

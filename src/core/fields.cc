@@ -1,0 +1,164 @@
+// The `fields:` format for application logs: whitespace-separated values named by the format,
+// e.g. `fields:date time level request_id session user action method url referer` for
+//   2023-12-22 22:07:37.780 INFO req_18648 session_1755 user_213 view_page GET /login https://www.bing.com
+// Names that are record fields fill the record; `date` + `time` (or `timestamp`) give the time;
+// `level` ERROR/FATAL/CRITICAL marks the record as failed; every other name is kept as an extra
+// field. The last field takes the rest of the line (a user agent may contain spaces).
+#include "access_log.h"
+
+#include "logpipe/error.h"
+#include "logpipe/timeutil.h"
+
+#include <charconv>
+#include <string>
+#include <vector>
+
+namespace logpipe::detail {
+namespace {
+
+enum class Slot : uint8_t {
+  kExtra, kDate, kTime, kTimestamp, kLevel, kIp, kIdent, kUser, kSession, kMethod, kUrl,
+  kProtocol, kStatus, kBytes, kReferer, kAgent, kHost, kEventType, kCourseId, kDurationUs,
+  kDurationMs,
+};
+
+Slot slot_for(std::string_view n) {
+  if (n == "date") return Slot::kDate;
+  if (n == "time") return Slot::kTime;
+  if (n == "timestamp" || n == "datetime") return Slot::kTimestamp;
+  if (n == "level") return Slot::kLevel;
+  if (n == "ip" || n == "client") return Slot::kIp;
+  if (n == "ident") return Slot::kIdent;
+  if (n == "user") return Slot::kUser;
+  if (n == "session") return Slot::kSession;
+  if (n == "method") return Slot::kMethod;
+  if (n == "url" || n == "path") return Slot::kUrl;
+  if (n == "protocol") return Slot::kProtocol;
+  if (n == "status") return Slot::kStatus;
+  if (n == "bytes" || n == "size") return Slot::kBytes;
+  if (n == "referer" || n == "referrer") return Slot::kReferer;
+  if (n == "agent" || n == "user_agent") return Slot::kAgent;
+  if (n == "host") return Slot::kHost;
+  if (n == "event_type") return Slot::kEventType;
+  if (n == "course_id") return Slot::kCourseId;
+  if (n == "duration_us") return Slot::kDurationUs;
+  if (n == "duration_ms") return Slot::kDurationMs;
+  return Slot::kExtra;
+}
+
+bool is_space(char c) noexcept { return c == ' ' || c == '\t'; }
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i] >= 'a' && a[i] <= 'z' ? static_cast<char>(a[i] - 32) : a[i];
+    if (x != b[i]) return false;
+  }
+  return true;
+}
+
+class FieldsParser final : public Parser {
+ public:
+  explicit FieldsParser(std::string_view names) : name_("fields:" + std::string(names)) {
+    size_t i = 0;
+    while (i < names.size()) {
+      while (i < names.size() && is_space(names[i])) ++i;
+      size_t j = i;
+      while (j < names.size() && !is_space(names[j])) ++j;
+      if (j > i) {
+        std::string n(names.substr(i, j - i));
+        slots_.push_back(slot_for(n));
+        names_.push_back(std::move(n));
+      }
+      i = j;
+    }
+    if (slots_.empty()) usage_error("--format fields: no field names");
+    extra_.reserve(slots_.size());
+  }
+  std::string_view name() const noexcept override { return name_; }
+
+  ParseError parse(std::string_view line, Record& r) override {
+    r.clear();
+    extra_.clear();
+    line = trim_right(line);
+    std::string_view date, time, timestamp;
+    size_t pos = 0;
+    for (size_t k = 0; k < slots_.size(); ++k) {
+      while (pos < line.size() && is_space(line[pos])) ++pos;
+      if (pos >= line.size()) return ParseError::kMissingField;
+      size_t end = pos;
+      if (k + 1 == slots_.size()) {
+        end = line.size();
+      } else {
+        while (end < line.size() && !is_space(line[end])) ++end;
+      }
+      std::string_view v = line.substr(pos, end - pos);
+      pos = end;
+      std::string_view value = dash_to_empty(v);
+      switch (slots_[k]) {
+        case Slot::kExtra: extra_.emplace_back(names_[k], value); break;
+        case Slot::kDate: date = v; break;
+        case Slot::kTime: time = v; break;
+        case Slot::kTimestamp: timestamp = v; break;
+        case Slot::kLevel:
+          extra_.emplace_back(names_[k], value);
+          r.failed = iequals(v, "ERROR") || iequals(v, "FATAL") || iequals(v, "CRITICAL");
+          break;
+        case Slot::kIp: r.ip = value; break;
+        case Slot::kIdent: r.ident = value; break;
+        case Slot::kUser: r.user = value; break;
+        case Slot::kSession: r.session = value; break;
+        case Slot::kMethod: r.method = value; break;
+        case Slot::kUrl: r.url = value; break;
+        case Slot::kProtocol: r.protocol = value; break;
+        case Slot::kStatus:
+          if (!parse_status(v, r.status)) return ParseError::kBadStatus;
+          break;
+        case Slot::kBytes:
+          if (!parse_bytes(v, r.bytes)) return ParseError::kBadBytes;
+          break;
+        case Slot::kReferer: r.referer = value; break;
+        case Slot::kAgent: r.agent = value; break;
+        case Slot::kHost: r.host = value; break;
+        case Slot::kEventType: r.event_type = value; break;
+        case Slot::kCourseId: r.course_id = value; break;
+        case Slot::kDurationUs:
+        case Slot::kDurationMs: {
+          if (value.empty()) break;
+          double d = 0;
+          auto res = std::from_chars(v.data(), v.data() + v.size(), d);
+          if (res.ec != std::errc() || res.ptr != v.data() + v.size() || d < 0) return ParseError::kBadField;
+          r.duration_us = static_cast<int64_t>(slots_[k] == Slot::kDurationMs ? d * 1000 : d);
+          break;
+        }
+      }
+    }
+    if (!timestamp.empty() && !parse_iso_time(timestamp, r.time_us)) return ParseError::kBadTime;
+    if (!date.empty() || !time.empty()) {
+      // `date time` as written by most application loggers: 2023-12-22 22:07:37.780
+      scratch_.assign(date);
+      if (!date.empty() && !time.empty()) scratch_ += ' ';
+      scratch_.append(time);
+      if (!parse_iso_time(scratch_, r.time_us)) return ParseError::kBadTime;
+    }
+    r.extra = extra_;
+    return ParseError::kNone;
+  }
+
+ private:
+  std::string name_;
+  std::vector<Slot> slots_;
+  std::vector<std::string> names_;
+  std::vector<std::pair<std::string_view, std::string_view>> extra_;
+  std::string scratch_;
+};
+
+}  // namespace
+
+std::unique_ptr<Parser> make_fields_parser(std::string_view names) {
+  if (names.size() >= 2 && (names.front() == '\'' || names.front() == '"') && names.back() == names.front())
+    names = names.substr(1, names.size() - 2);
+  return std::make_unique<FieldsParser>(names);
+}
+
+}  // namespace logpipe::detail
