@@ -57,7 +57,8 @@ int run(CatOptions& o) {
                                        ? std::make_unique<FileLines>(o.input)
                                        : open_line_source(o.input, o.endpoint);
   std::unique_ptr<ByteSink> out = open_sink(o.output, o.endpoint);
-  auto start = std::chrono::steady_clock::now();
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point first{}, last{};  // of the first and last line: the rate excludes joins, idling
   uint64_t lines = 0, bytes = 0, since_commit = 0;
   auto checkpoint = [&] {
     out->flush();
@@ -72,6 +73,7 @@ int run(CatOptions& o) {
       if (since_commit > 0) checkpoint();
       continue;
     }
+    if (lines == 0) first = Clock::now();
     out->write(line);
     out->write("\n");
     ++lines;
@@ -79,11 +81,13 @@ int run(CatOptions& o) {
     if (++since_commit >= o.commit_every) checkpoint();
   }
   checkpoint();
-  out->close();
-  double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  out->close();  // for Kafka: every message acknowledged
+  last = Clock::now();
+  double seconds = lines > 0 ? std::chrono::duration<double>(last - first).count() : 0.0;
   if (!o.quiet)
-    fmt::print(stderr, "logpipe-endpoint-cat: {} lines, {} bytes in {:.3f} s ({:.0f} lines/s)\n",
+    fmt::print(stderr,
+               "logpipe-endpoint-cat: {} lines, {} bytes; {:.3f} s from the first line to the "
+               "last delivered ({:.0f} lines/s)\n",
                lines, bytes, seconds, seconds > 0 ? lines / seconds : 0.0);
   return kExitOk;
 }

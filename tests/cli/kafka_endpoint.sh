@@ -57,6 +57,29 @@ printf 'a1\na2\na3\nb1\nc1\nc2\n' >"$tmp/multi.want"
 sort "$tmp/multi.txt" | cmp -s - "$tmp/multi.want" || { echo "FAIL: multi-line messages"; cat -A "$tmp/multi.txt"; exit 1; }
 echo "ok: one message, several lines"
 
+# Two instances of one group share the partitions: together they read every line, each a part.
+echo "topic shared 4" >&3
+for _ in $(seq 50); do grep -qx 'ok topic shared 4' "$tmp/mock.out" && break; sleep 0.1; done
+pair=()
+for k in 1 2; do
+  "$cat" -q --group pair "${group_opts[@]}" --idle-exit 6s "kafka://$bs/shared" "$tmp/pair.$k" &
+  pair+=($!)
+done
+sleep 8  # both joined and the group rebalanced (the mock waits up to session.timeout.ms)
+awk 'BEGIN { for (i = 1; i <= 4000; i++) printf "10.2.%d.%d shared %d\n", i % 3, i % 17, i }' >"$tmp/shared.txt"
+kcat -P -b "$bs" -t shared -K ' ' -l "$tmp/shared.txt"  # keyed by the first field: 4 partitions
+wait "${pair[0]}" && wait "${pair[1]}" || { echo "FAIL: a group member failed"; exit 1; }
+for k in 1 2; do
+  [ -s "$tmp/pair.$k" ] || { echo "FAIL: group member $k got no partition's lines"; exit 1; }
+done
+# kcat -K ' ' sends the first field as the key and the rest as the value.
+cut -d' ' -f2- "$tmp/shared.txt" | sort >"$tmp/shared.want"
+# At-least-once: a late rebalance may hand a partition over before its lines were committed, so
+# duplicates are allowed here; a missing line is not.
+sort -u "$tmp/pair.1" "$tmp/pair.2" | cmp -s - "$tmp/shared.want" ||
+  { echo "FAIL: group members: $(sort -u "$tmp/pair.1" "$tmp/pair.2" | wc -l) distinct lines, want 4000"; exit 1; }
+echo "ok: two group members share the partitions ($(wc -l <"$tmp/pair.1") + $(wc -l <"$tmp/pair.2") lines)"
+
 # --- 2. produce, read back with kcat -------------------------------------------------------------
 "$cat" -q "$tmp/in.txt" "kafka://$bs/out"
 kcat -C -b "$bs" -t out -e -q -f '%k\t%s\n' >"$tmp/out.kcat"
