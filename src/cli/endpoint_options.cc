@@ -88,6 +88,7 @@ void add_endpoint_options(CLI::App& command, EndpointOptions& o, bool input_side
           "--kafka-option-file", [&o](const std::string& path) { read_option_file(path, o); },
           "File of librdkafka KEY=VALUE lines (for passwords: never on the command line)")
       ->type_name("FILE")
+      ->check(CLI::ExistingFile)
       ->group(group);
   command
       .add_option_function<std::vector<std::string>>(
