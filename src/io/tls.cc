@@ -226,8 +226,19 @@ class TlsLines final : public LineSource {
     last_data_ = Clock::now();
   }
 
+  // Closes every socket and lets the aborted handlers run, so that none outlives this object.
+  ~TlsLines() override {
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    for (auto& c : connections_) c->stream.lowest_layer().close(ignored);
+    closing_ = true;
+    io_.restart();
+    io_.poll();
+  }
+
   Status next(std::string_view& line, int timeout_ms) override {
     auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+    bool polled = false;  // with timeout 0, still look once for ready events
     for (;;) {
       if (current_ && take_line(*current_, line)) return Status::kLine;
       if (current_) {
@@ -248,8 +259,13 @@ class TlsLines final : public LineSource {
         if (now >= idle_end) return Status::kEnd;
         until = std::min(until, idle_end);
       }
-      if (now >= deadline) return Status::kTimeout;
       if (io_.stopped()) io_.restart();
+      if (now >= deadline) {
+        if (polled) return Status::kTimeout;
+        polled = true;
+        io_.poll();
+        continue;
+      }
       io_.run_one_for(until - now);
     }
   }
@@ -263,6 +279,7 @@ class TlsLines final : public LineSource {
   void accept() {
     acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
       if (ec) {
+        if (closing_) return;
         if (ec != asio::error::operation_aborted) {
           log("accept failed: {}", ec.message());
           // Out of descriptors and similar: wait a little instead of spinning.
@@ -300,6 +317,7 @@ class TlsLines final : public LineSource {
     });
     c->stream.async_handshake(ssl::stream_base::server, [this, c](boost::system::error_code ec) {
       c->timer.cancel();
+      if (closing_) return;
       if (ec) {
         std::string reason = ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor
                                  ? "no TLS handshake within 10 s"
@@ -325,6 +343,7 @@ class TlsLines final : public LineSource {
     c->stream.async_read_some(
         asio::buffer(c->buffer.data() + c->end, c->buffer.size() - c->end),
         [this, c](boost::system::error_code ec, size_t n) {
+          if (closing_) return;
           c->end += n;
           if (ec) {
             // A client that closes without a TLS close_notify (stream_truncated) is the common
@@ -399,6 +418,7 @@ class TlsLines final : public LineSource {
   std::vector<std::shared_ptr<Connection>> connections_;
   std::deque<std::shared_ptr<Connection>> ready_;  // connections with new data or closed
   std::shared_ptr<Connection> current_;            // the one the last line came from
+  bool closing_ = false;
 };
 
 // ---------------------------------------------------------------------------------------------
