@@ -50,6 +50,13 @@ cmp -s "$tmp/got.sorted" "$tmp/want.sorted" || { echo "FAIL: consumed lines diff
 [ ! -s "$tmp/part3.txt" ] || { echo "FAIL: a committed group re-read $(wc -l <"$tmp/part3.txt") lines"; exit 1; }
 echo "ok: consume, commit, resume"
 
+# A consumer that never committed (a crash) leaves everything to be re-read: at-least-once.
+"$cat" -q --group crash "${group_opts[@]}" --no-commit --max-lines 500 "kafka://$bs/http-logs" "$tmp/crash1.txt"
+"$cat" -q --group crash "${group_opts[@]}" --idle-exit 2s "kafka://$bs/http-logs" "$tmp/crash2.txt"
+sort "$tmp/crash2.txt" | cmp -s - "$tmp/want.sorted" ||
+  { echo "FAIL: after an uncommitted run, $(wc -l <"$tmp/crash2.txt") lines re-read, want 2000"; exit 1; }
+echo "ok: nothing committed, everything re-read"
+
 # Several lines in one message (kcat -D sets its own message delimiter).
 printf 'a1\na2\r\na3#b1#c1\nc2\n#' | kcat -P -b "$bs" -t http-logs -D '#'
 "$cat" -q --group resume "${group_opts[@]}" --idle-exit 2s "kafka://$bs/http-logs" "$tmp/multi.txt"
