@@ -67,19 +67,22 @@ void read_option_file(const std::string& path, EndpointOptions& o) {
 
 void add_endpoint_options(CLI::App& command, EndpointOptions& o, bool input_side) {
   const char* group = "Endpoint options";
+  // CLI11's ExistingFile without its description, which would print as "FILE:FILE" in --help.
+  CLI::Validator existing_file = CLI::ExistingFile;
+  existing_file.description("");
   command.add_option("--tls-cert", o.tls_cert, "PEM certificate for tls:// (server, or client cert)")
       ->type_name("FILE")
-      ->check(CLI::ExistingFile)
+      ->check(existing_file)
       ->group(group);
   command.add_option("--tls-key", o.tls_key, "PEM private key of --tls-cert")
       ->type_name("FILE")
-      ->check(CLI::ExistingFile)
+      ->check(existing_file)
       ->group(group);
   command
       .add_option("--tls-ca", o.tls_ca,
                   "CA bundle: a client verifies the server; a server requires client certificates")
       ->type_name("FILE")
-      ->check(CLI::ExistingFile)
+      ->check(existing_file)
       ->group(group);
   // Defined before --kafka-option: CLI11 runs callbacks in definition order, so settings given on
   // the command line override those of the file.
@@ -88,7 +91,7 @@ void add_endpoint_options(CLI::App& command, EndpointOptions& o, bool input_side
           "--kafka-option-file", [&o](const std::string& path) { read_option_file(path, o); },
           "File of librdkafka KEY=VALUE lines (for passwords: never on the command line)")
       ->type_name("FILE")
-      ->check(CLI::ExistingFile)
+      ->check(existing_file)
       ->group(group);
   command
       .add_option_function<std::vector<std::string>>(
