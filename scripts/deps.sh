@@ -5,7 +5,7 @@
 # Build and test dependencies, all from Debian.
 LOGPIPE_BUILD_PACKAGES="g++ cmake ninja-build pkg-config libcli11-dev libfmt-dev libsimdjson-dev \
 libzstd-dev zlib1g-dev libboost-dev doctest-dev libtomlplusplus-dev libssl-dev librdkafka-dev"
-LOGPIPE_TEST_PACKAGES="kcat mawk jq python3 zstd gzip"
+LOGPIPE_TEST_PACKAGES="kcat mawk jq python3 zstd gzip openssl iproute2"
 
 # ensure_packages PKG...: installs what is missing.
 ensure_packages() {

@@ -2,6 +2,8 @@
 // subcommand and returns the function that runs it once the options are parsed and validated.
 #pragma once
 
+#include "logpipe/endpoint.h"
+
 #include <CLI/CLI.hpp>
 
 #include <functional>
@@ -38,6 +40,19 @@ struct InputOptions {
 
 /// Registers --format, --rejects, --strict, -v and (when `positional`) the FILES argument.
 void add_input_options(CLI::App& command, InputOptions& options, bool positional = true);
+
+/// Registers the network endpoint flags (endpoint_options.cc; docs/endpoints.md): --tls-cert,
+/// --tls-key, --tls-ca, --kafka-option KEY=VALUE (repeatable), --kafka-option-file FILE, and on
+/// the input side --group ID and --idle-exit DURATION. `options` must outlive parsing.
+void add_endpoint_options(CLI::App& command, EndpointOptions& options, bool input_side);
+
+/// After parsing: adds the LOGPIPE_KAFKA_<KEY> environment variables (lowest precedence) to the
+/// Kafka options and validates the TLS flags. Throws Error (usage) naming the option.
+void finish_endpoint_options(EndpointOptions& options);
+
+/// The environment variable that carries a Kafka setting: sasl.password -> SASL_PASSWORD (after
+/// the LOGPIPE_KAFKA_ prefix).
+std::string kafka_env_name(std::string_view key);
 
 /// Set by SIGINT/SIGTERM; long loops check it and finish cleanly.
 extern volatile int g_stop_requested;

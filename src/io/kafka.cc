@@ -1,16 +1,549 @@
-// Not implemented yet: every factory here refuses with a clear message (exit 1).
+// kafka://BROKER[,BROKER...]/TOPIC with librdkafka (the only file that includes it).
+//
+// Input: a consumer in a group (partitions shared between instances). Offsets are never committed
+// automatically: LineSource::commit() commits exactly what the caller has processed, which is how
+// `stream` gets at-least-once delivery (it commits after the windows were evaluated and the alerts
+// delivered; a restart resumes from there, re-reading at most what was uncommitted).
+//
+// Output: an idempotent producer; one line = one message, keyed so that related lines land in the
+// same partition (access logs by client IP, alerts by metric and key). flush() and close() wait
+// until the broker has acknowledged every message, and throw when some could not be delivered, so
+// a caller that commits after flush() never commits past an undelivered alert.
 #include "io/endpoint_impl.h"
 
 #include "logpipe/error.h"
 
-namespace logpipe::detail {
+#include <librdkafka/rdkafka.h>
 
-std::unique_ptr<LineSource> open_kafka_lines(const std::string& spec, const EndpointOptions&) {
-  runtime_error("endpoint '{}': this endpoint kind is not implemented yet", spec);
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace logpipe::detail {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct KafkaSpec {
+  std::string brokers;
+  std::string topic;
+};
+
+KafkaSpec parse_spec(const std::string& spec) {
+  size_t slash = spec.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 >= spec.size() ||
+      spec.find('/', slash + 1) != std::string::npos)
+    usage_error("bad endpoint 'kafka://{}': expected kafka://BROKER[,BROKER...]/TOPIC", spec);
+  return {spec.substr(0, slash), spec.substr(slash + 1)};
 }
 
-std::unique_ptr<ByteSink> open_kafka_sink(const std::string& spec, const EndpointOptions&) {
-  runtime_error("endpoint '{}': this endpoint kind is not implemented yet", spec);
+// Transient broker errors (a broker down, a coordinator moving) are retried by librdkafka: we only
+// report them, at most once per kErrorReportInterval for the same message, so that an outage does
+// not flood stderr. Fatal and authentication errors are remembered and thrown by the caller.
+class ErrorState {
+ public:
+  explicit ErrorState(const std::string& name) : name_(name) {}
+  void on_error(rd_kafka_t* rk, int err, const char* reason) {
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+      char buf[512];
+      rd_kafka_fatal_error(rk, buf, sizeof buf);
+      if (fatal_.empty()) fatal_ = buf;
+      return;
+    }
+    if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
+      if (fatal_.empty()) fatal_ = reason;
+      return;
+    }
+    report(reason);
+  }
+  void report(const std::string& reason) {
+    auto now = Clock::now();
+    if (reason == last_ && now - last_time_ < kErrorReportInterval) return;
+    last_ = reason;
+    last_time_ = now;
+    std::fprintf(stderr, "logpipe: %s: %s (retrying)\n", name_.c_str(), reason.c_str());
+  }
+  void throw_if_fatal() const {
+    if (!fatal_.empty()) runtime_error("{}: {}", name_, fatal_);
+  }
+
+ private:
+  static constexpr auto kErrorReportInterval = std::chrono::seconds(10);
+  const std::string& name_;
+  std::string fatal_;
+  std::string last_;
+  Clock::time_point last_time_{};
+};
+
+// What the librdkafka callbacks see (the configuration's opaque): the endpoint name for messages
+// and the error state. Consumer and producer derive from it.
+struct KafkaClient {
+  explicit KafkaClient(std::string name) : endpoint(std::move(name)), errors(endpoint) {}
+  std::string endpoint;
+  ErrorState errors;
+  bool debug = false;  // --kafka-option debug=...: print librdkafka's debug log too
+};
+
+void error_callback(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+  static_cast<KafkaClient*>(opaque)->errors.on_error(rk, err, reason);
+}
+
+// Prints librdkafka's own warnings with our prefix. Connection failures ("FAIL", "ERROR") also
+// reach the error callback, which rate-limits them, so they are not repeated here.
+void log_callback(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
+  const auto* client = static_cast<const KafkaClient*>(rd_kafka_opaque(rk));
+  bool debug = client && client->debug;
+  if (!debug && (level > 4 || std::strcmp(facility, "FAIL") == 0 || std::strcmp(facility, "ERROR") == 0))
+    return;
+  std::fprintf(stderr, "logpipe: %s: %s\n", client ? client->endpoint.c_str() : "kafka", message);
+}
+
+// Builds a configuration: our defaults, then every --kafka-option unchanged (so the user can
+// override any default). The value is never printed: it may be a password.
+rd_kafka_conf_t* make_conf(KafkaClient* client, const KafkaSpec& spec, const EndpointOptions& o,
+                           std::initializer_list<std::pair<const char*, std::string>> defaults) {
+  const std::string& name = client->endpoint;
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char errstr[512];
+  auto set = [&](const std::string& key, const std::string& value, bool user) {
+    if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), errstr, sizeof errstr) !=
+        RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      if (user) usage_error("{}: --kafka-option {}: {}", name, key, errstr);
+      runtime_error("{}: cannot set {}: {}", name, key, errstr);
+    }
+  };
+  set("bootstrap.servers", spec.brokers, false);
+  set("client.id", "logpipe", false);
+  for (const auto& [key, value] : defaults) set(key, value, false);
+  for (const auto& [key, value] : o.kafka_options) {
+    set(key, value, true);
+    if (key == "debug") client->debug = true;
+  }
+  rd_kafka_conf_set_opaque(conf, client);
+  rd_kafka_conf_set_log_cb(conf, log_callback);
+  rd_kafka_conf_set_error_cb(conf, error_callback);
+  return conf;
+}
+
+int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consumer
+
+class KafkaLineSource final : public LineSource, private KafkaClient {
+ public:
+  KafkaLineSource(const std::string& spec_text, const EndpointOptions& o)
+      : KafkaClient("kafka://" + spec_text), spec_(parse_spec(spec_text)),
+        idle_exit_us_(o.idle_exit_us) {
+    rd_kafka_conf_t* conf =
+        make_conf(this, spec_, o,
+                  {{"group.id", o.kafka_group},
+                   {"enable.auto.commit", "false"},
+                   {"enable.auto.offset.store", "false"},
+                   {"auto.offset.reset", "earliest"},
+                   {"enable.partition.eof", "false"}});
+    rd_kafka_conf_set_rebalance_cb(conf, &KafkaLineSource::rebalance_callback);
+    char errstr[512];
+    rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    if (!rk_) {
+      rd_kafka_conf_destroy(conf);
+      usage_error("{}: cannot create the consumer: {}", endpoint, errstr);
+    }
+    rd_kafka_poll_set_consumer(rk_);
+    rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, spec_.topic.c_str(), RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(rk_, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (err) {
+      rd_kafka_destroy(rk_);
+      runtime_error("{}: cannot subscribe: {}", endpoint, rd_kafka_err2str(err));
+    }
+    opened_us_ = last_message_us_ = now_us();
+  }
+
+  ~KafkaLineSource() override {
+    release_message();
+    // Leaves the group so that the partitions move to the other instances at once. Nothing is
+    // committed here: only commit() does, after the caller has processed the records.
+    rd_kafka_consumer_close(rk_);
+    rd_kafka_destroy(rk_);
+  }
+
+  Status next(std::string_view& line, int timeout_ms) override {
+    if (take_line(line)) return Status::kLine;
+    auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+    for (;;) {
+      errors.throw_if_fatal();
+      int64_t wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            deadline - Clock::now()).count();
+      if (idle_exit_us_ > 0) {
+        int64_t idle_left_ms = (last_message_us_ + idle_exit_us_ - now_us() + 999) / 1000;
+        if (idle_left_ms <= 0) {
+          if (assigned_once_) return Status::kEnd;
+          // Joining a group takes seconds (brokers delay the first rebalance), so the idle clock
+          // only starts at the first assignment. A cluster that never assigns is an error, not
+          // an empty topic.
+          int64_t join_left_ms = (opened_us_ + std::max(idle_exit_us_, kJoinTimeoutUs) - now_us()) / 1000;
+          if (join_left_ms <= 0)
+            runtime_error("{}: no partition assigned after {} s (brokers unreachable, or topic "
+                          "missing?)", endpoint, std::max(idle_exit_us_, kJoinTimeoutUs) / 1000000);
+          idle_left_ms = std::min<int64_t>(join_left_ms, 100);
+        }
+        wait_ms = std::min(wait_ms, idle_left_ms);
+      }
+      if (wait_ms < 0) return Status::kTimeout;
+      release_message();
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, static_cast<int>(wait_ms));
+      if (!m) {
+        if (Clock::now() >= deadline) {
+          errors.throw_if_fatal();
+          return Status::kTimeout;
+        }
+        continue;
+      }
+      if (m->err) {
+        handle_message_error(m);
+        continue;
+      }
+      last_message_us_ = now_us();
+      current_ = m;
+      cursor_ = static_cast<const char*>(m->payload);
+      end_ = cursor_ + (m->payload ? m->len : 0);
+      if (take_line(line)) return Status::kLine;
+    }
+  }
+
+  const std::string& name() const noexcept override { return endpoint; }
+  uint64_t line_number() const noexcept override { return line_number_; }
+
+  // Commits, for each assigned partition, the offset after the last message whose lines were all
+  // returned. Synchronous, so that a caller that commits before exiting really has committed.
+  // A failure (coordinator unavailable) is reported and retried at the next commit: the offsets
+  // stay pending, and at worst a restart re-reads them (at-least-once, never lost).
+  void commit() override {
+    rd_kafka_topic_partition_list_t* list = nullptr;
+    for (size_t p = 0; p < done_.size(); ++p) {
+      if (done_[p] < 0 || done_[p] == committed_[p]) continue;
+      if (!list) list = rd_kafka_topic_partition_list_new(static_cast<int>(done_.size()));
+      rd_kafka_topic_partition_list_add(list, spec_.topic.c_str(), static_cast<int32_t>(p))->offset =
+          done_[p];
+    }
+    if (!list) return;
+    rd_kafka_resp_err_t err = rd_kafka_commit(rk_, list, 0);
+    if (!err) {
+      for (int i = 0; i < list->cnt; ++i) {
+        const auto& tp = list->elems[i];
+        if (tp.err) {
+          err = tp.err;
+          continue;
+        }
+        committed_[static_cast<size_t>(tp.partition)] = tp.offset;
+      }
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err) errors.report(std::string("offsets not committed yet: ") + rd_kafka_err2str(err));
+    errors.throw_if_fatal();
+  }
+
+ private:
+  // Returns the next `\n`-separated line of the current message. A message may hold several
+  // lines; a trailing newline does not make an empty line; a trailing CR is stripped (as files).
+  bool take_line(std::string_view& line) {
+    if (!current_ || cursor_ == end_) return false;
+    const char* nl = static_cast<const char*>(std::memchr(cursor_, '\n', end_ - cursor_));
+    const char* stop = nl ? nl : end_;
+    line = std::string_view(cursor_, static_cast<size_t>(stop - cursor_));
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    cursor_ = nl ? nl + 1 : end_;
+    ++line_number_;
+    if (cursor_ == end_) mark_done(current_);  // every line of this message is now returned
+    return true;
+  }
+
+  void mark_done(const rd_kafka_message_t* m) {
+    auto p = static_cast<size_t>(m->partition);
+    if (p >= assigned_.size() || !assigned_[p]) return;  // revoked meanwhile: the new owner re-reads
+    done_[p] = m->offset + 1;
+  }
+
+  void release_message() {
+    if (!current_) return;
+    // An empty message (tombstone) has no line: it is done as soon as it is passed.
+    if (cursor_ == end_ && current_->len == 0) mark_done(current_);
+    rd_kafka_message_destroy(current_);
+    current_ = nullptr;
+  }
+
+  void handle_message_error(rd_kafka_message_t* m) {
+    rd_kafka_resp_err_t err = m->err;
+    std::string reason = rd_kafka_message_errstr(m);
+    rd_kafka_message_destroy(m);
+    switch (err) {
+      case RD_KAFKA_RESP_ERR__PARTITION_EOF:
+        return;
+      case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+      case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+      case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+      case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+        runtime_error("{}: {}", endpoint, reason);
+      default:
+        errors.report(reason);
+    }
+  }
+
+  static void rebalance_callback(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                                 rd_kafka_topic_partition_list_t* parts, void* opaque) {
+    static_cast<KafkaLineSource*>(static_cast<KafkaClient*>(opaque))->rebalance(rk, err, parts);
+  }
+
+  // Tracks which partitions are ours. On revocation the offsets not yet committed are dropped:
+  // the new owner starts from the last commit, so records not yet processed here are re-read
+  // there (at-least-once), and we never commit for a partition we no longer own.
+  void rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts) {
+    bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+    if (assign && !assigned_once_) {
+      assigned_once_ = true;
+      last_message_us_ = now_us();
+    }
+    if (!assign) {
+      if (!cooperative) std::fill(assigned_.begin(), assigned_.end(), false);
+      if (!cooperative) std::fill(done_.begin(), done_.end(), -1);
+    }
+    for (int i = 0; i < parts->cnt; ++i) {
+      auto p = static_cast<size_t>(parts->elems[i].partition);
+      if (p >= assigned_.size()) {
+        assigned_.resize(p + 1, false);
+        done_.resize(p + 1, -1);
+        committed_.resize(p + 1, -1);
+      }
+      assigned_[p] = assign;
+      done_[p] = -1;
+      committed_[p] = -1;
+    }
+    rd_kafka_error_t* error = nullptr;
+    rd_kafka_resp_err_t result = RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (cooperative)
+      error = assign ? rd_kafka_incremental_assign(rk, parts) : rd_kafka_incremental_unassign(rk, parts);
+    else
+      result = rd_kafka_assign(rk, assign ? parts : nullptr);
+    if (error) {
+      errors.report(rd_kafka_error_string(error));
+      rd_kafka_error_destroy(error);
+    } else if (result) {
+      errors.report(rd_kafka_err2str(result));
+    }
+  }
+
+  KafkaSpec spec_;
+  int64_t idle_exit_us_;
+  rd_kafka_t* rk_ = nullptr;
+  rd_kafka_message_t* current_ = nullptr;  // the message the last returned line points into
+  const char* cursor_ = nullptr;
+  const char* end_ = nullptr;
+  uint64_t line_number_ = 0;
+  int64_t last_message_us_ = 0;  // or of the first assignment: the idle clock
+  int64_t opened_us_ = 0;
+  bool assigned_once_ = false;
+  static constexpr int64_t kJoinTimeoutUs = 60'000'000;
+  // Indexed by partition: ours?, offset to commit (next to read; -1 = nothing), last committed.
+  std::vector<bool> assigned_;
+  std::vector<int64_t> done_;
+  std::vector<int64_t> committed_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Producer
+
+// The raw (still escaped) value of a string field of a flat JSON object, or empty. Enough for
+// the alerts we write (`{"state":"firing","metric":"url_error_rate","key":"/login",...}`); the
+// key only chooses a partition, so an odd input costs at most a less even spread.
+std::string_view json_string_field(std::string_view object, std::string_view quoted_name) {
+  size_t pos = 0;
+  while ((pos = object.find(quoted_name, pos)) != std::string_view::npos) {
+    size_t p = pos + quoted_name.size();
+    while (p < object.size() && object[p] == ' ') ++p;
+    if (p >= object.size() || object[p] != ':') {
+      pos = p;
+      continue;
+    }
+    ++p;
+    while (p < object.size() && object[p] == ' ') ++p;
+    if (p >= object.size() || object[p] != '"') return {};
+    size_t start = ++p;
+    while (p < object.size() && object[p] != '"') p += object[p] == '\\' ? 2 : 1;
+    return object.substr(start, std::min(p, object.size()) - start);
+  }
+  return {};
+}
+
+class KafkaSink final : public ByteSink, private KafkaClient {
+ public:
+  KafkaSink(const std::string& spec_text, const EndpointOptions& o)
+      : KafkaClient("kafka://" + spec_text), spec_(parse_spec(spec_text)) {
+    // Idempotence: a retry after a broker outage neither duplicates nor reorders messages.
+    rd_kafka_conf_t* conf = make_conf(this, spec_, o,
+                                      {{"enable.idempotence", "true"},
+                                       {"linger.ms", "5"},
+                                       {"queue.buffering.max.messages", "500000"}});
+    rd_kafka_conf_set_dr_msg_cb(conf, &KafkaSink::delivery_callback);
+    char value[64];
+    size_t size = sizeof value;
+    if (rd_kafka_conf_get(conf, "message.timeout.ms", value, &size) == RD_KAFKA_CONF_OK)
+      message_timeout_ms_ = std::atoll(value);
+    char errstr[512];
+    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    if (!rk_) {
+      rd_kafka_conf_destroy(conf);
+      usage_error("{}: cannot create the producer: {}", endpoint, errstr);
+    }
+    rkt_ = rd_kafka_topic_new(rk_, spec_.topic.c_str(), nullptr);
+    if (!rkt_) {
+      rd_kafka_destroy(rk_);
+      runtime_error("{}: cannot open the topic: {}", endpoint, rd_kafka_err2str(rd_kafka_last_error()));
+    }
+  }
+
+  ~KafkaSink() override {
+    try {
+      close();
+    } catch (const Error& e) {
+      std::fprintf(stderr, "logpipe: %s\n", e.what());
+    }
+    if (rkt_) rd_kafka_topic_destroy(rkt_);
+    if (rk_) rd_kafka_destroy(rk_);
+  }
+
+  // Every complete line becomes one message (without its newline); a partial line waits for
+  // the rest in partial_. Lines are copied by librdkafka, so `data` may be reused at once.
+  void write(std::string_view data) override {
+    if (closed_) runtime_error("{}: write after close", endpoint);
+    while (!data.empty()) {
+      size_t nl = data.find('\n');
+      if (nl == std::string_view::npos) {
+        partial_.append(data);
+        return;
+      }
+      if (partial_.empty()) {
+        produce(data.substr(0, nl));
+      } else {
+        partial_.append(data.substr(0, nl));
+        produce(partial_);
+        partial_.clear();
+      }
+      data.remove_prefix(nl + 1);
+    }
+  }
+
+  // Waits until the broker acknowledged every message written so far (a partial line stays
+  // buffered). Throws when some could not be delivered: a caller must not commit past them.
+  void flush() override {
+    if (closed_) return;
+    wait_delivered();
+  }
+
+  void close() override {
+    if (closed_) return;
+    if (!partial_.empty()) {  // the last line without a newline is a line, as in files
+      produce(partial_);
+      partial_.clear();
+    }
+    closed_ = true;
+    wait_delivered();
+  }
+
+  const std::string& name() const noexcept override { return endpoint; }
+
+ private:
+  void produce(std::string_view line) {
+    std::string_view key = key_of(line);
+    for (;;) {
+      rd_kafka_resp_err_t err = rd_kafka_producev(
+          rk_, RD_KAFKA_V_RKT(rkt_), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_VALUE(const_cast<char*>(line.data()), line.size()),
+          RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()), RD_KAFKA_V_END);
+      if (!err) break;
+      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        runtime_error("{}: cannot produce: {}", endpoint, rd_kafka_err2str(err));
+      rd_kafka_poll(rk_, 10);  // the local queue is full: let deliveries drain it
+      check_failures();
+    }
+    if ((++produced_ & 1023) == 0) {  // serve delivery reports now and then
+      rd_kafka_poll(rk_, 0);
+      check_failures();
+    }
+  }
+
+  // Access logs: the first space-separated field (the client IP), so that one client's lines
+  // stay in order in one partition. Alerts (JSON): metric and key, for the same reason.
+  std::string_view key_of(std::string_view line) {
+    if (!line.empty() && line.front() == '{') {
+      std::string_view metric = json_string_field(line, "\"metric\"");
+      if (metric.empty()) return {};
+      key_.assign(metric);
+      key_.push_back(':');
+      key_.append(json_string_field(line, "\"key\""));
+      return key_;
+    }
+    return line.substr(0, line.find(' '));
+  }
+
+  void wait_delivered() {
+    // librdkafka fails a message after message.timeout.ms; the margin only guards against a
+    // library that never answers.
+    auto deadline = Clock::now() + std::chrono::milliseconds(message_timeout_ms_ + 30000);
+    while (rd_kafka_outq_len(rk_) > 0) {
+      rd_kafka_flush(rk_, 500);
+      check_failures();
+      if (Clock::now() > deadline)
+        runtime_error("{}: {} messages not delivered after {} ms", endpoint, rd_kafka_outq_len(rk_),
+                      message_timeout_ms_ + 30000);
+    }
+    rd_kafka_poll(rk_, 0);
+    check_failures();
+  }
+
+  void check_failures() {
+    errors.throw_if_fatal();
+    if (failed_ > 0)
+      runtime_error("{}: {} messages could not be delivered: {}", endpoint, failed_, first_failure_);
+  }
+
+  static void delivery_callback(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+    auto* self = static_cast<KafkaSink*>(static_cast<KafkaClient*>(opaque));
+    if (!m->err) return;
+    if (self->failed_++ == 0) self->first_failure_ = rd_kafka_err2str(m->err);
+  }
+
+  KafkaSpec spec_;
+  rd_kafka_t* rk_ = nullptr;
+  rd_kafka_topic_t* rkt_ = nullptr;
+  std::string partial_;
+  std::string key_;
+  uint64_t produced_ = 0;
+  uint64_t failed_ = 0;
+  std::string first_failure_;
+  int64_t message_timeout_ms_ = 300000;
+  bool closed_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<LineSource> open_kafka_lines(const std::string& spec, const EndpointOptions& o) {
+  return std::make_unique<KafkaLineSource>(spec, o);
+}
+
+std::unique_ptr<ByteSink> open_kafka_sink(const std::string& spec, const EndpointOptions& o) {
+  return std::make_unique<KafkaSink>(spec, o);
 }
 
 }  // namespace logpipe::detail

@@ -1,16 +1,522 @@
-// Not implemented yet: every factory here refuses with a clear message (exit 1).
+// tls://HOST:PORT with Boost.Asio and OpenSSL (the only file that includes either for TLS).
+//
+// Input, server side (--listen): many clients at once, each with its own line buffer, so a line is
+// never glued onto another client's data; a client that disconnects mid-line yields its partial
+// line as a line (the parser then counts it malformed, it does not vanish). With --tls-ca the
+// server requires a client certificate signed by that CA (mutual TLS). A client that fails the
+// handshake (plaintext, no certificate, wrong CA, TLS < 1.2) is refused and logged on stderr; the
+// others keep being served.
+//
+// Input, client side: connects, verifies the server, reads lines until the server closes.
+// Output: a client that verifies the server and reconnects with backoff when the connection drops.
+//
+// The input runs the Asio event loop in the caller's thread, inside next(): no thread, no lock, no
+// copy of the data. A returned line is a view into its connection's buffer, which is not touched
+// until the caller asks for the next line.
 #include "io/endpoint_impl.h"
 
 #include "logpipe/error.h"
 
-namespace logpipe::detail {
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
-std::unique_ptr<LineSource> open_tls_lines(const std::string& spec, const EndpointOptions&) {
-  runtime_error("endpoint '{}': this endpoint kind is not implemented yet", spec);
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace logpipe::detail {
+namespace {
+
+namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using SslStream = ssl::stream<tcp::socket>;
+
+constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
+constexpr auto kConnectTimeout = std::chrono::seconds(10);
+constexpr size_t kInitialBuffer = 64 * 1024;
+constexpr size_t kMaxLine = 16 * 1024 * 1024;  // longer: delivered in pieces (each one a line)
+constexpr size_t kMaxConnections = 4096;
+
+// TLS 1.2 or newer, no compression, no renegotiation by the peer.
+void restrict_protocols(ssl::context& ctx) {
+  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                  ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                  ssl::context::no_compression | ssl::context::single_dh_use);
+  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx.native_handle(), SSL_OP_NO_RENEGOTIATION);
 }
 
-std::unique_ptr<ByteSink> open_tls_sink(const std::string& spec, const EndpointOptions&) {
-  runtime_error("endpoint '{}': this endpoint kind is not implemented yet", spec);
+void load_certificate(ssl::context& ctx, const std::string& name, const EndpointOptions& o) {
+  boost::system::error_code ec;
+  ctx.use_certificate_chain_file(o.tls_cert, ec);
+  if (ec) usage_error("{}: --tls-cert '{}': {}", name, o.tls_cert, ec.message());
+  ctx.use_private_key_file(o.tls_key, ssl::context::pem, ec);
+  if (ec) usage_error("{}: --tls-key '{}': {}", name, o.tls_key, ec.message());
+}
+
+ssl::context make_server_context(const std::string& name, const EndpointOptions& o) {
+  if (o.tls_cert.empty() || o.tls_key.empty())
+    usage_error("{}: a TLS server needs --tls-cert and --tls-key", name);
+  ssl::context ctx(ssl::context::tls_server);
+  restrict_protocols(ctx);
+  load_certificate(ctx, name, o);
+  if (!o.tls_ca.empty()) {
+    boost::system::error_code ec;
+    ctx.load_verify_file(o.tls_ca, ec);
+    if (ec) usage_error("{}: --tls-ca '{}': {}", name, o.tls_ca, ec.message());
+    // Mutual TLS: no certificate, or one not signed by the CA, fails the handshake.
+    ctx.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+    if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(o.tls_ca.c_str()))
+      SSL_CTX_set_client_CA_list(ctx.native_handle(), names);
+  }
+  return ctx;
+}
+
+ssl::context make_client_context(const std::string& name, const EndpointOptions& o) {
+  ssl::context ctx(ssl::context::tls_client);
+  restrict_protocols(ctx);
+  boost::system::error_code ec;
+  if (!o.tls_ca.empty()) {
+    ctx.load_verify_file(o.tls_ca, ec);
+    if (ec) usage_error("{}: --tls-ca '{}': {}", name, o.tls_ca, ec.message());
+  } else {
+    ctx.set_default_verify_paths(ec);  // the system's CA store
+  }
+  ctx.set_verify_mode(ssl::verify_peer);
+  if (!o.tls_cert.empty()) load_certificate(ctx, name, o);
+  return ctx;
+}
+
+// Certificate checks of a client connection: the chain (context) and the name or address.
+void expect_server_identity(SslStream& stream, const std::string& host) {
+  SSL* ssl = stream.native_handle();
+  X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+  boost::system::error_code ec;
+  asio::ip::make_address(host, ec);
+  if (!ec) {
+    X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
+  } else {
+    SSL_set_tlsext_host_name(ssl, host.c_str());  // SNI
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0);
+  }
+}
+
+// The reason of a failed handshake, with OpenSSL's verification detail when there is one.
+std::string describe(const boost::system::error_code& ec, SslStream* stream) {
+  std::string reason = ec.message();
+  if (stream) {
+    long verify = SSL_get_verify_result(stream->native_handle());
+    if (verify != X509_V_OK) reason += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
+  }
+  return reason;
+}
+
+// Connects, handshakes and verifies within kConnectTimeout, running `io` in this thread. Throws
+// Error (runtime) naming the endpoint; `permanent` tells a certificate problem (retrying will not
+// help) from a network one.
+struct ConnectError {
+  std::string message;
+  bool permanent;
+};
+
+std::unique_ptr<SslStream> connect_client(asio::io_context& io, ssl::context& ctx,
+                                          const std::string& host, uint16_t port,
+                                          ConnectError* error) {
+  auto stream = std::make_unique<SslStream>(io, ctx);
+  expect_server_identity(*stream, host);
+  boost::system::error_code result = asio::error::would_block;
+  bool handshake_stage = false;
+  tcp::resolver resolver(io);
+  resolver.async_resolve(host, std::to_string(port), [&](auto ec, tcp::resolver::results_type rs) {
+    if (ec) {
+      result = ec;
+      return;
+    }
+    asio::async_connect(stream->lowest_layer(), rs, [&](auto ec2, const tcp::endpoint&) {
+      if (ec2) {
+        result = ec2;
+        return;
+      }
+      handshake_stage = true;
+      stream->async_handshake(ssl::stream_base::client, [&](auto ec3) {
+        result = ec3 ? ec3 : boost::system::error_code{};
+      });
+    });
+  });
+  io.restart();
+  io.run_for(kConnectTimeout);
+  if (result == asio::error::would_block) {
+    resolver.cancel();
+    stream->lowest_layer().close();
+    io.restart();
+    io.run();  // let the cancelled handlers finish: they refer to this frame
+    result = asio::error::timed_out;
+  }
+  if (result) {
+    if (error) {
+      error->message = handshake_stage ? "TLS handshake failed: " + describe(result, stream.get())
+                                       : "cannot connect: " + result.message();
+      error->permanent = handshake_stage && result.category() == asio::error::get_ssl_category();
+    }
+    return nullptr;
+  }
+  return stream;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Input
+
+// One client connection and its line buffer: bytes [begin, end) are unread, [scan, end) not yet
+// searched for a newline.
+struct Connection {
+  Connection(std::unique_ptr<SslStream> s, asio::io_context& io)
+      : stream_ptr(std::move(s)), stream(*stream_ptr), timer(io) {}
+  std::unique_ptr<SslStream> stream_ptr;
+  SslStream& stream;
+  asio::steady_timer timer;  // handshake deadline
+  std::string name;          // tls://LISTEN/PEER
+  std::vector<char> buffer;
+  size_t begin = 0, end = 0, scan = 0;
+  uint64_t line_number = 0;
+  bool closed = false;  // no more data will come (EOF or error)
+  bool queued = false;  // in the ready queue
+};
+
+class TlsLines final : public LineSource {
+ public:
+  // Server: listens on host:port.
+  TlsLines(const std::string& host_port, const EndpointOptions& o, bool listen)
+      : endpoint_("tls://" + host_port), ctx_(listen ? make_server_context(endpoint_, o)
+                                                     : make_client_context(endpoint_, o)),
+        acceptor_(io_), idle_exit_us_(o.idle_exit_us) {
+    auto [host, port] = split_host_port(host_port);
+    if (listen) {
+      boost::system::error_code ec;
+      tcp::resolver resolver(io_);
+      auto results = resolver.resolve(host, std::to_string(port), tcp::resolver::passive, ec);
+      if (ec || results.empty())
+        runtime_error("{}: cannot resolve '{}': {}", endpoint_, host, ec.message());
+      tcp::endpoint local = results.begin()->endpoint();
+      acceptor_.open(local.protocol(), ec);
+      if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+      if (!ec) acceptor_.bind(local, ec);
+      if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+      if (ec) runtime_error("{}: cannot listen: {}", endpoint_, ec.message());
+      accept();
+    } else {
+      ConnectError error;
+      auto stream = connect_client(io_, ctx_, host, port, &error);
+      if (!stream) runtime_error("{}: {}", endpoint_, error.message);
+      auto c = std::make_shared<Connection>(std::move(stream), io_);
+      c->name = endpoint_;
+      c->buffer.resize(kInitialBuffer);
+      connections_.push_back(c);
+      read(c);
+    }
+    last_data_ = Clock::now();
+  }
+
+  // Closes every socket and lets the aborted handlers run, so that none outlives this object.
+  ~TlsLines() override {
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    for (auto& c : connections_) c->stream.lowest_layer().close(ignored);
+    closing_ = true;
+    io_.restart();
+    io_.poll();
+  }
+
+  Status next(std::string_view& line, int timeout_ms) override {
+    auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+    bool polled = false;  // with timeout 0, still look once for ready events
+    for (;;) {
+      if (current_ && take_line(*current_, line)) return Status::kLine;
+      if (current_) {
+        finish_current();
+        continue;
+      }
+      if (!ready_.empty()) {
+        current_ = ready_.front();
+        ready_.pop_front();
+        current_->queued = false;
+        continue;
+      }
+      if (!acceptor_.is_open() && connections_.empty()) return Status::kEnd;  // client: closed
+      auto now = Clock::now();
+      auto until = deadline;
+      if (idle_exit_us_ > 0) {
+        auto idle_end = last_data_ + std::chrono::microseconds(idle_exit_us_);
+        if (now >= idle_end) return Status::kEnd;
+        until = std::min(until, idle_end);
+      }
+      if (io_.stopped()) io_.restart();
+      if (now >= deadline) {
+        if (polled) return Status::kTimeout;
+        polled = true;
+        io_.poll();
+        continue;
+      }
+      io_.run_one_for(until - now);
+    }
+  }
+
+  const std::string& name() const noexcept override {
+    return current_ ? current_->name : endpoint_;
+  }
+  uint64_t line_number() const noexcept override { return current_ ? current_->line_number : 0; }
+
+ private:
+  void accept() {
+    acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
+      if (ec) {
+        if (closing_) return;
+        if (ec != asio::error::operation_aborted) {
+          log("accept failed: {}", ec.message());
+          // Out of descriptors and similar: wait a little instead of spinning.
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        if (acceptor_.is_open()) accept();
+        return;
+      }
+      std::string peer = peer_name(socket);
+      if (connections_.size() >= kMaxConnections) {
+        log("refused {}: {} clients already connected", peer, connections_.size());
+      } else {
+        auto c = std::make_shared<Connection>(std::make_unique<SslStream>(std::move(socket), ctx_), io_);
+        c->name = endpoint_ + "/" + peer;
+        connections_.push_back(c);
+        handshake(c);
+      }
+      accept();
+    });
+  }
+
+  static std::string peer_name(const tcp::socket& socket) {
+    boost::system::error_code ec;
+    tcp::endpoint peer = socket.remote_endpoint(ec);
+    if (ec) return "?";
+    std::string address = peer.address().to_string();
+    if (peer.address().is_v6()) address = "[" + address + "]";
+    return address + ":" + std::to_string(peer.port());
+  }
+
+  void handshake(const std::shared_ptr<Connection>& c) {
+    c->timer.expires_after(kHandshakeTimeout);
+    c->timer.async_wait([c](boost::system::error_code ec) {
+      if (!ec) c->stream.lowest_layer().close();  // a silent client does not hold a slot
+    });
+    c->stream.async_handshake(ssl::stream_base::server, [this, c](boost::system::error_code ec) {
+      c->timer.cancel();
+      if (closing_) return;
+      if (ec) {
+        std::string reason = ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor
+                                 ? "no TLS handshake within 10 s"
+                                 : describe(ec, &c->stream);
+        log("refused client {}: {}", c->name.substr(endpoint_.size() + 1), reason);
+        drop(c);
+        return;
+      }
+      c->buffer.resize(kInitialBuffer);
+      read(c);
+    });
+  }
+
+  // Reads more into the connection's buffer: compacts it first, grows it when one line fills it.
+  void read(const std::shared_ptr<Connection>& c) {
+    if (c->begin > 0 && (c->end == c->buffer.size() || c->begin == c->end)) {
+      std::memmove(c->buffer.data(), c->buffer.data() + c->begin, c->end - c->begin);
+      c->end -= c->begin;
+      c->scan -= c->begin;
+      c->begin = 0;
+    }
+    if (c->end == c->buffer.size()) c->buffer.resize(c->buffer.size() * 2);
+    c->stream.async_read_some(
+        asio::buffer(c->buffer.data() + c->end, c->buffer.size() - c->end),
+        [this, c](boost::system::error_code ec, size_t n) {
+          if (closing_) return;
+          c->end += n;
+          if (ec) {
+            // A client that closes without a TLS close_notify (stream_truncated) is the common
+            // way to end: not worth a message. Other errors are.
+            if (ec != asio::error::eof && ec != ssl::error::stream_truncated &&
+                ec != asio::error::operation_aborted)
+              log("client {}: {}", c->name.substr(endpoint_.size() + 1), ec.message());
+            c->closed = true;
+          } else {
+            last_data_ = Clock::now();
+          }
+          if (!c->queued) {
+            c->queued = true;
+            ready_.push_back(c);
+          }
+        });
+  }
+
+  // The next complete line of c, or its partial last line once c is closed.
+  bool take_line(Connection& c, std::string_view& line) {
+    if (c.begin == c.end) return false;
+    const char* base = c.buffer.data();
+    const void* nl = std::memchr(base + c.scan, '\n', c.end - c.scan);
+    size_t stop;
+    if (nl) {
+      stop = static_cast<size_t>(static_cast<const char*>(nl) - base);
+    } else if (c.closed || c.end - c.begin >= kMaxLine) {
+      stop = c.end;  // disconnected mid-line, or a line too long to hold: deliver what we have
+    } else {
+      c.scan = c.end;
+      return false;
+    }
+    line = std::string_view(base + c.begin, stop - c.begin);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    c.begin = c.scan = stop < c.end ? stop + 1 : stop;
+    ++c.line_number;
+    return true;
+  }
+
+  // current_ has no complete line left: read more, or forget it when the client has gone.
+  void finish_current() {
+    std::shared_ptr<Connection> c = std::move(current_);
+    current_.reset();
+    if (c->closed)
+      drop(c);
+    else
+      read(c);
+  }
+
+  void drop(const std::shared_ptr<Connection>& c) {
+    boost::system::error_code ignored;
+    c->stream.lowest_layer().close(ignored);
+    for (auto it = connections_.begin(); it != connections_.end(); ++it)
+      if (*it == c) {
+        connections_.erase(it);
+        break;
+      }
+  }
+
+  template <typename... Args>
+  void log(fmt::format_string<Args...> f, Args&&... args) {
+    std::fprintf(stderr, "logpipe: %s: %s\n", endpoint_.c_str(),
+                 fmt::format(f, std::forward<Args>(args)...).c_str());
+  }
+
+  std::string endpoint_;
+  asio::io_context io_;
+  ssl::context ctx_;
+  tcp::acceptor acceptor_;
+  int64_t idle_exit_us_;
+  Clock::time_point last_data_;
+  std::vector<std::shared_ptr<Connection>> connections_;
+  std::deque<std::shared_ptr<Connection>> ready_;  // connections with new data or closed
+  std::shared_ptr<Connection> current_;            // the one the last line came from
+  bool closing_ = false;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+class TlsSink final : public ByteSink {
+ public:
+  TlsSink(const std::string& host_port, const EndpointOptions& o)
+      : endpoint_("tls://" + host_port), ctx_(make_client_context(endpoint_, o)) {
+    auto hp = split_host_port(host_port);
+    host_ = hp.first;
+    port_ = hp.second;
+    ConnectError error;
+    stream_ = connect_client(io_, ctx_, host_, port_, &error);
+    if (!stream_) runtime_error("{}: {}", endpoint_, error.message);
+    buffer_.reserve(kBufferSize);
+  }
+
+  ~TlsSink() override {
+    try {
+      close();
+    } catch (const Error& e) {
+      std::fprintf(stderr, "logpipe: %s\n", e.what());
+    }
+  }
+
+  void write(std::string_view data) override {
+    if (closed_) runtime_error("{}: write after close", endpoint_);
+    buffer_.append(data);
+    if (buffer_.size() >= kBufferSize) flush();
+  }
+
+  // Sends the buffer; when the connection has dropped, reconnects with exponential backoff
+  // (0.1 s to 5 s) and sends it again, for at most kReconnectWindow. Bytes the old connection
+  // accepted but the server never read may be lost or sent twice: TCP cannot tell which.
+  void flush() override {
+    if (buffer_.empty()) return;
+    auto give_up = Clock::now() + kReconnectWindow;
+    auto backoff = std::chrono::milliseconds(100);
+    for (;;) {
+      if (!stream_) {
+        ConnectError error;
+        stream_ = connect_client(io_, ctx_, host_, port_, &error);
+        if (!stream_) {
+          if (error.permanent || Clock::now() + backoff > give_up)
+            runtime_error("{}: {}", endpoint_, error.message);
+          std::fprintf(stderr, "logpipe: %s: %s; retrying in %lld ms\n", endpoint_.c_str(),
+                       error.message.c_str(), static_cast<long long>(backoff.count()));
+          std::this_thread::sleep_for(backoff);
+          backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+          continue;
+        }
+      }
+      boost::system::error_code ec;
+      asio::write(*stream_, asio::buffer(buffer_), ec);
+      if (!ec) break;
+      std::fprintf(stderr, "logpipe: %s: connection lost (%s); reconnecting\n", endpoint_.c_str(),
+                   ec.message().c_str());
+      stream_.reset();
+    }
+    buffer_.clear();
+  }
+
+  void close() override {
+    if (closed_) return;
+    flush();
+    closed_ = true;
+    if (stream_) {
+      boost::system::error_code ignored;
+      stream_->shutdown(ignored);  // close_notify: the server sees a clean end
+      stream_->lowest_layer().close(ignored);
+      stream_.reset();
+    }
+  }
+
+  const std::string& name() const noexcept override { return endpoint_; }
+
+ private:
+  static constexpr size_t kBufferSize = 64 * 1024;
+  static constexpr auto kReconnectWindow = std::chrono::seconds(60);
+  std::string endpoint_;
+  asio::io_context io_;
+  ssl::context ctx_;
+  std::string host_;
+  uint16_t port_ = 0;
+  std::unique_ptr<SslStream> stream_;
+  std::string buffer_;
+  bool closed_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<LineSource> open_tls_lines(const std::string& host_port, const EndpointOptions& o) {
+  return std::make_unique<TlsLines>(host_port, o, o.listen);
+}
+
+std::unique_ptr<ByteSink> open_tls_sink(const std::string& host_port, const EndpointOptions& o) {
+  return std::make_unique<TlsSink>(host_port, o);
 }
 
 }  // namespace logpipe::detail

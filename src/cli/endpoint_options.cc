@@ -1,0 +1,157 @@
+// The flags of the network endpoints, registered once here for every command that opens one
+// (generate -o, stream --input/--alerts, ...), so that their spelling and help never diverge.
+//
+// Kafka settings go to librdkafka unchanged. Secrets (sasl.password, ssl.key.password, ...) are
+// refused on the command line, where `ps` and shell history would show them: they come from
+// --kafka-option-file or LOGPIPE_KAFKA_<KEY> environment variables instead.
+#include "cli/command.h"
+
+#include "logpipe/error.h"
+#include "logpipe/timeutil.h"
+
+#include <cctype>
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+extern char** environ;
+
+namespace logpipe::cli {
+namespace {
+
+// librdkafka properties whose value is a secret (or may embed one).
+bool is_secret_key(std::string_view key) {
+  return key.find("password") != std::string_view::npos ||
+         key.find("secret") != std::string_view::npos || key == "ssl.key.pem" ||
+         key == "sasl.oauthbearer.config";
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+// Splits KEY=VALUE; `where` names the flag or file line for the message. The value is never
+// included in a message: it may be a password.
+std::pair<std::string, std::string> split_key_value(std::string_view text, const std::string& where) {
+  size_t eq = text.find('=');
+  std::string_view key = eq == std::string_view::npos ? std::string_view{} : trim(text.substr(0, eq));
+  if (key.empty()) usage_error("{}: expected KEY=VALUE", where);
+  return {std::string(key), std::string(text.substr(eq + 1))};
+}
+
+// Reads `key=value` lines ('#' comments and blank lines allowed; the value runs to the end of the
+// line, spaces kept except around the key). The content is never echoed.
+void read_option_file(const std::string& path, EndpointOptions& o) {
+  FILE* f = std::fopen(path.c_str(), "r");
+  if (!f) system_error(errno, "--kafka-option-file: cannot open '" + path + "'");
+  std::string content;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) content.append(buf, n);
+  std::fclose(f);
+  std::string_view rest = content;
+  for (int line_number = 1; !rest.empty(); ++line_number) {
+    size_t nl = rest.find('\n');
+    std::string_view line = rest.substr(0, nl);
+    rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    std::string_view t = trim(line);
+    if (t.empty() || t.front() == '#') continue;
+    o.kafka_options.push_back(split_key_value(line, fmt::format("{}:{}", path, line_number)));
+  }
+}
+
+}  // namespace
+
+void add_endpoint_options(CLI::App& command, EndpointOptions& o, bool input_side) {
+  const char* group = "Endpoint options";
+  // CLI11's ExistingFile without its description, which would print as "FILE:FILE" in --help.
+  CLI::Validator existing_file = CLI::ExistingFile;
+  existing_file.description("");
+  command.add_option("--tls-cert", o.tls_cert, "PEM certificate for tls:// (server, or client cert)")
+      ->type_name("FILE")
+      ->check(existing_file)
+      ->group(group);
+  command.add_option("--tls-key", o.tls_key, "PEM private key of --tls-cert")
+      ->type_name("FILE")
+      ->check(existing_file)
+      ->group(group);
+  command
+      .add_option("--tls-ca", o.tls_ca,
+                  "CA bundle: a client verifies the server; a server requires client certificates")
+      ->type_name("FILE")
+      ->check(existing_file)
+      ->group(group);
+  // Defined before --kafka-option: CLI11 runs callbacks in definition order, so settings given on
+  // the command line override those of the file.
+  command
+      .add_option_function<std::string>(
+          "--kafka-option-file", [&o](const std::string& path) { read_option_file(path, o); },
+          "File of librdkafka KEY=VALUE lines (for passwords: never on the command line)")
+      ->type_name("FILE")
+      ->check(existing_file)
+      ->group(group);
+  command
+      .add_option_function<std::vector<std::string>>(
+          "--kafka-option",
+          [&o](const std::vector<std::string>& values) {
+            for (const std::string& v : values) {
+              auto kv = split_key_value(v, "--kafka-option");
+              if (is_secret_key(kv.first))
+                usage_error("--kafka-option {}: secrets are not accepted on the command line; use "
+                            "--kafka-option-file or the environment variable LOGPIPE_KAFKA_{}",
+                            kv.first, kafka_env_name(kv.first));
+              o.kafka_options.push_back(std::move(kv));
+            }
+          },
+          "librdkafka setting passed unchanged (repeatable), e.g. security.protocol=SASL_SSL")
+      ->type_name("KEY=VALUE")
+      ->take_all()
+      ->allow_extra_args(false)
+      ->group(group);
+  if (!input_side) return;
+  command.add_option("--group", o.kafka_group, "Kafka consumer group (instances share partitions)")
+      ->type_name("ID")
+      ->capture_default_str()
+      ->group(group);
+  command
+      .add_option_function<std::string>(
+          "--idle-exit",
+          [&o](const std::string& text) {
+            if (!parse_duration(text, o.idle_exit_us) || o.idle_exit_us <= 0)
+              usage_error("--idle-exit: bad duration '{}' (expected e.g. 30s, 5m, 250ms)", text);
+          },
+          "End a network input after DURATION without data (batch use, tests)")
+      ->type_name("DURATION")
+      ->group(group);
+}
+
+std::string kafka_env_name(std::string_view key) {
+  std::string name;
+  for (char c : key)
+    name.push_back(c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  return name;
+}
+
+void finish_endpoint_options(EndpointOptions& o) {
+  // LOGPIPE_KAFKA_SASL_PASSWORD=x -> sasl.password=x. Inserted first: files and flags win.
+  std::vector<std::pair<std::string, std::string>> from_env;
+  constexpr std::string_view kPrefix = "LOGPIPE_KAFKA_";
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view entry = *e;
+    if (entry.substr(0, kPrefix.size()) != kPrefix) continue;
+    size_t eq = entry.find('=');
+    if (eq == std::string_view::npos || eq == kPrefix.size()) continue;
+    std::string key;
+    for (char c : entry.substr(kPrefix.size(), eq - kPrefix.size()))
+      key.push_back(c == '_' ? '.' : static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    from_env.emplace_back(std::move(key), std::string(entry.substr(eq + 1)));
+  }
+  o.kafka_options.insert(o.kafka_options.begin(), from_env.begin(), from_env.end());
+  if (o.tls_key.empty() != o.tls_cert.empty())
+    usage_error("--tls-cert and --tls-key go together (a certificate needs its private key)");
+}
+
+}  // namespace logpipe::cli
