@@ -1,0 +1,96 @@
+// Pseudonymisation of logs so that they can be shared (SPEC.md "anonymize").
+//
+// edx (JSON lines): chosen string values are replaced by hex(HMAC-SHA256(key, value)) and PII
+// members are removed; every other byte of the line is kept. Access logs: the %u user, the
+// clickstream cookie user and (optionally) the client address are rewritten in place.
+// A line that cannot be rewritten safely is never written out: it is returned as an error and
+// the caller counts it (MalformedLog), as for every other parser of the core.
+#pragma once
+
+#include "logpipe/format.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace logpipe {
+
+class ByteSource;
+class ByteSink;
+class MalformedLog;
+
+/// What happens to client addresses (`--ip`).
+enum class IpMode : uint8_t {
+  kKeep,      ///< unchanged
+  kHash,      ///< hex HMAC-SHA256, like usernames
+  kTruncate,  ///< IPv4 /24 (`192.0.2.0`), IPv6 /48 (`2001:db8:1::`); non-addresses are hashed
+};
+
+/// The default `--drop` list: top-level edx members removed unless --no-default-drop.
+inline constexpr std::string_view kDefaultDropFields[] = {
+    "email", "address", "name", "full_name", "first_name", "last_name", "phone", "mailing_address"};
+
+/// Settings of an anonymisation run.
+struct AnonymizeOptions {
+  std::string key;               ///< the HMAC secret (never empty)
+  std::string format = "auto";   ///< --format; `auto` is resolved from the first lines
+  std::vector<std::string> hash_fields = {"username"};  ///< edx: dotted paths to hash
+  std::vector<std::string> drop_fields;  ///< edx: dotted paths to remove (defaults included by the CLI)
+  IpMode ip = IpMode::kKeep;     ///< edx top-level `ip`, access-log client field
+  unsigned threads = 2;          ///< worker threads of anonymize_source (1 = inline)
+  bool stop_at_reject = false;   ///< --strict: write nothing after the first rejected line
+};
+
+/// Rewrites one line at a time. One instance per thread.
+class Anonymizer {
+ public:
+  /// `options.format` must be resolved (not `auto`). Throws Error (usage) for an empty key, an
+  /// unknown format, an empty path, or --hash-field with a non-edx format.
+  explicit Anonymizer(const AnonymizeOptions& options);
+  ~Anonymizer();
+  Anonymizer(const Anonymizer&) = delete;
+  Anonymizer& operator=(const Anonymizer&) = delete;
+
+  /// Appends the rewritten line (without newline) to `out` and returns kNone, or returns why the
+  /// line is rejected and leaves `out` unchanged. Never throws on data.
+  ParseError rewrite(std::string_view line, std::string& out);
+
+  /// The format in use (`edx`, `combined`, `logformat:...`).
+  const std::string& format() const noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Counts of an anonymisation run.
+struct AnonymizeStats {
+  uint64_t lines = 0;     ///< lines read
+  uint64_t written = 0;   ///< lines written (rewritten or blank)
+  uint64_t rejected = 0;  ///< lines not written (counted in MalformedLog)
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+  std::string format;     ///< the resolved format
+};
+
+/// Streams `source` to `sink` in constant memory: large blocks cut at line ends are rewritten on
+/// `options.threads` threads and written in input order. Blank lines are copied; rejected lines
+/// go to `malformed` (which throws under --strict, after the lines before it were written).
+/// `stats.format` carries the resolved format from one source to the next; `stop` is checked
+/// between blocks.
+void anonymize_source(ByteSource& source, ByteSink& sink, MalformedLog& malformed,
+                      const AnonymizeOptions& options, AnonymizeStats& stats,
+                      const volatile int* stop = nullptr);
+
+namespace detail {
+/// Truncates an address to /24 (IPv4, also IPv4-mapped IPv6) or /48 (IPv6), written in canonical
+/// form into `out`. False when `ip` is not an address.
+bool truncate_ip(std::string_view ip, std::string& out);
+/// Decodes the contents of a JSON string (without its quotes) to UTF-8, appending to `out`
+/// (\uD83D\uDE00 pairs joined; a lone surrogate is encoded as is). False on a bad escape.
+bool json_unescape(std::string_view s, std::string& out);
+}  // namespace detail
+
+}  // namespace logpipe

@@ -1,0 +1,968 @@
+// anonymize: a byte-preserving JSON rewriter for edx lines, an in-place rewriter for access logs,
+// and the block-parallel driver that streams a source through them.
+//
+// Why a hand-written JSON scanner instead of simdjson + re-serialisation: the output must keep
+// every byte that is not pseudonymised (key order, spacing, number spelling, \u escapes), so we
+// only need the byte ranges of a few members and a validation of the rest. The scanner validates
+// the whole line (strings, escapes, numbers, literals, nesting) but decodes only the keys it
+// compares and the values it hashes.
+#include "logpipe/anonymize.h"
+
+#include "logpipe/error.h"
+#include "logpipe/hmac.h"
+#include "logpipe/input.h"
+#include "logpipe/intern.h"
+#include "logpipe/malformed.h"
+#include "logpipe/output.h"
+
+#include "access_log.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <deque>
+#include <future>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+namespace logpipe {
+
+namespace detail {
+
+namespace {
+
+int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool read_hex4(const char* p, uint32_t& out) noexcept {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) {
+    int h = hex_value(p[i]);
+    if (h < 0) return false;
+    v = v * 16 + static_cast<uint32_t>(h);
+  }
+  out = v;
+  return true;
+}
+
+void append_utf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+}  // namespace
+
+bool json_unescape(std::string_view s, std::string& out) {
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t bs = s.find('\\', i);
+    if (bs == std::string_view::npos) {
+      out.append(s.substr(i));
+      return true;
+    }
+    out.append(s.substr(i, bs - i));
+    if (bs + 1 >= s.size()) return false;
+    char e = s[bs + 1];
+    i = bs + 2;
+    switch (e) {
+      case '"': out += '"'; break;
+      case '\\': out += '\\'; break;
+      case '/': out += '/'; break;
+      case 'b': out += '\b'; break;
+      case 'f': out += '\f'; break;
+      case 'n': out += '\n'; break;
+      case 'r': out += '\r'; break;
+      case 't': out += '\t'; break;
+      case 'u': {
+        uint32_t cp = 0;
+        if (i + 4 > s.size() || !read_hex4(s.data() + i, cp)) return false;
+        i += 4;
+        // A high surrogate followed by a low one is one code point (what json.loads does).
+        if (cp >= 0xD800 && cp < 0xDC00 && i + 6 <= s.size() && s[i] == '\\' && s[i + 1] == 'u') {
+          uint32_t low = 0;
+          if (read_hex4(s.data() + i + 2, low) && low >= 0xDC00 && low < 0xE000) {
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+            i += 6;
+          }
+        }
+        append_utf8(out, cp);
+        break;
+      }
+      default: return false;
+    }
+  }
+  return true;
+}
+
+bool truncate_ip(std::string_view ip, std::string& out) {
+  char text[64];
+  if (ip.empty() || ip.size() >= sizeof text) return false;
+  std::memcpy(text, ip.data(), ip.size());
+  text[ip.size()] = '\0';
+  unsigned char addr[16];
+  char result[INET6_ADDRSTRLEN];
+  if (inet_pton(AF_INET, text, addr) == 1) {
+    addr[3] = 0;
+    if (!inet_ntop(AF_INET, addr, result, sizeof result)) return false;
+  } else if (inet_pton(AF_INET6, text, addr) == 1) {
+    static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::memcmp(addr, kMapped, 12) == 0)
+      addr[15] = 0;  // ::ffff:a.b.c.d is an IPv4 client: /24 like IPv4
+    else
+      std::memset(addr + 6, 0, 10);
+    if (!inet_ntop(AF_INET6, addr, result, sizeof result)) return false;
+  } else {
+    return false;
+  }
+  out.append(result);
+  return true;
+}
+
+}  // namespace detail
+
+namespace {
+
+/// Hashes values with a small direct-mapped cache in front of the HMAC: tracking logs repeat the
+/// same few usernames on many lines, and a lookup costs far less than two SHA-256 runs.
+class Pseudonymizer {
+ public:
+  explicit Pseudonymizer(std::string_view key) : hmac_(key) {}
+
+  /// The 64 hex digits of HMAC-SHA256(key, value); valid until the next call.
+  std::string_view hex(std::string_view value) {
+    if (value.size() > kMaxCached) {
+      hmac_.hex(value, scratch_);
+      return {scratch_, HmacSha256::kHexSize};
+    }
+    uint64_t h = hash_bytes(value);
+    Entry& e = cache_[h & (kEntries - 1)];
+    if (e.hash != h || e.size != value.size() || std::memcmp(e.value, value.data(), value.size()) != 0) {
+      e.hash = h;
+      e.size = static_cast<uint8_t>(value.size());
+      std::memcpy(e.value, value.data(), value.size());
+      hmac_.hex(value, e.hex);
+    }
+    return {e.hex, HmacSha256::kHexSize};
+  }
+
+ private:
+  static constexpr size_t kEntries = 1024;
+  static constexpr size_t kMaxCached = 62;
+  struct Entry {
+    uint64_t hash = 0;
+    uint8_t size = 0xff;  // never a real size: empty slot
+    char value[kMaxCached];
+    char hex[HmacSha256::kHexSize];
+  };
+  HmacSha256 hmac_;
+  std::array<Entry, kEntries> cache_{};
+  char scratch_[HmacSha256::kHexSize];
+};
+
+bool keep_user(std::string_view v) noexcept { return v.empty() || v == "-" || v == "anonymous"; }
+
+/// A replacement of the bytes [begin, end) of the line by repl_[offset, offset + size).
+struct Edit {
+  uint32_t begin, end, offset, size;
+};
+
+/// Collects edits and applies them to a line.
+class EditList {
+ public:
+  void clear() {
+    edits_.clear();
+    repl_.clear();
+  }
+  bool empty() const noexcept { return edits_.empty(); }
+  void replace(size_t begin, size_t end, std::string_view text) {
+    edits_.push_back(Edit{static_cast<uint32_t>(begin), static_cast<uint32_t>(end),
+                          static_cast<uint32_t>(repl_.size()), static_cast<uint32_t>(text.size())});
+    repl_.append(text);
+  }
+  void remove(size_t begin, size_t end) { edits_.push_back(Edit{uint32_t(begin), uint32_t(end), 0, 0}); }
+  /// The replacement text buffer: append to it after begin(), then commit().
+  std::string& text() noexcept { return repl_; }
+  size_t begin() const noexcept { return repl_.size(); }
+  /// Registers the text appended since `mark` as the replacement of [begin, end).
+  void commit(size_t begin, size_t end, size_t mark) {
+    edits_.push_back(Edit{static_cast<uint32_t>(begin), static_cast<uint32_t>(end), static_cast<uint32_t>(mark),
+                          static_cast<uint32_t>(repl_.size() - mark)});
+  }
+  /// Appends `line` with every edit applied; edits must not overlap.
+  void apply(std::string_view line, std::string& out) {
+    std::sort(edits_.begin(), edits_.end(), [](const Edit& a, const Edit& b) { return a.begin < b.begin; });
+    size_t pos = 0;
+    for (const Edit& e : edits_) {
+      out.append(line.data() + pos, e.begin - pos);
+      out.append(repl_.data() + e.offset, e.size);
+      pos = e.end;
+    }
+    out.append(line.data() + pos, line.size() - pos);
+  }
+
+ private:
+  std::vector<Edit> edits_;
+  std::string repl_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// edx: JSON lines.
+
+struct PathNode {
+  enum Action : uint8_t { kNone, kHash, kDrop, kIp };
+  std::string name;
+  Action action = kNone;
+  std::vector<PathNode> children;
+
+  const PathNode* find(std::string_view key) const noexcept {
+    for (const PathNode& c : children)
+      if (c.name == key) return &c;
+    return nullptr;
+  }
+  void add(std::string_view path, Action action, const char* option) {
+    if (path.empty()) usage_error("{}: empty field path", option);
+    PathNode* node = this;
+    while (true) {
+      size_t dot = path.find('.');
+      std::string_view part = path.substr(0, dot);
+      if (part.empty()) usage_error("{}: bad field path '{}'", option, path);
+      PathNode* child = nullptr;
+      for (PathNode& c : node->children)
+        if (c.name == part) child = &c;
+      if (!child) {
+        node->children.push_back(PathNode{std::string(part), kNone, {}});
+        child = &node->children.back();
+      }
+      node = child;
+      if (dot == std::string_view::npos) break;
+      path.remove_prefix(dot + 1);
+    }
+    // Dropping wins over hashing: a field listed in both is never written.
+    if (node->action != kDrop) node->action = action;
+  }
+};
+
+class JsonRewriter {
+ public:
+  JsonRewriter(const AnonymizeOptions& o, Pseudonymizer& pseudonymizer)
+      : pseudonymizer_(pseudonymizer), ip_mode_(o.ip) {
+    for (const auto& f : o.hash_fields) root_.add(f, PathNode::kHash, "--hash-field");
+    if (o.ip != IpMode::kKeep) root_.add("ip", PathNode::kIp, "--ip");
+    for (const auto& f : o.drop_fields) root_.add(f, PathNode::kDrop, "--drop");
+  }
+
+  ParseError rewrite(std::string_view line, std::string& out) {
+    begin_ = line.data();
+    p_ = begin_;
+    end_ = begin_ + line.size();
+    error_ = ParseError::kNone;
+    edits_.clear();
+    members_.clear();
+    skip_ws();
+    if (p_ == end_ || *p_ != '{') return ParseError::kNotJsonObject;
+    if (!object(root_)) return error_ == ParseError::kNone ? ParseError::kBadJson : error_;
+    skip_ws();
+    if (p_ != end_) return ParseError::kTrailingData;
+    edits_.apply(line, out);
+    return ParseError::kNone;
+  }
+
+ private:
+  struct Member {
+    uint32_t key_begin, value_end;
+    bool dropped;
+  };
+  static constexpr size_t kMaxDepth = 1024;
+
+  bool fail(ParseError e = ParseError::kBadJson) {
+    if (error_ == ParseError::kNone) error_ = e;
+    return false;
+  }
+  size_t offset(const char* p) const noexcept { return static_cast<size_t>(p - begin_); }
+
+  void skip_ws() noexcept {
+    while (p_ < end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r')) ++p_;
+  }
+
+  // A string starting at p_ (on its quote); p_ ends after the closing quote. `escaped` tells
+  // whether it holds backslash escapes. Control characters are refused, as json.loads does.
+  bool string(bool& escaped) {
+    escaped = false;
+    ++p_;
+    for (;;) {
+#ifdef __SSE2__
+      const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'),
+                    control = _mm_set1_epi8(0x1f);
+      while (end_ - p_ >= 16) {
+        __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p_));
+        __m128i special = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)),
+                                       _mm_cmpeq_epi8(_mm_max_epu8(x, control), control));
+        int mask = _mm_movemask_epi8(special);
+        if (mask != 0) {
+          p_ += __builtin_ctz(static_cast<unsigned>(mask));
+          break;
+        }
+        p_ += 16;
+      }
+#endif
+      while (p_ < end_ && *p_ != '"' && *p_ != '\\' && static_cast<unsigned char>(*p_) >= 0x20) ++p_;
+      if (p_ >= end_) return fail();
+      char c = *p_;
+      if (c == '"') {
+        ++p_;
+        return true;
+      }
+      if (c != '\\') return fail();  // raw control character
+      escaped = true;
+      if (end_ - p_ < 2) return fail();
+      switch (p_[1]) {
+        case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+          p_ += 2;
+          break;
+        case 'u': {
+          uint32_t cp;
+          if (end_ - p_ < 6 || !detail::read_hex4(p_ + 2, cp)) return fail();
+          p_ += 6;
+          break;
+        }
+        default: return fail();
+      }
+    }
+  }
+
+  static bool digit(char c) noexcept { return c >= '0' && c <= '9'; }
+
+  // A number as json.loads accepts it, including Python's NaN, Infinity and -Infinity.
+  bool number() {
+    if (*p_ == '-') ++p_;
+    if (p_ < end_ && *p_ == 'I') return word("Infinity");
+    if (p_ >= end_ || !digit(*p_)) return fail();
+    if (*p_ == '0') {
+      ++p_;
+    } else {
+      while (p_ < end_ && digit(*p_)) ++p_;
+    }
+    if (p_ < end_ && *p_ == '.') {
+      ++p_;
+      if (p_ >= end_ || !digit(*p_)) return fail();
+      while (p_ < end_ && digit(*p_)) ++p_;
+    }
+    if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
+      ++p_;
+      if (p_ < end_ && (*p_ == '+' || *p_ == '-')) ++p_;
+      if (p_ >= end_ || !digit(*p_)) return fail();
+      while (p_ < end_ && digit(*p_)) ++p_;
+    }
+    return true;
+  }
+
+  bool word(std::string_view w) {
+    if (static_cast<size_t>(end_ - p_) < w.size() || std::memcmp(p_, w.data(), w.size()) != 0) return fail();
+    p_ += w.size();
+    return true;
+  }
+
+  // One scalar value at p_ (not an object or array).
+  bool scalar() {
+    bool escaped;
+    switch (*p_) {
+      case '"': return string(escaped);
+      case 't': return word("true");
+      case 'f': return word("false");
+      case 'n': return word("null");
+      case 'N': return word("NaN");
+      default: return number();
+    }
+  }
+
+  // Skips (and validates) any value, iteratively so that deep nesting cannot overflow the stack.
+  bool skip_value() {
+    char stack[kMaxDepth];
+    size_t depth = 0;
+    bool escaped;
+    for (;;) {
+      // Expecting a value.
+      skip_ws();
+      if (p_ >= end_) return fail();
+      char c = *p_;
+      if (c == '{' || c == '[') {
+        ++p_;
+        skip_ws();
+        if (p_ < end_ && *p_ == (c == '{' ? '}' : ']')) {
+          ++p_;
+        } else {
+          if (depth == kMaxDepth) return fail();
+          stack[depth++] = c;
+          if (c == '{') {
+            if (p_ >= end_ || *p_ != '"' || !string(escaped)) return fail();
+            skip_ws();
+            if (p_ >= end_ || *p_ != ':') return fail();
+            ++p_;
+          }
+          continue;
+        }
+      } else if (!scalar()) {
+        return false;
+      }
+      // After a value: close containers or move to the next element.
+      for (;;) {
+        if (depth == 0) return true;
+        skip_ws();
+        if (p_ >= end_) return fail();
+        char top = stack[depth - 1];
+        if (*p_ == ',') {
+          ++p_;
+          if (top == '{') {
+            skip_ws();
+            if (p_ >= end_ || *p_ != '"' || !string(escaped)) return fail();
+            skip_ws();
+            if (p_ >= end_ || *p_ != ':') return fail();
+            ++p_;
+          }
+          break;
+        }
+        if (*p_ != (top == '{' ? '}' : ']')) return fail();
+        ++p_;
+        --depth;
+      }
+    }
+  }
+
+  // Rewrites the value at p_ of a member marked kHash or kIp: a string is replaced by the hex HMAC
+  // (or the truncated address), a number by the hex HMAC of its text as a string; null and ""
+  // stay. Anything else is refused: it cannot be pseudonymised and might hold the name.
+  bool pseudonymise(PathNode::Action action) {
+    const char* start = p_;
+    std::string_view value;
+    if (*p_ == '"') {
+      bool escaped;
+      if (!string(escaped)) return false;
+      value = std::string_view(start + 1, static_cast<size_t>(p_ - start - 2));
+      if (escaped) {
+        scratch_.clear();
+        if (!detail::json_unescape(value, scratch_)) return fail();
+        value = scratch_;
+      }
+      if (value.empty()) return true;
+    } else if (*p_ == 'n') {
+      return word("null");
+    } else if (*p_ == '-' || digit(*p_)) {
+      if (!number()) return false;
+      value = std::string_view(start, static_cast<size_t>(p_ - start));
+    } else {
+      return fail(ParseError::kBadField);
+    }
+    std::string& text = edits_.text();
+    size_t mark = edits_.begin();
+    text += '"';
+    if (!(action == PathNode::kIp && ip_mode_ == IpMode::kTruncate && detail::truncate_ip(value, text)))
+      text.append(pseudonymizer_.hex(value));
+    text += '"';
+    edits_.commit(offset(start), offset(p_), mark);
+    return true;
+  }
+
+  // An object on a configured path: members are matched against the node's children.
+  bool object(const PathNode& node) {
+    ++p_;  // '{'
+    skip_ws();
+    if (p_ < end_ && *p_ == '}') {
+      ++p_;
+      return true;
+    }
+    size_t first_member = members_.size();
+    bool any_dropped = false;
+    for (;;) {
+      if (p_ >= end_ || *p_ != '"') return fail();
+      const char* key_begin = p_;
+      bool escaped;
+      if (!string(escaped)) return false;
+      std::string_view key(key_begin + 1, static_cast<size_t>(p_ - key_begin - 2));
+      if (escaped) {
+        key_scratch_.clear();
+        if (!detail::json_unescape(key, key_scratch_)) return fail();
+        key = key_scratch_;
+      }
+      const PathNode* child = node.find(key);
+      skip_ws();
+      if (p_ >= end_ || *p_ != ':') return fail();
+      ++p_;
+      skip_ws();
+      if (p_ >= end_) return fail();
+      bool dropped = false;
+      if (!child) {
+        if (!skip_value()) return false;
+      } else if (child->action == PathNode::kDrop) {
+        if (!skip_value()) return false;
+        dropped = any_dropped = true;
+      } else if (*p_ == '{' && !child->children.empty()) {
+        if (depth_ + 1 >= kMaxDepth) return fail();
+        ++depth_;
+        bool ok = object(*child);
+        --depth_;
+        if (!ok) return false;
+      } else if (child->action == PathNode::kHash || child->action == PathNode::kIp) {
+        if (!pseudonymise(child->action)) return false;
+      } else {
+        if (!skip_value()) return false;
+      }
+      members_.push_back(Member{static_cast<uint32_t>(offset(key_begin)), static_cast<uint32_t>(offset(p_)), dropped});
+      skip_ws();
+      if (p_ >= end_) return fail();
+      if (*p_ == ',') {
+        ++p_;
+        skip_ws();
+        continue;
+      }
+      if (*p_ != '}') return fail();
+      ++p_;
+      break;
+    }
+    if (any_dropped) remove_dropped(first_member);
+    members_.resize(first_member);
+    return true;
+  }
+
+  // Removes dropped members so that the object stays valid JSON and kept bytes stay in place.
+  // The output keeps: the bytes before the first member; each kept member followed by the
+  // separator that followed it in the input (`, `), except the last kept one; then the bytes
+  // between the last member and `}`. So a dropped member takes the separator after it, and a
+  // dropped last member the separator before it: {"a": 1, "email": "x", "b": 2} -> {"a": 1, "b": 2}.
+  void remove_dropped(size_t first) {
+    size_t n = members_.size();
+    size_t cursor = members_[first].key_begin;
+    size_t last_kept = SIZE_MAX;
+    for (size_t i = first; i < n; ++i)
+      if (!members_[i].dropped) last_kept = i;
+    for (size_t i = first; i < n; ++i) {
+      const Member& m = members_[i];
+      if (m.dropped) continue;
+      if (m.key_begin > cursor) edits_.remove(cursor, m.key_begin);
+      cursor = (i == last_kept) ? m.value_end : members_[i + 1].key_begin;
+    }
+    size_t tail = members_[n - 1].value_end;
+    if (tail > cursor) edits_.remove(cursor, tail);
+  }
+
+  Pseudonymizer& pseudonymizer_;
+  IpMode ip_mode_;
+  PathNode root_;
+  const char* begin_ = nullptr;
+  const char* p_ = nullptr;
+  const char* end_ = nullptr;
+  size_t depth_ = 0;
+  ParseError error_ = ParseError::kNone;
+  EditList edits_;
+  std::vector<Member> members_;
+  std::string scratch_, key_scratch_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Access logs.
+
+/// Rewrites the %u user, the cookie `user = NAME` and the client field of access-log lines. The
+/// core parser decides whether a line is valid; the byte ranges come from the same tokenisation
+/// as the core parser (common/combined/clickstream), or from parsers of rewritten LogFormat
+/// strings whose record views point into the line (logformat:).
+class AccessRewriter {
+ public:
+  AccessRewriter(const AnonymizeOptions& o, Pseudonymizer& pseudonymizer)
+      : pseudonymizer_(pseudonymizer), ip_mode_(o.ip), parser_(make_parser(o.format)) {
+    if (o.format.starts_with("logformat:")) {
+      std::string_view f = std::string_view(o.format).substr(10);
+      if (f.size() >= 2 && (f.front() == '\'' || f.front() == '"') && f.back() == f.front())
+        f = f.substr(1, f.size() - 2);
+      logformat_ = true;
+      // %u alone (cookie ignored): record.user is the %u field.
+      user_parser_ = make_parser("logformat:" + rewrite_directives(f, false));
+      // The client field read as %u: record.user is the whole (unsplit) client field.
+      host_parser_ = make_parser("logformat:" + rewrite_directives(f, true));
+    }
+  }
+
+  ParseError rewrite(std::string_view line, std::string& out) {
+    ParseError e = parser_->parse(line, record_);
+    if (e != ParseError::kNone) return e;
+    edits_.clear();
+    if (logformat_) {
+      if (!locate_logformat(line)) return ParseError::kBadField;
+    } else {
+      locate_builtin(detail::trim_right(line));
+    }
+    edits_.apply(line, out);
+    return ParseError::kNone;
+  }
+
+ private:
+  // Replaces directives of a LogFormat string: the cookie becomes an ignored header; with
+  // `host_as_user`, %h/%a become %u and %u becomes %l.
+  static std::string rewrite_directives(std::string_view f, bool host_as_user) {
+    std::string out;
+    for (size_t i = 0; i < f.size(); ++i) {
+      if (f[i] == '\\' && i + 1 < f.size()) {
+        out += f[i];
+        out += f[++i];
+        continue;
+      }
+      if (f[i] != '%') {
+        out += f[i];
+        continue;
+      }
+      size_t start = i++;
+      if (i < f.size() && f[i] == '%') {
+        out += "%%";
+        continue;
+      }
+      while (i < f.size() && (f[i] == '<' || f[i] == '>' || f[i] == '!' || f[i] == ',' || (f[i] >= '0' && f[i] <= '9'))) ++i;
+      std::string_view arg;
+      if (i < f.size() && f[i] == '{') {
+        size_t close = f.find('}', i);
+        if (close == std::string_view::npos) return std::string(f);  // make_parser reports it
+        arg = f.substr(i + 1, close - i - 1);
+        i = close + 1;
+      }
+      if (i >= f.size()) return std::string(f);
+      char d = f[i];
+      std::string lower;
+      for (char c : arg) lower += static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+      if (d == 'i' && lower == "cookie") {
+        out += "%{X-Logpipe-Ignored}i";
+      } else if (host_as_user && (d == 'h' || d == 'a')) {
+        out += "%u";
+      } else if (host_as_user && d == 'u') {
+        out += "%l";
+      } else {
+        out.append(f.substr(start, i - start + 1));
+      }
+    }
+    return out;
+  }
+
+  bool inside(std::string_view line, std::string_view v) const noexcept {
+    return !v.empty() && v.data() >= line.data() && v.data() + v.size() <= line.data() + line.size();
+  }
+
+  void hash_user(std::string_view line, std::string_view user) {
+    if (keep_user(user) || !inside(line, user)) return;
+    size_t b = static_cast<size_t>(user.data() - line.data());
+    edits_.replace(b, b + user.size(), pseudonymizer_.hex(user));
+  }
+
+  // Rewrites each address of a client field (`1.2.3.4`, or a list `a, b` / `"a, b" c`).
+  void rewrite_hosts(std::string_view line, size_t begin, size_t end) {
+    if (ip_mode_ == IpMode::kKeep) return;
+    size_t i = begin;
+    while (i < end) {
+      while (i < end && (line[i] == ' ' || line[i] == ',' || line[i] == '"')) ++i;
+      size_t j = i;
+      while (j < end && line[j] != ' ' && line[j] != ',' && line[j] != '"') ++j;
+      if (j > i) {
+        std::string_view item = line.substr(i, j - i);
+        if (item != "-") {
+          std::string& text = edits_.text();
+          size_t mark = edits_.begin();
+          if (!(ip_mode_ == IpMode::kTruncate && detail::truncate_ip(item, text)))
+            text.append(pseudonymizer_.hex(item));
+          edits_.commit(i, j, mark);
+        }
+      }
+      i = j;
+    }
+  }
+
+  // Cookie `user = NAME; PHPSESSID=ID`: hashes the value of every `user` pair.
+  void rewrite_cookie(std::string_view line, size_t begin, size_t end) {
+    size_t i = begin;
+    while (i < end) {
+      size_t semi = line.find(';', i);
+      if (semi == std::string_view::npos || semi > end) semi = end;
+      size_t eq = line.find('=', i);
+      if (eq != std::string_view::npos && eq < semi) {
+        size_t kb = i, ke = eq, vb = eq + 1, ve = semi;
+        while (kb < ke && line[kb] == ' ') ++kb;
+        while (ke > kb && line[ke - 1] == ' ') --ke;
+        while (vb < ve && line[vb] == ' ') ++vb;
+        while (ve > vb && line[ve - 1] == ' ') --ve;
+        if (line.substr(kb, ke - kb) == "user") hash_user(line, line.substr(vb, ve - vb));
+      }
+      i = semi + 1;
+    }
+  }
+
+  // The tokenisation of AccessLogParser (formats.cc): spaces separate fields, "..." (with
+  // backslash escapes) and the first [...] are single fields; the time field anchors the layout.
+  void locate_builtin(std::string_view line) {
+    struct Token {
+      size_t begin, end;
+    };
+    std::array<Token, 48> tokens;
+    size_t count = 0, time_index = SIZE_MAX, pos = 0, n = line.size();
+    while (pos < n && count < tokens.size()) {
+      while (pos < n && line[pos] == ' ') ++pos;
+      if (pos >= n) break;
+      size_t start = pos;
+      char c = line[pos];
+      if (c == '"') {
+        size_t q = detail::find_closing_quote(line, pos + 1);
+        pos = q == std::string_view::npos ? n : q + 1;
+      } else if (c == '[' && time_index == SIZE_MAX) {
+        size_t close = line.find(']', pos);
+        pos = close == std::string_view::npos ? n : close + 1;
+        time_index = count;
+      } else {
+        size_t sp = line.find(' ', pos);
+        pos = sp == std::string_view::npos ? n : sp;
+      }
+      tokens[count++] = Token{start, pos};
+    }
+    if (time_index == SIZE_MAX) time_index = 3;  // the all-dash form `- - - - - - -`
+    if (time_index < 3 || count < time_index) return;  // the parser accepted it: cannot happen
+    rewrite_hosts(line, tokens[0].begin, tokens[time_index - 3].end);
+    Token user = tokens[time_index - 1];
+    if (line[user.begin] == '"' && user.end - user.begin >= 2) ++user.begin, --user.end;
+    hash_user(line, line.substr(user.begin, user.end - user.begin));
+    // Quoted fields after referer and agent holding a `=`: the clickstream cookie.
+    for (size_t i = time_index + 6; i < count; ++i) {
+      if (line[tokens[i].begin] != '"') continue;
+      size_t b = tokens[i].begin + 1, e = tokens[i].end - 1;
+      if (line.substr(b, e - b).find('=') != std::string_view::npos) rewrite_cookie(line, b, e);
+    }
+  }
+
+  bool locate_logformat(std::string_view line) {
+    // record_.user is the cookie user when the format has a cookie, else the %u field.
+    std::string_view main_user = record_.user;
+    if (user_parser_->parse(line, user_record_) != ParseError::kNone) return false;
+    if (host_parser_->parse(line, host_record_) != ParseError::kNone) return false;
+    hash_user(line, user_record_.user);
+    if (main_user.data() != user_record_.user.data()) hash_user(line, main_user);
+    std::string_view host = host_record_.user;
+    if (inside(line, host)) {
+      size_t b = static_cast<size_t>(host.data() - line.data());
+      rewrite_hosts(line, b, b + host.size());
+    }
+    return true;
+  }
+
+  Pseudonymizer& pseudonymizer_;
+  IpMode ip_mode_;
+  std::unique_ptr<Parser> parser_, user_parser_, host_parser_;
+  bool logformat_ = false;
+  Record record_, user_record_, host_record_;
+  EditList edits_;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+struct Anonymizer::Impl {
+  std::string format;
+  Pseudonymizer pseudonymizer;
+  std::unique_ptr<JsonRewriter> json;
+  std::unique_ptr<AccessRewriter> access;
+  explicit Impl(const AnonymizeOptions& o) : format(o.format), pseudonymizer(o.key) {}
+};
+
+Anonymizer::Anonymizer(const AnonymizeOptions& o) {
+  if (o.key.empty()) usage_error("the HMAC key is empty: refusing to pseudonymise with an empty key");
+  if (o.format == "auto") usage_error("anonymize: the format must be resolved before rewriting");
+  impl_ = std::make_unique<Impl>(o);
+  if (o.format == "edx") {
+    impl_->json = std::make_unique<JsonRewriter>(o, impl_->pseudonymizer);
+  } else {
+    bool custom_hash = !(o.hash_fields.size() == 1 && o.hash_fields[0] == "username");
+    if (custom_hash && !o.hash_fields.empty())
+      usage_error("--hash-field applies to edx JSON only (format is {})", o.format);
+    impl_->access = std::make_unique<AccessRewriter>(o, impl_->pseudonymizer);
+  }
+}
+
+Anonymizer::~Anonymizer() = default;
+
+const std::string& Anonymizer::format() const noexcept { return impl_->format; }
+
+ParseError Anonymizer::rewrite(std::string_view line, std::string& out) {
+  if (line.size() >= (1u << 31)) return ParseError::kTrailingData;  // offsets are 32-bit
+  return impl_->json ? impl_->json->rewrite(line, out) : impl_->access->rewrite(line, out);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The driver.
+
+namespace {
+
+constexpr size_t kBlockSize = 4 << 20;
+
+/// A block of whole lines and what became of them.
+struct Block {
+  std::string input;       // whole lines, each ending with '\n' (the last one may not)
+  std::string output;      // rewritten lines
+  struct Reject {
+    size_t offset, size;
+    uint64_t index;        // 0-based line index within the block
+    ParseError why;
+  };
+  std::vector<Reject> rejects;
+  uint64_t lines = 0, written = 0;
+  std::unique_ptr<Anonymizer> anonymizer;
+};
+
+// Rewrites every line of a block. Under --strict it stops at the first rejected line, so that
+// nothing after it is written.
+void process(Block& b, bool stop_at_reject) {
+  b.output.clear();
+  b.rejects.clear();
+  b.lines = b.written = 0;
+  std::string_view data = b.input;
+  size_t pos = 0;
+  while (pos < data.size()) {
+    const void* nl = std::memchr(data.data() + pos, '\n', data.size() - pos);
+    size_t end = nl ? static_cast<size_t>(static_cast<const char*>(nl) - data.data()) : data.size();
+    std::string_view line = data.substr(pos, end - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    uint64_t index = b.lines++;
+    if (is_blank(line)) {
+      b.output.append(line);
+      b.output += '\n';
+      ++b.written;
+    } else {
+      ParseError e = b.anonymizer->rewrite(line, b.output);
+      if (e == ParseError::kNone) {
+        b.output += '\n';
+        ++b.written;
+      } else {
+        b.rejects.push_back(Block::Reject{pos, line.size(), index, e});
+        if (stop_at_reject) return;
+      }
+    }
+    pos = end + 1;
+  }
+}
+
+/// Reads whole lines from a source into blocks; a line longer than a block grows the block.
+class BlockReader {
+ public:
+  explicit BlockReader(ByteSource& source) : source_(source) {}
+  /// Fills `out` with whole lines; false at the end of input.
+  bool next(std::string& out) {
+    out.swap(carry_);
+    carry_.clear();
+    for (;;) {
+      size_t newline = out.rfind('\n');
+      if (eof_ || (out.size() >= kBlockSize && newline != std::string::npos)) {
+        if (!eof_ && newline + 1 < out.size()) {
+          carry_.assign(out, newline + 1);
+          out.resize(newline + 1);
+        }
+        return !out.empty();
+      }
+      size_t old = out.size();
+      size_t want = std::max(kBlockSize, old / 2);
+      out.resize(old + want);
+      size_t got = source_.read(out.data() + old, want);
+      out.resize(old + got);
+      if (got == 0) eof_ = true;
+    }
+  }
+
+ private:
+  ByteSource& source_;
+  std::string carry_;
+  bool eof_ = false;
+};
+
+std::string detect_from_block(std::string_view data) {
+  std::vector<std::string_view> sample;
+  size_t pos = 0;
+  while (pos < data.size() && sample.size() < 16) {
+    size_t nl = data.find('\n', pos);
+    if (nl == std::string_view::npos) nl = data.size();
+    std::string_view line = data.substr(pos, nl - pos);
+    if (!is_blank(line)) sample.push_back(line);
+    pos = nl + 1;
+  }
+  return detect_format(sample);
+}
+
+}  // namespace
+
+void anonymize_source(ByteSource& source, ByteSink& sink, MalformedLog& malformed,
+                      const AnonymizeOptions& options, AnonymizeStats& stats, const volatile int* stop) {
+  BlockReader reader(source);
+  unsigned threads = std::max(1u, options.threads);
+  // threads blocks in flight plus the one being read.
+  std::vector<Block> blocks(threads + 1);
+  std::deque<std::pair<size_t, std::future<void>>> in_flight;
+  uint64_t line_base = 0;
+
+  auto finish = [&](size_t slot) {
+    Block& b = blocks[slot];
+    sink.write(b.output);
+    stats.bytes_out += b.output.size();
+    stats.lines += b.lines;
+    stats.written += b.written;
+    stats.rejected += b.rejects.size();
+    for (const auto& r : b.rejects)
+      malformed.add(source.name(), line_base + r.index + 1, std::string_view(b.input).substr(r.offset, r.size), r.why);
+    line_base += b.lines;
+  };
+
+  size_t next_slot = 0;
+  for (;;) {
+    if (stop && *stop) break;
+    Block& b = blocks[next_slot];
+    if (!reader.next(b.input)) break;
+    stats.bytes_in += b.input.size();
+    if (stats.format.empty())
+      stats.format = options.format == "auto" ? detect_from_block(b.input) : options.format;
+    if (!b.anonymizer) {
+      AnonymizeOptions o = options;
+      o.format = stats.format;
+      b.anonymizer = std::make_unique<Anonymizer>(o);
+    }
+    bool strict = options.stop_at_reject;
+    if (threads == 1) {
+      process(b, strict);
+      finish(next_slot);
+    } else {
+      if (in_flight.size() == threads) {
+        in_flight.front().second.get();
+        finish(in_flight.front().first);
+        in_flight.pop_front();
+      }
+      in_flight.emplace_back(next_slot, std::async(std::launch::async, process, std::ref(b), strict));
+    }
+    next_slot = (next_slot + 1) % blocks.size();
+  }
+  // Drain in order; an exception (--strict) leaves the remaining futures to complete in their
+  // destructors, so no worker outlives its block.
+  while (!in_flight.empty()) {
+    in_flight.front().second.get();
+    finish(in_flight.front().first);
+    in_flight.pop_front();
+  }
+}
+
+}  // namespace logpipe
