@@ -119,12 +119,14 @@ RunFn setup_anonymize(CLI::App& command) {
   key_env->excludes(key_file);
   command.add_option("--hash-field", o->hash_fields,
                      "edx: also hash this dotted JSON path (e.g. context.username); repeatable")
-      ->type_name("PATH");
+      ->type_name("PATH")
+      ->allow_extra_args(false);  // `--hash-field a FILE`: FILE stays an input
   command.add_option("--drop", o->drop,
                      "edx: also remove these dotted JSON paths (comma-separated; default list: "
                      "email, address, name, full_name, first_name, last_name, phone, mailing_address)")
       ->delimiter(',')
-      ->type_name("FIELD,...");
+      ->type_name("FIELD,...")
+      ->allow_extra_args(false);
   command.add_flag("--no-default-drop", o->no_default_drop, "edx: do not remove the default PII fields");
   command.add_option("--ip", o->ip, "Client addresses: keep, hash (HMAC hex) or truncate (/24 IPv4, /48 IPv6)")
       ->check(CLI::IsMember({"keep", "hash", "truncate"}))
