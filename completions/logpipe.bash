@@ -26,7 +26,7 @@ _logpipe() {
       esac;;
     anonymize)
       case "$cur" in
-        -*) COMPREPLY=($(compgen -W "--help -h " -- "$cur"));;
+        -*) COMPREPLY=($(compgen -W "--help -h --key-file --key-env --hash-field --drop --no-default-drop --ip --output -o --threads -j --format --rejects --strict --verbose -v " -- "$cur"));;
         *) COMPREPLY=($(compgen -f -- "$cur"));;
       esac;;
     analyze)

@@ -114,7 +114,9 @@ RunFn setup_anonymize(CLI::App& command) {
   auto* key_file = command.add_option(
       "--key-file", o->key_file,
       "Read the HMAC key from FILE (whole content; one trailing newline is stripped)");
+  key_file->type_name("FILE");
   auto* key_env = command.add_option("--key-env", o->key_env, "Read the HMAC key from environment variable VAR");
+  key_env->type_name("VAR");
   key_file->excludes(key_env);
   key_env->excludes(key_file);
   command.add_option("--hash-field", o->hash_fields,
