@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <future>
@@ -209,6 +210,12 @@ class EditList {
     edits_.push_back(Edit{static_cast<uint32_t>(begin), static_cast<uint32_t>(end), static_cast<uint32_t>(mark),
                           static_cast<uint32_t>(repl_.size() - mark)});
   }
+  /// Calls fn(begin, end, replacement) for every edit in order of position.
+  template <typename Fn>
+  void for_each(Fn&& fn) {
+    std::sort(edits_.begin(), edits_.end(), [](const Edit& a, const Edit& b) { return a.begin < b.begin; });
+    for (const Edit& e : edits_) fn(e.begin, e.end, std::string_view(repl_).substr(e.offset, e.size));
+  }
   /// Appends `line` with every edit applied; edits must not overlap.
   void apply(std::string_view line, std::string& out) {
     std::sort(edits_.begin(), edits_.end(), [](const Edit& a, const Edit& b) { return a.begin < b.begin; });
@@ -266,29 +273,112 @@ struct PathNode {
 class JsonRewriter {
  public:
   JsonRewriter(const AnonymizeOptions& o, Pseudonymizer& pseudonymizer)
-      : pseudonymizer_(pseudonymizer), ip_mode_(o.ip) {
-    for (const auto& f : o.hash_fields) root_.add(f, PathNode::kHash, "--hash-field");
-    if (o.ip != IpMode::kKeep) root_.add("ip", PathNode::kIp, "--ip");
-    for (const auto& f : o.drop_fields) root_.add(f, PathNode::kDrop, "--drop");
+      : pseudonymizer_(pseudonymizer), ip_mode_(o.ip), owned_root_(std::make_unique<PathNode>()) {
+    for (const auto& f : o.hash_fields) owned_root_->add(f, PathNode::kHash, "--hash-field");
+    if (o.ip != IpMode::kKeep) owned_root_->add("ip", PathNode::kIp, "--ip");
+    for (const auto& f : o.drop_fields) owned_root_->add(f, PathNode::kDrop, "--drop");
   }
 
+  /// Rewrites one line: a JSON object and nothing else but whitespace.
   ParseError rewrite(std::string_view line, std::string& out) {
-    begin_ = line.data();
+    ParseError e = parse(line, *owned_root_);
+    if (e == ParseError::kNone) edits_.apply(line, out);
+    return e;
+  }
+
+ private:
+  // For JSON held in a string value: shares the pseudonymiser, matches against a subtree.
+  JsonRewriter(Pseudonymizer& pseudonymizer, IpMode ip_mode) : pseudonymizer_(pseudonymizer), ip_mode_(ip_mode) {}
+
+  // Validates `text` as one JSON object (plus whitespace) and fills edits_ for `root`.
+  ParseError parse(std::string_view text, const PathNode& root) {
+    begin_ = text.data();
     p_ = begin_;
-    end_ = begin_ + line.size();
+    end_ = begin_ + text.size();
     error_ = ParseError::kNone;
     edits_.clear();
     members_.clear();
     skip_ws();
     if (p_ == end_ || *p_ != '{') return ParseError::kNotJsonObject;
-    if (!object(root_)) return error_ == ParseError::kNone ? ParseError::kBadJson : error_;
+    if (!object(root)) return error_ == ParseError::kNone ? ParseError::kBadJson : error_;
     skip_ws();
     if (p_ != end_) return ParseError::kTrailingData;
-    edits_.apply(line, out);
     return ParseError::kNone;
   }
 
- private:
+  // A string value on a path with children, such as edx's `event` written as a JSON-encoded
+  // string: when its decoded text is a complete JSON object, that object is rewritten too and
+  // the edits are mapped back into the escaped text, so the rest of the string keeps its bytes
+  // (its \" and \u00e9 spellings). Any other string (plain text, JSON cut at 512 characters)
+  // is left as it is: there is no path to follow in it.
+  bool embedded(const PathNode& node) {
+    const char* start = p_;
+    bool escaped;
+    if (!string(escaped)) return false;
+    std::string_view raw(start + 1, static_cast<size_t>(p_ - start - 2));
+    decoded_.clear();
+    positions_.clear();
+    if (!decode_with_positions(raw)) return fail();
+    if (!inner_) inner_.reset(new JsonRewriter(pseudonymizer_, ip_mode_));
+    if (depth_ + 1 >= kMaxDepth) return true;
+    inner_->depth_ = depth_ + 1;
+    if (inner_->parse(decoded_, node) != ParseError::kNone) return true;
+    size_t base = offset(start + 1);
+    std::string& text = edits_.text();
+    inner_->edits_.for_each([&](size_t b, size_t e, std::string_view replacement) {
+      size_t mark = edits_.begin();
+      append_json_escaped(text, replacement);
+      edits_.commit(base + positions_[b], base + positions_[e], mark);
+    });
+    return true;
+  }
+
+  // Decodes a JSON string body into decoded_, with positions_[i] = offset in `raw` of the
+  // character that decoded byte i belongs to (plus one entry for the end).
+  bool decode_with_positions(std::string_view raw) {
+    size_t i = 0;
+    while (i < raw.size()) {
+      size_t start = i;
+      if (raw[i] != '\\') {
+        decoded_ += raw[i++];
+        positions_.push_back(static_cast<uint32_t>(start));
+        continue;
+      }
+      // One escape (two for a surrogate pair) decoded on its own, every byte mapped to it.
+      size_t len = 2;
+      if (i + 1 < raw.size() && raw[i + 1] == 'u') {
+        len = 6;
+        uint32_t cp = 0, low = 0;
+        if (i + 12 <= raw.size() && detail::read_hex4(raw.data() + i + 2, cp) && cp >= 0xD800 && cp < 0xDC00 &&
+            raw[i + 6] == '\\' && raw[i + 7] == 'u' && detail::read_hex4(raw.data() + i + 8, low) &&
+            low >= 0xDC00 && low < 0xE000)
+          len = 12;
+      }
+      if (i + len > raw.size()) return false;
+      size_t before = decoded_.size();
+      if (!detail::json_unescape(raw.substr(i, len), decoded_)) return false;
+      positions_.insert(positions_.end(), decoded_.size() - before, static_cast<uint32_t>(start));
+      i += len;
+    }
+    positions_.push_back(static_cast<uint32_t>(raw.size()));
+    return true;
+  }
+
+  static void append_json_escaped(std::string& out, std::string_view s) {
+    for (char c : s) {
+      if (c == '"' || c == '\\') {
+        out += '\\';
+        out += c;
+      } else if (static_cast<unsigned char>(c) < 0x20) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+        out += buf;
+      } else {
+        out += c;
+      }
+    }
+  }
+
   struct Member {
     uint32_t key_begin, value_end;
     bool dropped;
@@ -522,6 +612,8 @@ class JsonRewriter {
         bool ok = object(*child);
         --depth_;
         if (!ok) return false;
+      } else if (*p_ == '"' && !child->children.empty() && child->action == PathNode::kNone) {
+        if (!embedded(*child)) return false;
       } else if (child->action == PathNode::kHash || child->action == PathNode::kIp) {
         if (!pseudonymise(child->action)) return false;
       } else {
@@ -567,7 +659,10 @@ class JsonRewriter {
 
   Pseudonymizer& pseudonymizer_;
   IpMode ip_mode_;
-  PathNode root_;
+  std::unique_ptr<PathNode> owned_root_;  // the outermost rewriter owns the path tree
+  std::unique_ptr<JsonRewriter> inner_;   // for JSON inside strings, created on first use
+  std::string decoded_;
+  std::vector<uint32_t> positions_;
   const char* begin_ = nullptr;
   const char* p_ = nullptr;
   const char* end_ = nullptr;

@@ -137,9 +137,16 @@ TEST_CASE("edx: --hash-field and --drop paths reach into nested objects") {
   CHECK(run(a, R"({"username": "staff", "context": {"user_id": 5, "email": "x", "username": "bob"}, "event": {"username": "alice", "POST": {}}})") ==
         std::string(R"({"username": ")") + kStaff + R"(", "context": {"user_id": 5, "username": ")" + kBob +
             R"("}, "event": {"username": ")" + kAlice + R"("}})");
-  // `event` as a JSON-encoded string is left as it is (documented limitation).
-  std::string s = R"({"username": "", "event": "{\"username\": \"alice\"}"})";
-  CHECK(run(a, s) == s);
+  // `event` as a JSON-encoded string: the JSON inside is rewritten, its escapes kept.
+  CHECK(run(a, R"({"username": "", "event": "{\"username\": \"alice\"}"})") ==
+        std::string(R"({"username": "", "event": "{\"username\": \")") + kAlice + R"(\"}"})");
+  CHECK(run(a, R"({"event": "{\"a\": \"caf\\u00e9\", \"username\": \"Jos\\u00e9\", \"POST\": {\"x\": [1]}}"})") ==
+        std::string(R"({"event": "{\"a\": \"caf\\u00e9\", \"username\": \")") + kJose + R"(\"}"})");
+  CHECK(run(a, R"({"event": "{\"POST\": {}, \"GET\": {}}"})") == R"({"event": "{\"GET\": {}}"})");
+  // Strings that are not a complete JSON object have no path to follow: unchanged.
+  for (std::string_view s : {R"({"event": "a=3,b=4"})", R"({"event": "{\"username\": \"al"})",
+                             R"({"event": ""})", R"({"event": "{} x"})"})
+    CHECK(run(a, s) == s);
   // A path through a non-object is simply absent.
   CHECK(run(a, R"({"context": "text", "event": [1]})") == R"({"context": "text", "event": [1]})");
 }
