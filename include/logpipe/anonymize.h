@@ -7,13 +7,13 @@
 // the caller counts it (MalformedLog), as for every other parser of the core.
 #pragma once
 
-#include "logpipe/format.h"
-
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "logpipe/format.h"
 
 namespace logpipe {
 
@@ -34,13 +34,14 @@ inline constexpr std::string_view kDefaultDropFields[] = {
 
 /// Settings of an anonymisation run.
 struct AnonymizeOptions {
-  std::string key;               ///< the HMAC secret (never empty)
-  std::string format = "auto";   ///< --format; `auto` is resolved from the first lines
+  std::string key;              ///< the HMAC secret (never empty)
+  std::string format = "auto";  ///< --format; `auto` is resolved from the first lines
   std::vector<std::string> hash_fields = {"username"};  ///< edx: dotted paths to hash
-  std::vector<std::string> drop_fields;  ///< edx: dotted paths to remove (defaults included by the CLI)
-  IpMode ip = IpMode::kKeep;     ///< edx top-level `ip`, access-log client field
-  unsigned threads = 2;          ///< worker threads of anonymize_source (1 = inline)
-  bool stop_at_reject = false;   ///< --strict: write nothing after the first rejected line
+  std::vector<std::string>
+      drop_fields;              ///< edx: dotted paths to remove (defaults included by the CLI)
+  IpMode ip = IpMode::kKeep;    ///< edx top-level `ip`, access-log client field
+  unsigned threads = 2;         ///< worker threads of anonymize_source (1 = inline)
+  bool stop_at_reject = false;  ///< --strict: write nothing after the first rejected line
 };
 
 /// Rewrites one line at a time. One instance per thread.
@@ -72,7 +73,7 @@ struct AnonymizeStats {
   uint64_t rejected = 0;  ///< lines not written (counted in MalformedLog)
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
-  std::string format;     ///< the resolved format
+  std::string format;  ///< the resolved format
 };
 
 /// Streams `source` to `sink` in constant memory: large blocks cut at line ends are rewritten on

@@ -1,19 +1,18 @@
 // logpipe anonymize: pseudonymise users (HMAC-SHA256, as FUN did) and drop PII, keeping every
 // other byte of each line.
-#include "cli/command.h"
-
-#include "logpipe/anonymize.h"
-#include "logpipe/endpoint.h"
-#include "logpipe/error.h"
-#include "logpipe/input.h"
-#include "logpipe/malformed.h"
-
 #include <fmt/format.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+
+#include "cli/command.h"
+#include "logpipe/anonymize.h"
+#include "logpipe/endpoint.h"
+#include "logpipe/error.h"
+#include "logpipe/input.h"
+#include "logpipe/malformed.h"
 
 namespace logpipe::cli {
 namespace {
@@ -78,7 +77,8 @@ int run_anonymize(const AnonymizeCliOptions& c) {
     Anonymizer validate(check);  // bad paths, --hash-field with an access-log format
   }
 
-  std::vector<std::string> inputs = c.input.inputs.empty() ? std::vector<std::string>{"-"} : c.input.inputs;
+  std::vector<std::string> inputs =
+      c.input.inputs.empty() ? std::vector<std::string>{"-"} : c.input.inputs;
   std::vector<std::unique_ptr<ByteSource>> sources;
   for (const auto& p : inputs) sources.push_back(open_input(p));
   auto sink = open_sink(c.output, EndpointOptions{});
@@ -115,27 +115,35 @@ RunFn setup_anonymize(CLI::App& command) {
       "--key-file", o->key_file,
       "Read the HMAC key from FILE (whole content; one trailing newline is stripped)");
   key_file->type_name("FILE");
-  auto* key_env = command.add_option("--key-env", o->key_env, "Read the HMAC key from environment variable VAR");
+  auto* key_env = command.add_option("--key-env", o->key_env,
+                                     "Read the HMAC key from environment variable VAR");
   key_env->type_name("VAR");
   key_file->excludes(key_env);
   key_env->excludes(key_file);
-  command.add_option("--hash-field", o->hash_fields,
-                     "edx: also hash this dotted JSON path (e.g. context.username); repeatable")
+  command
+      .add_option("--hash-field", o->hash_fields,
+                  "edx: also hash this dotted JSON path (e.g. context.username); repeatable")
       ->type_name("PATH")
       ->allow_extra_args(false);  // `--hash-field a FILE`: FILE stays an input
-  command.add_option("--drop", o->drop,
-                     "edx: also remove these dotted JSON paths (comma-separated; default list: "
-                     "email, address, name, full_name, first_name, last_name, phone, mailing_address)")
+  command
+      .add_option("--drop", o->drop,
+                  "edx: also remove these dotted JSON paths (comma-separated; default list: "
+                  "email, address, name, full_name, first_name, last_name, phone, mailing_address)")
       ->delimiter(',')
       ->type_name("FIELD,...")
       ->allow_extra_args(false);
-  command.add_flag("--no-default-drop", o->no_default_drop, "edx: do not remove the default PII fields");
-  command.add_option("--ip", o->ip, "Client addresses: keep, hash (HMAC hex) or truncate (/24 IPv4, /48 IPv6)")
+  command.add_flag("--no-default-drop", o->no_default_drop,
+                   "edx: do not remove the default PII fields");
+  command
+      .add_option("--ip", o->ip,
+                  "Client addresses: keep, hash (HMAC hex) or truncate (/24 IPv4, /48 IPv6)")
       ->check(CLI::IsMember({"keep", "hash", "truncate"}))
       ->capture_default_str();
   command.add_option("-o,--output", o->output, "Write to ENDPOINT (default -; .gz/.zst compress)")
       ->type_name("ENDPOINT");
-  command.add_option("-j,--threads", o->threads, "Rewriting threads (blocks are written in input order)")
+  command
+      .add_option("-j,--threads", o->threads,
+                  "Rewriting threads (blocks are written in input order)")
       ->capture_default_str();
   add_input_options(command, o->input);
   return [o, key_file, key_env] {

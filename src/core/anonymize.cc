@@ -8,15 +8,6 @@
 // compares and the values it hashes.
 #include "logpipe/anonymize.h"
 
-#include "logpipe/error.h"
-#include "logpipe/hmac.h"
-#include "logpipe/input.h"
-#include "logpipe/intern.h"
-#include "logpipe/malformed.h"
-#include "logpipe/output.h"
-
-#include "access_log.h"
-
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -25,6 +16,14 @@
 #include <cstring>
 #include <deque>
 #include <future>
+
+#include "access_log.h"
+#include "logpipe/error.h"
+#include "logpipe/hmac.h"
+#include "logpipe/input.h"
+#include "logpipe/intern.h"
+#include "logpipe/malformed.h"
+#include "logpipe/output.h"
 
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -87,14 +86,30 @@ bool json_unescape(std::string_view s, std::string& out) {
     char e = s[bs + 1];
     i = bs + 2;
     switch (e) {
-      case '"': out += '"'; break;
-      case '\\': out += '\\'; break;
-      case '/': out += '/'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      case 't': out += '\t'; break;
+      case '"':
+        out += '"';
+        break;
+      case '\\':
+        out += '\\';
+        break;
+      case '/':
+        out += '/';
+        break;
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 't':
+        out += '\t';
+        break;
       case 'u': {
         uint32_t cp = 0;
         if (i + 4 > s.size() || !read_hex4(s.data() + i, cp)) return false;
@@ -110,7 +125,8 @@ bool json_unescape(std::string_view s, std::string& out) {
         append_utf8(out, cp);
         break;
       }
-      default: return false;
+      default:
+        return false;
     }
   }
   return true;
@@ -158,7 +174,8 @@ class Pseudonymizer {
     }
     uint64_t h = hash_bytes(value);
     Entry& e = cache_[h & (kEntries - 1)];
-    if (e.hash != h || e.size != value.size() || std::memcmp(e.value, value.data(), value.size()) != 0) {
+    if (e.hash != h || e.size != value.size() ||
+        std::memcmp(e.value, value.data(), value.size()) != 0) {
       e.hash = h;
       e.size = static_cast<uint8_t>(value.size());
       std::memcpy(e.value, value.data(), value.size());
@@ -201,24 +218,29 @@ class EditList {
                           static_cast<uint32_t>(repl_.size()), static_cast<uint32_t>(text.size())});
     repl_.append(text);
   }
-  void remove(size_t begin, size_t end) { edits_.push_back(Edit{uint32_t(begin), uint32_t(end), 0, 0}); }
+  void remove(size_t begin, size_t end) {
+    edits_.push_back(Edit{uint32_t(begin), uint32_t(end), 0, 0});
+  }
   /// The replacement text buffer: append to it after begin(), then commit().
   std::string& text() noexcept { return repl_; }
   size_t begin() const noexcept { return repl_.size(); }
   /// Registers the text appended since `mark` as the replacement of [begin, end).
   void commit(size_t begin, size_t end, size_t mark) {
-    edits_.push_back(Edit{static_cast<uint32_t>(begin), static_cast<uint32_t>(end), static_cast<uint32_t>(mark),
-                          static_cast<uint32_t>(repl_.size() - mark)});
+    edits_.push_back(Edit{static_cast<uint32_t>(begin), static_cast<uint32_t>(end),
+                          static_cast<uint32_t>(mark), static_cast<uint32_t>(repl_.size() - mark)});
   }
   /// Calls fn(begin, end, replacement) for every edit in order of position.
   template <typename Fn>
   void for_each(Fn&& fn) {
-    std::sort(edits_.begin(), edits_.end(), [](const Edit& a, const Edit& b) { return a.begin < b.begin; });
-    for (const Edit& e : edits_) fn(e.begin, e.end, std::string_view(repl_).substr(e.offset, e.size));
+    std::sort(edits_.begin(), edits_.end(),
+              [](const Edit& a, const Edit& b) { return a.begin < b.begin; });
+    for (const Edit& e : edits_)
+      fn(e.begin, e.end, std::string_view(repl_).substr(e.offset, e.size));
   }
   /// Appends `line` with every edit applied; edits must not overlap.
   void apply(std::string_view line, std::string& out) {
-    std::sort(edits_.begin(), edits_.end(), [](const Edit& a, const Edit& b) { return a.begin < b.begin; });
+    std::sort(edits_.begin(), edits_.end(),
+              [](const Edit& a, const Edit& b) { return a.begin < b.begin; });
     size_t pos = 0;
     for (const Edit& e : edits_) {
       out.append(line.data() + pos, e.begin - pos);
@@ -288,7 +310,8 @@ class JsonRewriter {
 
  private:
   // For JSON held in a string value: shares the pseudonymiser, matches against a subtree.
-  JsonRewriter(Pseudonymizer& pseudonymizer, IpMode ip_mode) : pseudonymizer_(pseudonymizer), ip_mode_(ip_mode) {}
+  JsonRewriter(Pseudonymizer& pseudonymizer, IpMode ip_mode)
+      : pseudonymizer_(pseudonymizer), ip_mode_(ip_mode) {}
 
   // Validates `text` as one JSON object (plus whitespace) and fills edits_ for `root`.
   ParseError parse(std::string_view text, const PathNode& root) {
@@ -349,9 +372,9 @@ class JsonRewriter {
       if (i + 1 < raw.size() && raw[i + 1] == 'u') {
         len = 6;
         uint32_t cp = 0, low = 0;
-        if (i + 12 <= raw.size() && detail::read_hex4(raw.data() + i + 2, cp) && cp >= 0xD800 && cp < 0xDC00 &&
-            raw[i + 6] == '\\' && raw[i + 7] == 'u' && detail::read_hex4(raw.data() + i + 8, low) &&
-            low >= 0xDC00 && low < 0xE000)
+        if (i + 12 <= raw.size() && detail::read_hex4(raw.data() + i + 2, cp) && cp >= 0xD800 &&
+            cp < 0xDC00 && raw[i + 6] == '\\' && raw[i + 7] == 'u' &&
+            detail::read_hex4(raw.data() + i + 8, low) && low >= 0xDC00 && low < 0xE000)
           len = 12;
       }
       if (i + len > raw.size()) return false;
@@ -371,7 +394,8 @@ class JsonRewriter {
         out += c;
       } else if (static_cast<unsigned char>(c) < 0x20) {
         char buf[8];
-        std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+        std::snprintf(buf, sizeof buf, "\\u%04x",
+                      static_cast<unsigned>(static_cast<unsigned char>(c)));
         out += buf;
       } else {
         out += c;
@@ -406,8 +430,9 @@ class JsonRewriter {
                     control = _mm_set1_epi8(0x1f);
       while (end_ - p_ >= 16) {
         __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p_));
-        __m128i special = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)),
-                                       _mm_cmpeq_epi8(_mm_max_epu8(x, control), control));
+        __m128i special =
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)),
+                         _mm_cmpeq_epi8(_mm_max_epu8(x, control), control));
         int mask = _mm_movemask_epi8(special);
         if (mask != 0) {
           p_ += __builtin_ctz(static_cast<unsigned>(mask));
@@ -416,7 +441,8 @@ class JsonRewriter {
         p_ += 16;
       }
 #endif
-      while (p_ < end_ && *p_ != '"' && *p_ != '\\' && static_cast<unsigned char>(*p_) >= 0x20) ++p_;
+      while (p_ < end_ && *p_ != '"' && *p_ != '\\' && static_cast<unsigned char>(*p_) >= 0x20)
+        ++p_;
       if (p_ >= end_) return fail();
       char c = *p_;
       if (c == '"') {
@@ -427,7 +453,14 @@ class JsonRewriter {
       escaped = true;
       if (end_ - p_ < 2) return fail();
       switch (p_[1]) {
-        case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+        case '"':
+        case '\\':
+        case '/':
+        case 'b':
+        case 'f':
+        case 'n':
+        case 'r':
+        case 't':
           p_ += 2;
           break;
         case 'u': {
@@ -436,7 +469,8 @@ class JsonRewriter {
           p_ += 6;
           break;
         }
-        default: return fail();
+        default:
+          return fail();
       }
     }
   }
@@ -468,7 +502,8 @@ class JsonRewriter {
   }
 
   bool word(std::string_view w) {
-    if (static_cast<size_t>(end_ - p_) < w.size() || std::memcmp(p_, w.data(), w.size()) != 0) return fail();
+    if (static_cast<size_t>(end_ - p_) < w.size() || std::memcmp(p_, w.data(), w.size()) != 0)
+      return fail();
     p_ += w.size();
     return true;
   }
@@ -477,12 +512,18 @@ class JsonRewriter {
   bool scalar() {
     bool escaped;
     switch (*p_) {
-      case '"': return string(escaped);
-      case 't': return word("true");
-      case 'f': return word("false");
-      case 'n': return word("null");
-      case 'N': return word("NaN");
-      default: return number();
+      case '"':
+        return string(escaped);
+      case 't':
+        return word("true");
+      case 'f':
+        return word("false");
+      case 'n':
+        return word("null");
+      case 'N':
+        return word("NaN");
+      default:
+        return number();
     }
   }
 
@@ -566,7 +607,8 @@ class JsonRewriter {
     std::string& text = edits_.text();
     size_t mark = edits_.begin();
     text += '"';
-    if (!(action == PathNode::kIp && ip_mode_ == IpMode::kTruncate && detail::truncate_ip(value, text)))
+    if (!(action == PathNode::kIp && ip_mode_ == IpMode::kTruncate &&
+          detail::truncate_ip(value, text)))
       text.append(pseudonymizer_.hex(value));
     text += '"';
     edits_.commit(offset(start), offset(p_), mark);
@@ -619,7 +661,8 @@ class JsonRewriter {
       } else {
         if (!skip_value()) return false;
       }
-      members_.push_back(Member{static_cast<uint32_t>(offset(key_begin)), static_cast<uint32_t>(offset(p_)), dropped});
+      members_.push_back(Member{static_cast<uint32_t>(offset(key_begin)),
+                                static_cast<uint32_t>(offset(p_)), dropped});
       skip_ws();
       if (p_ >= end_) return fail();
       if (*p_ == ',') {
@@ -640,7 +683,8 @@ class JsonRewriter {
   // The output keeps: the bytes before the first member; each kept member followed by the
   // separator that followed it in the input (`, `), except the last kept one; then the bytes
   // between the last member and `}`. So a dropped member takes the separator after it, and a
-  // dropped last member the separator before it: {"a": 1, "email": "x", "b": 2} -> {"a": 1, "b": 2}.
+  // dropped last member the separator before it: {"a": 1, "email": "x", "b": 2} -> {"a": 1, "b":
+  // 2}.
   void remove_dropped(size_t first) {
     size_t n = members_.size();
     size_t cursor = members_[first].key_begin;
@@ -729,7 +773,9 @@ class AccessRewriter {
         out += "%%";
         continue;
       }
-      while (i < f.size() && (f[i] == '<' || f[i] == '>' || f[i] == '!' || f[i] == ',' || (f[i] >= '0' && f[i] <= '9'))) ++i;
+      while (i < f.size() && (f[i] == '<' || f[i] == '>' || f[i] == '!' || f[i] == ',' ||
+                              (f[i] >= '0' && f[i] <= '9')))
+        ++i;
       std::string_view arg;
       if (i < f.size() && f[i] == '{') {
         size_t close = f.find('}', i);
@@ -755,7 +801,8 @@ class AccessRewriter {
   }
 
   bool inside(std::string_view line, std::string_view v) const noexcept {
-    return !v.empty() && v.data() >= line.data() && v.data() + v.size() <= line.data() + line.size();
+    return !v.empty() && v.data() >= line.data() &&
+           v.data() + v.size() <= line.data() + line.size();
   }
 
   void hash_user(std::string_view line, std::string_view user) {
@@ -831,7 +878,7 @@ class AccessRewriter {
       }
       tokens[count++] = Token{start, pos};
     }
-    if (time_index == SIZE_MAX) time_index = 3;  // the all-dash form `- - - - - - -`
+    if (time_index == SIZE_MAX) time_index = 3;        // the all-dash form `- - - - - - -`
     if (time_index < 3 || count < time_index) return;  // the parser accepted it: cannot happen
     rewrite_hosts(line, tokens[0].begin, tokens[time_index - 3].end);
     Token user = tokens[time_index - 1];
@@ -881,7 +928,8 @@ struct Anonymizer::Impl {
 };
 
 Anonymizer::Anonymizer(const AnonymizeOptions& o) {
-  if (o.key.empty()) usage_error("the HMAC key is empty: refusing to pseudonymise with an empty key");
+  if (o.key.empty())
+    usage_error("the HMAC key is empty: refusing to pseudonymise with an empty key");
   if (o.format == "auto") usage_error("anonymize: the format must be resolved before rewriting");
   impl_ = std::make_unique<Impl>(o);
   if (o.format == "edx") {
@@ -946,11 +994,11 @@ class ByteBuffer {
 
 /// A block of whole lines and what became of them.
 struct Block {
-  ByteBuffer input;        // whole lines, each ending with '\n' (the last one may not)
-  std::string output;      // rewritten lines
+  ByteBuffer input;    // whole lines, each ending with '\n' (the last one may not)
+  std::string output;  // rewritten lines
   struct Reject {
     size_t offset, size;
-    uint64_t index;        // 0-based line index within the block
+    uint64_t index;  // 0-based line index within the block
     ParseError why;
   };
   std::vector<Reject> rejects;
@@ -1041,7 +1089,8 @@ std::string detect_from_block(std::string_view data) {
 }  // namespace
 
 void anonymize_source(ByteSource& source, ByteSink& sink, MalformedLog& malformed,
-                      const AnonymizeOptions& options, AnonymizeStats& stats, const volatile int* stop) {
+                      const AnonymizeOptions& options, AnonymizeStats& stats,
+                      const volatile int* stop) {
   BlockReader reader(source);
   unsigned threads = std::max(1u, options.threads);
   // threads blocks in flight plus the one being read.
@@ -1057,7 +1106,8 @@ void anonymize_source(ByteSource& source, ByteSink& sink, MalformedLog& malforme
     stats.written += b.written;
     stats.rejected += b.rejects.size();
     for (const auto& r : b.rejects)
-      malformed.add(source.name(), line_base + r.index + 1, b.input.view().substr(r.offset, r.size), r.why);
+      malformed.add(source.name(), line_base + r.index + 1, b.input.view().substr(r.offset, r.size),
+                    r.why);
     line_base += b.lines;
   };
 
@@ -1084,7 +1134,8 @@ void anonymize_source(ByteSource& source, ByteSink& sink, MalformedLog& malforme
         finish(in_flight.front().first);
         in_flight.pop_front();
       }
-      in_flight.emplace_back(next_slot, std::async(std::launch::async, process, std::ref(b), strict));
+      in_flight.emplace_back(next_slot,
+                             std::async(std::launch::async, process, std::ref(b), strict));
     }
     next_slot = (next_slot + 1) % blocks.size();
   }

@@ -7,11 +7,11 @@
 // EVP_MAC_CTX_dup + free per call (which also allocates).
 #include "logpipe/hmac.h"
 
-#include "logpipe/error.h"
-
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
+
+#include "logpipe/error.h"
 
 namespace logpipe {
 
@@ -34,7 +34,8 @@ HmacSha256::HmacSha256(std::string_view key) : state_(std::make_unique<State>())
                          OSSL_PARAM_construct_end()};
   // OpenSSL refuses a NULL key pointer even with length 0; an empty key is still a valid HMAC key.
   static const unsigned char kEmpty = 0;
-  const unsigned char* k = key.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(key.data());
+  const unsigned char* k =
+      key.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(key.data());
   if (EVP_MAC_init(state_->ctx, k, key.size(), params) != 1)
     runtime_error("OpenSSL: cannot initialise HMAC-SHA256");
 }

@@ -1,14 +1,14 @@
 #include "logpipe/anonymize.h"
 
-#include "logpipe/input.h"
-#include "logpipe/malformed.h"
-#include "logpipe/output.h"
-
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cstring>
 #include <string>
+
+#include "logpipe/input.h"
+#include "logpipe/malformed.h"
+#include "logpipe/output.h"
 
 using namespace logpipe;
 
@@ -16,13 +16,18 @@ using namespace logpipe;
 namespace {
 
 constexpr const char* kStaff = "3a5a718d6fbddb1f5bec3966626d8f9f345cc5c10bd3fdcd3553a3b8548d1b9a";
-constexpr const char* kJose = "132e79b985339267cd1dac454d61038356e35a05d42426928e07e8e17e984266";  // José
-constexpr const char* kSmiley = "be63b08b9e62850073d169cdd40a7a35272eeb58b2a6ca2dd7790bc6a9a6578b";  // 😀x
-constexpr const char* kIp = "06ebceaa785c0cdc17708eeae4c031a1a67a8a5f16e8280593e59380d3990cef";  // 192.0.2.17
-constexpr const char* kNumber = "f88c7ebe4740db59c873cecf5e1f18e3726a1ad64068a13d764b79028430ab0e";  // 12345
+constexpr const char* kJose =
+    "132e79b985339267cd1dac454d61038356e35a05d42426928e07e8e17e984266";  // José
+constexpr const char* kSmiley =
+    "be63b08b9e62850073d169cdd40a7a35272eeb58b2a6ca2dd7790bc6a9a6578b";  // 😀x
+constexpr const char* kIp =
+    "06ebceaa785c0cdc17708eeae4c031a1a67a8a5f16e8280593e59380d3990cef";  // 192.0.2.17
+constexpr const char* kNumber =
+    "f88c7ebe4740db59c873cecf5e1f18e3726a1ad64068a13d764b79028430ab0e";  // 12345
 constexpr const char* kBob = "9c90819f883772660da011f41042fabea4a174e2873386b30949f106dbac797e";
 constexpr const char* kAlice = "4360c67bc81025114044578d7c4e8e0f02fd0cae99f22d603390e8f9dc9888f8";
-constexpr const char* kQuote = "0181a70869e17900b648802e10edb14db86671a972bf16324891198f295bb2b7";  // a"b
+constexpr const char* kQuote =
+    "0181a70869e17900b648802e10edb14db86671a972bf16324891198f295bb2b7";  // a"b
 
 AnonymizeOptions edx_options() {
   AnonymizeOptions o;
@@ -84,7 +89,8 @@ class StringSink final : public ByteSink {
 
 TEST_CASE("edx: username hashed, every other byte kept") {
   Anonymizer a(edx_options());
-  std::string line = R"({"username": "staff",  "n":1.50E+3, "s":"caf\u00e9 \"x\"", "event": "{\"a\": 1}"})";
+  std::string line =
+      R"({"username": "staff",  "n":1.50E+3, "s":"caf\u00e9 \"x\"", "event": "{\"a\": 1}"})";
   CHECK(run(a, line) == sub(line, "\"staff\"", std::string("\"") + kStaff + "\""));
   // Compact spacing, username last.
   CHECK(run(a, R"({"a":[1,{"b":null}],"username":"staff"})") ==
@@ -94,11 +100,14 @@ TEST_CASE("edx: username hashed, every other byte kept") {
 TEST_CASE("edx: the decoded username is hashed (escapes, surrogate pairs)") {
   Anonymizer a(edx_options());
   CHECK(run(a, R"({"username": "Jos\u00e9"})") == std::string(R"({"username": ")") + kJose + "\"}");
-  CHECK(run(a, "{\"username\": \"Jos\xc3\xa9\"}") == std::string(R"({"username": ")") + kJose + "\"}");
-  CHECK(run(a, R"({"username": "\ud83d\ude00x"})") == std::string(R"({"username": ")") + kSmiley + "\"}");
+  CHECK(run(a, "{\"username\": \"Jos\xc3\xa9\"}") ==
+        std::string(R"({"username": ")") + kJose + "\"}");
+  CHECK(run(a, R"({"username": "\ud83d\ude00x"})") ==
+        std::string(R"({"username": ")") + kSmiley + "\"}");
   CHECK(run(a, R"({"username": "a\"b"})") == std::string(R"({"username": ")") + kQuote + "\"}");
   // A key spelled with an escape is still `username` (json.loads sees the same key).
-  CHECK(run(a, R"({"user\u006eame": "staff"})") == std::string(R"({"user\u006eame": ")") + kStaff + "\"}");
+  CHECK(run(a, R"({"user\u006eame": "staff"})") ==
+        std::string(R"({"user\u006eame": ")") + kStaff + "\"}");
 }
 
 TEST_CASE("edx: empty and null usernames stay; numbers are hashed as written; others refused") {
@@ -121,9 +130,11 @@ TEST_CASE("edx: dropped members take exactly one separator with them") {
   CHECK(run(a, R"({"a": 1 , "email" : "x@y" })") == R"({"a": 1 })");
   CHECK(run(a, R"({"email": "x@y"})") == R"({})");
   CHECK(run(a, R"({ "email": {"nested": [1, 2]} })") == R"({  })");
-  CHECK(run(a, R"({"name": "J", "email": "x", "a": 1, "phone": "1", "address": "2"})") == R"({"a": 1})");
-  CHECK(run(a, R"({"a":1,"name":"J","email":"x","b":{"email":"kept: not top level"},"phone":"1"})") ==
-        R"({"a":1,"b":{"email":"kept: not top level"}})");
+  CHECK(run(a, R"({"name": "J", "email": "x", "a": 1, "phone": "1", "address": "2"})") ==
+        R"({"a": 1})");
+  CHECK(
+      run(a, R"({"a":1,"name":"J","email":"x","b":{"email":"kept: not top level"},"phone":"1"})") ==
+      R"({"a":1,"b":{"email":"kept: not top level"}})");
   CHECK(run(a, R"({"first_name": "J", "username": "staff", "last_name": "D"})") ==
         std::string(R"({"username": ")") + kStaff + "\"}");
 }
@@ -134,14 +145,18 @@ TEST_CASE("edx: --hash-field and --drop paths reach into nested objects") {
   o.drop_fields.push_back("context.email");
   o.drop_fields.push_back("event.POST");
   Anonymizer a(o);
-  CHECK(run(a, R"({"username": "staff", "context": {"user_id": 5, "email": "x", "username": "bob"}, "event": {"username": "alice", "POST": {}}})") ==
-        std::string(R"({"username": ")") + kStaff + R"(", "context": {"user_id": 5, "username": ")" + kBob +
-            R"("}, "event": {"username": ")" + kAlice + R"("}})");
+  CHECK(
+      run(a,
+          R"({"username": "staff", "context": {"user_id": 5, "email": "x", "username": "bob"}, "event": {"username": "alice", "POST": {}}})") ==
+      std::string(R"({"username": ")") + kStaff + R"(", "context": {"user_id": 5, "username": ")" +
+          kBob + R"("}, "event": {"username": ")" + kAlice + R"("}})");
   // `event` as a JSON-encoded string: the JSON inside is rewritten, its escapes kept.
   CHECK(run(a, R"({"username": "", "event": "{\"username\": \"alice\"}"})") ==
         std::string(R"({"username": "", "event": "{\"username\": \")") + kAlice + R"(\"}"})");
-  CHECK(run(a, R"({"event": "{\"a\": \"caf\\u00e9\", \"username\": \"Jos\\u00e9\", \"POST\": {\"x\": [1]}}"})") ==
-        std::string(R"({"event": "{\"a\": \"caf\\u00e9\", \"username\": \")") + kJose + R"(\"}"})");
+  CHECK(
+      run(a,
+          R"({"event": "{\"a\": \"caf\\u00e9\", \"username\": \"Jos\\u00e9\", \"POST\": {\"x\": [1]}}"})") ==
+      std::string(R"({"event": "{\"a\": \"caf\\u00e9\", \"username\": \")") + kJose + R"(\"}"})");
   CHECK(run(a, R"({"event": "{\"POST\": {}, \"GET\": {}}"})") == R"({"event": "{\"GET\": {}}"})");
   // Strings that are not a complete JSON object have no path to follow: unchanged.
   for (std::string_view s : {R"({"event": "a=3,b=4"})", R"({"event": "{\"username\": \"al"})",
@@ -171,7 +186,8 @@ TEST_CASE("edx: lines that are not one complete JSON object are rejected") {
   CHECK(run(a, "# comment with bob@example.org") == "REJECTED: not a JSON object");
   CHECK(run(a, R"(["username", "staff"])") == "REJECTED: not a JSON object");
   CHECK(run(a, R"(Jan 1 host app: {"username": "staff"})") == "REJECTED: not a JSON object");
-  CHECK(run(a, R"({"username": "staff"} trailing)") == "REJECTED: unexpected data after the last field");
+  CHECK(run(a, R"({"username": "staff"} trailing)") ==
+        "REJECTED: unexpected data after the last field");
   CHECK(run(a, R"({"username": "staff"}{})") == "REJECTED: unexpected data after the last field");
   CHECK(run(a, R"({"username": "staff", "email": "x@y)") == "REJECTED: invalid or truncated JSON");
   CHECK(run(a, R"({"username": "staff",})") == "REJECTED: invalid or truncated JSON");
@@ -193,11 +209,14 @@ TEST_CASE("combined and common: %u hashed; -, empty and anonymous kept; --ip tru
   o.key = "secret";
   o.format = "combined";
   Anonymizer a(o);
-  std::string line = R"(192.0.2.17 - staff [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.0" 200 2326 "-" "Mozilla")";
+  std::string line =
+      R"(192.0.2.17 - staff [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.0" 200 2326 "-" "Mozilla")";
   CHECK(run(a, line) == sub(line, "staff", kStaff));
-  std::string dash = R"(192.0.2.17 - - [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.0" 200 2326 "-" "staff")";
+  std::string dash =
+      R"(192.0.2.17 - - [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.0" 200 2326 "-" "staff")";
   CHECK(run(a, dash) == dash);
-  std::string anon = R"(192.0.2.17 - anonymous [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.0" 200 2326 "-" "-")";
+  std::string anon =
+      R"(192.0.2.17 - anonymous [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.0" 200 2326 "-" "-")";
   CHECK(run(a, anon) == anon);
   CHECK(run(a, "garbage") == "REJECTED: bad or missing time");
 
@@ -205,14 +224,19 @@ TEST_CASE("combined and common: %u hashed; -, empty and anonymous kept; --ip tru
   Anonymizer t(o);
   CHECK(run(t, line) == sub(sub(line, "staff", kStaff), "192.0.2.17", "192.0.2.0"));
   // An nginx client list: every address is rewritten.
-  std::string list = R"(10.0.0.2, 10.0.0.1, 2001:db8:1:2::9 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 5 "-" "-")";
-  CHECK(run(t, list) == R"(10.0.0.0, 10.0.0.0, 2001:db8:1:: - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 5 "-" "-")");
+  std::string list =
+      R"(10.0.0.2, 10.0.0.1, 2001:db8:1:2::9 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 5 "-" "-")";
+  CHECK(
+      run(t, list) ==
+      R"(10.0.0.0, 10.0.0.0, 2001:db8:1:: - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 5 "-" "-")");
 
   o.ip = IpMode::kHash;
   o.format = "common";
   Anonymizer h(o);
-  std::string common = R"(192.0.2.17 - bob [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.0" 200 2326)";
-  CHECK(run(h, common) == std::string(kIp) + " - " + kBob + R"( [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.0" 200 2326)");
+  std::string common =
+      R"(192.0.2.17 - bob [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.0" 200 2326)";
+  CHECK(run(h, common) == std::string(kIp) + " - " + kBob +
+                              R"( [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.0" 200 2326)");
 }
 
 TEST_CASE("clickstream: the cookie user is hashed as well as %u") {
@@ -234,8 +258,10 @@ TEST_CASE("logformat: %u, cookie user and client found through the core parser")
   o.format = R"(logformat:%v %h %l %u %t "%r" %>s %b %D "%{Cookie}i")";
   o.ip = IpMode::kTruncate;
   Anonymizer a(o);
-  std::string line = R"(www.example.org 192.0.2.17 - bob [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 5 1234 "user = alice; sid=1")";
-  CHECK(run(a, line) == sub(sub(sub(line, "bob", kBob), "alice", kAlice), "192.0.2.17", "192.0.2.0"));
+  std::string line =
+      R"(www.example.org 192.0.2.17 - bob [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 5 1234 "user = alice; sid=1")";
+  CHECK(run(a, line) ==
+        sub(sub(sub(line, "bob", kBob), "alice", kAlice), "192.0.2.17", "192.0.2.0"));
   CHECK(run(a, "www.example.org broken") != "www.example.org broken");
   CHECK(run(a, "www.example.org broken").starts_with("REJECTED"));
 }
@@ -314,7 +340,8 @@ TEST_CASE("anonymize_source: order kept across blocks and threads; rejects numbe
   StringSink sink;
   MalformedLog malformed("", true);
   AnonymizeStats stats;
-  CHECK_THROWS_WITH(anonymize_source(source, sink, malformed, o, stats), "mem:1000: malformed line (not a JSON object)");
+  CHECK_THROWS_WITH(anonymize_source(source, sink, malformed, o, stats),
+                    "mem:1000: malformed line (not a JSON object)");
   size_t last_written = expected.find("{\"i\": 998,");
   REQUIRE(last_written != std::string::npos);
   bool prefix = sink.data == expected.substr(0, expected.find('\n', last_written) + 1);

@@ -11,7 +11,8 @@ namespace {
 
 std::string from_hex(const std::string& h) {
   std::string out;
-  for (size_t i = 0; i + 1 < h.size(); i += 2) out += static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16));
+  for (size_t i = 0; i + 1 < h.size(); i += 2)
+    out += static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16));
   return out;
 }
 
@@ -26,7 +27,8 @@ TEST_CASE("hmac: usernames hashed exactly as Python's hmac module does") {
   // Repeated use of one context gives the same value (the key schedule is reused, not consumed).
   CHECK(secret.hex("staff") == "3a5a718d6fbddb1f5bec3966626d8f9f345cc5c10bd3fdcd3553a3b8548d1b9a");
   HmacSha256 utf8("k\xc3\xa9y");
-  CHECK(utf8.hex("Jos\xc3\xa9") == "2ee7a186d5aecf17b1f20fee6066742d84749a39cb1144f323c83694bf7fa7de");
+  CHECK(utf8.hex("Jos\xc3\xa9") ==
+        "2ee7a186d5aecf17b1f20fee6066742d84749a39cb1144f323c83694bf7fa7de");
   HmacSha256 empty("");
   CHECK(empty.hex("") == "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
 }
