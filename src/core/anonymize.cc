@@ -983,6 +983,7 @@ class ByteBuffer {
   void resize_down(size_t n) noexcept { size_ = n; }
   void assign(std::string_view s) {
     size_ = 0;
+    if (s.empty()) return;  // memcpy to a null buffer is undefined even for 0 bytes
     std::memcpy(reserve_more(s.size()), s.data(), s.size());
     size_ = s.size();
   }
