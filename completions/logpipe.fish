@@ -14,7 +14,7 @@ complete -c logpipe -n '__fish_seen_subcommand_from anonymize' -l help -r -d 'Pr
 complete -c logpipe -n '__fish_seen_subcommand_from anonymize' -s h -r -d 'Print this help message and exit'
 complete -c logpipe -n '__fish_seen_subcommand_from anonymize' -l key-file -r -d 'Read the HMAC key from FILE (whole content; one trailing newline is stripped)'
 complete -c logpipe -n '__fish_seen_subcommand_from anonymize' -l key-env -r -d 'Read the HMAC key from environment variable VAR'
-complete -c logpipe -n '__fish_seen_subcommand_from anonymize' -l hash-field -r -d 'edx: also hash this dotted JSON path (e.g. context.username); repeatable'
+complete -c logpipe -n '__fish_seen_subcommand_from anonymize' -l hash-field -r -d 'Also hash this edx dotted JSON path (e.g. context.username) or fields: field; repeatable'
 complete -c logpipe -n '__fish_seen_subcommand_from anonymize' -l drop -r -d 'edx: also remove these dotted JSON paths (comma-separated; default list: email, address, name, full_name, first_name, last_name, phone, mailing_address)'
 complete -c logpipe -n '__fish_seen_subcommand_from anonymize' -l no-default-drop -r -d 'edx: do not remove the default PII fields'
 complete -c logpipe -n '__fish_seen_subcommand_from anonymize' -l ip -r -d 'Client addresses: keep, hash (HMAC hex) or truncate (/24 IPv4, /48 IPv6)'

@@ -122,7 +122,7 @@ RunFn setup_anonymize(CLI::App& command) {
   key_env->excludes(key_file);
   command
       .add_option("--hash-field", o->hash_fields,
-                  "edx: also hash this dotted JSON path (e.g. context.username); repeatable")
+                  "Also hash this edx dotted JSON path (e.g. context.username) or fields: field; repeatable")
       ->type_name("PATH")
       ->allow_extra_args(false);  // `--hash-field a FILE`: FILE stays an input
   command

@@ -737,6 +737,11 @@ class AccessRewriter {
       user_parser_ = make_parser("logformat:" + rewrite_directives(f, false));
       // The client field read as %u: record.user is the whole (unsplit) client field.
       host_parser_ = make_parser("logformat:" + rewrite_directives(f, true));
+    } else if (o.format.starts_with("fields:")) {
+      // Named fields: the record's views point into the line; --hash-field names more fields.
+      fields_ = true;
+      for (const auto& f : o.hash_fields)
+        if (f != "username" && f != "user") extra_hashed_.push_back(f);
     }
   }
 
@@ -746,6 +751,8 @@ class AccessRewriter {
     edits_.clear();
     if (logformat_) {
       if (!locate_logformat(line)) return ParseError::kBadField;
+    } else if (fields_) {
+      locate_fields(line);
     } else {
       locate_builtin(detail::trim_right(line));
     }
@@ -892,6 +899,35 @@ class AccessRewriter {
     }
   }
 
+  // fields: the user and client are record views into the line; extra fields named by
+  // --hash-field are hashed like users. Values are single tokens (no lists).
+  void locate_fields(std::string_view line) {
+    hash_user(line, record_.user);
+    if (inside(line, record_.ip)) {
+      size_t b = static_cast<size_t>(record_.ip.data() - line.data());
+      rewrite_hosts(line, b, b + record_.ip.size());
+    }
+    for (const auto& wanted : extra_hashed_) {
+      std::string_view named = record_field(wanted);
+      if (!named.empty()) hash_user(line, named);
+      for (const auto& [name, value] : record_.extra)
+        if (name == wanted) hash_user(line, value);
+    }
+  }
+
+  // The record field a fields: name fills (fields.cc names), empty for other names.
+  std::string_view record_field(std::string_view name) const noexcept {
+    if (name == "session") return record_.session;
+    if (name == "ident") return record_.ident;
+    if (name == "host") return record_.host;
+    if (name == "referer" || name == "referrer") return record_.referer;
+    if (name == "agent" || name == "user_agent") return record_.agent;
+    if (name == "url" || name == "path") return record_.url;
+    if (name == "course_id") return record_.course_id;
+    if (name == "event_type") return record_.event_type;
+    return {};
+  }
+
   bool locate_logformat(std::string_view line) {
     // record_.user is the cookie user when the format has a cookie, else the %u field.
     std::string_view main_user = record_.user;
@@ -911,6 +947,8 @@ class AccessRewriter {
   IpMode ip_mode_;
   std::unique_ptr<Parser> parser_, user_parser_, host_parser_;
   bool logformat_ = false;
+  bool fields_ = false;
+  std::vector<std::string> extra_hashed_;
   Record record_, user_record_, host_record_;
   EditList edits_;
 };
@@ -936,8 +974,8 @@ Anonymizer::Anonymizer(const AnonymizeOptions& o) {
     impl_->json = std::make_unique<JsonRewriter>(o, impl_->pseudonymizer);
   } else {
     bool custom_hash = !(o.hash_fields.size() == 1 && o.hash_fields[0] == "username");
-    if (custom_hash && !o.hash_fields.empty())
-      usage_error("--hash-field applies to edx JSON only (format is {})", o.format);
+    if (custom_hash && !o.hash_fields.empty() && !o.format.starts_with("fields:"))
+      usage_error("--hash-field applies to edx and fields: formats only (format is {})", o.format);
     impl_->access = std::make_unique<AccessRewriter>(o, impl_->pseudonymizer);
   }
 }

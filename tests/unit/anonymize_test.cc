@@ -266,6 +266,23 @@ TEST_CASE("logformat: %u, cookie user and client found through the core parser")
   CHECK(run(a, "www.example.org broken").starts_with("REJECTED"));
 }
 
+TEST_CASE("fields: the user, the client and --hash-field fields are hashed") {
+  AnonymizeOptions o;
+  o.key = "secret";
+  o.format = "fields:date time level ip session user action method url";
+  o.hash_fields = {"username", "session"};
+  o.ip = IpMode::kTruncate;
+  Anonymizer a(o);
+  std::string line = "2023-12-22 22:07:37.780 INFO 203.0.113.5 session_1755 user_213 view GET /login";
+  CHECK(run(a, line) ==
+        "2023-12-22 22:07:37.780 INFO 203.0.113.0 "
+        "26391efd1613f0d3a37269dd81b7d06d0c668b2b044567f7c3aeaf93fa9cb792 "  // session_1755
+        "99951d73888c602ddf732ecccd055326bfa8fb8ca63d693a42e0253a16f1b09c "  // user_213
+        "view GET /login");
+  std::string dash = "2023-12-22 22:07:37.780 INFO - - - view GET /login";
+  CHECK(run(a, dash) == dash);
+}
+
 TEST_CASE("setup errors: empty key, --hash-field on access logs") {
   AnonymizeOptions o = edx_options();
   o.key = "";
