@@ -178,6 +178,30 @@ namespace {
 
 using detail::dash_to_empty;
 
+// `12345` (microseconds) or `0.123` (seconds): the response time some combined variants append.
+bool parse_duration_token(std::string_view v, int64_t& out_us) noexcept {
+  if (v.empty() || v.size() > 18) return false;
+  int64_t whole = 0;
+  size_t i = 0;
+  for (; i < v.size() && v[i] != '.'; ++i) {
+    if (v[i] < '0' || v[i] > '9') return false;
+    whole = whole * 10 + (v[i] - '0');
+  }
+  if (i == v.size()) {
+    out_us = whole;
+    return true;
+  }
+  if (i == 0 || i + 1 == v.size()) return false;
+  int64_t frac = 0, scale = 100000;
+  for (++i; i < v.size(); ++i) {
+    if (v[i] < '0' || v[i] > '9') return false;
+    frac += (v[i] - '0') * scale;
+    scale /= 10;
+  }
+  out_us = whole * 1000000 + frac;
+  return true;
+}
+
 enum class AccessMode { kCommon, kCombined, kClickstream };
 
 struct Token {
@@ -282,10 +306,16 @@ class AccessLogParser final : public Parser {
         ++next;
       }
     }
-    // Extra quoted fields after the agent: the clickstream cookie, or nginx's trailing "-".
+    // Extra fields after the agent: the clickstream cookie, nginx's trailing "-", or a response
+    // time (`%D` microseconds as an integer, nginx's `$request_time` seconds with a fraction).
     for (; next < count; ++next) {
       const Token& extra = tokens_[next];
-      if (!extra.quoted(line) && extra.inner(line) != "-") return ParseError::kTrailingData;
+      if (!extra.quoted(line)) {
+        std::string_view v = extra.inner(line);
+        if (v == "-") continue;
+        if (!parse_duration_token(v, r.duration_us)) return ParseError::kTrailingData;
+        continue;
+      }
       std::string_view v = extra.inner(line);
       if (v.find('=') != std::string_view::npos) detail::parse_cookie(v, r);
     }
@@ -329,7 +359,7 @@ std::string detect_format(std::span<const std::string_view> lines) {
     if (!r.session.empty() || line.find("PHPSESSID") != std::string_view::npos ||
         line.find("\"user = ") != std::string_view::npos)
       ++clickstream;
-    else if (line.back() == '"')
+    else if (line.back() == '"' || !r.agent.empty() || !r.referer.empty() || r.duration_us >= 0)
       ++combined;
     else
       ++common;

@@ -147,3 +147,16 @@ TEST_CASE("fields: application log lines name their fields; level ERROR is an er
   CHECK(p->parse("2023-12-22 22:07:38.001 ERROR req_1 s u", r) == ParseError::kMissingField);
   CHECK(p->parse("2023-13-22 22:07:38.001 ERROR req_1 s u a GET / -", r) == ParseError::kBadTime);
 }
+
+TEST_CASE("combined: a trailing response time is %D microseconds or seconds with a fraction") {
+  auto p = make_parser("combined");
+  Record r;
+  REQUIRE(p->parse(R"x(1.2.3.4 - - [23/Jun/2025:08:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "ua" 15234)x", r) == ParseError::kNone);
+  CHECK(r.duration_us == 15234);
+  CHECK(r.agent == "ua");
+  REQUIRE(p->parse(R"x(1.2.3.4 - - [23/Jun/2025:08:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "ua" 0.250)x", r) == ParseError::kNone);
+  CHECK(r.duration_us == 250000);
+  CHECK(p->parse(R"x(1.2.3.4 - - [23/Jun/2025:08:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "ua" 12ab)x", r) == ParseError::kTrailingData);
+  std::vector<std::string_view> sample = {R"x(1.2.3.4 - - [23/Jun/2025:08:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "ua" 15234)x"};
+  CHECK(detect_format(sample) == "combined");
+}
