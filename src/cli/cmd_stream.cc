@@ -158,7 +158,10 @@ int run_stream(const StreamOptions& o) {
   Setup s = resolve(o);
   // Open everything before any work: inputs, the alert sink, the metrics listener.
   std::vector<std::unique_ptr<LineSource>> sources;
-  for (const auto& in : s.inputs) sources.push_back(open_line_source(in, s.endpoint));
+  for (const auto& in : s.inputs) {
+    sources.push_back(open_line_source(in, s.endpoint));
+    if (o.input.verbose) fmt::print(stderr, "logpipe: stream: reading {}\n", sources.back()->name());
+  }
   auto sink = open_sink(o.alerts, s.endpoint, /*append=*/true);
   std::unique_ptr<MetricsServer> metrics_server;
   if (!o.metrics_listen.empty()) metrics_server = std::make_unique<MetricsServer>(o.metrics_listen);
