@@ -164,7 +164,10 @@ int run_stream(const StreamOptions& o) {
   }
   auto sink = open_sink(o.alerts, s.endpoint, /*append=*/true);
   std::unique_ptr<MetricsServer> metrics_server;
-  if (!o.metrics_listen.empty()) metrics_server = std::make_unique<MetricsServer>(o.metrics_listen);
+  if (!o.metrics_listen.empty()) {
+    metrics_server = std::make_unique<MetricsServer>(o.metrics_listen);
+    if (o.input.verbose) fmt::print(stderr, "logpipe: stream: metrics on port {}\n", metrics_server->port());
+  }
   MalformedLog malformed(o.input.rejects, o.input.strict);
   std::unique_ptr<Parser> parser;
   if (o.input.format != "auto") parser = make_parser(o.input.format);
