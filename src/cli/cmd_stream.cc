@@ -212,7 +212,8 @@ int run_stream(const StreamOptions& o) {
 
   auto started = Clock::now();
   auto last_data = started;
-  int64_t time_at_last_data = kNoTime;
+  int64_t time_at_last_data = kNoTime;  // newest event time when data last arrived
+  uint64_t lines_at_last_data = 0;
   auto next_stats = started + std::chrono::microseconds(s.stats_every_us);
   uint64_t stats_lines = 0, stats_bytes = 0;
   auto stats_time = started;
@@ -257,12 +258,7 @@ int run_stream(const StreamOptions& o) {
           pending_numbers.push_back(src->line_number());
           if (pending.size() >= 16) detect(*src);
         }
-        if ((lines & 0xfff) == 0) {
-          auto now = Clock::now();
-          last_data = now;
-          time_at_last_data = engine.stats().max_time_us;
-          tick(now);
-        }
+        if ((lines & 0xfff) == 0) tick(Clock::now());
         continue;
       }
       if (st == LineSource::Status::kEnd) {
@@ -272,16 +268,15 @@ int run_stream(const StreamOptions& o) {
       // Timeout: the input is quiet.
       auto now = Clock::now();
       if (!parser && !pending.empty()) detect(*src);
-      int64_t max_time = engine.stats().max_time_us;
-      if (max_time != time_at_last_data) {  // data arrived since the last check
+      if (lines != lines_at_last_data) {  // data arrived since the last quiet spell
+        lines_at_last_data = lines;
         last_data = now;
-        time_at_last_data = max_time;
+        time_at_last_data = engine.stats().max_time_us;
       }
       auto quiet_us = std::chrono::duration_cast<std::chrono::microseconds>(now - last_data).count();
       // Event time follows the wall clock while nothing arrives, so a window still closes (and an
       // episode still resolves) when the traffic stops.
-      if (max_time != kNoTime && quiet_us > 0) engine.advance_to(max_time + quiet_us);
-      if (max_time != kNoTime) time_at_last_data = engine.stats().max_time_us;
+      if (time_at_last_data != kNoTime) engine.advance_to(time_at_last_data + quiet_us);
       if (s.idle_exit_us && quiet_us >= s.idle_exit_us) {
         done = true;
         break;
