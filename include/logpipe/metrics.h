@@ -265,7 +265,8 @@ class WindowEngine {
   /// Moves event time forward without a record (a live stream that went quiet): windows whose
   /// end + lateness <= time_us close. Never moves time backwards.
   void advance_to(int64_t time_us);
-  /// Closes every open window (end of input, shutdown), in order.
+  /// Closes every open window (end of input, shutdown), in order: up to the window holding the
+  /// newest record (windows after it that only advance_to reached stay unemitted).
   void flush();
   const EngineStats& stats() const noexcept;
   const EngineConfig& config() const noexcept { return config_; }
@@ -286,7 +287,8 @@ class WindowEngine {
   int64_t next_window_ = 0;  // lowest window index not closed yet (valid when started_)
   bool started_ = false;
   bool closed_any_ = false;
-  int64_t empty_run_ = 0;  // consecutive empty windows closed
+  int64_t empty_run_ = 0;
+  int64_t newest_record_us_ = INT64_MIN;  // newest time of a counted record (advance_to aside)  // consecutive empty windows closed
   std::vector<std::unique_ptr<Pane>> panes_;  // open panes, ascending index
   std::vector<std::unique_ptr<Pane>> spare_;  // closed panes kept for reuse
   std::unique_ptr<Pane> merged_;              // scratch for sliding windows

@@ -378,6 +378,7 @@ WindowEngine::AddResult WindowEngine::add(const Record& r) {
   if (!user.empty()) count_key(pane, WindowView::dimension_index(Dimension::kUser), user, r, error, server_error, with_status);
   if (!r.ip.empty()) count_key(pane, WindowView::dimension_index(Dimension::kIp), r.ip, r, error, server_error, with_status);
   ++stats_.records;
+  newest_record_us_ = std::max(newest_record_us_, t);
   if (t > stats_.max_time_us) {
     stats_.max_time_us = t;
     close_ready_windows();
@@ -479,8 +480,10 @@ void WindowEngine::drop_dead_panes() {
 
 void WindowEngine::flush() {
   if (!started_) return;
-  // Close up to the last window holding the newest time.
-  close_through(floor_div(stats_.max_time_us, config_.hop_us));
+  // Close every window that holds a record, and those the (possibly advanced) time completed;
+  // an empty window that only a quiet wall clock opened is not emitted.
+  close_through(std::max(floor_div(newest_record_us_, config_.hop_us),
+                         floor_div(stats_.max_time_us - config_.lateness_us - config_.window_us, config_.hop_us)));
 }
 
 }  // namespace logpipe

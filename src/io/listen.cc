@@ -1,7 +1,9 @@
-// Socket inputs with Boost.Asio, single-threaded: the io_context runs inside LineSource::next,
-// so lines are handed out on the caller's thread with no locks and no queue of copies.
+// Socket inputs: Boost.Asio sockets in non-blocking mode driven by poll(2) inside
+// LineSource::next, so lines are handed out on the caller's thread with no locks and no queue of
+// copies. (Asio's own run_one_until() on Boost 1.74 sometimes missed readiness that arrived
+// while it waited, leaving a client unread; a plain poll() over the sockets cannot.)
 //
-// TCP: each connection owns its buffer. When a read completes with at least one full line the
+// TCP: each connection owns its buffer. When a read brings at least one full line the
 // connection joins the ready list and stops reading until its lines are consumed (backpressure
 // per client); lines are views into that buffer. A client that disconnects mid-line yields its
 // partial line once, flagged truncated() so that the caller counts it as malformed: it can never
@@ -22,6 +24,7 @@
 #include <cstring>
 #include <deque>
 #include <list>
+#include <poll.h>
 
 namespace logpipe::detail {
 namespace {
@@ -53,6 +56,7 @@ struct Connection {
   std::vector<char> buffer;
   size_t begin = 0, end = 0, scan = 0;
   bool closed = false;
+  bool reading = true;  // waiting for bytes (false while its lines are handed out)
   uint64_t line_number = 0;
 
   bool has_line() {
@@ -75,12 +79,12 @@ class TcpLineSource final : public LineSource {
       if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
       if (!ec) acceptor_.bind(ep, ec);
       if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+      if (!ec) acceptor_.non_blocking(true, ec);
       if (ec) runtime_error("{}: cannot listen: {}", spec_, ec.message());
       // Name the bound port (port 0 = any free port, for tests and ad-hoc runs).
       auto bound = acceptor_.local_endpoint();
       spec_ = bound.address().is_v6() ? fmt::format("tcp://[{}]:{}", bound.address().to_string(), bound.port())
                                       : fmt::format("tcp://{}:{}", bound.address().to_string(), bound.port());
-      accept();
     } else {
       tcp::resolver resolver(io_);
       auto results = resolver.resolve(host, std::to_string(port), ec);
@@ -119,7 +123,7 @@ class TcpLineSource final : public LineSource {
           }
           remove(current_);
         } else {
-          read(current_);  // its lines are consumed: read more
+          c.reading = true;  // its lines are consumed: read more
         }
         current_ = nullptr;
       }
@@ -130,8 +134,7 @@ class TcpLineSource final : public LineSource {
         continue;
       }
       if (!listen_ && connections_.empty()) return Status::kEnd;
-      if (io_.stopped()) io_.restart();
-      if (io_.run_one_until(deadline) == 0 && std::chrono::steady_clock::now() >= deadline) return Status::kTimeout;
+      if (!wait(deadline)) return Status::kTimeout;
     }
   }
   const std::string& name() const noexcept override { return name_; }
@@ -139,17 +142,43 @@ class TcpLineSource final : public LineSource {
   bool truncated() const noexcept override { return truncated_; }
 
  private:
-  void accept() {
-    acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
-      if (ec == asio::error::operation_aborted) return;
-      if (!ec) add(std::move(socket));
-      accept();  // transient errors (EMFILE...) do not stop the server
-    });
+  // Waits for the listener or a reading client with poll(2), then accepts and reads without
+  // blocking. Returns false when the deadline passed with nothing to hand out.
+  bool wait(std::chrono::steady_clock::time_point deadline) {
+    fds_.clear();
+    polled_.clear();
+    if (listen_) fds_.push_back({acceptor_.native_handle(), POLLIN, 0});
+    for (auto& c : connections_)
+      if (c.reading) {
+        fds_.push_back({c.socket.native_handle(), POLLIN, 0});
+        polled_.push_back(&c);
+      }
+    int left = static_cast<int>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+    int r = ::poll(fds_.data(), fds_.size(), std::max(left, 0));
+    if (r < 0 && errno != EINTR) system_error(errno, "cannot poll '" + spec_ + "'");
+    if (r <= 0) return std::chrono::steady_clock::now() < deadline;
+    size_t first = listen_ ? 1 : 0;
+    if (listen_ && fds_[0].revents) accept_all();
+    for (size_t i = first; i < fds_.size(); ++i)
+      if (fds_[i].revents) read(polled_[i - first]);
+    return true;
+  }
+
+  void accept_all() {
+    for (;;) {
+      boost::system::error_code ec;
+      tcp::socket socket(io_);
+      acceptor_.accept(socket, ec);
+      if (ec) return;  // would block, or a transient error (EMFILE...): the server goes on
+      add(std::move(socket));
+    }
   }
 
   void add(tcp::socket socket) {
+    boost::system::error_code ec;
+    socket.non_blocking(true, ec);
     connections_.emplace_back(std::move(socket));
-    read(&connections_.back());
   }
 
   void remove(Connection* c) {
@@ -169,26 +198,25 @@ class TcpLineSource final : public LineSource {
     }
     if (c->buffer.size() - kPadding - c->end < kReadSize / 2) {
       if (c->end >= kMaxLine) {  // hand the oversized partial line out; it will not parse
+        c->buffer[c->end++] = '\n';
+        c->reading = false;
         ready_.push_back(c);
-        c->buffer[c->end] = '\n';
-        ++c->end;
         return;
       }
       c->buffer.resize(c->buffer.size() * 2);
     }
-    size_t room = c->buffer.size() - kPadding - c->end;
-    c->socket.async_read_some(asio::buffer(c->buffer.data() + c->end, room),
-                              [this, c](boost::system::error_code ec, size_t n) {
-                                c->end += n;
-                                if (ec) {
-                                  c->closed = true;
-                                  ready_.push_back(c);  // hands out what is left, then is removed
-                                } else if (c->has_line()) {
-                                  ready_.push_back(c);
-                                } else {
-                                  read(c);
-                                }
-                              });
+    boost::system::error_code ec;
+    size_t n = c->socket.read_some(asio::buffer(c->buffer.data() + c->end, c->buffer.size() - kPadding - c->end), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again || ec == asio::error::interrupted) return;
+    c->end += n;
+    if (ec) {
+      c->closed = true;  // end of stream or reset: hand out what is left, then drop it
+      c->reading = false;
+      ready_.push_back(c);
+    } else if (c->has_line()) {
+      c->reading = false;  // backpressure: read again once these lines are consumed
+      ready_.push_back(c);
+    }
   }
 
   std::string spec_;
@@ -200,6 +228,8 @@ class TcpLineSource final : public LineSource {
   std::list<Connection> connections_;  // stable addresses
   std::deque<Connection*> ready_;
   Connection* current_ = nullptr;
+  std::vector<pollfd> fds_;
+  std::vector<Connection*> polled_;
 };
 
 class UdpLineSource final : public LineSource {
@@ -216,6 +246,7 @@ class UdpLineSource final : public LineSource {
     auto bound = socket_.local_endpoint();
     spec_ = bound.address().is_v6() ? fmt::format("udp://[{}]:{}", bound.address().to_string(), bound.port())
                                     : fmt::format("udp://{}:{}", bound.address().to_string(), bound.port());
+    socket_.non_blocking(true, ec);
     buffer_.resize(65536 + kPadding);
   }
 
@@ -232,17 +263,19 @@ class UdpLineSource final : public LineSource {
         ++line_number_;
         return Status::kLine;
       }
-      if (!receiving_) {
-        receiving_ = true;
-        socket_.async_receive_from(asio::buffer(buffer_.data(), buffer_.size() - kPadding), peer_,
-                                   [this](boost::system::error_code ec, size_t n) {
-                                     receiving_ = false;
-                                     begin_ = 0;
-                                     end_ = ec ? 0 : n;
-                                   });
-      }
-      if (io_.stopped()) io_.restart();
-      if (io_.run_one_until(deadline) == 0 && std::chrono::steady_clock::now() >= deadline) return Status::kTimeout;
+      // One datagram at a time with poll(2): no reactor needed for a single socket.
+      pollfd p{socket_.native_handle(), POLLIN, 0};
+      int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      deadline - std::chrono::steady_clock::now()).count());
+      int r = ::poll(&p, 1, std::max(left, 0));
+      if (r < 0 && errno != EINTR) system_error(errno, "cannot poll '" + spec_ + "'");
+      if (r <= 0) return Status::kTimeout;
+      boost::system::error_code ec;
+      size_t n = socket_.receive_from(asio::buffer(buffer_.data(), buffer_.size() - kPadding), peer_, 0, ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again || ec == asio::error::interrupted) continue;
+      if (ec) runtime_error("{}: cannot receive: {}", spec_, ec.message());
+      begin_ = 0;
+      end_ = n;
     }
   }
   const std::string& name() const noexcept override { return spec_; }
@@ -255,7 +288,6 @@ class UdpLineSource final : public LineSource {
   udp::endpoint peer_;
   std::vector<char> buffer_;
   size_t begin_ = 0, end_ = 0;
-  bool receiving_ = false;
   uint64_t line_number_ = 0;
 };
 
