@@ -42,6 +42,9 @@ class LineSource {
   virtual const std::string& name() const noexcept = 0;
   /// Line number within the current producer (file line, or per connection), 1-based.
   virtual uint64_t line_number() const noexcept = 0;
+  /// True when the line just returned was cut short because its producer went away mid-line (a
+  /// client disconnected): callers count it as malformed (ParseError::kTruncatedLine).
+  virtual bool truncated() const noexcept { return false; }
   /// Everything returned so far has been fully processed (Kafka commits offsets; others no-op).
   virtual void commit() {}
 };

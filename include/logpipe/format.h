@@ -25,6 +25,7 @@ enum class ParseError : uint8_t {
   kBadJson,
   kNotJsonObject,
   kBadField,
+  kTruncatedLine,  ///< cut short by a disconnect (LineSource::truncated)
   kCount_,
 };
 

@@ -1,13 +1,332 @@
-// logpipe stream: not implemented yet (see its issue). Registered so that the command table is
-// complete; running it says so and exits 1.
+// logpipe stream: live stream -> records -> windowed metrics -> alert episodes -> JSON lines.
+//
+// The engine (metrics.h) and the episode logic (alerts.h) are the core; this file parses and
+// validates options, opens every input and output before any work, and runs the read loop:
+// LineSource::next with a 100 ms timeout so that a quiet input still closes windows (event time
+// advances with the wall clock while nothing arrives), notices SIGINT/SIGTERM, prints --stats and
+// refreshes --metrics-listen.
 #include "cli/command.h"
 
+#include "logpipe/alerts.h"
+#include "logpipe/config.h"
+#include "logpipe/endpoint.h"
 #include "logpipe/error.h"
+#include "logpipe/format.h"
+#include "logpipe/malformed.h"
+#include "logpipe/metrics.h"
+#include "logpipe/metrics_server.h"
+#include "logpipe/timeutil.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <chrono>
+#include <optional>
 
 namespace logpipe::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct StreamOptions {
+  InputOptions input;
+  std::string input_endpoint;
+  std::string listen;
+  bool follow = false;
+  std::string config;
+  std::vector<std::string> thresholds;
+  std::vector<std::string> min_requests;
+  std::string window, hop, lateness;
+  size_t max_keys = 0;
+  std::string alerts = "-";
+  bool stats = false;
+  std::string stats_interval = "5s";
+  std::string metrics_listen;
+  std::string idle_exit;
+};
+
+int64_t duration_option(const std::string& text, std::string_view option, bool whole_seconds) {
+  int64_t us = 0;
+  if (!parse_duration(text, us)) usage_error("{}: bad duration '{}' (examples: 60s, 5m, 1h)", option, text);
+  if (whole_seconds && us % 1'000'000 != 0) usage_error("{}: must be a whole number of seconds, got '{}'", option, text);
+  return us;
+}
+
+// Everything resolved from the options before any work starts (STYLE.md rule 4).
+struct Setup {
+  EngineConfig engine;
+  AlertEvaluator::Thresholds thresholds{};
+  std::vector<std::string> inputs;
+  EndpointOptions endpoint;
+  int64_t idle_exit_us = 0;
+  int64_t stats_every_us = 0;
+};
+
+Setup resolve(const StreamOptions& o) {
+  Setup s;
+  ThresholdConfig file;
+  if (!o.config.empty()) file = load_threshold_config(o.config);
+  file.apply_to(s.engine);
+  s.thresholds = file.thresholds();
+  for (const auto& t : o.thresholds) {
+    auto [id, text] = parse_metric_assignment(t, "--threshold");
+    double v = 0;
+    auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (r.ec != std::errc() || r.ptr != text.data() + text.size())
+      usage_error("--threshold: '{}' is not a number in '{}'", text, t);
+    s.thresholds[id] = v;
+  }
+  for (const auto& t : o.min_requests) {
+    auto [id, text] = parse_metric_assignment(t, "--min-requests");
+    uint64_t v = 0;
+    auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (r.ec != std::errc() || r.ptr != text.data() + text.size())
+      usage_error("--min-requests: '{}' is not a whole number in '{}'", text, t);
+    s.engine.min_requests[id] = v;
+  }
+  if (!o.window.empty()) s.engine.window_us = duration_option(o.window, "--window", true);
+  if (!o.hop.empty()) s.engine.hop_us = duration_option(o.hop, "--hop", true);
+  if (!o.lateness.empty()) s.engine.lateness_us = duration_option(o.lateness, "--lateness", false);
+  if (o.max_keys) s.engine.max_keys = o.max_keys;
+  s.engine.validate();
+  if (!o.idle_exit.empty()) s.idle_exit_us = duration_option(o.idle_exit, "--idle-exit", false);
+  if (o.stats) s.stats_every_us = duration_option(o.stats_interval, "--stats-interval", false);
+  if (o.stats && s.stats_every_us <= 0) usage_error("--stats-interval: must be positive");
+
+  s.inputs = o.input.inputs;
+  if (!o.input_endpoint.empty()) s.inputs.push_back(o.input_endpoint);
+  if (!o.listen.empty()) {
+    if (!s.inputs.empty()) usage_error("--listen: cannot be combined with --input or FILES");
+    std::string_view scheme = endpoint_scheme(o.listen);
+    if (scheme != "tcp" && scheme != "udp" && scheme != "tls")
+      usage_error("--listen: expected tcp://HOST:PORT, udp://HOST:PORT or tls://HOST:PORT, got '{}'", o.listen);
+    s.inputs.push_back(o.listen);
+    s.endpoint.listen = true;
+  }
+  if (s.inputs.empty()) s.inputs.push_back("-");
+  s.endpoint.follow = o.follow;
+  s.endpoint.idle_exit_us = s.idle_exit_us;
+  return s;
+}
+
+// The Prometheus snapshot: counters of the run, then the last closed window's values.
+std::string prometheus_text(const EngineStats& es, const AlertEvaluator& alerts, uint64_t lines, uint64_t malformed) {
+  std::string out;
+  auto metric = [&](std::string_view name, std::string_view type, std::string_view help, auto value) {
+    fmt::format_to(std::back_inserter(out), "# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help, type, value);
+  };
+  metric("logpipe_lines_total", "counter", "Lines read.", lines);
+  metric("logpipe_records_total", "counter", "Records counted in windows.", es.records);
+  metric("logpipe_malformed_total", "counter", "Malformed lines skipped.", malformed);
+  metric("logpipe_late_records_total", "counter", "Records dropped because their windows had closed.", es.late);
+  metric("logpipe_windows_closed_total", "counter", "Windows evaluated.", es.windows_closed);
+  metric("logpipe_evicted_keys_total", "counter", "Keys dropped by --max-keys.", es.evicted_keys);
+  metric("logpipe_alerts_fired_total", "counter", "Alerts fired.", alerts.fired());
+  metric("logpipe_alerts_resolved_total", "counter", "Alerts resolved.", alerts.resolved());
+  metric("logpipe_alerts_firing", "gauge", "Episodes currently firing.", alerts.firing());
+  metric("logpipe_event_time_seconds", "gauge", "Newest event time seen.",
+         es.max_time_us == kNoTime ? 0.0 : static_cast<double>(es.max_time_us) / 1e6);
+  metric("logpipe_window_end_seconds", "gauge", "End of the last closed window.",
+         static_cast<double>(alerts.last_window_end_us()) / 1e6);
+  out += "# HELP logpipe_metric Value of each metric in the last closed window (keyed: the largest eligible key).\n";
+  out += "# TYPE logpipe_metric gauge\n";
+  for (size_t m = 0; m < kMetricCount; ++m) {
+    if (kMetrics[m].dimension == Dimension::kGlobal) {
+      fmt::format_to(std::back_inserter(out), "logpipe_metric{{metric=\"{}\"}} {}\n", kMetrics[m].name,
+                     alerts.last_global()[m].value);
+    } else {
+      const auto& [key, v] = alerts.last_max()[m];
+      fmt::format_to(std::back_inserter(out), "logpipe_metric{{metric=\"{}\",key=\"{}\"}} {}\n", kMetrics[m].name,
+                     prometheus_label(key), v.value);
+    }
+  }
+  out += "# HELP logpipe_threshold Alert threshold of each metric that has one.\n# TYPE logpipe_threshold gauge\n";
+  for (size_t m = 0; m < kMetricCount; ++m)
+    if (alerts.thresholds()[m])
+      fmt::format_to(std::back_inserter(out), "logpipe_threshold{{metric=\"{}\"}} {}\n", kMetrics[m].name,
+                     *alerts.thresholds()[m]);
+  out += "# HELP logpipe_alert_firing 1 for each (metric, key) episode currently firing.\n";
+  out += "# TYPE logpipe_alert_firing gauge\n";
+  alerts.for_each_firing([&](MetricId m, std::string_view key) {
+    fmt::format_to(std::back_inserter(out), "logpipe_alert_firing{{metric=\"{}\",key=\"{}\"}} 1\n", kMetrics[m].name,
+                   prometheus_label(key));
+  });
+  return out;
+}
+
+int run_stream(const StreamOptions& o) {
+  Setup s = resolve(o);
+  // Open everything before any work: inputs, the alert sink, the metrics listener.
+  std::vector<std::unique_ptr<LineSource>> sources;
+  for (const auto& in : s.inputs) {
+    sources.push_back(open_line_source(in, s.endpoint));
+    if (o.input.verbose) fmt::print(stderr, "logpipe: stream: reading {}\n", sources.back()->name());
+  }
+  auto sink = open_sink(o.alerts, s.endpoint, /*append=*/true);
+  std::unique_ptr<MetricsServer> metrics_server;
+  if (!o.metrics_listen.empty()) {
+    metrics_server = std::make_unique<MetricsServer>(o.metrics_listen);
+    if (o.input.verbose) fmt::print(stderr, "logpipe: stream: metrics on port {}\n", metrics_server->port());
+  }
+  MalformedLog malformed(o.input.rejects, o.input.strict);
+  std::unique_ptr<Parser> parser;
+  if (o.input.format != "auto") parser = make_parser(o.input.format);
+
+  std::string alert_text;
+  AlertEvaluator alerts(s.thresholds, [&](const std::vector<Alert>& batch) {
+    alert_text.clear();
+    for (const auto& a : batch) append_alert_json(alert_text, a);
+    sink->write(alert_text);
+    sink->flush();  // an alert is only useful now
+  });
+  WindowEngine engine(s.engine, alerts);
+
+  uint64_t lines = 0, bytes = 0;
+  Record record;
+  auto handle = [&](LineSource& src, std::string_view line, uint64_t number) {
+    if (is_blank(line)) return;
+    if (src.truncated()) {
+      malformed.add(src.name(), number, line, ParseError::kTruncatedLine);
+      return;
+    }
+    ParseError e = parser->parse(line, record);
+    if (e != ParseError::kNone) {
+      malformed.add(src.name(), number, line, e);
+      return;
+    }
+    if (engine.add(record) == WindowEngine::AddResult::kNoTime)
+      malformed.add(src.name(), number, line, ParseError::kBadTime);
+  };
+  // With --format auto, the first lines are kept until 16 are seen (or the input pauses), the
+  // format is detected, and they are replayed.
+  std::vector<std::string> pending;
+  std::vector<uint64_t> pending_numbers;
+  auto detect = [&](LineSource& src) {
+    std::vector<std::string_view> views(pending.begin(), pending.end());
+    parser = make_parser(detect_format(views));
+    if (o.input.verbose) fmt::print(stderr, "logpipe: {}: detected format {}\n", src.name(), parser->name());
+    for (size_t i = 0; i < pending.size(); ++i) handle(src, pending[i], pending_numbers[i]);
+    pending.clear();
+    pending_numbers.clear();
+  };
+
+  auto started = Clock::now();
+  auto last_data = started;
+  int64_t time_at_last_data = kNoTime;  // newest event time when data last arrived
+  uint64_t lines_at_last_data = 0;
+  auto next_stats = started + std::chrono::microseconds(s.stats_every_us);
+  uint64_t stats_lines = 0, stats_bytes = 0;
+  auto stats_time = started;
+  auto next_publish = started;
+  auto tick = [&](Clock::time_point now) {
+    if (s.stats_every_us && now >= next_stats) {
+      const EngineStats& es = engine.stats();
+      double dt = std::chrono::duration<double>(now - stats_time).count();
+      double lag = es.max_time_us == kNoTime ? 0.0
+                   : static_cast<double>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count() - es.max_time_us) / 1e6;
+      fmt::print(stderr,
+                 "logpipe: stream: {} lines ({:.0f} lines/s, {:.1f} MB/s), {} malformed, {} late, lag {:.1f}s, "
+                 "{} panes, {} keys, {} windows, {} firing\n",
+                 lines, static_cast<double>(lines - stats_lines) / dt, static_cast<double>(bytes - stats_bytes) / dt / 1e6,
+                 malformed.total(), es.late, lag, es.open_panes, es.tracked_keys, es.windows_closed, alerts.firing());
+      stats_lines = lines;
+      stats_bytes = bytes;
+      stats_time = now;
+      next_stats = now + std::chrono::microseconds(s.stats_every_us);
+    }
+    if (metrics_server && now >= next_publish) {
+      metrics_server->publish(prometheus_text(engine.stats(), alerts, lines, malformed.total()));
+      next_publish = now + std::chrono::milliseconds(500);
+    }
+  };
+
+  constexpr int kPollMs = 100;
+  for (auto& src : sources) {
+    std::string_view line;
+    bool done = false;
+    while (!done && !g_stop_requested) {
+      LineSource::Status st = src->next(line, kPollMs);
+      if (st == LineSource::Status::kLine) {
+        ++lines;
+        bytes += line.size() + 1;
+        if (parser) {
+          handle(*src, line, src->line_number());
+        } else {
+          pending.emplace_back(line);
+          pending_numbers.push_back(src->line_number());
+          if (pending.size() >= 16) detect(*src);
+        }
+        if ((lines & 0xfff) == 0) tick(Clock::now());
+        continue;
+      }
+      if (st == LineSource::Status::kEnd) {
+        done = true;
+        break;
+      }
+      // Timeout: the input is quiet.
+      auto now = Clock::now();
+      if (!parser && !pending.empty()) detect(*src);
+      if (lines != lines_at_last_data) {  // data arrived since the last quiet spell
+        lines_at_last_data = lines;
+        last_data = now;
+        time_at_last_data = engine.stats().max_time_us;
+      }
+      auto quiet_us = std::chrono::duration_cast<std::chrono::microseconds>(now - last_data).count();
+      // Event time follows the wall clock while nothing arrives, so a window still closes (and an
+      // episode still resolves) when the traffic stops.
+      if (time_at_last_data != kNoTime) engine.advance_to(time_at_last_data + quiet_us);
+      if (s.idle_exit_us && quiet_us >= s.idle_exit_us) {
+        done = true;
+        break;
+      }
+      tick(now);
+    }
+    if (!parser && !pending.empty()) detect(*src);
+    if (g_stop_requested) break;
+  }
+  // End of input or a stop signal: evaluate the open windows and flush their alerts.
+  engine.flush();
+  sink->flush();
+  if (metrics_server) metrics_server->publish(prometheus_text(engine.stats(), alerts, lines, malformed.total()));
+  const EngineStats& es = engine.stats();
+  if (o.input.verbose || s.stats_every_us)
+    fmt::print(stderr, "logpipe: stream: {} lines, {} records, {} late, {} windows, {} alerts fired, {} resolved\n",
+               lines, es.records, es.late, es.windows_closed, alerts.fired(), alerts.resolved());
+  if (es.late) fmt::print(stderr, "logpipe: {} late record{} dropped (older than their closed window)\n", es.late,
+                          es.late == 1 ? "" : "s");
+  sink->close();
+  malformed.flush();
+  malformed.print_summary(stderr);
+  return kExitOk;
+}
+
+}  // namespace
 
 RunFn setup_stream(CLI::App& command) {
-  return [] () -> int { runtime_error("'stream' is not implemented yet"); };
+  auto o = std::make_shared<StreamOptions>();
+  add_input_options(command, o->input);
+  command.add_option("--input", o->input_endpoint,
+                     "Input endpoint: -, PATH, tcp://HOST:PORT (connect), udp://HOST:PORT, kafka://BROKERS/TOPIC");
+  command.add_option("--listen", o->listen, "Serve an input endpoint: tcp://HOST:PORT or udp://HOST:PORT (many clients)");
+  command.add_flag("-f,--follow", o->follow, "Keep reading files as they grow and are rotated (like tail -F)");
+  command.add_option("--config", o->config, "Thresholds file (TOML, as written by calibrate)");
+  command.add_option("--threshold", o->thresholds, "Override a threshold: METRIC=VALUE (repeatable)")
+      ->allow_extra_args(false);
+  command.add_option("--min-requests", o->min_requests, "Override a min_requests guard: METRIC=N (repeatable)")
+      ->allow_extra_args(false);
+  command.add_option("--window", o->window, "Window size, e.g. 60s, 5m (default 60s or [window] size_s)");
+  command.add_option("--hop", o->hop, "Start a window every DURATION (sliding windows; default = --window)");
+  command.add_option("--lateness", o->lateness, "How long after its end a window waits for late records (default 5s)");
+  command.add_option("--max-keys", o->max_keys, "Keys kept per dimension (url, user, ip) per window slice (default 200000)");
+  command.add_option("--alerts", o->alerts, "Where alerts go: -, FILE (appended), tcp://HOST:PORT, kafka://...")
+      ->capture_default_str();
+  command.add_flag("--stats", o->stats, "Print throughput and lag on stderr periodically");
+  command.add_option("--stats-interval", o->stats_interval, "Period of --stats")->capture_default_str();
+  command.add_option("--metrics-listen", o->metrics_listen, "Serve live values in Prometheus text format on HOST:PORT");
+  command.add_option("--idle-exit", o->idle_exit, "End after DURATION without input (e.g. 10s)");
+  return [o] { return run_stream(*o); };
 }
 
 }  // namespace logpipe::cli

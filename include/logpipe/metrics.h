@@ -1,0 +1,309 @@
+// The windowed-metrics engine shared by `stream`, `calibrate` and `analyze` (SPEC.md "stream").
+//
+// Records go in (add), event-time windows come out (WindowObserver::on_window). The engine
+// counts per *pane* (a slice of gcd(window, hop) seconds): a record touches one pane whatever the
+// hop, and a sliding window is the sum of its panes when it closes. Keys (url, user, ip) live in
+// per-pane tables that are freed when the last window needing the pane closes, so an idle key
+// costs nothing after its last window; a per-dimension cap (`max_keys`) keeps the heaviest keys
+// of a pane when a flood of distinct keys arrives (see docs/stream.md for the accuracy bound).
+//
+// Every metric is defined once, in kMetrics: its name, its dimension, what it divides by what,
+// and whether it needs an HTTP status. Everything else (evaluation, TOML keys, Prometheus names,
+// calibrate's table) iterates that table.
+#pragma once
+
+#include "logpipe/record.h"
+
+#include <array>
+#include <bitset>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+namespace logpipe {
+
+/// What a metric is keyed by. kGlobal: one value per window for all traffic.
+enum class Dimension : uint8_t { kGlobal, kUrl, kUser, kIp };
+/// Number of keyed dimensions (url, user, ip).
+inline constexpr size_t kKeyedDimensions = 3;
+/// "url", "user", "ip" or "" for kGlobal.
+std::string_view dimension_name(Dimension d) noexcept;
+
+/// How a metric's value is computed from a key's counters in one window.
+enum class MetricKind : uint8_t {
+  kErrorRatio,        ///< errors / requests with a status
+  kServerErrorRatio,  ///< 5xx / requests with a status
+  kRequestRate,       ///< requests / window seconds (records without status count too)
+  kP99LatencyMs,      ///< 99th percentile of duration_us / 1000 (records carrying a duration)
+};
+
+/// One row of the metric table.
+struct MetricDef {
+  std::string_view name;   ///< contract name (SPEC.md), also the TOML table and Prometheus label
+  Dimension dimension;     ///< global or the key it is computed per
+  MetricKind kind;         ///< numerator / denominator
+  bool needs_status;       ///< only records with an HTTP status feed it
+  std::string_view unit;   ///< "ratio", "requests/s", "ms"
+  uint64_t min_requests;   ///< default guard: below this many requests the value never alerts
+  std::string_view help;   ///< one line for --help, Prometheus HELP, docs
+};
+
+/// Dense metric ids, in the order of kMetrics.
+enum MetricId : uint8_t {
+  kErrorRate,
+  kServerErrorRate,
+  kUrlErrorRate,
+  kUserErrorRate,
+  kIpErrorRate,
+  kRequestRate,
+  kIpRequestRate,
+  kUserRequestRate,
+  kUrlP99LatencyMs,
+  kMetricCount,
+};
+
+/// THE metric table: the one place a metric is defined.
+inline constexpr std::array<MetricDef, kMetricCount> kMetrics = {{
+    {"error_rate", Dimension::kGlobal, MetricKind::kErrorRatio, true, "ratio", 1,
+     "errors / requests, all traffic"},
+    {"server_error_rate", Dimension::kGlobal, MetricKind::kServerErrorRatio, true, "ratio", 1,
+     "5xx / requests, all traffic"},
+    {"url_error_rate", Dimension::kUrl, MetricKind::kErrorRatio, true, "ratio", 20,
+     "errors / requests, per url (path without query)"},
+    {"user_error_rate", Dimension::kUser, MetricKind::kErrorRatio, true, "ratio", 20,
+     "errors / requests, per user (or session when no user)"},
+    {"ip_error_rate", Dimension::kIp, MetricKind::kErrorRatio, true, "ratio", 20,
+     "errors / requests, per client ip"},
+    {"request_rate", Dimension::kGlobal, MetricKind::kRequestRate, false, "requests/s", 1,
+     "requests per second, all traffic"},
+    {"ip_request_rate", Dimension::kIp, MetricKind::kRequestRate, false, "requests/s", 1,
+     "requests per second, per client ip"},
+    {"user_request_rate", Dimension::kUser, MetricKind::kRequestRate, false, "requests/s", 1,
+     "requests per second, per user (or session when no user)"},
+    {"url_p99_latency_ms", Dimension::kUrl, MetricKind::kP99LatencyMs, false, "ms", 20,
+     "99th percentile of the response time in ms, per url (formats with a duration)"},
+}};
+
+/// The id of a metric name, or kMetricCount when unknown.
+MetricId find_metric(std::string_view name) noexcept;
+
+/// Counters of one key (or of all traffic) in one pane or window.
+struct KeyStats {
+  uint64_t requests = 0;       ///< every record (with or without status)
+  uint64_t with_status = 0;    ///< records carrying an HTTP status
+  uint64_t errors = 0;         ///< status counted as an error (>= 400 by default)
+  uint64_t server_errors = 0;  ///< status 5xx
+  void merge(const KeyStats& o) noexcept {
+    requests += o.requests;
+    with_status += o.with_status;
+    errors += o.errors;
+    server_errors += o.server_errors;
+  }
+};
+
+/// Response times of one url in one pane: log-linear buckets (8 per power of two, values under
+/// 8 us exact), so that a quantile is within 6.25% of the exact one and a histogram is 1.2 KB.
+class LatencyHistogram {
+ public:
+  static constexpr int kSubBits = 3;
+  static constexpr size_t kSub = size_t{1} << kSubBits;
+  static constexpr size_t kBuckets = kSub + 38 * kSub;  ///< up to 2^41 us (25 days)
+  void add(int64_t duration_us) noexcept;
+  void merge(const LatencyHistogram& o) noexcept;
+  void clear() noexcept;
+  uint64_t count() const noexcept { return total_; }
+  /// Nearest-rank quantile (the smallest bucket holding at least q of the samples), reported as
+  /// the bucket's midpoint in microseconds. 0 when empty.
+  double quantile_us(double q) const noexcept;
+
+ private:
+  std::array<uint32_t, kBuckets> counts_{};
+  uint64_t total_ = 0;
+};
+
+/// Counters per key for one dimension of one pane: open addressing on a 64-bit hash, key bytes
+/// in one arena, no allocation per record once warm. When `cap` keys are held and a new one
+/// arrives, the lighter half (by requests) is evicted in one pass (amortised O(1)); the largest
+/// evicted count is kept as `evicted_floor()`: any key's count is exact when it was never
+/// evicted, and low by at most that floor otherwise.
+class KeyTable {
+ public:
+  struct Entry {
+    uint64_t hash;
+    uint32_t key_offset;
+    uint32_t key_size;
+    KeyStats stats;
+    int32_t latency = -1;  ///< index of the url's histogram in the pane, -1 = none
+  };
+  explicit KeyTable(size_t cap = 0) : cap_(cap) {}
+  void set_cap(size_t cap) noexcept { cap_ = cap; }
+  /// The entry of `key` (hash = hash_bytes(key)), inserted with zero counts when new.
+  /// `evicted` receives the latency indices of evicted entries (so the pane can reuse them).
+  Entry& upsert(std::string_view key, uint64_t hash, std::vector<int32_t>* evicted = nullptr);
+  /// Hints the CPU to load the slot of `hash` (the caller looks up several keys per record:
+  /// their cache misses then overlap).
+  void prefetch(uint64_t hash) const noexcept {
+    if (!index_.empty()) __builtin_prefetch(&index_[hash & (index_.size() - 1)]);
+  }
+  /// The entry of key or nullptr.
+  const Entry* find(std::string_view key, uint64_t hash) const noexcept;
+  std::string_view key(const Entry& e) const noexcept { return {arena_.data() + e.key_offset, e.key_size}; }
+  const std::vector<Entry>& entries() const noexcept { return entries_; }
+  size_t size() const noexcept { return entries_.size(); }
+  uint64_t evicted_keys() const noexcept { return evicted_keys_; }
+  uint64_t evicted_floor() const noexcept { return evicted_floor_; }
+  /// Forgets every key; memory is kept for reuse.
+  void clear() noexcept;
+  /// Approximate heap bytes held.
+  size_t memory_bytes() const noexcept;
+
+ private:
+  void rebuild_index(size_t slots);
+  void evict_lighter_half(std::vector<int32_t>* evicted);
+  std::vector<uint32_t> index_;  // slot -> entry index + 1; 0 = empty
+  std::vector<Entry> entries_;
+  std::vector<char> arena_;
+  size_t cap_;
+  uint64_t evicted_keys_ = 0;
+  uint64_t evicted_floor_ = 0;
+};
+
+/// A metric's value for one key (or for all traffic) in one window.
+struct MetricValue {
+  double value = 0;       ///< ratio, requests/s or ms
+  uint64_t requests = 0;  ///< the denominator: requests with status for error ratios, every
+                          ///< request for rates, latency samples for p99
+  uint64_t errors = 0;    ///< errors of the key in the window (also reported for rates)
+  bool eligible = false;  ///< requests >= the metric's min_requests (only eligible values alert)
+};
+
+/// Settings of the engine. Thresholds are not here: they belong to what observes the windows.
+struct EngineConfig {
+  int64_t window_us = 60'000'000;   ///< window size
+  int64_t hop_us = 0;               ///< start every hop; 0 = window_us (tumbling); <= window
+  int64_t lateness_us = 5'000'000;  ///< a window closes when newest time >= end + lateness
+  /// Keys kept per dimension per pane; the heaviest survive (KeyTable). The default keeps three
+  /// dimensions of a few panes well under 250 MB.
+  size_t max_keys = 200'000;
+  /// Urls per pane that get a latency histogram (1.2 KB each); later urls of a full pane have
+  /// no p99 in that pane.
+  size_t max_latency_keys = 10'000;
+  std::array<uint64_t, kMetricCount> min_requests = default_min_requests();
+  /// Which statuses are errors; default every status >= 400.
+  std::bitset<1000> error_statuses = default_error_statuses();
+
+  static std::array<uint64_t, kMetricCount> default_min_requests() noexcept;
+  static std::bitset<1000> default_error_statuses() noexcept;
+  /// Throws Error (usage) on an inconsistent configuration, naming the option.
+  void validate() const;
+};
+
+class WindowEngine;
+
+/// One closed window as observers see it. Valid only during on_window().
+class WindowView {
+ public:
+  int64_t start_us() const noexcept { return start_us_; }
+  int64_t end_us() const noexcept { return end_us_; }
+  /// Counters of all traffic in the window.
+  const KeyStats& totals() const noexcept { return *totals_; }
+  /// The value of a global metric (kMetrics[m].dimension == kGlobal).
+  MetricValue global(MetricId m) const noexcept;
+  /// Calls f(std::string_view key, const MetricValue&) for every key of a keyed metric's
+  /// dimension present in the window (eligible or not).
+  template <typename F>
+  void for_each_key(MetricId m, F&& f) const {
+    const KeyTable& t = *tables_[dimension_index(kMetrics[m].dimension)];
+    for (const auto& e : t.entries()) f(t.key(e), value_of(m, e));
+  }
+  /// Number of keys of a dimension in the window.
+  size_t key_count(Dimension d) const noexcept { return tables_[dimension_index(d)]->size(); }
+  /// The largest count a key of this dimension may have lost to the cap (0 = exact counts).
+  uint64_t evicted_floor(Dimension d) const noexcept { return tables_[dimension_index(d)]->evicted_floor(); }
+  /// Index of a keyed dimension in [0, kKeyedDimensions).
+  static size_t dimension_index(Dimension d) noexcept { return static_cast<size_t>(d) - 1; }
+
+ private:
+  friend class WindowEngine;
+  MetricValue value_of(MetricId m, const KeyTable::Entry& e) const noexcept;
+  int64_t start_us_ = 0, end_us_ = 0;
+  double seconds_ = 1;
+  const KeyStats* totals_ = nullptr;
+  std::array<const KeyTable*, kKeyedDimensions> tables_{};
+  const std::vector<LatencyHistogram>* latency_ = nullptr;
+  const std::array<uint64_t, kMetricCount>* min_requests_ = nullptr;
+};
+
+/// Receives windows as they close, in order of start time.
+class WindowObserver {
+ public:
+  virtual ~WindowObserver() = default;
+  virtual void on_window(const WindowView& window) = 0;
+};
+
+/// Running counts of the engine (for --stats, Prometheus, tests).
+struct EngineStats {
+  uint64_t records = 0;         ///< records counted in at least one window
+  uint64_t late = 0;            ///< records whose every window had already closed (dropped)
+  uint64_t windows_closed = 0;  ///< windows handed to the observer
+  uint64_t evicted_keys = 0;    ///< keys dropped by the cap, all panes so far
+  uint64_t skipped_windows = 0; ///< empty windows not emitted inside a long silence
+  int64_t max_time_us = kNoTime;  ///< newest event time seen (the watermark before lateness)
+  size_t open_panes = 0;
+  size_t tracked_keys = 0;      ///< keys held in open panes, all dimensions
+};
+
+/// The engine. Not thread-safe: one thread adds, the observer runs on that thread.
+class WindowEngine {
+ public:
+  WindowEngine(EngineConfig config, WindowObserver& observer);
+  ~WindowEngine();
+  WindowEngine(const WindowEngine&) = delete;
+  WindowEngine& operator=(const WindowEngine&) = delete;
+
+  enum class AddResult : uint8_t { kAdded, kLate, kNoTime };
+  /// Counts one record in the windows it belongs to, then closes the windows that the new
+  /// newest time makes complete. kLate: every window of the record had closed (dropped and
+  /// counted). kNoTime: the record has no time (the caller counts it as malformed).
+  AddResult add(const Record& record);
+  /// Moves event time forward without a record (a live stream that went quiet): windows whose
+  /// end + lateness <= time_us close. Never moves time backwards.
+  void advance_to(int64_t time_us);
+  /// Closes every open window (end of input, shutdown), in order: up to the window holding the
+  /// newest record (windows after it that only advance_to reached stay unemitted).
+  void flush();
+  const EngineStats& stats() const noexcept;
+  const EngineConfig& config() const noexcept { return config_; }
+
+ private:
+  struct Pane;
+  Pane& pane_for(int64_t pane_index);
+  void close_ready_windows();
+  void close_through(int64_t last_window);
+  void close_window(int64_t window_index);
+  void drop_dead_panes();
+  void count_key(Pane& pane, size_t dim, std::string_view key, uint64_t hash, const Record& r, bool error,
+                 bool server_error, bool with_status);
+
+  EngineConfig config_;
+  WindowObserver& observer_;
+  int64_t pane_us_;
+  int64_t next_window_ = 0;  // lowest window index not closed yet (valid when started_)
+  bool started_ = false;
+  bool closed_any_ = false;
+  int64_t empty_run_ = 0;
+  int64_t newest_record_us_ = INT64_MIN;  // newest time of a counted record (advance_to aside)  // consecutive empty windows closed
+  std::vector<std::unique_ptr<Pane>> panes_;  // open panes, ascending index
+  std::vector<std::unique_ptr<Pane>> spare_;  // closed panes kept for reuse
+  std::unique_ptr<Pane> merged_;              // scratch for sliding windows
+  mutable EngineStats stats_;
+};
+
+/// Floor division for event times before 1970 too.
+inline int64_t floor_div(int64_t a, int64_t b) noexcept {
+  int64_t q = a / b;
+  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+}  // namespace logpipe

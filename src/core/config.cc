@@ -1,0 +1,195 @@
+// Thresholds file: toml++ is used here and nowhere else in the core.
+#include "logpipe/config.h"
+
+#include "logpipe/error.h"
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <charconv>
+#include <cmath>
+
+namespace logpipe {
+namespace {
+
+std::string known_metrics() {
+  std::string s;
+  for (const auto& m : kMetrics) {
+    if (!s.empty()) s += ", ";
+    s += m.name;
+  }
+  return s;
+}
+
+std::string where(std::string_view name, const toml::node& node) {
+  const auto& src = node.source();
+  return fmt::format("{}:{}", name, src.begin.line);
+}
+
+int64_t seconds_value(std::string_view name, const toml::node& node, std::string_view key, bool allow_zero) {
+  std::optional<double> v = node.value<double>();
+  if (!v || !std::isfinite(*v) || *v < 0 || (!allow_zero && *v == 0))
+    usage_error("{}: [window] {} must be a {} number of seconds", where(name, node), key,
+                allow_zero ? "non-negative" : "positive");
+  return static_cast<int64_t>(std::llround(*v * 1e6));
+}
+
+}  // namespace
+
+bool add_error_statuses(std::string_view spec, std::bitset<1000>& statuses) noexcept {
+  auto number = [](std::string_view s, unsigned& out) {
+    auto r = std::from_chars(s.data(), s.data() + s.size(), out);
+    return r.ec == std::errc() && r.ptr == s.data() + s.size() && out >= 100 && out <= 999;
+  };
+  unsigned lo = 0, hi = 0;
+  if (spec.size() == 3 && (spec[1] == 'x' || spec[1] == 'X') && (spec[2] == 'x' || spec[2] == 'X') &&
+      spec[0] >= '1' && spec[0] <= '9') {
+    lo = static_cast<unsigned>(spec[0] - '0') * 100;
+    hi = lo + 99;
+  } else if (size_t dash = spec.find('-'); dash != std::string_view::npos) {
+    if (!number(spec.substr(0, dash), lo) || !number(spec.substr(dash + 1), hi) || hi < lo) return false;
+  } else {
+    if (!number(spec, lo)) return false;
+    hi = lo;
+  }
+  for (unsigned s = lo; s <= hi; ++s) statuses.set(s);
+  return true;
+}
+
+ThresholdConfig parse_threshold_config(std::string_view text, std::string_view name) {
+  toml::table root;
+  try {
+    root = toml::parse(text, name);
+  } catch (const toml::parse_error& e) {
+    usage_error("{}:{}: {}", name, e.source().begin.line, e.description());
+  }
+  ThresholdConfig c;
+  if (const toml::table* window = root["window"].as_table()) {
+    for (const auto& [key, node] : *window) {
+      if (key == "size_s") c.window_us = seconds_value(name, node, "size_s", false);
+      else if (key == "hop_s") c.hop_us = seconds_value(name, node, "hop_s", false);
+      else if (key == "lateness_s") c.lateness_us = seconds_value(name, node, "lateness_s", true);
+      else usage_error("{}: unknown key [window] {} (expected size_s, hop_s, lateness_s)", where(name, node), key.str());
+    }
+  } else if (root.contains("window")) {
+    usage_error("{}: 'window' must be a table", name);
+  }
+  if (const toml::table* errors = root["errors"].as_table()) {
+    for (const auto& [key, node] : *errors) {
+      if (key != "statuses") usage_error("{}: unknown key [errors] {} (expected statuses)", where(name, node), key.str());
+      const toml::array* list = node.as_array();
+      if (!list) usage_error("{}: [errors] statuses must be an array such as [500, \"4xx\", \"502-504\"]", where(name, node));
+      std::bitset<1000> statuses;
+      for (const auto& item : *list) {
+        std::string spec;
+        if (auto i = item.value<int64_t>()) spec = std::to_string(*i);
+        else if (auto s = item.value<std::string>()) spec = *s;
+        if (!add_error_statuses(spec, statuses))
+          usage_error("{}: [errors] statuses: bad entry (expected 500, \"5xx\" or \"400-499\")", where(name, item));
+      }
+      c.error_statuses = statuses;
+    }
+  }
+  if (const toml::table* metrics = root["metrics"].as_table()) {
+    for (const auto& [metric_name, node] : *metrics) {
+      MetricId id = find_metric(metric_name.str());
+      if (id == kMetricCount)
+        usage_error("{}: unknown metric [metrics.{}] (known: {})", where(name, node), metric_name.str(), known_metrics());
+      const toml::table* t = node.as_table();
+      if (!t) usage_error("{}: [metrics.{}] must be a table", where(name, node), metric_name.str());
+      for (const auto& [key, value] : *t) {
+        if (key == "threshold") {
+          std::optional<double> v = value.value<double>();
+          if (!v || !std::isfinite(*v))
+            usage_error("{}: [metrics.{}] threshold must be a number", where(name, value), metric_name.str());
+          c.metrics[id].threshold = *v;
+        } else if (key == "min_requests") {
+          std::optional<int64_t> v = value.value<int64_t>();
+          if (!v || *v < 0)
+            usage_error("{}: [metrics.{}] min_requests must be a non-negative integer", where(name, value),
+                        metric_name.str());
+          c.metrics[id].min_requests = static_cast<uint64_t>(*v);
+        } else {
+          usage_error("{}: unknown key [metrics.{}] {} (expected threshold, min_requests)", where(name, value),
+                      metric_name.str(), key.str());
+        }
+      }
+    }
+  }
+  return c;
+}
+
+ThresholdConfig load_threshold_config(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) system_error(errno, "--config: cannot open '" + path + "'");
+  std::string text;
+  char buf[65536];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+  bool failed = std::ferror(f);
+  std::fclose(f);
+  if (failed) runtime_error("--config: cannot read '{}'", path);
+  return parse_threshold_config(text, path);
+}
+
+void ThresholdConfig::apply_to(EngineConfig& engine) const {
+  if (window_us) engine.window_us = *window_us;
+  if (hop_us) engine.hop_us = *hop_us;
+  if (lateness_us) engine.lateness_us = *lateness_us;
+  for (size_t m = 0; m < kMetricCount; ++m)
+    if (metrics[m].min_requests) engine.min_requests[m] = *metrics[m].min_requests;
+  if (error_statuses) engine.error_statuses = *error_statuses;
+}
+
+std::array<std::optional<double>, kMetricCount> ThresholdConfig::thresholds() const {
+  std::array<std::optional<double>, kMetricCount> t;
+  for (size_t m = 0; m < kMetricCount; ++m) t[m] = metrics[m].threshold;
+  return t;
+}
+
+std::string format_threshold_config(const ThresholdConfig& c, const std::array<std::string, kMetricCount>* comments) {
+  std::string out;
+  auto seconds = [](int64_t us) { return fmt::format("{}", static_cast<double>(us) / 1e6); };
+  if (c.window_us || c.hop_us || c.lateness_us) {
+    out += "[window]\n";
+    if (c.window_us) out += fmt::format("size_s = {}\n", seconds(*c.window_us));
+    if (c.hop_us) out += fmt::format("hop_s = {}\n", seconds(*c.hop_us));
+    if (c.lateness_us) out += fmt::format("lateness_s = {}\n", seconds(*c.lateness_us));
+  }
+  if (c.error_statuses) {
+    out += "\n[errors]\nstatuses = [";
+    bool first = true;
+    for (size_t s = 100; s < 1000; ++s) {
+      if (!c.error_statuses->test(s)) continue;
+      out += fmt::format("{}{}", first ? "" : ", ", s);
+      first = false;
+    }
+    out += "]\n";
+  }
+  for (size_t m = 0; m < kMetricCount; ++m) {
+    const MetricSettings& s = c.metrics[m];
+    if (!s.threshold && !s.min_requests) continue;
+    out += '\n';
+    if (comments && !(*comments)[m].empty()) out += fmt::format("# {}\n", (*comments)[m]);
+    out += fmt::format("[metrics.{}]\n", kMetrics[m].name);
+    // Shortest round-trip form; a whole number keeps a ".0" so that TOML reads a float.
+    if (s.threshold) {
+      std::string v = fmt::format("{}", *s.threshold);
+      if (v.find_first_of(".eEn") == std::string::npos) v += ".0";
+      out += fmt::format("threshold = {}\n", v);
+    }
+    if (s.min_requests) out += fmt::format("min_requests = {}\n", *s.min_requests);
+  }
+  return out;
+}
+
+std::pair<MetricId, std::string_view> parse_metric_assignment(std::string_view text, std::string_view option) {
+  size_t eq = text.find('=');
+  if (eq == std::string_view::npos) usage_error("{}: expected NAME=VALUE, got '{}'", option, text);
+  std::string_view metric = text.substr(0, eq);
+  MetricId id = find_metric(metric);
+  if (id == kMetricCount) usage_error("{}: unknown metric '{}' (known: {})", option, metric, known_metrics());
+  return {id, text.substr(eq + 1)};
+}
+
+}  // namespace logpipe

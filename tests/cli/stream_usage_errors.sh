@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Bad options are refused before any work with exit 2 and a message naming the option; a missing
+# input is exit 1 naming the file.
+set -euo pipefail
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+expect() {  # expect CODE MESSAGE-REGEX ARGS...
+  local code=$1 msg=$2 rc=0
+  shift 2
+  "$LOGPIPE" stream "$@" </dev/null >"$tmp/out" 2>"$tmp/err" || rc=$?
+  [ "$rc" -eq "$code" ] || { echo "stream $*: exit $rc, expected $code"; cat "$tmp/err"; exit 1; }
+  grep -qE -- "$msg" "$tmp/err" || { echo "stream $*: message does not match '$msg':"; cat "$tmp/err"; exit 1; }
+  [ ! -s "$tmp/out" ] || { echo "stream $*: wrote to stdout"; exit 1; }
+}
+expect 2 "--threshold: unknown metric 'url_eror_rate'" --threshold url_eror_rate=0.3
+expect 2 "--threshold: 'high' is not a number" --threshold error_rate=high
+expect 2 "--min-requests: '1.5' is not a whole number" --min-requests url_error_rate=1.5
+expect 2 "--window: bad duration" --window 1x
+expect 2 "--window: must be a whole number of seconds" --window 1500ms
+expect 2 "--hop: must not exceed --window" --window 60s --hop 2m
+expect 2 "--listen: expected tcp://" --listen /tmp/x
+expect 2 "--max-keys: must be at least 16" --max-keys 3
+printf '[metrics.url_error_rate]\nthreshold = 0.3\nmin_request = 20\n' >"$tmp/bad.toml"
+expect 2 "bad.toml:3: unknown key \[metrics.url_error_rate\] min_request" --config "$tmp/bad.toml"
+expect 1 "--config: cannot open '$tmp/none.toml'" --config "$tmp/none.toml"
+expect 1 "cannot open '$tmp/missing.log'" "$tmp/missing.log"
+# --strict: the first malformed line is exit 3 with FILE:LINE
+printf 'not a log line\n' >"$tmp/bad.log"
+expect 3 "bad.log:1: malformed line" --strict --format combined "$tmp/bad.log"
+echo ok

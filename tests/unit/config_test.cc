@@ -1,0 +1,85 @@
+// The thresholds file: the SPEC.md example, errors that name the key, and the writer's round trip.
+#include "logpipe/config.h"
+#include "logpipe/error.h"
+
+#include <doctest/doctest.h>
+
+using namespace logpipe;
+
+TEST_CASE("config: the SPEC.md example sets the window and one metric") {
+  ThresholdConfig c = parse_threshold_config(
+      "[window]\nsize_s = 60\n[metrics.url_error_rate]\nthreshold = 0.3\nmin_requests = 20\n", "t.toml");
+  REQUIRE(c.window_us);
+  CHECK(*c.window_us == 60'000'000);
+  CHECK(*c.metrics[kUrlErrorRate].threshold == 0.3);
+  CHECK(*c.metrics[kUrlErrorRate].min_requests == 20);
+  CHECK_FALSE(c.metrics[kErrorRate].threshold);
+  EngineConfig e;
+  e.min_requests[kUrlErrorRate] = 99;
+  c.apply_to(e);
+  CHECK(e.min_requests[kUrlErrorRate] == 20);
+  CHECK(e.window_us == 60'000'000);
+}
+
+TEST_CASE("config: an integer threshold reads as a number") {
+  ThresholdConfig c = parse_threshold_config("[metrics.ip_request_rate]\nthreshold = 5\n", "t.toml");
+  CHECK(*c.metrics[kIpRequestRate].threshold == 5.0);
+}
+
+TEST_CASE("config: a typo in a metric or key is an error naming the file and line") {
+  auto message = [](const char* text) {
+    try {
+      parse_threshold_config(text, "t.toml");
+    } catch (const Error& e) {
+      CHECK(e.exit_code() == kExitUsage);
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(message("[metrics.url_eror_rate]\nthreshold = 1\n").find("t.toml:1: unknown metric [metrics.url_eror_rate]") == 0);
+  CHECK(message("[metrics.error_rate]\ntreshold = 1\n").find("t.toml:2: unknown key [metrics.error_rate] treshold") == 0);
+  CHECK(message("[metrics.error_rate]\nthreshold = \"high\"\n").find("threshold must be a number") != std::string::npos);
+  CHECK(message("[window]\nsize_s = 0\n").find("size_s must be a positive") != std::string::npos);
+  CHECK(message("[window\n").find("t.toml:1:") == 0);
+}
+
+TEST_CASE("config: other top-level tables are ignored (notes written by tools)") {
+  ThresholdConfig c = parse_threshold_config("[calibration]\nwindows = 1440\n", "t.toml");
+  CHECK_FALSE(c.window_us);
+}
+
+TEST_CASE("config: [errors] statuses accepts codes, classes and ranges") {
+  ThresholdConfig c = parse_threshold_config("[errors]\nstatuses = [404, \"5xx\", \"429-430\"]\n", "t.toml");
+  REQUIRE(c.error_statuses);
+  CHECK(c.error_statuses->test(404));
+  CHECK_FALSE(c.error_statuses->test(403));
+  CHECK(c.error_statuses->test(500));
+  CHECK(c.error_statuses->test(599));
+  CHECK(c.error_statuses->test(429));
+  CHECK(c.error_statuses->test(430));
+  CHECK_FALSE(c.error_statuses->test(431));
+  CHECK_THROWS_AS(parse_threshold_config("[errors]\nstatuses = [\"abc\"]\n", "t.toml"), Error);
+}
+
+TEST_CASE("config: the writer's output reads back to the same settings") {
+  ThresholdConfig c;
+  c.window_us = 300'000'000;
+  c.metrics[kErrorRate].threshold = 0.05;
+  c.metrics[kIpRequestRate].threshold = 12;
+  c.metrics[kIpRequestRate].min_requests = 1;
+  std::string text = format_threshold_config(c);
+  CHECK(text.find("threshold = 12.0\n") != std::string::npos);
+  ThresholdConfig back = parse_threshold_config(text, "w.toml");
+  CHECK(*back.window_us == 300'000'000);
+  CHECK(*back.metrics[kErrorRate].threshold == 0.05);
+  CHECK(*back.metrics[kIpRequestRate].threshold == 12.0);
+  CHECK(*back.metrics[kIpRequestRate].min_requests == 1);
+}
+
+TEST_CASE("config: --threshold NAME=VALUE names the metric") {
+  auto [id, value] = parse_metric_assignment("url_error_rate=0.3", "--threshold");
+  CHECK(id == kUrlErrorRate);
+  CHECK(value == "0.3");
+  CHECK_THROWS_AS(parse_metric_assignment("nope=1", "--threshold"), Error);
+  CHECK_THROWS_AS(parse_metric_assignment("error_rate", "--threshold"), Error);
+}

@@ -1,0 +1,394 @@
+// The windowed-metrics engine: window boundaries, lateness, out-of-order records, every metric
+// of the table, the key cap. Expected values are worked out by hand in each test.
+#include "logpipe/metrics.h"
+#include "logpipe/timeutil.h"
+
+#include <doctest/doctest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+using namespace logpipe;
+
+namespace {
+
+constexpr int64_t kS = 1'000'000;
+// 2025-06-23T08:00:00Z, a multiple of 60 s.
+constexpr int64_t kT0 = 1'750'665'600 * kS;
+
+struct Closed {
+  int64_t start, end;
+  std::array<MetricValue, kMetricCount> global{};
+  std::map<std::string, MetricValue> keyed[kMetricCount];
+};
+
+struct Collector final : WindowObserver {
+  std::vector<Closed> windows;
+  void on_window(const WindowView& w) override {
+    Closed c{w.start_us(), w.end_us()};
+    for (size_t m = 0; m < kMetricCount; ++m) {
+      auto id = static_cast<MetricId>(m);
+      if (kMetrics[m].dimension == Dimension::kGlobal)
+        c.global[m] = w.global(id);
+      else
+        w.for_each_key(id, [&](std::string_view key, const MetricValue& v) { c.keyed[m][std::string(key)] = v; });
+    }
+    windows.push_back(std::move(c));
+  }
+};
+
+Record rec(int64_t t, int status = 200, std::string_view url = "/", std::string_view ip = "10.0.0.1",
+           std::string_view user = "") {
+  Record r;
+  r.time_us = t;
+  r.status = status;
+  r.url = url;
+  r.ip = ip;
+  r.user = user;
+  return r;
+}
+
+EngineConfig tumbling(int64_t window_s = 60, int64_t lateness_s = 5) {
+  EngineConfig c;
+  c.window_us = window_s * kS;
+  c.lateness_us = lateness_s * kS;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("windows: tumbling windows are aligned to multiples of their size since the epoch") {
+  Collector out;
+  WindowEngine e(tumbling(), out);
+  e.add(rec(kT0 + 10 * kS));
+  e.add(rec(kT0 + 59 * kS + 999'999));  // last microsecond of the first window
+  e.add(rec(kT0 + 60 * kS));            // first microsecond of the second
+  CHECK(out.windows.empty());           // 60 < 60 + 5: nothing closed yet
+  e.flush();
+  REQUIRE(out.windows.size() == 2);
+  CHECK(format_rfc3339(out.windows[0].start) == "2025-06-23T08:00:00Z");
+  CHECK(format_rfc3339(out.windows[0].end) == "2025-06-23T08:01:00Z");
+  CHECK(out.windows[0].global[kRequestRate].requests == 2);
+  CHECK(out.windows[1].global[kRequestRate].requests == 1);
+}
+
+TEST_CASE("windows: a window closes when the newest time reaches its end plus the lateness") {
+  Collector out;
+  WindowEngine e(tumbling(60, 5), out);
+  e.add(rec(kT0 + 1 * kS));
+  e.add(rec(kT0 + 64 * kS + 999'999));
+  CHECK(out.windows.empty());
+  e.add(rec(kT0 + 65 * kS));
+  REQUIRE(out.windows.size() == 1);
+  CHECK(out.windows[0].start == kT0);
+  CHECK(out.windows[0].global[kRequestRate].requests == 1);
+}
+
+TEST_CASE("windows: an out-of-order record within the lateness counts in its own window") {
+  Collector out;
+  WindowEngine e(tumbling(60, 5), out);
+  e.add(rec(kT0 + 30 * kS));
+  e.add(rec(kT0 + 62 * kS));
+  CHECK(e.add(rec(kT0 + 58 * kS)) == WindowEngine::AddResult::kAdded);
+  e.flush();
+  REQUIRE(out.windows.size() == 2);
+  CHECK(out.windows[0].global[kRequestRate].requests == 2);
+  CHECK(out.windows[1].global[kRequestRate].requests == 1);
+}
+
+TEST_CASE("windows: a record older than a closed window is late, dropped and counted") {
+  Collector out;
+  WindowEngine e(tumbling(60, 5), out);
+  e.add(rec(kT0 + 30 * kS));
+  e.add(rec(kT0 + 70 * kS));  // closes [0, 60)
+  REQUIRE(out.windows.size() == 1);
+  CHECK(e.add(rec(kT0 + 59 * kS)) == WindowEngine::AddResult::kLate);
+  CHECK(e.stats().late == 1);
+  e.flush();
+  REQUIRE(out.windows.size() == 2);
+  CHECK(out.windows[0].global[kRequestRate].requests == 1);
+}
+
+TEST_CASE("windows: before anything closed, an earlier record opens an earlier window") {
+  Collector out;
+  WindowEngine e(tumbling(60, 5), out);
+  e.add(rec(kT0 + 61 * kS));
+  e.add(rec(kT0 + 59 * kS));  // window [0, 60) needs time >= 65 to close: still open
+  e.flush();
+  REQUIRE(out.windows.size() == 2);
+  CHECK(out.windows[0].start == kT0);
+  CHECK(out.windows[0].global[kRequestRate].requests == 1);
+  CHECK(out.windows[1].global[kRequestRate].requests == 1);
+}
+
+TEST_CASE("windows: an earlier record already past its window's lateness is late even first") {
+  Collector out;
+  WindowEngine e(tumbling(60, 5), out);
+  e.add(rec(kT0 + 200 * kS));
+  CHECK(e.add(rec(kT0 + 10 * kS)) == WindowEngine::AddResult::kLate);
+  e.flush();
+  REQUIRE(out.windows.size() == 1);
+  CHECK(out.windows[0].start == kT0 + 180 * kS);
+}
+
+TEST_CASE("windows: a record without time is refused as kNoTime") {
+  Collector out;
+  WindowEngine e(tumbling(), out);
+  Record r = rec(kNoTime);
+  CHECK(e.add(r) == WindowEngine::AddResult::kNoTime);
+  e.flush();
+  CHECK(out.windows.empty());
+}
+
+TEST_CASE("windows: sliding windows (hop) count a record in every window that holds it") {
+  Collector out;
+  EngineConfig c = tumbling(60, 0);
+  c.hop_us = 30 * kS;
+  WindowEngine e(c, out);
+  e.add(rec(kT0 + 45 * kS));  // in [0,60) and [30,90)
+  e.add(rec(kT0 + 75 * kS));  // in [30,90) and [60,120)
+  e.flush();
+  // Windows from the first one holding the first record ([0,60)) to the last holding the newest.
+  REQUIRE(out.windows.size() == 3);
+  CHECK(out.windows[0].start == kT0);
+  CHECK(out.windows[0].global[kRequestRate].requests == 1);
+  CHECK(out.windows[1].start == kT0 + 30 * kS);
+  CHECK(out.windows[1].global[kRequestRate].requests == 2);
+  CHECK(out.windows[2].start == kT0 + 60 * kS);
+  CHECK(out.windows[2].global[kRequestRate].requests == 1);
+  CHECK(out.windows[1].keyed[kIpRequestRate]["10.0.0.1"].requests == 2);
+}
+
+TEST_CASE("windows: a silence in the traffic gives empty windows, then data again") {
+  Collector out;
+  WindowEngine e(tumbling(60, 0), out);
+  e.add(rec(kT0));
+  e.add(rec(kT0 + 180 * kS));
+  e.flush();
+  REQUIRE(out.windows.size() == 4);
+  CHECK(out.windows[1].global[kRequestRate].requests == 0);
+  CHECK(out.windows[1].global[kRequestRate].eligible == false);
+  CHECK(out.windows[2].global[kErrorRate].requests == 0);
+  CHECK(out.windows[3].global[kRequestRate].requests == 1);
+}
+
+TEST_CASE("windows: a far-future timestamp does not emit millions of empty windows") {
+  Collector out;
+  WindowEngine e(tumbling(60, 0), out);
+  e.add(rec(kT0));
+  e.add(rec(kT0 + 100LL * 365 * 86400 * kS));  // a century later
+  e.flush();
+  CHECK(out.windows.size() <= 1002);
+  CHECK(out.windows.back().global[kRequestRate].requests == 1);
+  CHECK(e.stats().skipped_windows > 0);
+}
+
+TEST_CASE("windows: times before 1970 are aligned with floor division") {
+  Collector out;
+  WindowEngine e(tumbling(60, 0), out);
+  e.add(rec(-1 * kS));
+  e.flush();
+  REQUIRE(out.windows.size() == 1);
+  CHECK(out.windows[0].start == -60 * kS);
+  CHECK(out.windows[0].end == 0);
+}
+
+TEST_CASE("metrics: the table names the contract metrics and find_metric resolves them") {
+  CHECK(kMetrics.size() == 9);
+  CHECK(find_metric("url_error_rate") == kUrlErrorRate);
+  CHECK(find_metric("url_p99_latency_ms") == kUrlP99LatencyMs);
+  CHECK(find_metric("nope") == kMetricCount);
+  for (size_t i = 0; i < kMetricCount; ++i) CHECK(find_metric(kMetrics[i].name) == i);
+}
+
+TEST_CASE("metrics: error_rate and server_error_rate over all traffic") {
+  Collector out;
+  WindowEngine e(tumbling(), out);
+  int statuses[] = {200, 200, 404, 500, 503, 301, 200, 401};
+  for (int s : statuses) e.add(rec(kT0 + kS, s));
+  e.flush();
+  REQUIRE(out.windows.size() == 1);
+  const auto& g = out.windows[0].global;
+  CHECK(g[kErrorRate].value == doctest::Approx(4.0 / 8));
+  CHECK(g[kErrorRate].requests == 8);
+  CHECK(g[kErrorRate].errors == 4);
+  CHECK(g[kServerErrorRate].value == doctest::Approx(2.0 / 8));
+  CHECK(g[kRequestRate].value == doctest::Approx(8.0 / 60));
+}
+
+TEST_CASE("metrics: url_error_rate is keyed by the path without its query") {
+  Collector out;
+  WindowEngine e(tumbling(), out);
+  e.add(rec(kT0, 500, "/login?next=/a"));
+  e.add(rec(kT0, 200, "/login?next=/b"));
+  e.add(rec(kT0, 200, "/login"));
+  e.add(rec(kT0, 404, "/other"));
+  e.flush();
+  auto& u = out.windows[0].keyed[kUrlErrorRate];
+  REQUIRE(u.size() == 2);
+  CHECK(u["/login"].value == doctest::Approx(1.0 / 3));
+  CHECK(u["/login"].requests == 3);
+  CHECK(u["/login"].errors == 1);
+  CHECK(u["/other"].value == 1.0);
+}
+
+TEST_CASE("metrics: min_requests makes a key eligible; the default guard for keyed errors is 20") {
+  Collector out;
+  EngineConfig c = tumbling();
+  c.min_requests[kIpErrorRate] = 3;
+  WindowEngine e(c, out);
+  e.add(rec(kT0, 500, "/", "1.1.1.1"));
+  e.add(rec(kT0, 500, "/", "2.2.2.2"));
+  e.add(rec(kT0, 200, "/", "2.2.2.2"));
+  e.add(rec(kT0, 200, "/", "2.2.2.2"));
+  e.flush();
+  auto& ip = out.windows[0].keyed[kIpErrorRate];
+  CHECK(ip["1.1.1.1"].value == 1.0);
+  CHECK_FALSE(ip["1.1.1.1"].eligible);
+  CHECK(ip["2.2.2.2"].eligible);
+  CHECK_FALSE(out.windows[0].keyed[kUrlErrorRate]["/"].eligible);  // 4 < 20
+  CHECK(out.windows[0].global[kErrorRate].eligible);
+}
+
+TEST_CASE("metrics: user_error_rate falls back to the session when there is no user") {
+  Collector out;
+  WindowEngine e(tumbling(), out);
+  Record a = rec(kT0, 500, "/", "1.1.1.1", "alice");
+  Record b = rec(kT0, 200, "/", "1.1.1.1", "");
+  b.session = "S1";
+  Record c = rec(kT0, 200, "/", "1.1.1.1", "");  // neither: not in the user dimension
+  e.add(a);
+  e.add(b);
+  e.add(c);
+  e.flush();
+  auto& users = out.windows[0].keyed[kUserErrorRate];
+  REQUIRE(users.size() == 2);
+  CHECK(users["alice"].value == 1.0);
+  CHECK(users["S1"].value == 0.0);
+  CHECK(out.windows[0].keyed[kUserRequestRate]["S1"].requests == 1);
+}
+
+TEST_CASE("metrics: records without status (edx) feed the rate metrics only") {
+  Collector out;
+  WindowEngine e(tumbling(10, 0), out);
+  for (int i = 0; i < 5; ++i) {
+    Record r = rec(kT0, 0, "/courses/x", "9.9.9.9", "bob");
+    e.add(r);
+  }
+  e.flush();
+  const auto& w = out.windows[0];
+  CHECK(w.global[kRequestRate].value == doctest::Approx(0.5));
+  CHECK(w.global[kErrorRate].requests == 0);
+  CHECK_FALSE(w.global[kErrorRate].eligible);
+  CHECK(w.keyed[kIpRequestRate].at("9.9.9.9").value == doctest::Approx(0.5));
+  CHECK(w.keyed[kUserRequestRate].at("bob").value == doctest::Approx(0.5));
+  CHECK(w.keyed[kUserErrorRate].at("bob").requests == 0);
+  CHECK_FALSE(w.keyed[kUserErrorRate].at("bob").eligible);
+}
+
+TEST_CASE("metrics: ip_request_rate is requests per second of one client") {
+  Collector out;
+  WindowEngine e(tumbling(), out);
+  for (int i = 0; i < 120; ++i) e.add(rec(kT0 + i * (kS / 4), 200, "/", "6.6.6.6"));
+  e.add(rec(kT0, 200, "/", "7.7.7.7"));
+  e.flush();
+  CHECK(out.windows[0].keyed[kIpRequestRate]["6.6.6.6"].value == doctest::Approx(2.0));
+  CHECK(out.windows[0].keyed[kIpRequestRate]["7.7.7.7"].value == doctest::Approx(1.0 / 60));
+}
+
+TEST_CASE("metrics: url_p99_latency_ms is the nearest-rank 99th percentile within 6.25%") {
+  Collector out;
+  WindowEngine e(tumbling(), out);
+  // 100 samples 1..100 ms: nearest rank 99 is 99 ms. 10 samples of 3 us: rank 10 is exact.
+  for (int i = 1; i <= 100; ++i) {
+    Record r = rec(kT0, 200, "/slow");
+    r.duration_us = i * 1000;
+    e.add(r);
+  }
+  for (int i = 0; i < 10; ++i) {
+    Record r = rec(kT0, 200, "/fast");
+    r.duration_us = 3;
+    e.add(r);
+  }
+  e.add(rec(kT0, 200, "/none"));  // no duration: no latency value
+  e.flush();
+  auto& p99 = out.windows[0].keyed[kUrlP99LatencyMs];
+  CHECK(p99["/slow"].value == doctest::Approx(99.0).epsilon(0.0625));
+  CHECK(p99["/slow"].requests == 100);
+  CHECK(p99["/slow"].eligible);
+  CHECK(p99["/fast"].value == doctest::Approx(0.003));
+  CHECK_FALSE(p99["/fast"].eligible);  // 10 < 20
+  CHECK(p99["/none"].requests == 0);
+}
+
+TEST_CASE("metrics: [errors] statuses replaces the default >= 400") {
+  Collector out;
+  EngineConfig c = tumbling();
+  c.error_statuses.reset();
+  c.error_statuses.set(500);
+  WindowEngine e(c, out);
+  e.add(rec(kT0, 404));
+  e.add(rec(kT0, 500));
+  e.flush();
+  CHECK(out.windows[0].global[kErrorRate].value == 0.5);
+}
+
+TEST_CASE("latency histogram: quantiles stay within one bucket of the exact value") {
+  LatencyHistogram h;
+  for (int v = 1; v <= 100000; ++v) h.add(v);
+  for (double q : {0.5, 0.9, 0.99}) {
+    double exact = q * 100000;
+    CHECK(h.quantile_us(q) == doctest::Approx(exact).epsilon(0.0625));
+  }
+  LatencyHistogram empty;
+  CHECK(empty.quantile_us(0.99) == 0);
+}
+
+TEST_CASE("key table: the cap keeps the heavy keys with exact counts and never over-counts") {
+  KeyTable t(64);
+  // One heavy key among a flood of distinct light ones.
+  uint64_t heavy = 0;
+  for (int i = 0; i < 10000; ++i) {
+    std::string k = "light-" + std::to_string(i);
+    ++t.upsert(k, std::hash<std::string>{}(k)).stats.requests;
+    ++t.upsert("heavy", std::hash<std::string>{}("heavy")).stats.requests;
+    ++heavy;
+  }
+  CHECK(t.size() <= 64);
+  const auto* e = t.find("heavy", std::hash<std::string>{}("heavy"));
+  REQUIRE(e != nullptr);
+  CHECK(e->stats.requests == heavy);  // never evicted: exact
+  CHECK(t.evicted_keys() > 0);
+  CHECK(t.evicted_floor() == 1);
+  for (const auto& x : t.entries())
+    if (t.key(x) != "heavy") CHECK(x.stats.requests == 1);
+}
+
+TEST_CASE("engine: max_keys bounds the keys held for two million distinct ips") {
+  Collector out;
+  EngineConfig c = tumbling(60, 0);
+  c.max_keys = 1000;
+  struct CountOnly final : WindowObserver {
+    size_t max_ips = 0;
+    uint64_t attacker = 0;
+    void on_window(const WindowView& w) override {
+      max_ips = std::max(max_ips, w.key_count(Dimension::kIp));
+      w.for_each_key(kIpRequestRate, [&](std::string_view k, const MetricValue& v) {
+        if (k == "6.6.6.6") attacker = v.requests;
+      });
+    }
+  } obs;
+  WindowEngine e(c, obs);
+  char ip[32];
+  for (int i = 0; i < 200000; ++i) {
+    int n = std::snprintf(ip, sizeof ip, "10.%d.%d.%d", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+    Record r = rec(kT0 + (i % 60) * kS, 200, "/", std::string_view(ip, static_cast<size_t>(n)));
+    e.add(r);
+    if (i % 10 == 0) e.add(rec(kT0 + (i % 60) * kS, 200, "/", "6.6.6.6"));
+  }
+  e.flush();
+  CHECK(obs.max_ips <= 1000);
+  CHECK(obs.attacker == 20000);
+  CHECK(e.stats().evicted_keys > 0);
+}
