@@ -79,6 +79,13 @@ void Scanner::scan(LineSource& source, RecordSink& sink) {
     LineSource::Status status = source.next(line, 100);
     if (status == LineSource::Status::kEnd) break;
     if (status == LineSource::Status::kTimeout) continue;
+    if (source.truncated()) {
+      // A producer went away mid-line: the half line is malformed even when it would parse.
+      ++stats_.lines;
+      ++stats_.malformed;
+      malformed_.add(source.name(), source.line_number(), line, ParseError::kTruncatedLine);
+      continue;
+    }
     if (!parser_) {
       if (buffer_for_detection(line)) decide_format(source.name(), source.line_number(), sink);
       continue;
