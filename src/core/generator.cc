@@ -580,9 +580,9 @@ struct Generator::Impl {
     validate_generator_options(o);
     ip_salt = static_cast<uint32_t>(mix64(o.seed ^ 0x1badb002) >> 32);
     bool edx = o.format == GenerateFormat::kEdx;
-    logged_in_threshold = threshold_of(edx ? 0.9 : 0.6);
+    logged_in_threshold = threshold_of(edx ? 0.9 : 0.35);
     logged_in_pages = 8;
-    anonymous_pages = edx ? 3 : 2.5;
+    anonymous_pages = 3;
     build_urls();
     build_users();
     std::vector<double> w;
