@@ -920,6 +920,13 @@ struct Generator::Impl {
     fill_session_id(s);
   }
 
+  void restart_pinned_session(Session& s) {
+    s.pages_left = pages_with_mean(logged_in_pages);
+    s.last_url = kNone;
+    s.referer = static_cast<uint8_t>(external_referer_mix.sample(rng));
+    fill_session_id(s);
+  }
+
   // --- one line ---------------------------------------------------------------------------------
 
   struct Hit {
@@ -984,16 +991,23 @@ struct Generator::Impl {
     uint64_t error_threshold = 0;
     bool overridden = false;
     bool redirected = false;
+    bool pinned = false;
     if (any_active) {
       for (LiveIncident* li : active) {
         if (li->share_threshold == 0 || rng.next() >= li->share_threshold) continue;
         if (li->url != kNone) url = li->url;
-        if (li->user != kNone) s = &li->session;
+        if (li->user != kNone) {
+          s = &li->session;
+          pinned = true;
+        }
         redirected = true;
         break;
       }
     }
-    if (s->pages_left == 0) start_session(*s);
+    if (s->pages_left == 0) {
+      if (pinned) restart_pinned_session(*s);  // a bad_user incident's visitor keeps its name
+      else start_session(*s);
+    }
     --s->pages_left;
     bool bad = is_bad(s->user);
     if (any_active) {
