@@ -514,6 +514,7 @@ struct Generator::Impl {
   struct LiveIncident {
     const Incident* spec;
     uint32_t url = kNone;   // error_burst/latency url index (may be an extra URL)
+    std::vector<bool> matches;  // url indices whose path is the incident's url
     uint32_t user = kNone;  // bad_user user index (may be an extra user)
     uint64_t share_threshold = 0;
     uint64_t error_threshold = 0;
@@ -522,6 +523,8 @@ struct Generator::Impl {
     double ddos_offset_us = 0;  // from spec->start_us
     int64_t ddos_next_us = 0;
     Session session;  // bad_user traffic
+
+    bool affects(uint32_t u) const noexcept { return u < matches.size() && matches[u]; }
   };
 
   GeneratorOptions o;
@@ -817,6 +820,17 @@ struct Generator::Impl {
       }
       incidents.push_back(li);
     }
+    // An incident on `/search` concerns every `/search?q=...` too: match on the path.
+    for (auto& li : incidents) {
+      if (li.url == kNone) continue;
+      const std::string& target = li.spec->url;
+      bool has_query = target.find('?') != std::string::npos;
+      li.matches.assign(urls.size(), false);
+      for (uint32_t i = 0; i < urls.size(); ++i) {
+        std::string_view u = url_of(i);
+        li.matches[i] = u == target || (!has_query && u.substr(0, u.find('?')) == target);
+      }
+    }
     for (auto& li : incidents)
       if (li.spec->kind == IncidentKind::kDdos) ddos.push_back(&li);
     update_ddos_next();
@@ -1014,8 +1028,8 @@ struct Generator::Impl {
       for (LiveIncident* li : active) {
         const Incident& spec = *li->spec;
         if (spec.kind == IncidentKind::kLatency) {
-          if (li->url == url) latency_factor *= spec.factor;
-        } else if ((spec.kind == IncidentKind::kErrorBurst && li->url == url) ||
+          if (li->affects(url)) latency_factor *= spec.factor;
+        } else if ((spec.kind == IncidentKind::kErrorBurst && li->affects(url)) ||
                    (spec.kind == IncidentKind::kBadUser && li->user == s->user)) {
           error_threshold = std::max(error_threshold, li->error_threshold);
           overridden = true;
