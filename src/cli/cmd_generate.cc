@@ -17,6 +17,7 @@
 #include <chrono>
 #include <ctime>
 #include <limits>
+#include <optional>
 #include <thread>
 
 namespace logpipe::cli {
@@ -29,7 +30,7 @@ constexpr const char* kDefaultStart = "2025-06-23T00:00:00Z";
 // Every setting of a run, whichever source it came from.
 struct Settings {
   std::string format = "combined";
-  uint64_t count = 0;
+  std::optional<uint64_t> count;  // 0 = no limit; absent = the default of the mode
   std::string duration;
   double rate = 100;
   bool rate_given = false;
@@ -219,8 +220,7 @@ int run_generate(GenerateCli& cli) {
   int64_t duration_us = 0;
   if (!s.duration.empty() && (!parse_duration(s.duration, duration_us) || duration_us <= 0))
     usage_error("--duration: '{}' is not a duration such as 30s, 30m, 24h", s.duration);
-  uint64_t count = s.count;
-  if (count == 0 && duration_us == 0 && !pace) count = kDefaultUnpacedCount;
+  uint64_t count = s.count.value_or(duration_us == 0 && !pace ? kDefaultUnpacedCount : 0);
   g.seed = s.seed;
   g.users = s.users;
   g.ips = s.ips;
@@ -322,7 +322,7 @@ RunFn setup_generate(CLI::App& command) {
            ->check(CLI::IsMember({"combined", "common", "clickstream", "edx"}))
            ->capture_default_str(),
        [](Settings& s, const Settings& v) { s.format = v.format; });
-  bind(command.add_option("-n,--count", f.count, "Number of lines to write (0 = no limit)"),
+  bind(command.add_option("-n,--count", f.count, "Number of lines to write (0 = no limit)")->type_name("UINT"),
        [](Settings& s, const Settings& v) { s.count = v.count; });
   bind(command.add_option("--duration", f.duration, "Stop after this much log time (30s, 30m, 24h)"),
        [](Settings& s, const Settings& v) { s.duration = v.duration; });
