@@ -61,18 +61,19 @@ struct Incident {
 struct GeneratorOptions {
   GenerateFormat format = GenerateFormat::kCombined;
   uint64_t seed = 1;
-  uint64_t users = 20000;  ///< distinct user names (logged-in traffic)
-  uint64_t ips = 50000;    ///< distinct client addresses
-  uint64_t urls = 20000;   ///< distinct pages, Zipf popularity
-  double rate = 100;       ///< base lines per second of log time (mean over a day)
-  int64_t start_us = 0;    ///< log time of the first line (UTC microseconds)
-  double daily_cycle = 0;  ///< amplitude 0..1 of the daily rate cycle (peak 15:00 UTC)
-  double error_rate = 0.02;         ///< share of all base requests that fail
-  std::vector<StatusWeight> status_mix = {{404, 5}, {403, 1}, {401, 1}, {500, 1}, {502, 0.5}, {503, 0.5}};
-  double bad_users = 0.01;          ///< share of users that are "bad"
-  double bad_user_error_rate = 0.5; ///< share of a bad user's requests that fail
-  double bad_urls = 0.01;           ///< share of URLs the bad users' errors concentrate on
-  bool with_duration = false;       ///< append ` %D` (microseconds) to access-log lines
+  uint64_t users = 20000;    ///< distinct user names (logged-in traffic)
+  uint64_t ips = 50000;      ///< distinct client addresses
+  uint64_t urls = 20000;     ///< distinct pages, Zipf popularity
+  double rate = 100;         ///< base lines per second of log time (mean over a day)
+  int64_t start_us = 0;      ///< log time of the first line (UTC microseconds)
+  double daily_cycle = 0;    ///< amplitude 0..1 of the daily rate cycle (peak 15:00 UTC)
+  double error_rate = 0.02;  ///< share of all base requests that fail
+  std::vector<StatusWeight> status_mix = {{404, 5}, {403, 1},   {401, 1},
+                                          {500, 1}, {502, 0.5}, {503, 0.5}};
+  double bad_users = 0.01;                ///< share of users that are "bad"
+  double bad_user_error_rate = 0.5;       ///< share of a bad user's requests that fail
+  double bad_urls = 0.01;                 ///< share of URLs the bad users' errors concentrate on
+  bool with_duration = false;             ///< append ` %D` (microseconds) to access-log lines
   std::string host = "shop.example.com";  ///< site name in referers (edx: `host` field)
   std::vector<Incident> incidents;
 };
@@ -84,7 +85,7 @@ void validate_generator_options(const GeneratorOptions& options);
 struct GeneratorStats {
   uint64_t lines = 0;
   uint64_t bytes = 0;
-  uint64_t errors = 0;      ///< lines with a status >= 400
+  uint64_t errors = 0;          ///< lines with a status >= 400
   uint64_t incident_lines = 0;  ///< ddos lines and lines redirected to an incident's key
 };
 

@@ -2,13 +2,6 @@
 // Options come from --profile FILE.toml ([traffic] and [[incident]]) and then from the flags,
 // which override the profile. The engine (core/generator.cc) fills buffers; this file paces
 // them to the wall clock when asked, writes them to the endpoint and writes --truth.
-#include "cli/command.h"
-
-#include "logpipe/endpoint.h"
-#include "logpipe/error.h"
-#include "logpipe/generator.h"
-#include "logpipe/timeutil.h"
-
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
@@ -19,6 +12,12 @@
 #include <limits>
 #include <optional>
 #include <thread>
+
+#include "cli/command.h"
+#include "logpipe/endpoint.h"
+#include "logpipe/error.h"
+#include "logpipe/generator.h"
+#include "logpipe/timeutil.h"
 
 namespace logpipe::cli {
 namespace {
@@ -63,7 +62,8 @@ std::string normalise_key(std::string_view key) {
   return k;
 }
 
-[[noreturn]] void profile_error(const std::string& path, const toml::node& node, std::string_view what) {
+[[noreturn]] void profile_error(const std::string& path, const toml::node& node,
+                                std::string_view what) {
   const auto& src = node.source();
   usage_error("--profile {}:{}: {}", path, src.begin.line, what);
 }
@@ -75,7 +75,8 @@ double number_of(const std::string& path, const toml::node& node, std::string_vi
 
 uint64_t count_of(const std::string& path, const toml::node& node, std::string_view key) {
   auto v = node.value<int64_t>();
-  if (!v || *v < 0) profile_error(path, node, fmt::format("'{}' must be a non-negative integer", key));
+  if (!v || *v < 0)
+    profile_error(path, node, fmt::format("'{}' must be a non-negative integer", key));
   return static_cast<uint64_t>(*v);
 }
 
@@ -97,7 +98,8 @@ int64_t duration_of(const std::string& path, const toml::node& node, std::string
   } else if (auto d = node.value<double>()) {
     if (*d >= 0) return static_cast<int64_t>(*d * 1e6 + 0.5);
   }
-  profile_error(path, node, fmt::format("'{}' must be a duration such as \"90s\", \"30m\", \"2h\"", key));
+  profile_error(path, node,
+                fmt::format("'{}' must be a duration such as \"90s\", \"30m\", \"2h\"", key));
 }
 
 // `status_mix = "404=3,500=1"` or an inline table `{ 404 = 3, 500 = 1 }`.
@@ -117,27 +119,45 @@ std::string status_mix_of(const std::string& path, const toml::node& node) {
 void apply_traffic(const std::string& path, const toml::table& t, Settings& s) {
   for (const auto& [raw_key, v] : t) {
     std::string k = normalise_key(raw_key.str());
-    if (k == "format") s.format = string_of(path, v, k);
-    else if (k == "count") s.count = count_of(path, v, k);
-    else if (k == "duration") s.duration = fmt::format("{}us", duration_of(path, v, k));
+    if (k == "format")
+      s.format = string_of(path, v, k);
+    else if (k == "count")
+      s.count = count_of(path, v, k);
+    else if (k == "duration")
+      s.duration = fmt::format("{}us", duration_of(path, v, k));
     else if (k == "rate") {
       s.rate = number_of(path, v, k);
       s.rate_given = true;
-    } else if (k == "no_pace") s.no_pace = bool_of(path, v, k);
-    else if (k == "start") s.start = string_of(path, v, k);
-    else if (k == "seed") s.seed = count_of(path, v, k);
-    else if (k == "users") s.users = count_of(path, v, k);
-    else if (k == "ips") s.ips = count_of(path, v, k);
-    else if (k == "urls") s.urls = count_of(path, v, k);
-    else if (k == "error_rate") s.error_rate = number_of(path, v, k);
-    else if (k == "status_mix") s.status_mix = status_mix_of(path, v);
-    else if (k == "bad_users") s.bad_users = number_of(path, v, k);
-    else if (k == "bad_user_error_rate") s.bad_user_error_rate = number_of(path, v, k);
-    else if (k == "bad_urls") s.bad_urls = number_of(path, v, k);
-    else if (k == "daily_cycle") s.daily_cycle = number_of(path, v, k);
-    else if (k == "with_duration") s.with_duration = bool_of(path, v, k);
-    else if (k == "host") s.host = string_of(path, v, k);
-    else profile_error(path, v, fmt::format("unknown key '{}' in [traffic]", raw_key.str()));
+    } else if (k == "no_pace")
+      s.no_pace = bool_of(path, v, k);
+    else if (k == "start")
+      s.start = string_of(path, v, k);
+    else if (k == "seed")
+      s.seed = count_of(path, v, k);
+    else if (k == "users")
+      s.users = count_of(path, v, k);
+    else if (k == "ips")
+      s.ips = count_of(path, v, k);
+    else if (k == "urls")
+      s.urls = count_of(path, v, k);
+    else if (k == "error_rate")
+      s.error_rate = number_of(path, v, k);
+    else if (k == "status_mix")
+      s.status_mix = status_mix_of(path, v);
+    else if (k == "bad_users")
+      s.bad_users = number_of(path, v, k);
+    else if (k == "bad_user_error_rate")
+      s.bad_user_error_rate = number_of(path, v, k);
+    else if (k == "bad_urls")
+      s.bad_urls = number_of(path, v, k);
+    else if (k == "daily_cycle")
+      s.daily_cycle = number_of(path, v, k);
+    else if (k == "with_duration")
+      s.with_duration = bool_of(path, v, k);
+    else if (k == "host")
+      s.host = string_of(path, v, k);
+    else
+      profile_error(path, v, fmt::format("unknown key '{}' in [traffic]", raw_key.str()));
   }
 }
 
@@ -145,28 +165,39 @@ void apply_traffic(const std::string& path, const toml::table& t, Settings& s) {
 Incident incident_of(const std::string& path, const toml::table& t, int64_t start_us) {
   Incident inc;
   const toml::node* kind = t.get("kind");
-  if (!kind) profile_error(path, t, "[[incident]] needs 'kind' (error_burst, ddos, bad_user, latency)");
+  if (!kind)
+    profile_error(path, t, "[[incident]] needs 'kind' (error_burst, ddos, bad_user, latency)");
   if (!parse_incident_kind(string_of(path, *kind, "kind"), inc.kind))
     profile_error(path, *kind, "'kind' must be error_burst, ddos, bad_user or latency");
   const toml::node* start = t.get("start");
   const toml::node* duration = t.get("duration");
   if (!start || !duration) profile_error(path, t, "[[incident]] needs 'start' and 'duration'");
   int64_t absolute;
-  if (auto s = start->value<std::string>(); s && !parse_duration(*s, absolute) && parse_iso_time(*s, absolute))
+  if (auto s = start->value<std::string>();
+      s && !parse_duration(*s, absolute) && parse_iso_time(*s, absolute))
     inc.start_us = absolute;
-  else inc.start_us = start_us + duration_of(path, *start, "start");
+  else
+    inc.start_us = start_us + duration_of(path, *start, "start");
   inc.end_us = inc.start_us + duration_of(path, *duration, "duration");
   for (const auto& [raw_key, v] : t) {
     std::string k = normalise_key(raw_key.str());
     if (k == "kind" || k == "start" || k == "duration") continue;
-    if (k == "url") inc.url = string_of(path, v, k);
-    else if (k == "ip" || k == "subnet") inc.ip = string_of(path, v, k);
-    else if (k == "user") inc.user = string_of(path, v, k);
-    else if (k == "error_rate") inc.error_rate = number_of(path, v, k);
-    else if (k == "share") inc.share = number_of(path, v, k);
-    else if (k == "rate") inc.rate = number_of(path, v, k);
-    else if (k == "factor") inc.factor = number_of(path, v, k);
-    else profile_error(path, v, fmt::format("unknown key '{}' in [[incident]]", raw_key.str()));
+    if (k == "url")
+      inc.url = string_of(path, v, k);
+    else if (k == "ip" || k == "subnet")
+      inc.ip = string_of(path, v, k);
+    else if (k == "user")
+      inc.user = string_of(path, v, k);
+    else if (k == "error_rate")
+      inc.error_rate = number_of(path, v, k);
+    else if (k == "share")
+      inc.share = number_of(path, v, k);
+    else if (k == "rate")
+      inc.rate = number_of(path, v, k);
+    else if (k == "factor")
+      inc.factor = number_of(path, v, k);
+    else
+      profile_error(path, v, fmt::format("unknown key '{}' in [[incident]]", raw_key.str()));
   }
   return inc;
 }
@@ -181,7 +212,8 @@ toml::table load_profile(const std::string& path) {
   }
 }
 
-// --- run ------------------------------------------------------------------------------------------
+// --- run
+// ------------------------------------------------------------------------------------------
 
 int64_t wall_us() {
   timespec ts;
@@ -201,7 +233,8 @@ int run_generate(GenerateCli& cli) {
         if (!node.is_table()) profile_error(cli.profile, node, "[traffic] must be a table");
         apply_traffic(cli.profile, *node.as_table(), s);
       } else if (k != "incident") {
-        profile_error(cli.profile, node, fmt::format("unknown table '{}' (expected [traffic] or [[incident]])", k));
+        profile_error(cli.profile, node,
+                      fmt::format("unknown table '{}' (expected [traffic] or [[incident]])", k));
       }
     }
   }
@@ -215,7 +248,8 @@ int run_generate(GenerateCli& cli) {
   bool pace = s.rate_given && !s.no_pace;
   std::string start_text = s.start.empty() ? (pace ? "now" : kDefaultStart) : s.start;
   if (!parse_time_arg(start_text, g.start_us))
-    usage_error("--start: '{}' is not a time (2025-06-23T08:00:00Z, 2025-06-23 or now)", start_text);
+    usage_error("--start: '{}' is not a time (2025-06-23T08:00:00Z, 2025-06-23 or now)",
+                start_text);
   if (s.start.empty() && pace) g.start_us -= g.start_us % kUsPerSecond;
   int64_t duration_us = 0;
   if (!s.duration.empty() && (!parse_duration(s.duration, duration_us) || duration_us <= 0))
@@ -233,7 +267,9 @@ int run_generate(GenerateCli& cli) {
   g.bad_user_error_rate = s.bad_user_error_rate;
   g.bad_urls = s.bad_urls;
   g.with_duration = s.with_duration;
-  g.host = !s.host.empty() ? s.host : g.format == GenerateFormat::kEdx ? "lms.example.org" : "shop.example.com";
+  g.host = !s.host.empty()                    ? s.host
+           : g.format == GenerateFormat::kEdx ? "lms.example.org"
+                                              : "shop.example.com";
   if (const toml::array* list = profile["incident"].as_array()) {
     for (const toml::node& node : *list) {
       if (!node.is_table()) profile_error(cli.profile, node, "[[incident]] must be a table");
@@ -243,13 +279,13 @@ int run_generate(GenerateCli& cli) {
     profile_error(cli.profile, *profile.get("incident"), "write incidents as [[incident]] tables");
   }
   Generator generator(g);  // validates every value, naming the option
-  if (g.format != GenerateFormat::kEdx && g.error_rate > 0 &&
-      generator.normal_error_rate() == 0 &&
+  if (g.format != GenerateFormat::kEdx && g.error_rate > 0 && generator.normal_error_rate() == 0 &&
       generator.bad_user_traffic_share() * g.bad_user_error_rate > g.error_rate * 1.0001)
-    fmt::print(stderr,
-               "logpipe: warning: bad users alone fail {:.4f} of requests, more than --error-rate {}; "
-               "lower --bad-users or --bad-user-error-rate\n",
-               generator.bad_user_traffic_share() * g.bad_user_error_rate, g.error_rate);
+    fmt::print(
+        stderr,
+        "logpipe: warning: bad users alone fail {:.4f} of requests, more than --error-rate {}; "
+        "lower --bad-users or --bad-user-error-rate\n",
+        generator.bad_user_traffic_share() * g.bad_user_error_rate, g.error_rate);
 
   // 3. Open every destination before any work.
   std::unique_ptr<ByteSink> truth;
@@ -257,7 +293,8 @@ int run_generate(GenerateCli& cli) {
   std::unique_ptr<ByteSink> out = open_sink(cli.output, EndpointOptions{});
 
   // 4. Run. Unpaced: as fast as the sink takes it. Paced: log time follows the wall clock.
-  const int64_t end_us = duration_us > 0 ? g.start_us + duration_us : std::numeric_limits<int64_t>::max();
+  const int64_t end_us =
+      duration_us > 0 ? g.start_us + duration_us : std::numeric_limits<int64_t>::max();
   uint64_t remaining = count > 0 ? count : std::numeric_limits<uint64_t>::max();
   const int64_t wall_start = wall_us();
   bool reader_gone = false;
@@ -295,12 +332,13 @@ int run_generate(GenerateCli& cli) {
   if (cli.verbose) {
     double seconds = static_cast<double>(wall_us() - wall_start) / 1e6;
     const GeneratorStats& st = generator.stats();
-    fmt::print(stderr,
-               "logpipe: generated {} lines, {} bytes ({} errors, {} incident lines), log time {} to {}, "
-               "in {:.3f} s: {:.0f} lines/s, {:.1f} MB/s\n",
-               st.lines, st.bytes, st.errors, st.incident_lines, format_rfc3339(g.start_us),
-               format_rfc3339(stop_us), seconds, static_cast<double>(st.lines) / seconds,
-               static_cast<double>(st.bytes) / seconds / 1e6);
+    fmt::print(
+        stderr,
+        "logpipe: generated {} lines, {} bytes ({} errors, {} incident lines), log time {} to {}, "
+        "in {:.3f} s: {:.0f} lines/s, {:.1f} MB/s\n",
+        st.lines, st.bytes, st.errors, st.incident_lines, format_rfc3339(g.start_us),
+        format_rfc3339(stop_us), seconds, static_cast<double>(st.lines) / seconds,
+        static_cast<double>(st.bytes) / seconds / 1e6);
   }
   (void)reader_gone;
   return kExitOk;
@@ -318,63 +356,89 @@ RunFn setup_generate(CLI::App& command) {
   command.footer(
       "Without --rate the output is not paced; without --count/--duration an unpaced run writes "
       "100000 lines and a paced run goes on until interrupted. See man logpipe-generate.");
-  bind(command.add_option("--format", f.format, "Output format: combined, common, clickstream, edx")
-           ->check(CLI::IsMember({"combined", "common", "clickstream", "edx"}))
-           ->capture_default_str(),
-       [](Settings& s, const Settings& v) { s.format = v.format; });
-  bind(command.add_option("-n,--count", f.count, "Number of lines to write (0 = no limit)")->type_name("UINT"),
+  bind(
+      command.add_option("--format", f.format, "Output format: combined, common, clickstream, edx")
+          ->check(CLI::IsMember({"combined", "common", "clickstream", "edx"}))
+          ->capture_default_str(),
+      [](Settings& s, const Settings& v) { s.format = v.format; });
+  bind(command.add_option("-n,--count", f.count, "Number of lines to write (0 = no limit)")
+           ->type_name("UINT"),
        [](Settings& s, const Settings& v) { s.count = v.count; });
-  bind(command.add_option("--duration", f.duration, "Stop after this much log time (30s, 30m, 24h)"),
-       [](Settings& s, const Settings& v) { s.duration = v.duration; });
-  bind(command.add_option("--rate", f.rate, "Lines per second of log time; paces output to the wall clock")
+  bind(
+      command.add_option("--duration", f.duration, "Stop after this much log time (30s, 30m, 24h)"),
+      [](Settings& s, const Settings& v) { s.duration = v.duration; });
+  bind(command
+           .add_option("--rate", f.rate,
+                       "Lines per second of log time; paces output to the wall clock")
            ->check(CLI::PositiveNumber),
        [](Settings& s, const Settings& v) {
          s.rate = v.rate;
          s.rate_given = true;
        });
-  bind(command.add_flag("--no-pace", f.no_pace, "Write as fast as possible; timestamps still advance at --rate"),
+  bind(command.add_flag("--no-pace", f.no_pace,
+                        "Write as fast as possible; timestamps still advance at --rate"),
        [](Settings& s, const Settings& v) { s.no_pace = v.no_pace; });
-  bind(command.add_option("--start", f.start,
-                          "Log time of the first line (RFC 3339, a date, or now; default now when paced, "
-                          "else 2025-06-23T00:00:00Z)"),
+  bind(command.add_option(
+           "--start", f.start,
+           "Log time of the first line (RFC 3339, a date, or now; default now when paced, "
+           "else 2025-06-23T00:00:00Z)"),
        [](Settings& s, const Settings& v) { s.start = v.start; });
-  bind(command.add_option("--seed", f.seed, "Random seed: same seed and options, same bytes")->capture_default_str(),
+  bind(command.add_option("--seed", f.seed, "Random seed: same seed and options, same bytes")
+           ->capture_default_str(),
        [](Settings& s, const Settings& v) { s.seed = v.seed; });
   bind(command.add_option("--users", f.users, "Distinct user names")->capture_default_str(),
        [](Settings& s, const Settings& v) { s.users = v.users; });
   bind(command.add_option("--ips", f.ips, "Distinct client addresses")->capture_default_str(),
        [](Settings& s, const Settings& v) { s.ips = v.ips; });
-  bind(command.add_option("--urls", f.urls, "Distinct URLs (Zipf popularity)")->capture_default_str(),
+  bind(command.add_option("--urls", f.urls, "Distinct URLs (Zipf popularity)")
+           ->capture_default_str(),
        [](Settings& s, const Settings& v) { s.urls = v.urls; });
-  bind(command.add_option("--error-rate", f.error_rate, "Share of requests that fail (status of --status-mix)")
+  bind(command
+           .add_option("--error-rate", f.error_rate,
+                       "Share of requests that fail (status of --status-mix)")
            ->capture_default_str(),
        [](Settings& s, const Settings& v) { s.error_rate = v.error_rate; });
-  bind(command.add_option("--status-mix", f.status_mix, "Weights of the error statuses, e.g. '404=3,401=1,500=0.5'")
+  bind(command
+           .add_option("--status-mix", f.status_mix,
+                       "Weights of the error statuses, e.g. '404=3,401=1,500=0.5'")
            ->capture_default_str(),
        [](Settings& s, const Settings& v) { s.status_mix = v.status_mix; });
-  bind(command.add_option("--bad-users", f.bad_users, "Share of users that are bad")->capture_default_str(),
+  bind(command.add_option("--bad-users", f.bad_users, "Share of users that are bad")
+           ->capture_default_str(),
        [](Settings& s, const Settings& v) { s.bad_users = v.bad_users; });
-  bind(command.add_option("--bad-user-error-rate", f.bad_user_error_rate, "Share of a bad user's requests that fail")
+  bind(command
+           .add_option("--bad-user-error-rate", f.bad_user_error_rate,
+                       "Share of a bad user's requests that fail")
            ->capture_default_str(),
        [](Settings& s, const Settings& v) { s.bad_user_error_rate = v.bad_user_error_rate; });
-  bind(command.add_option("--bad-urls", f.bad_urls, "Share of URLs the bad users' errors concentrate on")
+  bind(command
+           .add_option("--bad-urls", f.bad_urls,
+                       "Share of URLs the bad users' errors concentrate on")
            ->capture_default_str(),
        [](Settings& s, const Settings& v) { s.bad_urls = v.bad_urls; });
-  bind(command.add_option("--daily-cycle", f.daily_cycle,
-                          "Amplitude 0..0.95 of the daily traffic cycle (peak 15:00 UTC; 0 = flat)")
+  bind(command
+           .add_option("--daily-cycle", f.daily_cycle,
+                       "Amplitude 0..0.95 of the daily traffic cycle (peak 15:00 UTC; 0 = flat)")
            ->capture_default_str(),
        [](Settings& s, const Settings& v) { s.daily_cycle = v.daily_cycle; });
   bind(command.add_flag("--with-duration", f.with_duration,
                         "Append the response time in microseconds (%D) to access-log lines"),
        [](Settings& s, const Settings& v) { s.with_duration = v.with_duration; });
-  bind(command.add_option("--host", f.host, "Site name in referers and edx 'host' (default shop.example.com, edx lms.example.org)"),
+  bind(command.add_option(
+           "--host", f.host,
+           "Site name in referers and edx 'host' (default shop.example.com, edx lms.example.org)"),
        [](Settings& s, const Settings& v) { s.host = v.host; });
-  command.add_option("--profile", cli->profile, "TOML profile: [traffic] settings and [[incident]] tables")
+  command
+      .add_option("--profile", cli->profile,
+                  "TOML profile: [traffic] settings and [[incident]] tables")
       ->check(CLI::ExistingFile);
   command.add_option("--truth", cli->truth, "Write one JSON line per injected incident to FILE");
-  command.add_option("-o,--output", cli->output, "Output endpoint: -, FILE[.gz|.zst], tcp://HOST:PORT, ...")
+  command
+      .add_option("-o,--output", cli->output,
+                  "Output endpoint: -, FILE[.gz|.zst], tcp://HOST:PORT, ...")
       ->capture_default_str();
-  command.add_flag("-v,--verbose", cli->verbose, "Print lines, bytes and lines/s on stderr at the end");
+  command.add_flag("-v,--verbose", cli->verbose,
+                   "Print lines, bytes and lines/s on stderr at the end");
   return [cli] { return run_generate(*cli); };
 }
 

@@ -11,9 +11,6 @@
 // click paths, session ids, agents and client addresses stay consistent within a visit.
 #include "logpipe/generator.h"
 
-#include "logpipe/error.h"
-#include "logpipe/timeutil.h"
-
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -23,6 +20,9 @@
 #include <cstring>
 #include <limits>
 #include <numbers>
+
+#include "logpipe/error.h"
+#include "logpipe/timeutil.h"
 
 namespace logpipe {
 namespace {
@@ -139,17 +139,35 @@ struct Weighted {
 };
 
 constexpr Weighted kAgents[] = {
-    {"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36", 30},
-    {"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/123.0.0.0 Safari/537.36 Edg/123.0.2420.81", 8},
+    {"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/124.0.0.0 Safari/537.36",
+     30},
+    {"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/123.0.0.0 Safari/537.36 Edg/123.0.2420.81",
+     8},
     {"Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0", 7},
-    {"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4.1 Safari/605.1.15", 9},
-    {"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36", 6},
-    {"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36", 2},
+    {"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+     "Version/17.4.1 Safari/605.1.15",
+     9},
+    {"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/124.0.0.0 Safari/537.36",
+     6},
+    {"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 "
+     "Safari/537.36",
+     2},
     {"Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0", 1.5},
-    {"Mozilla/5.0 (iPhone; CPU iPhone OS 17_4_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4.1 Mobile/15E148 Safari/604.1", 14},
-    {"Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36", 12},
-    {"Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/24.0 Chrome/117.0.0.0 Mobile Safari/537.36", 3},
-    {"Mozilla/5.0 (iPad; CPU OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1", 2},
+    {"Mozilla/5.0 (iPhone; CPU iPhone OS 17_4_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+     "Gecko) Version/17.4.1 Mobile/15E148 Safari/604.1",
+     14},
+    {"Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 "
+     "Mobile Safari/537.36",
+     12},
+    {"Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "SamsungBrowser/24.0 Chrome/117.0.0.0 Mobile Safari/537.36",
+     3},
+    {"Mozilla/5.0 (iPad; CPU OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+     "Version/17.4 Mobile/15E148 Safari/604.1",
+     2},
     {"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", 2},
     {"Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", 1},
     {"Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)", 0.5},
@@ -174,30 +192,31 @@ constexpr const char* kLanguages[] = {"en-US,en;q=0.9", "fr-FR,fr;q=0.9,en-US;q=
                                       "es-ES,es;q=0.9", "fr-FR,fr;q=0.8"};
 
 constexpr const char* kFirstNames[] = {
-    "marie", "jean", "pierre", "sophie", "lucas", "emma", "louis", "chloe", "hugo", "lea",
-    "thomas", "camille", "nicolas", "julie", "antoine", "sarah", "paul", "laura", "alex", "ines",
-    "john", "mary", "james", "linda", "david", "susan", "daniel", "karen", "maria", "ahmed",
-    "fatima", "yuki", "chen", "wei", "olga", "ivan", "anna", "omar", "nina", "raj"};
+    "marie", "jean",  "pierre", "sophie",  "lucas",   "emma",  "louis",   "chloe",
+    "hugo",  "lea",   "thomas", "camille", "nicolas", "julie", "antoine", "sarah",
+    "paul",  "laura", "alex",   "ines",    "john",    "mary",  "james",   "linda",
+    "david", "susan", "daniel", "karen",   "maria",   "ahmed", "fatima",  "yuki",
+    "chen",  "wei",   "olga",   "ivan",    "anna",    "omar",  "nina",    "raj"};
 constexpr const char* kLastNames[] = {
-    "martin", "bernard", "dubois", "thomas", "robert", "richard", "petit", "durand", "leroy",
-    "moreau", "simon", "laurent", "lefebvre", "michel", "garcia", "david", "bertrand", "roux",
-    "vincent", "fournier", "smith", "johnson", "williams", "brown", "jones", "miller", "davis",
-    "wilson", "anderson", "taylor", "nguyen", "kim", "silva", "rossi", "muller", "novak",
-    "kowalski", "haddad", "tanaka", "singh"};
+    "martin",   "bernard", "dubois",  "thomas",   "robert",   "richard", "petit",    "durand",
+    "leroy",    "moreau",  "simon",   "laurent",  "lefebvre", "michel",  "garcia",   "david",
+    "bertrand", "roux",    "vincent", "fournier", "smith",    "johnson", "williams", "brown",
+    "jones",    "miller",  "davis",   "wilson",   "anderson", "taylor",  "nguyen",   "kim",
+    "silva",    "rossi",   "muller",  "novak",    "kowalski", "haddad",  "tanaka",   "singh"};
 
-constexpr const char* kAdjectives[] = {"red", "blue", "classic", "organic", "vintage", "smart",
-                                       "wireless", "compact", "leather", "wooden", "steel", "eco",
-                                       "premium", "mini", "ultra", "soft"};
-constexpr const char* kNouns[] = {"shoes", "jacket", "lamp", "chair", "watch", "backpack", "mug",
-                                  "headphones", "kettle", "bicycle", "tent", "camera", "desk",
-                                  "scarf", "keyboard", "sofa", "blender", "helmet"};
+constexpr const char* kAdjectives[] = {
+    "red",     "blue",   "classic", "organic", "vintage", "smart", "wireless", "compact",
+    "leather", "wooden", "steel",   "eco",     "premium", "mini",  "ultra",    "soft"};
+constexpr const char* kNouns[] = {
+    "shoes",   "jacket", "lamp",   "chair", "watch", "backpack", "mug",  "headphones", "kettle",
+    "bicycle", "tent",   "camera", "desk",  "scarf", "keyboard", "sofa", "blender",    "helmet"};
 
-constexpr const char* kOrgs[] = {"FUN",  "UPSud", "CNAM",  "ENSCachan", "SciencesPo",
-                                 "edX",  "MITx",  "UNIGE", "Paris1",    "InstitutMinesTelecom"};
+constexpr const char* kOrgs[] = {"FUN", "UPSud", "CNAM",  "ENSCachan", "SciencesPo",
+                                 "edX", "MITx",  "UNIGE", "Paris1",    "InstitutMinesTelecom"};
 
 constexpr Weighted kBrowserEvents[] = {
-    {"play_video", 25}, {"pause_video", 20}, {"seq_goto", 12},   {"problem_show", 6},
-    {"load_video", 15}, {"page_close", 12},  {"seek_video", 6},  {"seq_next", 4},
+    {"play_video", 25}, {"pause_video", 20}, {"seq_goto", 12},  {"problem_show", 6},
+    {"load_video", 15}, {"page_close", 12},  {"seek_video", 6}, {"seq_next", 4},
 };
 
 enum class UrlKind : uint8_t { kPage, kApi, kStatic, kSearch, kLogin };
@@ -296,8 +315,10 @@ uint32_t scramble32(uint32_t x) noexcept {
 uint32_t address_of(uint64_t index, uint32_t salt) noexcept {
   uint32_t a = scramble32(static_cast<uint32_t>(index) + salt);
   uint32_t first = a >> 24;
-  if (first == 0 || first == 10 || first == 127) a ^= 0x40000000u;
-  else if (first >= 224) a -= 0x80000000u;
+  if (first == 0 || first == 10 || first == 127)
+    a ^= 0x40000000u;
+  else if (first >= 224)
+    a -= 0x80000000u;
   return a;
 }
 
@@ -309,7 +330,8 @@ bool parse_ipv4(std::string_view s, uint32_t& out) noexcept {
     if (i >= s.size() || s[i] < '0' || s[i] > '9') return false;
     uint32_t octet = 0;
     size_t start = i;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i - start < 3) octet = octet * 10 + (s[i++] - '0');
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i - start < 3)
+      octet = octet * 10 + (s[i++] - '0');
     if (octet > 255) return false;
     value = value << 8 | octet;
     if (++parts < 4) {
@@ -333,9 +355,9 @@ struct UrlInfo {
   uint32_t offset;
   uint16_t length;
   UrlKind kind;
-  uint8_t course;      // edx: index into courses_
-  uint32_t bytes;      // typical response size
-  uint32_t latency_us; // typical response time
+  uint8_t course;       // edx: index into courses_
+  uint32_t bytes;       // typical response size
+  uint32_t latency_us;  // typical response time
 };
 
 struct Session {
@@ -344,7 +366,7 @@ struct Session {
   uint32_t last_url = kNone;
   uint32_t pages_left = 0;
   uint16_t agent = 0;
-  uint8_t referer = 0;   // external referer of the entry page
+  uint8_t referer = 0;  // external referer of the entry page
   uint8_t language = 0;
   char id[32];
 };
@@ -358,11 +380,16 @@ constexpr size_t kMaxFixedLine = 4096;  // a line without incident-supplied stri
 // ---------------------------------------------------------------------------------------------
 
 bool parse_generate_format(std::string_view text, GenerateFormat& out) noexcept {
-  if (text == "combined") out = GenerateFormat::kCombined;
-  else if (text == "common") out = GenerateFormat::kCommon;
-  else if (text == "clickstream") out = GenerateFormat::kClickstream;
-  else if (text == "edx") out = GenerateFormat::kEdx;
-  else return false;
+  if (text == "combined")
+    out = GenerateFormat::kCombined;
+  else if (text == "common")
+    out = GenerateFormat::kCommon;
+  else if (text == "clickstream")
+    out = GenerateFormat::kClickstream;
+  else if (text == "edx")
+    out = GenerateFormat::kEdx;
+  else
+    return false;
   return true;
 }
 
@@ -389,7 +416,8 @@ std::vector<StatusWeight> parse_status_mix(std::string_view text) {
         !std::isfinite(sw.weight))
       usage_error("--status-mix: weight '{}' of {} must be a number > 0", weight, sw.status);
     for (const auto& other : mix)
-      if (other.status == sw.status) usage_error("--status-mix: status {} appears twice", sw.status);
+      if (other.status == sw.status)
+        usage_error("--status-mix: status {} appears twice", sw.status);
     mix.push_back(sw);
     i = end + 1;
   }
@@ -398,10 +426,14 @@ std::vector<StatusWeight> parse_status_mix(std::string_view text) {
 
 std::string_view incident_kind_name(IncidentKind kind) noexcept {
   switch (kind) {
-    case IncidentKind::kErrorBurst: return "error_burst";
-    case IncidentKind::kDdos: return "ddos";
-    case IncidentKind::kBadUser: return "bad_user";
-    case IncidentKind::kLatency: return "latency";
+    case IncidentKind::kErrorBurst:
+      return "error_burst";
+    case IncidentKind::kDdos:
+      return "ddos";
+    case IncidentKind::kBadUser:
+      return "bad_user";
+    case IncidentKind::kLatency:
+      return "latency";
   }
   return "?";
 }
@@ -419,9 +451,12 @@ bool parse_incident_kind(std::string_view text, IncidentKind& out) noexcept {
 std::string_view Incident::key() const noexcept {
   switch (kind) {
     case IncidentKind::kErrorBurst:
-    case IncidentKind::kLatency: return url;
-    case IncidentKind::kDdos: return ip;
-    case IncidentKind::kBadUser: return user;
+    case IncidentKind::kLatency:
+      return url;
+    case IncidentKind::kDdos:
+      return ip;
+    case IncidentKind::kBadUser:
+      return user;
   }
   return {};
 }
@@ -429,10 +464,14 @@ std::string_view Incident::key() const noexcept {
 double Incident::effective_share() const noexcept {
   if (share >= 0) return share;
   switch (kind) {
-    case IncidentKind::kErrorBurst: return url.empty() ? 0 : 0.05;
-    case IncidentKind::kLatency: return 0.05;
-    case IncidentKind::kBadUser: return 0.01;
-    case IncidentKind::kDdos: return 0;
+    case IncidentKind::kErrorBurst:
+      return url.empty() ? 0 : 0.05;
+    case IncidentKind::kLatency:
+      return 0.05;
+    case IncidentKind::kBadUser:
+      return 0.01;
+    case IncidentKind::kDdos:
+      return 0;
   }
   return 0;
 }
@@ -451,8 +490,8 @@ bool parse_subnet(std::string_view ip, uint32_t& base, uint32_t& host_mask) noex
   int bits = -1;
   std::string_view b = ip.substr(slash + 1);
   auto r = std::from_chars(b.data(), b.data() + b.size(), bits);
-  if (!parse_ipv4(ip.substr(0, slash), addr) || r.ec != std::errc() || r.ptr != b.data() + b.size() ||
-      bits < 8 || bits > 32)
+  if (!parse_ipv4(ip.substr(0, slash), addr) || r.ec != std::errc() ||
+      r.ptr != b.data() + b.size() || bits < 8 || bits > 32)
     return false;
   host_mask = bits == 32 ? 0 : (0xffffffffu >> bits);
   base = addr & ~host_mask;
@@ -462,10 +501,12 @@ bool parse_subnet(std::string_view ip, uint32_t& base, uint32_t& host_mask) noex
 }  // namespace
 
 void validate_generator_options(const GeneratorOptions& o) {
-  if (o.users < 1 || o.users > 50'000'000) usage_error("--users: {} is not in 1..50000000", o.users);
+  if (o.users < 1 || o.users > 50'000'000)
+    usage_error("--users: {} is not in 1..50000000", o.users);
   if (o.ips < 1 || o.ips > 1'000'000'000) usage_error("--ips: {} is not in 1..1000000000", o.ips);
   if (o.urls < 1 || o.urls > 10'000'000) usage_error("--urls: {} is not in 1..10000000", o.urls);
-  if (!(o.rate > 0 && o.rate <= 1e9)) usage_error("--rate: {} must be > 0 lines per second", o.rate);
+  if (!(o.rate > 0 && o.rate <= 1e9))
+    usage_error("--rate: {} must be > 0 lines per second", o.rate);
   if (!(o.daily_cycle >= 0 && o.daily_cycle <= 0.95))
     usage_error("--daily-cycle: {} is not an amplitude between 0 and 0.95", o.daily_cycle);
   check_share(o.error_rate, "--error-rate");
@@ -481,27 +522,34 @@ void validate_generator_options(const GeneratorOptions& o) {
     if (inc.end_us <= inc.start_us) usage_error("{}: its duration must be > 0", where);
     if (!(inc.error_rate >= 0 && inc.error_rate <= 1))
       usage_error("{}: error_rate {} is not between 0 and 1", where, inc.error_rate);
-    if (inc.share >= 0 && inc.share > 1) usage_error("{}: share {} is not between 0 and 1", where, inc.share);
+    if (inc.share >= 0 && inc.share > 1)
+      usage_error("{}: share {} is not between 0 and 1", where, inc.share);
     switch (inc.kind) {
       case IncidentKind::kErrorBurst:
       case IncidentKind::kLatency:
-        if (inc.kind == IncidentKind::kLatency && inc.url.empty()) usage_error("{}: 'url' is required", where);
-        if (!inc.url.empty() && (inc.url.front() != '/' || !safe_text(inc.url, false) || inc.url.size() > 1000))
-          usage_error("{}: url '{}' must start with / and hold no spaces, quotes or backslashes", where, inc.url);
+        if (inc.kind == IncidentKind::kLatency && inc.url.empty())
+          usage_error("{}: 'url' is required", where);
+        if (!inc.url.empty() &&
+            (inc.url.front() != '/' || !safe_text(inc.url, false) || inc.url.size() > 1000))
+          usage_error("{}: url '{}' must start with / and hold no spaces, quotes or backslashes",
+                      where, inc.url);
         if (inc.kind == IncidentKind::kLatency && !(inc.factor > 0 && inc.factor <= 1e6))
           usage_error("{}: factor {} must be > 0", where, inc.factor);
         break;
       case IncidentKind::kDdos: {
         uint32_t a, b, m;
         if (!parse_ipv4(inc.ip, a) && !parse_subnet(inc.ip, b, m))
-          usage_error("{}: '{}' is neither an IPv4 address nor a subnet like 203.0.113.0/24", where, inc.ip);
-        if (!(inc.rate > 0 && inc.rate <= 1e8)) usage_error("{}: rate {} must be > 0 lines/s", where, inc.rate);
+          usage_error("{}: '{}' is neither an IPv4 address nor a subnet like 203.0.113.0/24", where,
+                      inc.ip);
+        if (!(inc.rate > 0 && inc.rate <= 1e8))
+          usage_error("{}: rate {} must be > 0 lines/s", where, inc.rate);
         break;
       }
       case IncidentKind::kBadUser:
         if (inc.user.empty() || !safe_text(inc.user, false) || inc.user.size() > 200 ||
             inc.user.find(';') != std::string::npos)
-          usage_error("{}: user '{}' must be a name without spaces, quotes or ';'", where, inc.user);
+          usage_error("{}: user '{}' must be a name without spaces, quotes or ';'", where,
+                      inc.user);
         break;
     }
   }
@@ -513,9 +561,9 @@ struct Generator::Impl {
   // An incident as the hot loop sees it.
   struct LiveIncident {
     const Incident* spec;
-    uint32_t url = kNone;   // error_burst/latency url index (may be an extra URL)
+    uint32_t url = kNone;       // error_burst/latency url index (may be an extra URL)
     std::vector<bool> matches;  // url indices whose path is the incident's url
-    uint32_t user = kNone;  // bad_user user index (may be an extra user)
+    uint32_t user = kNone;      // bad_user user index (may be an extra user)
     uint64_t share_threshold = 0;
     uint64_t error_threshold = 0;
     uint32_t ddos_address = 0, ddos_mask = 0;
@@ -629,11 +677,26 @@ struct Generator::Impl {
     u.course = course;
     double r = static_cast<double>(h >> 40) / static_cast<double>(1 << 24);  // [0,1)
     switch (kind) {
-      case UrlKind::kPage: u.bytes = 8000 + static_cast<uint32_t>(r * r * 90000); u.latency_us = 8000 + static_cast<uint32_t>(r * 60000); break;
-      case UrlKind::kApi: u.bytes = 300 + static_cast<uint32_t>(r * 6000); u.latency_us = 3000 + static_cast<uint32_t>(r * 30000); break;
-      case UrlKind::kStatic: u.bytes = 1500 + static_cast<uint32_t>(r * r * r * 400000); u.latency_us = 300 + static_cast<uint32_t>(r * 2000); break;
-      case UrlKind::kSearch: u.bytes = 15000 + static_cast<uint32_t>(r * 40000); u.latency_us = 60000 + static_cast<uint32_t>(r * 250000); break;
-      case UrlKind::kLogin: u.bytes = 4000 + static_cast<uint32_t>(r * 2000); u.latency_us = 30000 + static_cast<uint32_t>(r * 40000); break;
+      case UrlKind::kPage:
+        u.bytes = 8000 + static_cast<uint32_t>(r * r * 90000);
+        u.latency_us = 8000 + static_cast<uint32_t>(r * 60000);
+        break;
+      case UrlKind::kApi:
+        u.bytes = 300 + static_cast<uint32_t>(r * 6000);
+        u.latency_us = 3000 + static_cast<uint32_t>(r * 30000);
+        break;
+      case UrlKind::kStatic:
+        u.bytes = 1500 + static_cast<uint32_t>(r * r * r * 400000);
+        u.latency_us = 300 + static_cast<uint32_t>(r * 2000);
+        break;
+      case UrlKind::kSearch:
+        u.bytes = 15000 + static_cast<uint32_t>(r * 40000);
+        u.latency_us = 60000 + static_cast<uint32_t>(r * 250000);
+        break;
+      case UrlKind::kLogin:
+        u.bytes = 4000 + static_cast<uint32_t>(r * 2000);
+        u.latency_us = 30000 + static_cast<uint32_t>(r * 40000);
+        break;
     }
     url_text.append(text);
     urls.push_back(u);
@@ -644,11 +707,16 @@ struct Generator::Impl {
   // generated path embeds its rank, so all are distinct.
   void build_web_urls() {
     static constexpr std::pair<const char*, UrlKind> kTop[] = {
-        {"/", UrlKind::kPage},          {"/login", UrlKind::kLogin},
-        {"/cart", UrlKind::kPage},      {"/static/css/main.css", UrlKind::kStatic},
-        {"/static/js/app.js", UrlKind::kStatic}, {"/api/v1/cart", UrlKind::kApi},
-        {"/checkout", UrlKind::kPage},  {"/account", UrlKind::kPage},
-        {"/favicon.ico", UrlKind::kStatic}, {"/products", UrlKind::kPage},
+        {"/", UrlKind::kPage},
+        {"/login", UrlKind::kLogin},
+        {"/cart", UrlKind::kPage},
+        {"/static/css/main.css", UrlKind::kStatic},
+        {"/static/js/app.js", UrlKind::kStatic},
+        {"/api/v1/cart", UrlKind::kApi},
+        {"/checkout", UrlKind::kPage},
+        {"/account", UrlKind::kPage},
+        {"/favicon.ico", UrlKind::kStatic},
+        {"/products", UrlKind::kPage},
     };
     std::string s;
     for (uint64_t i = 0; i < o.urls; ++i) {
@@ -662,14 +730,20 @@ struct Generator::Impl {
       unsigned pick = static_cast<unsigned>(h % 100);
       s.clear();
       UrlKind kind = UrlKind::kPage;
-      if (pick < 40) fmt::format_to(std::back_inserter(s), "/products/{}-{}-{}", adj, noun, i);
-      else if (pick < 50) fmt::format_to(std::back_inserter(s), "/category/{}?page={}", noun, i);
-      else if (pick < 58) fmt::format_to(std::back_inserter(s), "/blog/{}/{:02}/{}-{}-{}", 2019 + (h >> 24) % 7, 1 + (h >> 32) % 12, adj, noun, i);
+      if (pick < 40)
+        fmt::format_to(std::back_inserter(s), "/products/{}-{}-{}", adj, noun, i);
+      else if (pick < 50)
+        fmt::format_to(std::back_inserter(s), "/category/{}?page={}", noun, i);
+      else if (pick < 58)
+        fmt::format_to(std::back_inserter(s), "/blog/{}/{:02}/{}-{}-{}", 2019 + (h >> 24) % 7,
+                       1 + (h >> 32) % 12, adj, noun, i);
       else if (pick < 72) {
         fmt::format_to(std::back_inserter(s), "/api/v1/products/{}", i);
         kind = UrlKind::kApi;
       } else if (pick < 92) {
-        static constexpr const char* kAssets[] = {"/images/{}-{}-{}.jpg", "/static/js/chunk-{2}.{0}.js", "/static/css/{1}-{2}.css", "/images/thumbs/{1}-{2}.webp"};
+        static constexpr const char* kAssets[] = {
+            "/images/{}-{}-{}.jpg", "/static/js/chunk-{2}.{0}.js", "/static/css/{1}-{2}.css",
+            "/images/thumbs/{1}-{2}.webp"};
         fmt::format_to(std::back_inserter(s), fmt::runtime(kAssets[(h >> 40) % 4]), adj, noun, i);
         kind = UrlKind::kStatic;
       } else {
@@ -686,34 +760,48 @@ struct Generator::Impl {
     for (size_t c = 0; c < n_courses; ++c) {
       uint64_t h = mix64(c + 0xc0);
       const char* org = kOrgs[c % std::size(kOrgs)];
-      courses.push_back(fmt::format("course-v1:{}+{:05}+session{:02}", org, 10000 + (h % 90000), 1 + (h >> 20) % 12));
+      courses.push_back(fmt::format("course-v1:{}+{:05}+session{:02}", org, 10000 + (h % 90000),
+                                    1 + (h >> 20) % 12));
       course_orgs.emplace_back(org);
     }
     std::string s;
     for (uint64_t i = 0; i < o.urls; ++i) {
       uint64_t h = mix64(i * 0x9e37 + 0xed0);
       // Popular courses get more pages: course index skewed toward 0.
-      size_t c = static_cast<size_t>(static_cast<double>(n_courses) * std::pow(static_cast<double>(h >> 11) * 0x1.0p-53, 2.0));
+      size_t c = static_cast<size_t>(static_cast<double>(n_courses) *
+                                     std::pow(static_cast<double>(h >> 11) * 0x1.0p-53, 2.0));
       const std::string& cid = courses[c];
       uint64_t h2 = mix64(h);
       unsigned pick = static_cast<unsigned>(h % 100);
       s.clear();
       UrlKind kind = UrlKind::kPage;
-      if (pick < 60) fmt::format_to(std::back_inserter(s), "/courses/{}/courseware/{:016x}{:016x}/{:016x}{:016x}/", cid, h2, mix64(h2 + 1), mix64(h2 + 2), mix64(h2 + 3));
+      if (pick < 60)
+        fmt::format_to(std::back_inserter(s),
+                       "/courses/{}/courseware/{:016x}{:016x}/{:016x}{:016x}/", cid, h2,
+                       mix64(h2 + 1), mix64(h2 + 2), mix64(h2 + 3));
       else if (pick < 80) {
-        fmt::format_to(std::back_inserter(s), "/courses/{}/xblock/block-v1:{}+type@problem+block@{:016x}{:016x}/handler/xmodule_handler/problem_check", cid, std::string_view(cid).substr(10), h2, mix64(h2 + 1));
+        fmt::format_to(std::back_inserter(s),
+                       "/courses/{}/xblock/block-v1:{}+type@problem+block@{:016x}{:016x}/handler/"
+                       "xmodule_handler/problem_check",
+                       cid, std::string_view(cid).substr(10), h2, mix64(h2 + 1));
         kind = UrlKind::kApi;
-      } else if (pick < 90) fmt::format_to(std::back_inserter(s), "/courses/{}/discussion/forum/{:016x}/threads", cid, h2);
-      else if (pick < 95) fmt::format_to(std::back_inserter(s), "/courses/{}/progress?v={}", cid, i);
-      else fmt::format_to(std::back_inserter(s), "/courses/{}/info?v={}", cid, i);
+      } else if (pick < 90)
+        fmt::format_to(std::back_inserter(s), "/courses/{}/discussion/forum/{:016x}/threads", cid,
+                       h2);
+      else if (pick < 95)
+        fmt::format_to(std::back_inserter(s), "/courses/{}/progress?v={}", cid, i);
+      else
+        fmt::format_to(std::back_inserter(s), "/courses/{}/info?v={}", cid, i);
       add_url(s, kind, static_cast<uint8_t>(c), h);
     }
   }
 
   void build_urls() {
     urls.reserve(o.urls + o.incidents.size());
-    if (o.format == GenerateFormat::kEdx) build_edx_urls();
-    else build_web_urls();
+    if (o.format == GenerateFormat::kEdx)
+      build_edx_urls();
+    else
+      build_web_urls();
     url_popularity.build(zipf_weights(o.urls, 1.0));
     // Bad URLs: a deterministic share of the population, at least one.
     uint64_t salt = mix64(o.seed ^ 0xbadu);
@@ -769,9 +857,11 @@ struct Generator::Impl {
       if (is_bad(u)) bad += w[u];
     }
     double p_in = static_cast<double>(logged_in_threshold) / 18446744073709551616.0;
-    double in_share = p_in * logged_in_pages / (p_in * logged_in_pages + (1 - p_in) * anonymous_pages);
+    double in_share =
+        p_in * logged_in_pages / (p_in * logged_in_pages + (1 - p_in) * anonymous_pages);
     bad_share = in_share * (total > 0 ? bad / total : 0);
-    normal_rate = bad_share < 1 ? (o.error_rate - bad_share * o.bad_user_error_rate) / (1 - bad_share) : 0;
+    normal_rate =
+        bad_share < 1 ? (o.error_rate - bad_share * o.bad_user_error_rate) / (1 - bad_share) : 0;
     normal_rate = std::clamp(normal_rate, 0.0, 1.0);
     normal_error_threshold = threshold_of(normal_rate);
     bad_error_threshold = threshold_of(o.bad_user_error_rate);
@@ -801,11 +891,11 @@ struct Generator::Impl {
         case IncidentKind::kErrorBurst:
         case IncidentKind::kLatency:
           if (!spec.url.empty()) li.url = find_or_add_url(spec.url);
-          max_line += 2 * spec.url.size();
+          max_line += 4 * spec.url.size();  // edx writes the url up to 3 times
           break;
         case IncidentKind::kBadUser: {
           li.user = find_or_add_user(spec.user);
-          max_line += 2 * spec.user.size();
+          max_line += 4 * spec.user.size();
           Session& s = li.session;
           s.user = li.user;
           uint64_t h = mix64(li.user ^ 0xabcdefULL);
@@ -816,7 +906,8 @@ struct Generator::Impl {
           break;
         }
         case IncidentKind::kDdos: {
-          if (!parse_ipv4(spec.ip, li.ddos_address)) parse_subnet(spec.ip, li.ddos_address, li.ddos_mask);
+          if (!parse_ipv4(spec.ip, li.ddos_address))
+            parse_subnet(spec.ip, li.ddos_address, li.ddos_mask);
           li.ddos_step_us = 1e6 / spec.rate;
           li.ddos_next_us = spec.start_us;
           break;
@@ -865,7 +956,8 @@ struct Generator::Impl {
   void update_ddos_next() {
     ddos_next_us = std::numeric_limits<int64_t>::max();
     for (auto* li : ddos)
-      if (li->ddos_next_us < li->spec->end_us) ddos_next_us = std::min(ddos_next_us, li->ddos_next_us);
+      if (li->ddos_next_us < li->spec->end_us)
+        ddos_next_us = std::min(ddos_next_us, li->ddos_next_us);
   }
 
   // Recomputes the active set when log time crosses an incident boundary.
@@ -875,7 +967,8 @@ struct Generator::Impl {
     next_change_us = std::numeric_limits<int64_t>::max();
     for (auto& li : incidents) {
       const Incident& s = *li.spec;
-      if (s.start_us > t) next_change_us = std::min(next_change_us, s.start_us);
+      if (s.start_us > t)
+        next_change_us = std::min(next_change_us, s.start_us);
       else if (s.end_us > t) {
         next_change_us = std::min(next_change_us, s.end_us);
         if (s.kind == IncidentKind::kDdos) continue;
@@ -965,7 +1058,7 @@ struct Generator::Impl {
     const Session* session;
     std::string_view user;  // empty: anonymous
     uint32_t url;
-    uint32_t referer_url;   // kNone: external
+    uint32_t referer_url;  // kNone: external
     int status;
     bool head;
     bool post;
@@ -989,8 +1082,10 @@ struct Generator::Impl {
     uint64_t r = rng.next();
     h.post = false;
     h.head = false;
-    if (u->kind == UrlKind::kApi || u->kind == UrlKind::kLogin) h.post = (r & 0xff) < 80;
-    else if (u->kind == UrlKind::kPage) h.head = (r & 0xff) == 0;
+    if (u->kind == UrlKind::kApi || u->kind == UrlKind::kLogin)
+      h.post = (r & 0xff) < 80;
+    else if (u->kind == UrlKind::kPage)
+      h.head = (r & 0xff) == 0;
     bool fail = rng.next() < error_threshold;
     if (fail && bad_user_errors) {
       // A bad user's failures land on the bad URLs.
@@ -1001,14 +1096,19 @@ struct Generator::Impl {
     double jitter = 0.6 + static_cast<double>(r2 >> 40) * (0.8 / 16777216.0);
     if (fail) {
       h.status = next_error_status();
-      h.bytes = h.status >= 500 ? 300 + static_cast<int64_t>(r2 & 0x1ff) : 150 + static_cast<int64_t>(r2 & 0x3ff);
+      h.bytes = h.status >= 500 ? 300 + static_cast<int64_t>(r2 & 0x1ff)
+                                : 150 + static_cast<int64_t>(r2 & 0x3ff);
       if (o.format != GenerateFormat::kEdx) ++stats.errors;
     } else {
       h.status = success_status(*u, h.post);
-      if (h.status == 304 || h.status == 204 || h.head) h.bytes = h.status == 304 || h.status == 204 ? -1 : 0;
-      else if (h.status == 301 || h.status == 302) h.bytes = 200 + static_cast<int64_t>(r2 & 0x7f);
-      else if (h.status == 206) h.bytes = static_cast<int64_t>(u->bytes * jitter * 0.3);
-      else h.bytes = static_cast<int64_t>(u->bytes * jitter);
+      if (h.status == 304 || h.status == 204 || h.head)
+        h.bytes = -1;  // no body: Apache's %b writes `-`
+      else if (h.status == 301 || h.status == 302)
+        h.bytes = 200 + static_cast<int64_t>(r2 & 0x7f);
+      else if (h.status == 206)
+        h.bytes = static_cast<int64_t>(u->bytes * jitter * 0.3);
+      else
+        h.bytes = static_cast<int64_t>(u->bytes * jitter);
     }
     double slow = (r2 & 0xff) < 3 ? 6.0 : 1.0;  // a tail of slow requests
     h.duration_us = static_cast<int64_t>(u->latency_us * jitter * slow * latency_factor) + 50;
@@ -1037,8 +1137,10 @@ struct Generator::Impl {
       }
     }
     if (s->pages_left == 0) {
-      if (pinned) restart_pinned_session(*s);  // a bad_user incident's visitor keeps its name
-      else start_session(*s);
+      if (pinned)
+        restart_pinned_session(*s);  // a bad_user incident's visitor keeps its name
+      else
+        start_session(*s);
     }
     --s->pages_left;
     bool bad = is_bad(s->user);
@@ -1074,7 +1176,8 @@ struct Generator::Impl {
   // A ddos line: one address (or a random one of the subnet), no session, no referer.
   void ddos_hit(LiveIncident& li, Hit& h, Session& scratch) {
     scratch.user = kNone;
-    scratch.address = li.ddos_address | (li.ddos_mask ? static_cast<uint32_t>(rng.next()) & li.ddos_mask : 0);
+    scratch.address =
+        li.ddos_address | (li.ddos_mask ? static_cast<uint32_t>(rng.next()) & li.ddos_mask : 0);
     scratch.agent = static_cast<uint16_t>(agent_mix.sample(rng));
     scratch.language = 0;
     scratch.referer = 0;  // "-"
@@ -1100,8 +1203,10 @@ struct Generator::Impl {
   char* write_access(char* p, const Hit& h) {
     p = put_ipv4(p, h.session->address);
     p = put(p, " - ");
-    if (h.user.empty() || o.format == GenerateFormat::kClickstream) *p++ = '-';
-    else p = put(p, h.user);
+    if (h.user.empty() || o.format == GenerateFormat::kClickstream)
+      *p++ = '-';
+    else
+      p = put(p, h.user);
     p = put(p, " [");
     p = put(p, std::string_view(apache_time, 26));
     p = put(p, "] \"");
@@ -1110,8 +1215,10 @@ struct Generator::Impl {
     p = put(p, " HTTP/1.1\" ");
     p = put_status(p, h.status);
     *p++ = ' ';
-    if (h.bytes < 0) *p++ = '-';
-    else p = put_uint(p, static_cast<uint64_t>(h.bytes));
+    if (h.bytes < 0)
+      *p++ = '-';
+    else
+      p = put_uint(p, static_cast<uint64_t>(h.bytes));
     if (o.format != GenerateFormat::kCommon) {
       p = put(p, " \"");
       p = write_referer(p, h);
@@ -1122,8 +1229,10 @@ struct Generator::Impl {
         p = put(p, " \"user = ");
         p = h.user.empty() ? put(p, "anonymous") : put(p, h.user);
         p = put(p, "; PHPSESSID=");
-        if (h.ddos) *p++ = '-';
-        else p = put(p, std::string_view(h.session->id, 26));
+        if (h.ddos)
+          *p++ = '-';
+        else
+          p = put(p, std::string_view(h.session->id, 26));
         *p++ = '"';
       }
     }
@@ -1198,7 +1307,8 @@ struct Generator::Impl {
     p = put(p, "\", \"host\": \"");
     p = put(p, o.host);
     p = put(p, "\", \"referer\": \"");
-    if (h.referer_url != kNone) p = write_referer(p, h);
+    if (h.referer_url != kNone)
+      p = write_referer(p, h);
     else if (!h.ddos) {
       p = put(p, "https://");
       p = put(p, o.host);
@@ -1206,8 +1316,11 @@ struct Generator::Impl {
     }
     p = put(p, "\", \"accept_language\": \"");
     p = put(p, std::string_view(kLanguages[h.session->language]));
-    p = put(p, u.kind == UrlKind::kApi ? "\", \"event\": \"{\\\"POST\\\": {\\\"input_1\\\": [\\\"42\\\"]}, \\\"GET\\\": {}}\", \"event_source\": \"server\", \"context\": {\"user_id\": "
-                                       : "\", \"event\": \"{\\\"POST\\\": {}, \\\"GET\\\": {}}\", \"event_source\": \"server\", \"context\": {\"user_id\": ");
+    p = put(p, u.kind == UrlKind::kApi
+                   ? "\", \"event\": \"{\\\"POST\\\": {\\\"input_1\\\": [\\\"42\\\"]}, "
+                     "\\\"GET\\\": {}}\", \"event_source\": \"server\", \"context\": {\"user_id\": "
+                   : "\", \"event\": \"{\\\"POST\\\": {}, \\\"GET\\\": {}}\", \"event_source\": "
+                     "\"server\", \"context\": {\"user_id\": ");
     p = write_user_id(p, h);
     p = put(p, ", \"org_id\": \"");
     p = put(p, org);
@@ -1280,7 +1393,8 @@ struct Generator::Impl {
   }
 };
 
-Generator::Generator(GeneratorOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Generator::Generator(GeneratorOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
 Generator::~Generator() = default;
 
 std::string_view Generator::next_batch(size_t max_lines, int64_t end_us) {
@@ -1297,8 +1411,10 @@ std::string truth_lines(const std::vector<Incident>& incidents, int64_t first_us
     int64_t start = std::max(inc.start_us, first_us), end = std::min(inc.end_us, stop_us);
     if (start >= end) continue;
     // Keys were validated: no quote, backslash or control character to escape.
-    fmt::format_to(std::back_inserter(out), "{{\"kind\":\"{}\",\"start\":\"{}\",\"end\":\"{}\",\"key\":\"{}\"}}\n",
-                   incident_kind_name(inc.kind), format_rfc3339(start), format_rfc3339(end), inc.key());
+    fmt::format_to(std::back_inserter(out),
+                   "{{\"kind\":\"{}\",\"start\":\"{}\",\"end\":\"{}\",\"key\":\"{}\"}}\n",
+                   incident_kind_name(inc.kind), format_rfc3339(start), format_rfc3339(end),
+                   inc.key());
   }
   return out;
 }

@@ -10,16 +10,8 @@
 //
 // Limit of plain TCP: bytes the kernel accepted but the peer never read (peer crash) are lost
 // without notice; only an application-level acknowledgement could close that gap.
-#include "io/endpoint_impl.h"
-
-#include "logpipe/error.h"
-
-#include <fmt/format.h>
-
-#include <cerrno>
-#include <cstring>
-#include <ctime>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -27,17 +19,24 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include "io/endpoint_impl.h"
+#include "logpipe/error.h"
+
 namespace logpipe::detail {
 namespace {
 
-constexpr size_t kSendThreshold = 64 << 10;     // write() sends once this much is pending
-constexpr size_t kMaxPending = 64 << 20;        // beyond this, write() blocks until delivered
-constexpr size_t kCompactAt = 1 << 20;         // erase delivered bytes in steps of this size
+constexpr size_t kSendThreshold = 64 << 10;  // write() sends once this much is pending
+constexpr size_t kMaxPending = 64 << 20;     // beyond this, write() blocks until delivered
+constexpr size_t kCompactAt = 1 << 20;       // erase delivered bytes in steps of this size
 constexpr int64_t kFirstBackoffMs = 100;
 constexpr int64_t kMaxBackoffMs = 5000;
 constexpr int64_t kConnectTimeoutMs = 3000;
-constexpr int64_t kCloseDeadlineMs = 30000;     // close(): how long to wait for a server
-constexpr int64_t kAfterSignalMs = 5000;        // after SIGINT/SIGTERM: how long to keep trying
+constexpr int64_t kCloseDeadlineMs = 30000;  // close(): how long to wait for a server
+constexpr int64_t kAfterSignalMs = 5000;     // after SIGINT/SIGTERM: how long to keep trying
 
 int64_t now_ms() {
   timespec ts;
@@ -51,7 +50,8 @@ class TcpSink final : public ByteSink {
       : host_(std::move(host)), port_(port), name_(std::move(name)) {
     resolve();  // a bad host name is a setup error; a refused connection is retried later
     if (!try_connect())
-      fmt::print(stderr, "logpipe: {}: cannot connect ({}); buffering and retrying\n", name_, last_error_);
+      fmt::print(stderr, "logpipe: {}: cannot connect ({}); buffering and retrying\n", name_,
+                 last_error_);
   }
   ~TcpSink() override {
     try {
@@ -130,7 +130,8 @@ class TcpSink final : public ByteSink {
         rc = ::poll(&p, 1, static_cast<int>(kConnectTimeoutMs));
         int err = 0;
         socklen_t len = sizeof err;
-        if (rc == 1 && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0) rc = 0;
+        if (rc == 1 && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0)
+          rc = 0;
         else {
           errno = rc == 0 ? ETIMEDOUT : (err ? err : errno);
           rc = -1;
@@ -155,10 +156,11 @@ class TcpSink final : public ByteSink {
 
   void disconnect(int err) {
     last_error_ = std::strerror(err);
-    fmt::print(stderr,
-               "logpipe: {}: connection lost ({}) after {} bytes sent on it (what the server received "
-               "but had not read is lost with it); buffering and reconnecting\n",
-               name_, last_error_, connection_bytes_);
+    fmt::print(
+        stderr,
+        "logpipe: {}: connection lost ({}) after {} bytes sent on it (what the server received "
+        "but had not read is lost with it); buffering and reconnecting\n",
+        name_, last_error_, connection_bytes_);
     connection_bytes_ = 0;
     ::close(fd_);
     fd_ = -1;
@@ -240,7 +242,8 @@ class TcpSink final : public ByteSink {
         continue;
       }
       int64_t sleep_ms = std::min(next_attempt_ms_, deadline) - now;
-      timespec ts{static_cast<time_t>(sleep_ms / 1000), static_cast<long>(sleep_ms % 1000) * 1'000'000};
+      timespec ts{static_cast<time_t>(sleep_ms / 1000),
+                  static_cast<long>(sleep_ms % 1000) * 1'000'000};
       if (::nanosleep(&ts, nullptr) != 0 && errno == EINTR) note_signal();
     }
     return true;
@@ -250,7 +253,8 @@ class TcpSink final : public ByteSink {
   // loudly rather than hang.
   void note_signal() {
     int64_t now = now_ms();
-    if (signal_deadline_ms_ == 0) signal_deadline_ms_ = now + kAfterSignalMs;
+    if (signal_deadline_ms_ == 0)
+      signal_deadline_ms_ = now + kAfterSignalMs;
     else if (now >= signal_deadline_ms_)
       runtime_error("{}: interrupted: {} bytes not delivered ({})", name_, undelivered(),
                     fd_ < 0 ? last_error_ : std::string("server not reading"));

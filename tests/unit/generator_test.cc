@@ -1,10 +1,7 @@
 // The traffic engine: determinism, round trip through the core parsers, the error model and the
 // incidents. Counts are taken by parsing the output (or by splitting fields), never from the
 // generator's own statistics.
-#include "logpipe/error.h"
-#include "logpipe/format.h"
 #include "logpipe/generator.h"
-#include "logpipe/timeutil.h"
 
 #include <doctest/doctest.h>
 
@@ -14,6 +11,10 @@
 #include <set>
 #include <string>
 #include <vector>
+
+#include "logpipe/error.h"
+#include "logpipe/format.h"
+#include "logpipe/timeutil.h"
 
 using namespace logpipe;
 
@@ -57,13 +58,15 @@ std::vector<std::string_view> split_lines(std::string_view text) {
 }
 
 // Parses every line with the core parser of `format`; fails the test on the first bad one.
-std::vector<Record> parse_all(std::string_view format, std::string_view text, std::vector<std::string>& keep) {
+std::vector<Record> parse_all(std::string_view format, std::string_view text,
+                              std::vector<std::string>& keep) {
   auto parser = make_parser(format);
   std::vector<Record> records;
   for (std::string_view line : split_lines(text)) {
     Record r;
     ParseError e = parser->parse(line, r);
-    if (e != ParseError::kNone) FAIL("line does not parse (", describe(e), "): ", std::string(line));
+    if (e != ParseError::kNone)
+      FAIL("line does not parse (", describe(e), "): ", std::string(line));
     // Views point into the parser's scratch for some fields: keep copies of what we check.
     keep.emplace_back(r.user);
     keep.emplace_back(r.url);
@@ -140,7 +143,8 @@ TEST_CASE("generate: --with-duration appends %D that the logformat parser reads"
   Generator g(o);
   std::string text = generate(g, 2000);
   std::vector<std::string> keep;
-  auto records = parse_all(R"(logformat:%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i" %D)", text, keep);
+  auto records = parse_all(R"(logformat:%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i" %D)",
+                           text, keep);
   REQUIRE(records.size() == 2000);
   for (const auto& r : records) CHECK(r.duration_us > 0);
 }
@@ -202,8 +206,10 @@ TEST_CASE("generate: bad users carry their errors, on the bad URLs") {
   for (const auto& [user, c] : per_user) {
     if (c.first < 30) continue;
     double rate = static_cast<double>(c.second) / c.first;
-    if (rate > 0.6) ++bad;
-    else if (rate < 0.1) ++good;
+    if (rate > 0.6)
+      ++bad;
+    else if (rate < 0.1)
+      ++good;
   }
   CHECK(bad >= 5);
   CHECK(good > 10 * bad);
@@ -272,8 +278,10 @@ TEST_CASE("generate: incidents show in their windows and only there") {
       }
     }
     if (r.ip.starts_with("203.0.113.")) {
-      if (r.time_us >= ddos.start_us && r.time_us < ddos.end_us) ++ddos_in;
-      else ++ddos_out;
+      if (r.time_us >= ddos.start_us && r.time_us < ddos.end_us)
+        ++ddos_in;
+      else
+        ++ddos_out;
     }
     if (r.user == "mallory") {
       if (r.time_us >= user.start_us && r.time_us < user.end_us) {
@@ -297,12 +305,16 @@ TEST_CASE("generate: incidents show in their windows and only there") {
   CHECK(mallory_outside == 0);
 
   CHECK(truth_lines(o.incidents, t0, t0 + 2400'000'000) ==
-        "{\"kind\":\"error_burst\",\"start\":\"2025-06-23T00:10:00Z\",\"end\":\"2025-06-23T00:15:00Z\",\"key\":\"/api/v1/payment\"}\n"
-        "{\"kind\":\"ddos\",\"start\":\"2025-06-23T00:20:00Z\",\"end\":\"2025-06-23T00:22:00Z\",\"key\":\"203.0.113.0/24\"}\n"
-        "{\"kind\":\"bad_user\",\"start\":\"2025-06-23T00:25:00Z\",\"end\":\"2025-06-23T00:30:00Z\",\"key\":\"mallory\"}\n");
+        "{\"kind\":\"error_burst\",\"start\":\"2025-06-23T00:10:00Z\",\"end\":\"2025-06-23T00:15:"
+        "00Z\",\"key\":\"/api/v1/payment\"}\n"
+        "{\"kind\":\"ddos\",\"start\":\"2025-06-23T00:20:00Z\",\"end\":\"2025-06-23T00:22:00Z\","
+        "\"key\":\"203.0.113.0/24\"}\n"
+        "{\"kind\":\"bad_user\",\"start\":\"2025-06-23T00:25:00Z\",\"end\":\"2025-06-23T00:30:"
+        "00Z\",\"key\":\"mallory\"}\n");
   // Clipped to what was generated; incidents after the end are left out.
   CHECK(truth_lines(o.incidents, t0, t0 + 780'000'000) ==
-        "{\"kind\":\"error_burst\",\"start\":\"2025-06-23T00:10:00Z\",\"end\":\"2025-06-23T00:13:00Z\",\"key\":\"/api/v1/payment\"}\n");
+        "{\"kind\":\"error_burst\",\"start\":\"2025-06-23T00:10:00Z\",\"end\":\"2025-06-23T00:13:"
+        "00Z\",\"key\":\"/api/v1/payment\"}\n");
 }
 
 TEST_CASE("generate: a latency incident multiplies the url's response time in its window") {
@@ -319,7 +331,8 @@ TEST_CASE("generate: a latency incident multiplies the url's response time in it
   Generator g(o);
   std::string text = generate(g, SIZE_MAX, o.start_us + 900'000'000);
   std::vector<std::string> keep;
-  auto records = parse_all(R"(logformat:%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i" %D)", text, keep);
+  auto records = parse_all(R"(logformat:%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i" %D)",
+                           text, keep);
   std::vector<int64_t> inside, others;
   for (const auto& r : records) {
     bool in = r.time_us >= slow.start_us && r.time_us < slow.end_us;
