@@ -238,7 +238,7 @@ constexpr SuccessMix kSuccessByKind[] = {
 // Writing: memcpy into a buffer whose room was checked once per line.
 
 inline char* put(char* p, std::string_view s) noexcept {
-  std::memcpy(p, s.data(), s.size());
+  if (!s.empty()) std::memcpy(p, s.data(), s.size());  // an empty view may hold nullptr
   return p + s.size();
 }
 template <size_t N>
