@@ -29,6 +29,7 @@ check combined combined
 check common common
 check clickstream clickstream
 check edx edx
+check combined combined --with-duration
 check combined 'logformat:%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i" %D' --with-duration
 # auto detection picks the right format too
 "$LOGPIPE" analyze --report json "$tmp/edx.log" | python3 -c 'import json,sys; r=json.load(sys.stdin); assert r["requests"]==100000 and r["malformed"]==0'
