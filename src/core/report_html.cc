@@ -180,8 +180,9 @@ class Html {
       size_t i = ticks == 1 ? 0 : k * (n - 1) / (ticks - 1);
       std::string t = time_text(s.timeseries[i].time);
       std::string label = s.by == "day" ? t.substr(0, 10) : t.substr(0, 10) + " " + t.substr(11, 5);
-      fmt::format_to(Out(out), "<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{}</text>", x(i), H - bottom + 18,
-                     label);
+      const char* anchor = ticks > 1 && k == 0 ? "start" : ticks > 1 && k + 1 == ticks ? "end" : "middle";
+      fmt::format_to(Out(out), "<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"{}\">{}</text>", x(i), H - bottom + 18,
+                     anchor, label);
     }
     std::string area = fmt::format("M{:.1f},{:.1f}", x(0), top + ph);
     std::string errors, server;
