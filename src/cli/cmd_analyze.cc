@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -97,6 +98,9 @@ int run_analyze(const AnalyzeOptions& o) {
   // Rejects are written verbatim and in order: only one thread reads then.
   if (!o.input.rejects.empty()) threads = 1;
 
+  // A missing input is reported before the output (or the rejects file) is created.
+  for (const auto& p : inputs)
+    if (p != "-" && ::access(p.c_str(), R_OK) != 0) system_error(errno, "cannot open '" + p + "'");
   MalformedLog malformed(o.input.rejects, o.input.strict);
   auto out = open_output(o.output);
   std::atomic<uint64_t> progress_bytes{0};
