@@ -43,6 +43,16 @@ class KeyedCounts {
     counts_[id].errors += error;
     return id;
   }
+  /// Like add(), but first tries `hint`, a likely id (the previous key of the same source): a
+  /// hit costs one comparison instead of hashing the key (long user agents).
+  uint32_t add_hinted(std::string_view key, uint32_t hint, bool error) {
+    if (hint < counts_.size() && table_.str(hint) == key) {
+      ++counts_[hint].requests;
+      counts_[hint].errors += error;
+      return hint;
+    }
+    return add(key, error);
+  }
   /// Adds counts of a key (merging partial reports); returns the key's id.
   uint32_t add_counts(std::string_view key, const KeyCounts& c);
   /// Number of distinct keys.
@@ -58,12 +68,55 @@ class KeyedCounts {
 };
 
 /// Counts per 64-bit key in one flat open-addressing table: the hot-path alternative to
-/// std::unordered_map (one cache line per lookup, no node allocation). Key UINT64_MAX is reserved.
+/// std::unordered_map (no node allocation). Key UINT64_MAX is reserved.
 class U64Counter {
  public:
   static constexpr uint64_t kEmpty = UINT64_MAX;
   /// Adds n to key's count.
-  void add(uint64_t key, uint64_t n = 1) {
+  void add(uint64_t key, uint64_t n = 1) { apply(key, n); }
+  /// Adds 1 to key's count a few calls later, after prefetching its slot: a large table (click
+  /// paths) then costs no cache-miss stall per record. Readers see every deferred add.
+  void add_soon(uint64_t key) {
+    if (slots_.empty()) grow();
+    __builtin_prefetch(&slots_[slot_of(key, slots_.size() - 1)], 1);
+    if (pending_size_ == kPending) {
+      apply(pending_[pending_next_], 1);
+      pending_[pending_next_] = key;
+      pending_next_ = (pending_next_ + 1) % kPending;
+    } else {
+      pending_[pending_size_++] = key;
+    }
+  }
+  size_t size() const {
+    flush();
+    return size_;
+  }
+  /// Calls f(key, count) for every key (in table order: sort before showing).
+  template <typename F>
+  void for_each(F&& f) const {
+    flush();
+    for (const auto& s : slots_)
+      if (s.key != kEmpty) f(s.key, s.count);
+  }
+
+ private:
+  static constexpr size_t kPending = 16;
+  struct Slot {
+    uint64_t key = kEmpty;
+    uint64_t count = 0;
+  };
+  static size_t slot_of(uint64_t key, size_t mask) noexcept {
+    return static_cast<size_t>((key * 0x9e3779b97f4a7c15ull) >> 20) & mask;
+  }
+  // Deferred adds are applied before anyone reads: the counts a reader sees never change, hence
+  // const (and mutable members).
+  void flush() const {
+    size_t n = pending_size_;
+    pending_size_ = 0;
+    pending_next_ = 0;
+    for (size_t i = 0; i < n; ++i) apply(pending_[i], 1);
+  }
+  void apply(uint64_t key, uint64_t n) const {
     if ((size_ + 1) * 2 > slots_.size()) grow();
     size_t mask = slots_.size() - 1;
     for (size_t i = slot_of(key, mask);; i = (i + 1) & mask) {
@@ -78,32 +131,19 @@ class U64Counter {
       }
     }
   }
-  size_t size() const noexcept { return size_; }
-  /// Calls f(key, count) for every key (in table order: sort before showing).
-  template <typename F>
-  void for_each(F&& f) const {
-    for (const auto& s : slots_)
-      if (s.key != kEmpty) f(s.key, s.count);
-  }
-
- private:
-  struct Slot {
-    uint64_t key = kEmpty;
-    uint64_t count = 0;
-  };
-  static size_t slot_of(uint64_t key, size_t mask) noexcept {
-    return static_cast<size_t>((key * 0x9e3779b97f4a7c15ull) >> 20) & mask;
-  }
-  void grow() {
-    std::vector<Slot> old(slots_.empty() ? 0 : slots_.size());
+  void grow() const {
+    std::vector<Slot> old;
     old.swap(slots_);
     slots_.assign(old.empty() ? 1024 : old.size() * 2, Slot{});
     size_ = 0;
     for (const auto& s : old)
-      if (s.key != kEmpty) add(s.key, s.count);
+      if (s.key != kEmpty) apply(s.key, s.count);
   }
-  std::vector<Slot> slots_;
-  size_t size_ = 0;
+  mutable std::vector<Slot> slots_;
+  mutable size_t size_ = 0;
+  mutable uint64_t pending_[kPending];
+  mutable size_t pending_size_ = 0;
+  mutable size_t pending_next_ = 0;
 };
 
 /// Requests, errors (status >= 400), server errors (5xx) and bytes of one time bucket.
@@ -221,6 +261,8 @@ class Report final : public RecordSink {
   int64_t cached_minute_ = kNoTime;
   TimeBucket* cached_bucket_ = nullptr;
   std::vector<uint8_t> url_is_page_;  // by url id: 0 unknown, 1 asset, 2 page
+  std::vector<uint32_t> agent_of_ip_;  // by ip id: its last agent id (a hint: clients keep theirs)
+  uint32_t last_method_ = KeyedCounts::kNone;
   StringTable session_keys_;          // 's'+cookie id, 'u'+user id, 'a'+ip id+agent id
   std::vector<KeyState> session_states_;
   std::string key_scratch_;

@@ -169,8 +169,15 @@ void Report::on_record(const Record& r) {
   if (!r.ip.empty()) ip_id = ips.add(r.ip, error);
   if (!r.user.empty()) user_id = users.add(r.user, error);
   if (!r.referer.empty()) referers.add(r.referer, error);
-  if (!r.agent.empty()) agent_id = agents.add(r.agent, error);
-  if (!r.method.empty()) methods.add(r.method, error);
+  if (!r.agent.empty()) {
+    if (ip_id == KeyedCounts::kNone) {
+      agent_id = agents.add(r.agent, error);
+    } else {
+      if (ip_id >= agent_of_ip_.size()) agent_of_ip_.resize(std::max<size_t>(ip_id + 1, agent_of_ip_.size() * 2), KeyedCounts::kNone);
+      agent_id = agent_of_ip_[ip_id] = agents.add_hinted(r.agent, agent_of_ip_[ip_id], error);
+    }
+  }
+  if (!r.method.empty()) last_method_ = methods.add_hinted(r.method, last_method_, error);
   if (!r.event_type.empty()) events.add(r.event_type, error);
   if (!r.course_id.empty()) courses.add(r.course_id, error);
   if (t == kNoTime) return;
@@ -211,7 +218,7 @@ void Report::on_record(const Record& r) {
 
 void Report::count_transition(uint32_t from, uint32_t to) {
   if (from == KeyedCounts::kNone || to == KeyedCounts::kNone || from == to) return;
-  sessions.transitions.add(static_cast<uint64_t>(from) << 32 | to);
+  sessions.transitions.add_soon(static_cast<uint64_t>(from) << 32 | to);
 }
 
 // Sessions are decided by consecutive records of a key in input order: a new session starts when
