@@ -141,6 +141,7 @@ bool is_page_path(std::string_view path) noexcept {
 }
 
 bool Report::is_page(uint32_t url_id) {
+  if (url_id == KeyedCounts::kNone) return false;
   if (url_id >= url_is_page_.size()) url_is_page_.resize(std::max<size_t>(url_id + 1, url_is_page_.size() * 2), 0);
   uint8_t& v = url_is_page_[url_id];
   if (v == 0) v = is_page_path(urls.key(url_id)) ? 2 : 1;
@@ -164,7 +165,10 @@ void Report::on_record(const Record& r) {
   const uint64_t nbytes = r.bytes > 0 ? static_cast<uint64_t>(r.bytes) : 0;
   bytes += nbytes;
   if (r.status > 0 && r.status < 1000) ++status[static_cast<size_t>(r.status)];
-  const uint32_t url_id = urls.add(r.path(), error);
+  // Records without a url (a `-` request, edx events without a path) count everywhere but in
+  // the url table, like records without a user.
+  const std::string_view path = r.path();
+  const uint32_t url_id = path.empty() ? KeyedCounts::kNone : urls.add(path, error);
   uint32_t ip_id = KeyedCounts::kNone, user_id = KeyedCounts::kNone, agent_id = KeyedCounts::kNone;
   if (!r.ip.empty()) ip_id = ips.add(r.ip, error);
   if (!r.user.empty()) user_id = users.add(r.user, error);

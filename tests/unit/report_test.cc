@@ -101,6 +101,19 @@ TEST_CASE("report: totals, status, url without query, top order with ties by key
                       R"("bytes":400}],)"));
 }
 
+TEST_CASE("report: a record without url counts, but not in the url table") {
+  Report r;
+  r.on_record(rec("1.1.1.1", "", 408, kT0));
+  r.on_record(rec("1.1.1.1", "/", 200, kT0 + 1));
+  CHECK(r.requests == 2);
+  CHECK(r.errors == 1);
+  CHECK(r.urls.size() == 1);
+  r.finish_sessions();
+  auto s = summarize(r, SummaryOptions{});
+  CHECK(s.session_count == 1);
+  CHECK(s.session_pages.max == 1);
+}
+
 TEST_CASE("report: --since/--until keep [since, until) and count the rest") {
   Report r;
   r.set_time_filter(kT0 + kMinute, kT0 + 2 * kMinute);
