@@ -58,7 +58,9 @@ class ProgressBar {
   void loop() {
     auto start = std::chrono::steady_clock::now();
     std::unique_lock lock(mutex_);
-    while (!wake_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stop_; })) {
+    // The first frame is drawn at once (the user sees the bar even on a short run), then one
+    // every 100 ms until the scan ends.
+    do {
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       uint64_t done = done_.load(std::memory_order_relaxed);
       double rate = secs > 0 ? static_cast<double>(done) / secs / 1e6 : 0;
@@ -71,7 +73,7 @@ class ProgressBar {
         fmt::print(stderr, "\r{:.1f} MB read  {:.1f} MB/s\x1b[K", static_cast<double>(done) / 1e6, rate);
       }
       std::fflush(stderr);
-    }
+    } while (!wake_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stop_; }));
   }
   std::atomic<uint64_t>& done_;
   uint64_t total_;
