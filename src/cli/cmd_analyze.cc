@@ -3,6 +3,7 @@
 // write one report. A progress bar is drawn on stderr when it is a terminal.
 #include "cli/command.h"
 
+#include "logpipe/endpoint.h"
 #include "logpipe/error.h"
 #include "logpipe/malformed.h"
 #include "logpipe/output.h"
@@ -102,7 +103,8 @@ int run_analyze(const AnalyzeOptions& o) {
 
   // A missing input is reported before the output (or the rejects file) is created.
   for (const auto& p : inputs)
-    if (p != "-" && ::access(p.c_str(), R_OK) != 0) system_error(errno, "cannot open '" + p + "'");
+    if (p != "-" && endpoint_scheme(p) == "file" && ::access(p.c_str(), R_OK) != 0)
+      system_error(errno, "cannot open '" + p + "'");
   MalformedLog malformed(o.input.rejects, o.input.strict);
   auto out = open_output(o.output);
   std::atomic<uint64_t> progress_bytes{0};
@@ -112,7 +114,7 @@ int run_analyze(const AnalyzeOptions& o) {
     uint64_t total = 0;
     for (const auto& p : inputs) {
       struct stat st;
-      if (p == "-" || ::stat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+      if (p == "-" || endpoint_scheme(p) != "file" || ::stat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
         total = 0;  // a stream or a pipe: no percentage, only bytes and rate
         break;
       }

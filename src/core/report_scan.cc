@@ -3,6 +3,7 @@
 // is parsed into its own continuation Report on its own thread, and the partial reports are
 // merged in input order. Malformed lines are replayed in order with their file line numbers,
 // so messages and counts are what one thread prints.
+#include "logpipe/endpoint.h"
 #include "logpipe/error.h"
 #include "logpipe/input.h"
 #include "logpipe/report.h"
@@ -51,7 +52,8 @@ struct Input {
   std::string path;
   int fd = -1;              // regular, uncompressed file that may be split
   uint64_t size = 0;
-  std::unique_ptr<ByteSource> stream;  // everything else (stdin, pipes, gzip, zstd)
+  std::unique_ptr<ByteSource> stream;  // stdin, pipes, gzip, zstd
+  std::unique_ptr<LineSource> lines;   // network endpoints (tcp://, tls://, udp://, kafka://)
   ~Input() {
     if (fd >= 0) ::close(fd);
   }
@@ -65,6 +67,10 @@ bool is_compressed(const unsigned char* m, size_t n) {
 std::unique_ptr<Input> open_one(const std::string& path) {
   auto in = std::make_unique<Input>();
   in->path = path;
+  if (endpoint_scheme(path) != "file") {
+    in->lines = open_line_source(path, EndpointOptions{});
+    return in;
+  }
   if (path != "-") {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) system_error(errno, "cannot open '" + path + "'");
@@ -99,13 +105,13 @@ struct Worker {
   std::vector<Bad>* bad = nullptr;
   Record record;
 
-  void line(LineReader& reader, std::string_view l, uint64_t number) {
+  void line(const std::string& source, std::string_view l, uint64_t number) {
     if (is_blank(l)) return;
     ParseError e = parser.parse(l, record);
     if (e == ParseError::kNone) {
       report.on_record(record);
     } else if (malformed) {
-      malformed->add(reader.name(), number, l, e);
+      malformed->add(source, number, l, e);
     } else {
       bad->push_back({number, e});
     }
@@ -116,7 +122,7 @@ struct Worker {
     uint64_t reported = 0;
     while (reader.next(l)) {
       if (options.stop && *options.stop) break;
-      line(reader, l, reader.line_number());
+      line(reader.name(), l, reader.line_number());
       if (options.progress_bytes && (reader.line_number() & 4095) == 0) {
         options.progress_bytes->fetch_add(reader.bytes_read() - reported, std::memory_order_relaxed);
         reported = reader.bytes_read();
@@ -176,6 +182,38 @@ std::string scan_for_report(const std::vector<std::string>& paths, const ReportS
   constexpr size_t kSampleLines = 16;
   for (auto& in : inputs) {
     if (options.stop && *options.stop) break;
+    if (in->lines) {  // a network endpoint: read until it ends or SIGINT/SIGTERM, then report
+      LineSource& src = *in->lines;
+      std::string_view l;
+      auto next = [&]() {
+        for (;;) {
+          if (options.stop && *options.stop) return false;
+          LineSource::Status st = src.next(l, 200);
+          if (st == LineSource::Status::kLine) return true;
+          if (st == LineSource::Status::kEnd) return false;
+        }
+      };
+      if (!parser) {
+        std::vector<std::string> pending;
+        std::vector<uint64_t> numbers;
+        while (pending.size() < kSampleLines && next()) {
+          pending.emplace_back(l);
+          numbers.push_back(src.line_number());
+        }
+        std::vector<std::string_view> views(pending.begin(), pending.end());
+        set_format(detect_format(views), in->path);
+        Worker w{*parser, report, options, &malformed};
+        for (size_t i = 0; i < pending.size(); ++i) w.line(src.name(), pending[i], numbers[i]);
+      }
+      Worker w{*parser, report, options, &malformed};
+      while (next()) {
+        w.line(src.name(), l, src.line_number());
+        if (options.progress_bytes) options.progress_bytes->fetch_add(l.size() + 1, std::memory_order_relaxed);
+      }
+      src.commit();
+      in->lines.reset();
+      continue;
+    }
     if (in->stream) {
       LineReader reader(*in->stream);
       std::string_view l;
@@ -185,8 +223,7 @@ std::string scan_for_report(const std::vector<std::string>& paths, const ReportS
         std::vector<std::string_view> views(pending.begin(), pending.end());
         set_format(detect_format(views), in->path);
         Worker w{*parser, report, options, &malformed};
-        for (size_t i = 0; i < pending.size(); ++i) w.line(reader, pending[i], i + 1);
-        if (options.progress_bytes) options.progress_bytes->fetch_add(reader.bytes_read());
+        for (size_t i = 0; i < pending.size(); ++i) w.line(in->path, pending[i], i + 1);
       }
       Worker w{*parser, report, options, &malformed};
       w.run(reader);
