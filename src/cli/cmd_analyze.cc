@@ -97,6 +97,7 @@ int run_analyze(const AnalyzeOptions& o) {
   const int64_t until = parse_bound(o.until, "--until");
   if (since != kNoTime && until != kNoTime && since >= until) usage_error("--since must be before --until");
   std::vector<std::string> inputs = o.input.inputs.empty() ? std::vector<std::string>{"-"} : o.input.inputs;
+  if (o.threads > 64) usage_error("--threads: at most 64, got {}", o.threads);
   unsigned threads = o.threads ? o.threads : std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
   // Rejects are written verbatim and in order: only one thread reads then.
   if (!o.input.rejects.empty()) threads = 1;
@@ -134,6 +135,8 @@ int run_analyze(const AnalyzeOptions& o) {
     throw;
   }
   bar.reset();
+  if (g_stop_requested)
+    fmt::print(stderr, "logpipe: interrupted: the report covers only the lines read so far\n");
   report.finish_sessions();
   report.malformed = malformed.total();
 
