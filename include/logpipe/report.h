@@ -249,7 +249,7 @@ class Report final : public RecordSink {
     Segment head;  // valid when head_state == kClosed
     Head head_state = Head::kNone;
   };
-  void track_session(std::string_view key, int64_t time, uint32_t url_id);
+  void track_session(std::string_view key, int64_t time, uint32_t url_id, uint32_t& hint);
   void close_segment(const Segment& s);
   void count_transition(uint32_t from, uint32_t to);
   static void join(Segment& a, const Segment& b);
@@ -261,7 +261,12 @@ class Report final : public RecordSink {
   int64_t cached_minute_ = kNoTime;
   TimeBucket* cached_bucket_ = nullptr;
   std::vector<uint8_t> url_is_page_;  // by url id: 0 unknown, 1 asset, 2 page
-  std::vector<uint32_t> agent_of_ip_;  // by ip id: its last agent id (a hint: clients keep theirs)
+  struct ClientHints {  // last ids seen for a client: likely again (checked before use)
+    uint32_t agent = KeyedCounts::kNone;
+    uint32_t referer = KeyedCounts::kNone;
+    uint32_t session = KeyedCounts::kNone;
+  };
+  std::vector<ClientHints> client_hints_;  // by ip id
   uint32_t last_method_ = KeyedCounts::kNone;
   StringTable session_keys_;          // 's'+cookie id, 'u'+user id, 'a'+ip id+agent id
   std::vector<KeyState> session_states_;

@@ -172,15 +172,16 @@ void Report::on_record(const Record& r) {
   uint32_t ip_id = KeyedCounts::kNone, user_id = KeyedCounts::kNone, agent_id = KeyedCounts::kNone;
   if (!r.ip.empty()) ip_id = ips.add(r.ip, error);
   if (!r.user.empty()) user_id = users.add(r.user, error);
-  if (!r.referer.empty()) referers.add(r.referer, error);
-  if (!r.agent.empty()) {
-    if (ip_id == KeyedCounts::kNone) {
-      agent_id = agents.add(r.agent, error);
-    } else {
-      if (ip_id >= agent_of_ip_.size()) agent_of_ip_.resize(std::max<size_t>(ip_id + 1, agent_of_ip_.size() * 2), KeyedCounts::kNone);
-      agent_id = agent_of_ip_[ip_id] = agents.add_hinted(r.agent, agent_of_ip_[ip_id], error);
-    }
+  // Per-client hints: a client keeps its agent, often its referer (a page and its assets) and its
+  // session key, so one comparison usually replaces hashing the string.
+  ClientHints no_hints;
+  ClientHints* hints = &no_hints;
+  if (ip_id != KeyedCounts::kNone) {
+    if (ip_id >= client_hints_.size()) client_hints_.resize(std::max<size_t>(ip_id + 1, client_hints_.size() * 2));
+    hints = &client_hints_[ip_id];
   }
+  if (!r.referer.empty()) hints->referer = referers.add_hinted(r.referer, hints->referer, error);
+  if (!r.agent.empty()) agent_id = hints->agent = agents.add_hinted(r.agent, hints->agent, error);
   if (!r.method.empty()) last_method_ = methods.add_hinted(r.method, last_method_, error);
   if (!r.event_type.empty()) events.add(r.event_type, error);
   if (!r.course_id.empty()) courses.add(r.course_id, error);
@@ -217,7 +218,7 @@ void Report::on_record(const Record& r) {
     put_u32(key_scratch_, ip_id);
     put_u32(key_scratch_, agent_id);
   }
-  track_session(key_scratch_, t, url_id);
+  track_session(key_scratch_, t, url_id, hints->session);
 }
 
 void Report::count_transition(uint32_t from, uint32_t to) {
@@ -229,8 +230,9 @@ void Report::count_transition(uint32_t from, uint32_t to) {
 // two consecutive records are more than the gap apart (either way: a file out of order does not
 // glue unrelated visits). Depending only on consecutive pairs is what makes a split scan exact:
 // a later range needs nothing from the earlier one except at its first record (see merge()).
-void Report::track_session(std::string_view key, int64_t t, uint32_t url_id) {
-  uint32_t id = session_keys_.intern(key);
+void Report::track_session(std::string_view key, int64_t t, uint32_t url_id, uint32_t& hint) {
+  uint32_t id = hint < session_states_.size() && session_keys_.str(hint) == key ? hint : session_keys_.intern(key);
+  hint = id;
   const bool page = is_page(url_id);
   if (id >= session_states_.size()) {
     session_states_.resize(id + 1);
