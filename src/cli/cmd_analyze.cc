@@ -5,6 +5,7 @@
 
 #include "logpipe/endpoint.h"
 #include "logpipe/error.h"
+#include "logpipe/format.h"
 #include "logpipe/malformed.h"
 #include "logpipe/output.h"
 #include "logpipe/report.h"
@@ -84,6 +85,16 @@ class ProgressBar {
   std::thread thread_;
 };
 
+/// True when a file starts with the gzip or zstd magic (its size says nothing of its lines).
+bool looks_compressed(const std::string& path) {
+  unsigned char m[4] = {};
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return false;
+  size_t n = std::fread(m, 1, sizeof m, f);
+  std::fclose(f);
+  return (n >= 2 && m[0] == 0x1f && m[1] == 0x8b) || (n == 4 && m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd);
+}
+
 int64_t parse_bound(const std::string& value, const char* flag) {
   if (value.empty()) return kNoTime;
   int64_t us;
@@ -102,6 +113,7 @@ int run_analyze(const AnalyzeOptions& o) {
   // Rejects are written verbatim and in order: only one thread reads then.
   if (!o.input.rejects.empty()) threads = 1;
 
+  if (o.input.format != "auto") make_parser(o.input.format);  // a bad --format is a usage error now
   // A missing input is reported before the output (or the rejects file) is created.
   for (const auto& p : inputs)
     if (p != "-" && endpoint_scheme(p) == "file" && ::access(p.c_str(), R_OK) != 0)
@@ -115,8 +127,9 @@ int run_analyze(const AnalyzeOptions& o) {
     uint64_t total = 0;
     for (const auto& p : inputs) {
       struct stat st;
-      if (p == "-" || endpoint_scheme(p) != "file" || ::stat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-        total = 0;  // a stream or a pipe: no percentage, only bytes and rate
+      if (p == "-" || endpoint_scheme(p) != "file" || ::stat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
+          looks_compressed(p)) {
+        total = 0;  // a stream, a pipe, or compressed: no percentage, only bytes and rate
         break;
       }
       total += static_cast<uint64_t>(st.st_size);

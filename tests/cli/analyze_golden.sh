@@ -35,8 +35,9 @@ set +e
 "$LOGPIPE" analyze --since 2025-06-24 --until 2025-06-23 small.log >/dev/null 2>>"$tmp/err"; rc2=$?
 "$LOGPIPE" analyze --by week small.log >/dev/null 2>>"$tmp/err"; rc3=$?
 "$LOGPIPE" analyze --report json -o "$tmp/never.json" small.log "$tmp/missing.log" >/dev/null 2>>"$tmp/err"; rc4=$?
+"$LOGPIPE" analyze --format nope -o "$tmp/never.json" small.log >/dev/null 2>>"$tmp/err"; rc5=$?
 set -e
-[ "$rc1 $rc2 $rc3 $rc4" = "2 2 2 1" ] || { echo "exit codes: $rc1 $rc2 $rc3 $rc4"; cat "$tmp/err"; exit 1; }
+[ "$rc1 $rc2 $rc3 $rc4 $rc5" = "2 2 2 1 2" ] || { echo "exit codes: $rc1 $rc2 $rc3 $rc4 $rc5"; cat "$tmp/err"; exit 1; }
 grep -q "^logpipe: --since: expected RFC 3339" "$tmp/err"
 grep -q "cannot open '$tmp/missing.log'" "$tmp/err"
 [ ! -e "$tmp/never.json" ] || { echo "the output was created although an input is missing"; exit 1; }
