@@ -31,7 +31,7 @@ _logpipe() {
       esac;;
     analyze)
       case "$cur" in
-        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --verbose -v --report --output -o --top " -- "$cur"));;
+        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --verbose -v --report --output -o --top --since --until --by --threads --no-progress " -- "$cur"));;
         *) COMPREPLY=($(compgen -f -- "$cur"));;
       esac;;
   esac

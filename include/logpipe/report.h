@@ -1,34 +1,64 @@
-// Batch aggregation for `analyze`: totals, status breakdown and per-url/ip/user counters keyed
-// by interned strings. The JSON writer follows the contract keys of SPEC.md "analyze".
+// Batch aggregation for `analyze` (SPEC.md "analyze"): totals, status breakdown, per-key counters
+// (urls, ips, users, referers, agents, methods, edx events and courses) keyed by interned strings,
+// a per-minute time series, sessions with click paths, and active users per day.
+//
+// Flow: records -> Report (hot path: a few interned-key increments per record) -> summarize()
+// (sorting, top N, roll-ups, once) -> one writer per output format (report_json.cc,
+// report_text.cc, report_csv.cc, report_html.cc). The scan driver (report_scan.cc) may split a
+// large file into byte ranges parsed on several threads; their partial Reports are merged in
+// input order with Report::merge, which gives exactly what one thread gives (sessions included).
 #pragma once
 
 #include "logpipe/intern.h"
+#include "logpipe/malformed.h"
 #include "logpipe/record.h"
 #include "logpipe/scan.h"
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace logpipe {
 
-/// Requests and errors of one key (url, ip, user).
+/// Requests and errors of one key (url, ip, user, ...).
 struct KeyCounts {
   uint64_t requests = 0;
   uint64_t errors = 0;
 };
 
-/// Counters per interned key.
+/// Counters per interned key. Ids are dense and stable for the table's lifetime.
 class KeyedCounts {
  public:
-  void add(std::string_view key, bool error) {
+  static constexpr uint32_t kNone = StringTable::kNotFound;
+  /// Counts one request of `key`; returns the key's id.
+  uint32_t add(std::string_view key, bool error) {
     uint32_t id = table_.intern(key);
     if (id >= counts_.size()) counts_.resize(id + 1);
     ++counts_[id].requests;
     counts_[id].errors += error;
+    return id;
   }
+  /// Like add(), but first tries `hint`, a likely id (the previous key of the same source): a
+  /// hit costs one comparison instead of hashing the key (long user agents).
+  uint32_t add_hinted(std::string_view key, uint32_t hint, bool error) {
+    if (hint < counts_.size() && table_.str(hint) == key) {
+      ++counts_[hint].requests;
+      counts_[hint].errors += error;
+      return hint;
+    }
+    return add(key, error);
+  }
+  /// Adds counts of a key (merging partial reports); returns the key's id.
+  uint32_t add_counts(std::string_view key, const KeyCounts& c);
+  /// Number of distinct keys.
   size_t size() const noexcept { return counts_.size(); }
+  std::string_view key(uint32_t id) const noexcept { return table_.str(id); }
+  const KeyCounts& counts(uint32_t id) const noexcept { return counts_[id]; }
   /// The top n keys by requests (ties: by key, ascending), n = 0 for all.
   std::vector<std::pair<std::string_view, KeyCounts>> top(size_t n) const;
 
@@ -37,26 +67,296 @@ class KeyedCounts {
   std::vector<KeyCounts> counts_;
 };
 
-/// Everything `analyze` counts. Feed it records; then write it.
+/// Counts per 64-bit key in one flat open-addressing table: the hot-path alternative to
+/// std::unordered_map (no node allocation). Key UINT64_MAX is reserved.
+class U64Counter {
+ public:
+  static constexpr uint64_t kEmpty = UINT64_MAX;
+  /// Adds n to key's count.
+  void add(uint64_t key, uint64_t n = 1) { apply(key, n); }
+  /// Adds 1 to key's count a few calls later, after prefetching its slot: a large table (click
+  /// paths) then costs no cache-miss stall per record. Readers see every deferred add.
+  void add_soon(uint64_t key) {
+    if (slots_.empty()) grow();
+    __builtin_prefetch(&slots_[slot_of(key, slots_.size() - 1)], 1);
+    if (pending_size_ == kPending) {
+      apply(pending_[pending_next_], 1);
+      pending_[pending_next_] = key;
+      pending_next_ = (pending_next_ + 1) % kPending;
+    } else {
+      pending_[pending_size_++] = key;
+    }
+  }
+  size_t size() const {
+    flush();
+    return size_;
+  }
+  /// Calls f(key, count) for every key (in table order: sort before showing).
+  template <typename F>
+  void for_each(F&& f) const {
+    flush();
+    for (const auto& s : slots_)
+      if (s.key != kEmpty) f(s.key, s.count);
+  }
+
+ private:
+  static constexpr size_t kPending = 16;
+  struct Slot {
+    uint64_t key = kEmpty;
+    uint64_t count = 0;
+  };
+  static size_t slot_of(uint64_t key, size_t mask) noexcept {
+    return static_cast<size_t>((key * 0x9e3779b97f4a7c15ull) >> 20) & mask;
+  }
+  // Deferred adds are applied before anyone reads: the counts a reader sees never change, hence
+  // const (and mutable members).
+  void flush() const {
+    size_t n = pending_size_;
+    pending_size_ = 0;
+    pending_next_ = 0;
+    for (size_t i = 0; i < n; ++i) apply(pending_[i], 1);
+  }
+  void apply(uint64_t key, uint64_t n) const {
+    if ((size_ + 1) * 2 > slots_.size()) grow();
+    size_t mask = slots_.size() - 1;
+    for (size_t i = slot_of(key, mask);; i = (i + 1) & mask) {
+      if (slots_[i].key == key) {
+        slots_[i].count += n;
+        return;
+      }
+      if (slots_[i].key == kEmpty) {
+        slots_[i] = {key, n};
+        ++size_;
+        return;
+      }
+    }
+  }
+  void grow() const {
+    std::vector<Slot> old;
+    old.swap(slots_);
+    slots_.assign(old.empty() ? 1024 : old.size() * 2, Slot{});
+    size_ = 0;
+    for (const auto& s : old)
+      if (s.key != kEmpty) apply(s.key, s.count);
+  }
+  mutable std::vector<Slot> slots_;
+  mutable size_t size_ = 0;
+  mutable uint64_t pending_[kPending];
+  mutable size_t pending_size_ = 0;
+  mutable size_t pending_next_ = 0;
+};
+
+/// Requests, errors (status >= 400), server errors (5xx) and bytes of one time bucket.
+struct TimeBucket {
+  uint64_t requests = 0;
+  uint64_t errors = 0;
+  uint64_t server_errors = 0;
+  uint64_t bytes = 0;
+};
+
+/// Browser and OS families of a User-Agent, from a small hand-written classifier (no regex).
+enum class BrowserFamily : uint8_t { kChrome, kFirefox, kSafari, kEdge, kOpera, kInternetExplorer,
+                                     kCrawler, kCurl, kOther, kCount_ };
+enum class OsFamily : uint8_t { kWindows, kMacOs, kLinux, kAndroid, kIos, kOther, kCount_ };
+/// Classifies a User-Agent string. Crawlers are recognised first (`bot`, `crawl`, `spider`, ...).
+std::pair<BrowserFamily, OsFamily> classify_agent(std::string_view agent) noexcept;
+std::string_view family_name(BrowserFamily f) noexcept;
+std::string_view family_name(OsFamily f) noexcept;
+
+/// True when a path names a page rather than a static asset (`.css`, `.js`, images, fonts...).
+/// Only pages count in pages per session, entry/exit pages and click paths.
+bool is_page_path(std::string_view path) noexcept;
+
+/// Everything `analyze` counts. Feed it records (in input order); merge partial reports of later
+/// input ranges in order; then summarize().
 class Report final : public RecordSink {
  public:
+  /// Inactivity gap that ends a session (30 minutes, as in web analytics).
+  static constexpr int64_t kSessionGapUs = 30LL * 60 * 1000000;
+
+  /// `continuation`: this report covers a range of the input that follows another one (a later
+  /// byte range of a split file). The first session of each key then stays pending, because it
+  /// may continue a session of the previous range; merge() resolves it.
+  explicit Report(bool continuation = false) : continuation_(continuation) {}
+
+  /// Keeps only records with since_us <= time < until_us (kNoTime = unbounded). With a bound,
+  /// records without a time are left out.
+  void set_time_filter(int64_t since_us, int64_t until_us) noexcept {
+    since_us_ = since_us;
+    until_us_ = until_us;
+  }
+
+  int64_t since_us() const noexcept { return since_us_; }
+  int64_t until_us() const noexcept { return until_us_; }
+
   void on_record(const Record& r) override;
 
+  /// Merges the report of the input range that directly follows this one (its continuation
+  /// sessions are stitched to ours). The result equals feeding both ranges to one report.
+  void merge(const Report& later);
+
+  /// Closes every open session (call once, after the last record or merge).
+  void finish_sessions();
+
   uint64_t requests = 0;
-  uint64_t errors = 0;  ///< status >= 400
+  uint64_t errors = 0;         ///< status >= 400
+  uint64_t server_errors = 0;  ///< 500..599
   uint64_t bytes = 0;
-  uint64_t malformed = 0;
+  uint64_t malformed = 0;      ///< set by the caller from its MalformedLog
+  uint64_t filtered_out = 0;   ///< records outside --since/--until
+  int64_t min_time = kNoTime;
+  int64_t max_time = kNoTime;
   std::array<uint64_t, 1000> status{};  ///< count per status code
   KeyedCounts urls;                     ///< by path without query
   KeyedCounts ips;
   KeyedCounts users;
+  KeyedCounts referers;
+  KeyedCounts agents;
+  KeyedCounts methods;
+  KeyedCounts events;   ///< edx event_type
+  KeyedCounts courses;  ///< edx course_id
+  /// Per minute since the epoch (UTC).
+  std::unordered_map<int64_t, TimeBucket> minutes;
+  /// Requests per (day since epoch << 32 | user id): the users active each day.
+  U64Counter user_days;
 
-  /// The report as one JSON object (SPEC.md keys), `top` entries per array.
-  std::string to_json(size_t top) const;
+  /// Finished sessions.
+  struct Sessions {
+    uint64_t count = 0;
+    std::vector<uint32_t> durations_s;  ///< one per session (order is irrelevant)
+    std::vector<uint32_t> pages;        ///< pages per session
+    std::vector<uint64_t> entry;        ///< sessions per entry page (by url id)
+    std::vector<uint64_t> exit;         ///< sessions per exit page (by url id)
+    U64Counter transitions;  ///< (from url id << 32 | to) -> count
+  } sessions;
+  /// Number of session keys seen (cookie session ids, users, ip+agent pairs).
+  size_t session_keys() const noexcept { return session_states_.size(); }
+
+ private:
+  // One session in progress (or a pending head of a continuation report).
+  struct Segment {
+    int64_t first_time = 0;  // time of its first record in input order
+    int64_t last_time = 0;   // time of its last record in input order
+    int64_t min_time = 0;
+    int64_t max_time = 0;
+    uint32_t pages = 0;
+    uint32_t entry = KeyedCounts::kNone;  // url id of the first page
+    uint32_t exit = KeyedCounts::kNone;   // url id of the last page
+  };
+  enum class Head : uint8_t { kNone, kCurrent, kClosed };
+  struct KeyState {
+    Segment current;
+    Segment head;  // valid when head_state == kClosed
+    Head head_state = Head::kNone;
+  };
+  void track_session(std::string_view key, int64_t time, uint32_t url_id, uint32_t& hint);
+  void close_segment(const Segment& s);
+  void count_transition(uint32_t from, uint32_t to);
+  static void join(Segment& a, const Segment& b);
+  bool is_page(uint32_t url_id);
+
+  bool continuation_;
+  int64_t since_us_ = kNoTime;
+  int64_t until_us_ = kNoTime;
+  int64_t cached_minute_ = kNoTime;
+  TimeBucket* cached_bucket_ = nullptr;
+  std::vector<uint8_t> url_is_page_;  // by url id: 0 unknown, 1 asset, 2 page
+  struct ClientHints {  // last ids seen for a client: likely again (checked before use)
+    uint32_t agent = KeyedCounts::kNone;
+    uint32_t referer = KeyedCounts::kNone;
+    uint32_t session = KeyedCounts::kNone;
+  };
+  std::vector<ClientHints> client_hints_;  // by ip id
+  uint32_t last_method_ = KeyedCounts::kNone;
+  StringTable session_keys_;          // 's'+cookie id, 'u'+user id, 'a'+ip id+agent id
+  std::vector<KeyState> session_states_;
+  std::string key_scratch_;
 };
+
+/// What summarize() keeps: top N, time-series granularity.
+struct SummaryOptions {
+  size_t top = 10;        ///< entries per top table (0 = all)
+  std::string by = "auto";  ///< minute, hour, day or auto (by span)
+  std::string format;     ///< the log format, shown in the report
+  std::vector<std::string> inputs;  ///< shown in the report
+};
+
+/// A sorted, trimmed view of a Report for the writers. Views point into the Report, which must
+/// outlive it.
+struct ReportSummary {
+  struct Row {
+    std::string_view key;
+    uint64_t requests = 0;
+    uint64_t errors = 0;
+  };
+  struct Point {
+    int64_t time;
+    TimeBucket value;
+  };
+  struct Count {
+    std::string_view key;
+    uint64_t count = 0;
+  };
+  struct Path {
+    std::string_view from, to;
+    uint64_t count = 0;
+  };
+  struct Stat {  // of a distribution
+    double mean = 0;
+    uint64_t p50 = 0, p90 = 0, max = 0;
+  };
+
+  const Report* report = nullptr;
+  std::string format;
+  std::vector<std::string> inputs;
+  size_t top = 10;
+  std::vector<std::pair<int, uint64_t>> status;  ///< by code, ascending
+  std::vector<Row> urls, ips, users, referers, agents, methods, events, courses;
+  std::vector<Count> browsers, os;  ///< families with at least one request, most first
+  std::string by;                   ///< minute, hour or day
+  std::vector<Point> timeseries;    ///< ascending, gaps filled with zeros when not too many
+  uint64_t session_count = 0;
+  Stat session_duration_s, session_pages;
+  std::vector<Count> entry_pages, exit_pages;
+  std::vector<Path> click_paths;
+  std::vector<std::pair<int64_t, uint64_t>> active_users_per_day;  ///< (day start us, users)
+};
+
+/// Sorts and trims a finished report. Throws Error (usage) on a bad `by`.
+ReportSummary summarize(const Report& report, const SummaryOptions& options);
+
+/// The report as one JSON object: the SPEC.md contract keys first, then the extras (docs/analyze.md).
+std::string write_json(const ReportSummary& s);
+/// Aligned terminal tables; ANSI colour when `color`.
+std::string write_text(const ReportSummary& s, bool color);
+/// CSV, one section per table: a header row `section,...` then rows whose first field is the
+/// section name; a blank line between sections. RFC 4180 quoting.
+std::string write_csv(const ReportSummary& s);
+/// One self-contained HTML file (inline CSS and SVG charts, no script, no network at view time).
+std::string write_html(const ReportSummary& s);
 
 /// Escapes a string for JSON output (control characters, quotes, backslashes; invalid UTF-8
 /// bytes become \u00XX so that the output is always valid JSON).
 void append_json_string(std::string& out, std::string_view s);
+
+/// How the scan driver reads inputs.
+struct ReportScanOptions {
+  std::string format = "auto";  ///< --format value; `auto` is detected once, on the first input
+  bool verbose = false;         ///< print the detected format and the split on stderr
+  unsigned threads = 1;         ///< byte ranges per large regular file (1 = no split)
+  const volatile int* stop = nullptr;             ///< set by signal handlers; checked per line
+  std::atomic<uint64_t>* progress_bytes = nullptr;  ///< bytes of lines done, for a progress bar
+};
+
+/// Byte ranges smaller than this are not worth a thread.
+inline constexpr uint64_t kMinRangeBytes = 256 * 1024;
+
+/// Reads every input in order into `report` (which must not be a continuation). Regular,
+/// uncompressed files of at least 2 * kMinRangeBytes are split at line boundaries into up to
+/// `threads` ranges parsed in parallel and merged in order: the report, the malformed counts and
+/// their FILE:LINE are the same as with one thread. Opens every input before reading any.
+/// Returns the format in use. Throws Error on I/O failure (or --strict via `malformed`).
+std::string scan_for_report(const std::vector<std::string>& inputs, const ReportScanOptions& options,
+                            MalformedLog& malformed, Report& report);
 
 }  // namespace logpipe

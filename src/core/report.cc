@@ -1,10 +1,57 @@
+// Aggregation for `analyze`: the per-record hot path, the merge of partial reports, and the
+// small classifiers (user agents, page vs. asset). Output lives in report_summary.cc and the
+// report_<format>.cc writers.
 #include "logpipe/report.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
+#include <cstring>
 
 namespace logpipe {
+namespace {
+
+constexpr int64_t kUsPerMinute = 60LL * 1000000;
+constexpr int64_t kUsPerDay = 86400LL * 1000000;
+
+int64_t floor_div(int64_t a, int64_t b) noexcept { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
+
+// Case-insensitive substring search; `needle` is lower case.
+bool contains_nocase(std::string_view hay, std::string_view needle) noexcept {
+  if (needle.size() > hay.size()) return false;
+  for (size_t i = 0; i + needle.size() <= hay.size(); ++i) {
+    size_t k = 0;
+    while (k < needle.size() && ascii_lower(hay[i + k]) == needle[k]) ++k;
+    if (k == needle.size()) return true;
+  }
+  return false;
+}
+
+bool contains(std::string_view hay, std::string_view needle) noexcept {
+  return hay.find(needle) != std::string_view::npos;
+}
+
+void put_u32(std::string& out, uint32_t v) {
+  char b[4];
+  std::memcpy(b, &v, 4);
+  out.append(b, 4);
+}
+
+uint32_t get_u32(std::string_view s, size_t at) noexcept {
+  uint32_t v;
+  std::memcpy(&v, s.data() + at, 4);
+  return v;
+}
+
+}  // namespace
+
+uint32_t KeyedCounts::add_counts(std::string_view key, const KeyCounts& c) {
+  uint32_t id = table_.intern(key);
+  if (id >= counts_.size()) counts_.resize(id + 1);
+  counts_[id].requests += c.requests;
+  counts_[id].errors += c.errors;
+  return id;
+}
 
 std::vector<std::pair<std::string_view, KeyCounts>> KeyedCounts::top(size_t n) const {
   std::vector<std::pair<std::string_view, KeyCounts>> all;
@@ -23,98 +70,359 @@ std::vector<std::pair<std::string_view, KeyCounts>> KeyedCounts::top(size_t n) c
   return all;
 }
 
-void Report::on_record(const Record& r) {
-  ++requests;
-  bool error = r.status >= 400;
-  errors += error;
-  if (r.bytes > 0) bytes += static_cast<uint64_t>(r.bytes);
-  if (r.status > 0 && r.status < 1000) ++status[static_cast<size_t>(r.status)];
-  urls.add(r.path(), error);
-  if (!r.ip.empty()) ips.add(r.ip, error);
-  if (!r.user.empty()) users.add(r.user, error);
+std::pair<BrowserFamily, OsFamily> classify_agent(std::string_view a) noexcept {
+  OsFamily os = OsFamily::kOther;
+  if (contains(a, "Android")) os = OsFamily::kAndroid;
+  else if (contains(a, "iPhone") || contains(a, "iPad") || contains(a, "iPod")) os = OsFamily::kIos;
+  else if (contains(a, "Windows")) os = OsFamily::kWindows;
+  else if (contains(a, "Macintosh") || contains(a, "Mac OS X")) os = OsFamily::kMacOs;
+  else if (contains(a, "Linux") || contains(a, "X11") || contains(a, "CrOS")) os = OsFamily::kLinux;
+
+  BrowserFamily b = BrowserFamily::kOther;
+  // Crawlers first: many announce themselves as "Mozilla/5.0 (compatible; Googlebot/2.1; ...)".
+  if (contains_nocase(a, "bot") || contains_nocase(a, "crawl") || contains_nocase(a, "spider") ||
+      contains_nocase(a, "slurp") || contains_nocase(a, "facebookexternalhit") ||
+      contains_nocase(a, "feedfetcher") || contains_nocase(a, "archiver"))
+    b = BrowserFamily::kCrawler;
+  else if (a.starts_with("curl/")) b = BrowserFamily::kCurl;
+  else if (contains(a, "Edg/") || contains(a, "Edge/") || contains(a, "EdgA/") || contains(a, "EdgiOS/"))
+    b = BrowserFamily::kEdge;
+  else if (contains(a, "OPR/") || contains(a, "Opera")) b = BrowserFamily::kOpera;
+  else if (contains(a, "Chrome/") || contains(a, "CriOS/") || contains(a, "Chromium/"))
+    b = BrowserFamily::kChrome;
+  else if (contains(a, "Firefox/") || contains(a, "FxiOS/")) b = BrowserFamily::kFirefox;
+  else if (contains(a, "MSIE ") || contains(a, "Trident/")) b = BrowserFamily::kInternetExplorer;
+  else if (contains(a, "Safari/") || (os == OsFamily::kIos && contains(a, "AppleWebKit/")))
+    b = BrowserFamily::kSafari;
+  return {b, os};
 }
 
-void append_json_string(std::string& out, std::string_view s) {
-  out += '"';
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  size_t n = s.size();
-  for (size_t i = 0; i < n; ++i) {
-    unsigned char c = p[i];
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      switch (c) {
-        case '\n': out += "\\n"; break;
-        case '\t': out += "\\t"; break;
-        case '\r': out += "\\r"; break;
-        default: fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
-      }
-    } else if (c < 0x80) {
-      out += static_cast<char>(c);
-    } else {
-      // Validate one UTF-8 sequence; pass it through when valid, escape the byte otherwise.
-      size_t len = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c <= 0xdf ? 2 : 0;
-      bool ok = len > 0 && i + len <= n;
-      for (size_t k = 1; ok && k < len; ++k) ok = (p[i + k] & 0xc0) == 0x80;
-      if (ok && len == 3) {
-        unsigned cp = ((c & 0x0f) << 12) | ((p[i + 1] & 0x3f) << 6);
-        ok = cp >= 0x800 && (cp < 0xd800 || cp > 0xdfff);
-      }
-      if (ok && len == 4) {
-        unsigned cp = ((c & 0x07) << 18) | ((p[i + 1] & 0x3f) << 12);
-        ok = cp >= 0x10000 && cp <= 0x10ffff;
-      }
-      if (ok) {
-        out.append(reinterpret_cast<const char*>(p + i), len);
-        i += len - 1;
-      } else {
-        fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
-      }
+std::string_view family_name(BrowserFamily f) noexcept {
+  switch (f) {
+    case BrowserFamily::kChrome: return "Chrome";
+    case BrowserFamily::kFirefox: return "Firefox";
+    case BrowserFamily::kSafari: return "Safari";
+    case BrowserFamily::kEdge: return "Edge";
+    case BrowserFamily::kOpera: return "Opera";
+    case BrowserFamily::kInternetExplorer: return "Internet Explorer";
+    case BrowserFamily::kCrawler: return "Crawlers";
+    case BrowserFamily::kCurl: return "curl";
+    default: return "Other";
+  }
+}
+
+std::string_view family_name(OsFamily f) noexcept {
+  switch (f) {
+    case OsFamily::kWindows: return "Windows";
+    case OsFamily::kMacOs: return "macOS";
+    case OsFamily::kLinux: return "Linux";
+    case OsFamily::kAndroid: return "Android";
+    case OsFamily::kIos: return "iOS";
+    default: return "Other";
+  }
+}
+
+bool is_page_path(std::string_view path) noexcept {
+  size_t slash = path.rfind('/');
+  std::string_view last = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  size_t dot = last.rfind('.');
+  if (dot == std::string_view::npos) return true;
+  std::string_view ext = last.substr(dot + 1);
+  if (ext.size() > 5) return true;
+  char e[6] = {};
+  for (size_t i = 0; i < ext.size(); ++i) e[i] = ascii_lower(ext[i]);
+  static constexpr std::string_view kAssets[] = {"css", "js",  "png",  "jpg",   "jpeg", "gif",
+                                                 "ico", "svg", "webp", "woff",  "woff2", "ttf",
+                                                 "eot", "otf", "map",  "bmp",   "avif", "mjs"};
+  std::string_view lower(e, ext.size());
+  for (auto a : kAssets)
+    if (lower == a) return false;
+  return true;
+}
+
+bool Report::is_page(uint32_t url_id) {
+  if (url_id == KeyedCounts::kNone) return false;
+  if (url_id >= url_is_page_.size()) url_is_page_.resize(std::max<size_t>(url_id + 1, url_is_page_.size() * 2), 0);
+  uint8_t& v = url_is_page_[url_id];
+  if (v == 0) v = is_page_path(urls.key(url_id)) ? 2 : 1;
+  return v == 2;
+}
+
+void Report::on_record(const Record& r) {
+  const int64_t t = r.time_us;
+  if (since_us_ != kNoTime || until_us_ != kNoTime) {
+    if (t == kNoTime || (since_us_ != kNoTime && t < since_us_) ||
+        (until_us_ != kNoTime && t >= until_us_)) {
+      ++filtered_out;
+      return;
     }
   }
-  out += '"';
+  ++requests;
+  const bool error = r.status >= 400;
+  const bool server_error = r.status >= 500 && r.status < 600;
+  errors += error;
+  server_errors += server_error;
+  const uint64_t nbytes = r.bytes > 0 ? static_cast<uint64_t>(r.bytes) : 0;
+  bytes += nbytes;
+  if (r.status > 0 && r.status < 1000) ++status[static_cast<size_t>(r.status)];
+  // Records without a url (a `-` request, edx events without a path) count everywhere but in
+  // the url table, like records without a user.
+  const std::string_view path = r.path();
+  const uint32_t url_id = path.empty() ? KeyedCounts::kNone : urls.add(path, error);
+  uint32_t ip_id = KeyedCounts::kNone, user_id = KeyedCounts::kNone, agent_id = KeyedCounts::kNone;
+  if (!r.ip.empty()) ip_id = ips.add(r.ip, error);
+  if (!r.user.empty()) user_id = users.add(r.user, error);
+  // Per-client hints: a client keeps its agent, often its referer (a page and its assets) and its
+  // session key, so one comparison usually replaces hashing the string.
+  ClientHints no_hints;
+  ClientHints* hints = &no_hints;
+  if (ip_id != KeyedCounts::kNone) {
+    if (ip_id >= client_hints_.size()) client_hints_.resize(std::max<size_t>(ip_id + 1, client_hints_.size() * 2));
+    hints = &client_hints_[ip_id];
+  }
+  if (!r.referer.empty()) hints->referer = referers.add_hinted(r.referer, hints->referer, error);
+  if (!r.agent.empty()) agent_id = hints->agent = agents.add_hinted(r.agent, hints->agent, error);
+  if (!r.method.empty()) last_method_ = methods.add_hinted(r.method, last_method_, error);
+  if (!r.event_type.empty()) events.add(r.event_type, error);
+  if (!r.course_id.empty()) courses.add(r.course_id, error);
+  if (t == kNoTime) return;
+
+  if (min_time == kNoTime || t < min_time) min_time = t;
+  if (max_time == kNoTime || t > max_time) max_time = t;
+  const int64_t minute = floor_div(t, kUsPerMinute);
+  if (minute != cached_minute_) {  // logs are nearly sorted: one hash lookup per minute
+    cached_bucket_ = &minutes[minute];
+    cached_minute_ = minute;
+  }
+  TimeBucket& b = *cached_bucket_;
+  ++b.requests;
+  b.errors += error;
+  b.server_errors += server_error;
+  b.bytes += nbytes;
+  if (user_id != KeyedCounts::kNone) {
+    uint64_t day = static_cast<uint64_t>(floor_div(t, kUsPerDay)) & 0xffffffffu;
+    user_days.add(day << 32 | user_id);
+  }
+
+  // Session key: the clickstream cookie session id, else the user, else ip + agent. Ids (not
+  // strings) keep the key short; merge() translates them.
+  key_scratch_.clear();
+  if (!r.session.empty()) {
+    key_scratch_ += 's';
+    key_scratch_.append(r.session);
+  } else if (user_id != KeyedCounts::kNone) {
+    key_scratch_ += 'u';
+    put_u32(key_scratch_, user_id);
+  } else {
+    key_scratch_ += 'a';
+    put_u32(key_scratch_, ip_id);
+    put_u32(key_scratch_, agent_id);
+  }
+  track_session(key_scratch_, t, url_id, hints->session);
+}
+
+void Report::count_transition(uint32_t from, uint32_t to) {
+  if (from == KeyedCounts::kNone || to == KeyedCounts::kNone || from == to) return;
+  sessions.transitions.add_soon(static_cast<uint64_t>(from) << 32 | to);
+}
+
+// Sessions are decided by consecutive records of a key in input order: a new session starts when
+// two consecutive records are more than the gap apart (either way: a file out of order does not
+// glue unrelated visits). Depending only on consecutive pairs is what makes a split scan exact:
+// a later range needs nothing from the earlier one except at its first record (see merge()).
+void Report::track_session(std::string_view key, int64_t t, uint32_t url_id, uint32_t& hint) {
+  uint32_t id = hint < session_states_.size() && session_keys_.str(hint) == key ? hint : session_keys_.intern(key);
+  hint = id;
+  const bool page = is_page(url_id);
+  if (id >= session_states_.size()) {
+    session_states_.resize(id + 1);
+    KeyState& st = session_states_[id];
+    st.current = Segment{t, t, t, t, page ? 1u : 0u, page ? url_id : KeyedCounts::kNone,
+                         page ? url_id : KeyedCounts::kNone};
+    st.head_state = continuation_ ? Head::kCurrent : Head::kNone;
+    return;
+  }
+  KeyState& st = session_states_[id];
+  Segment& s = st.current;
+  int64_t gap = t >= s.last_time ? t - s.last_time : s.last_time - t;
+  if (gap > kSessionGapUs) {
+    if (st.head_state == Head::kCurrent) {
+      st.head = s;
+      st.head_state = Head::kClosed;
+    } else {
+      close_segment(s);
+    }
+    s = Segment{t, t, t, t, 0, KeyedCounts::kNone, KeyedCounts::kNone};
+  }
+  s.last_time = t;
+  s.min_time = std::min(s.min_time, t);
+  s.max_time = std::max(s.max_time, t);
+  if (page) {
+    count_transition(s.exit, url_id);
+    ++s.pages;
+    if (s.entry == KeyedCounts::kNone) s.entry = url_id;
+    s.exit = url_id;
+  }
+}
+
+void Report::close_segment(const Segment& s) {
+  ++sessions.count;
+  sessions.durations_s.push_back(static_cast<uint32_t>(std::min<int64_t>((s.max_time - s.min_time) / 1000000, UINT32_MAX)));
+  sessions.pages.push_back(s.pages);
+  auto bump = [](std::vector<uint64_t>& v, uint32_t id) {
+    if (id == KeyedCounts::kNone) return;
+    if (id >= v.size()) v.resize(id + 1);
+    ++v[id];
+  };
+  bump(sessions.entry, s.entry);
+  bump(sessions.exit, s.exit);
+}
+
+void Report::join(Segment& a, const Segment& b) {
+  a.last_time = b.last_time;
+  a.min_time = std::min(a.min_time, b.min_time);
+  a.max_time = std::max(a.max_time, b.max_time);
+  a.pages += b.pages;
+  if (a.entry == KeyedCounts::kNone) a.entry = b.entry;
+  if (b.exit != KeyedCounts::kNone) a.exit = b.exit;
+}
+
+void Report::finish_sessions() {
+  for (KeyState& st : session_states_) {
+    if (st.head_state == Head::kClosed) close_segment(st.head);
+    close_segment(st.current);
+    st.head_state = Head::kNone;
+  }
+  session_states_.clear();
+  session_keys_.clear();
 }
 
 namespace {
 
-void append_keyed(std::string& out, const char* name, const char* key, const KeyedCounts& counts,
-                  size_t top) {
-  fmt::format_to(std::back_inserter(out), "\"{}\":[", name);
-  bool first = true;
-  for (const auto& [k, c] : counts.top(top)) {
-    if (!first) out += ',';
-    first = false;
-    fmt::format_to(std::back_inserter(out), "{{\"{}\":", key);
-    append_json_string(out, k);
-    fmt::format_to(std::back_inserter(out), ",\"requests\":{},\"errors\":{}}}", c.requests, c.errors);
-  }
-  out += ']';
+// Adds every key of `from` into `to`; returns the id map (from id -> to id).
+std::vector<uint32_t> merge_keyed(KeyedCounts& to, const KeyedCounts& from) {
+  std::vector<uint32_t> map(from.size());
+  for (uint32_t id = 0; id < from.size(); ++id) map[id] = to.add_counts(from.key(id), from.counts(id));
+  return map;
+}
+
+uint32_t remap(const std::vector<uint32_t>& map, uint32_t id) noexcept {
+  return id == KeyedCounts::kNone ? id : map[id];
 }
 
 }  // namespace
 
-std::string Report::to_json(size_t top) const {
-  std::string out;
-  fmt::format_to(std::back_inserter(out),
-                 "{{\"requests\":{},\"errors\":{},\"malformed\":{},\"bytes\":{},\"unique_ips\":{},"
-                 "\"unique_users\":{},\"status\":{{",
-                 requests, errors, malformed, bytes, ips.size(), users.size());
-  bool first = true;
-  for (size_t code = 0; code < status.size(); ++code) {
-    if (!status[code]) continue;
-    if (!first) out += ',';
-    first = false;
-    fmt::format_to(std::back_inserter(out), "\"{}\":{}", code, status[code]);
+void Report::merge(const Report& later) {
+  requests += later.requests;
+  errors += later.errors;
+  server_errors += later.server_errors;
+  bytes += later.bytes;
+  malformed += later.malformed;
+  filtered_out += later.filtered_out;
+  if (later.min_time != kNoTime && (min_time == kNoTime || later.min_time < min_time)) min_time = later.min_time;
+  if (later.max_time != kNoTime && (max_time == kNoTime || later.max_time > max_time)) max_time = later.max_time;
+  for (size_t i = 0; i < status.size(); ++i) status[i] += later.status[i];
+  const auto url_map = merge_keyed(urls, later.urls);
+  const auto ip_map = merge_keyed(ips, later.ips);
+  const auto user_map = merge_keyed(users, later.users);
+  merge_keyed(referers, later.referers);
+  const auto agent_map = merge_keyed(agents, later.agents);
+  merge_keyed(methods, later.methods);
+  merge_keyed(events, later.events);
+  merge_keyed(courses, later.courses);
+  for (const auto& [minute, b] : later.minutes) {
+    TimeBucket& m = minutes[minute];
+    m.requests += b.requests;
+    m.errors += b.errors;
+    m.server_errors += b.server_errors;
+    m.bytes += b.bytes;
   }
-  out += "},";
-  append_keyed(out, "urls", "url", urls, top);
-  out += ',';
-  append_keyed(out, "ips", "ip", ips, top);
-  out += ',';
-  append_keyed(out, "users", "user", users, top);
-  out += "}\n";
-  return out;
+  cached_minute_ = kNoTime;  // the map may have rehashed
+  cached_bucket_ = nullptr;
+  later.user_days.for_each(
+      [&](uint64_t v, uint64_t n) { user_days.add((v & ~0xffffffffull) | user_map[v & 0xffffffffu], n); });
+
+  // Finished sessions of the later range: their pages in our ids.
+  const Sessions& ls = later.sessions;
+  sessions.count += ls.count;
+  sessions.durations_s.insert(sessions.durations_s.end(), ls.durations_s.begin(), ls.durations_s.end());
+  sessions.pages.insert(sessions.pages.end(), ls.pages.begin(), ls.pages.end());
+  auto add_by_page = [&](std::vector<uint64_t>& to, const std::vector<uint64_t>& from) {
+    for (uint32_t id = 0; id < from.size(); ++id) {
+      if (!from[id]) continue;
+      uint32_t mine = url_map[id];
+      if (mine >= to.size()) to.resize(mine + 1);
+      to[mine] += from[id];
+    }
+  };
+  add_by_page(sessions.entry, ls.entry);
+  add_by_page(sessions.exit, ls.exit);
+  ls.transitions.for_each([&](uint64_t pair, uint64_t n) {
+    sessions.transitions.add(static_cast<uint64_t>(url_map[pair >> 32]) << 32 | url_map[pair & 0xffffffffu], n);
+  });
+
+  // Open sessions: the later range's first segment of a key may continue ours.
+  auto translate = [&](Segment s) {
+    s.entry = remap(url_map, s.entry);
+    s.exit = remap(url_map, s.exit);
+    return s;
+  };
+  std::string key;
+  for (uint32_t lid = 0; lid < later.session_states_.size(); ++lid) {
+    std::string_view lkey = later.session_keys_.str(lid);
+    key.assign(lkey.substr(0, 1));
+    if (lkey[0] == 's') {
+      key.append(lkey.substr(1));
+    } else if (lkey[0] == 'u') {
+      put_u32(key, remap(user_map, get_u32(lkey, 1)));
+    } else {
+      put_u32(key, remap(ip_map, get_u32(lkey, 1)));
+      put_u32(key, remap(agent_map, get_u32(lkey, 5)));
+    }
+    const KeyState& lst = later.session_states_[lid];
+    const bool single = lst.head_state != Head::kClosed;  // kCurrent (or kNone: not a continuation)
+    Segment head = translate(single ? lst.current : lst.head);
+    Segment current = translate(lst.current);
+    uint32_t id = session_keys_.intern(key);
+    if (id >= session_states_.size()) {  // a key we never saw: its head starts a session
+      session_states_.resize(id + 1);
+      KeyState& st = session_states_[id];
+      st.head_state = Head::kNone;
+      if (continuation_) {  // merging two continuations: keep the head pending
+        st.head_state = single ? Head::kCurrent : Head::kClosed;
+        if (!single) st.head = head;
+        st.current = current;
+        continue;
+      }
+      if (!single) close_segment(head);
+      st.current = current;
+      continue;
+    }
+    KeyState& st = session_states_[id];
+    Segment& s = st.current;
+    int64_t gap = head.first_time >= s.last_time ? head.first_time - s.last_time : s.last_time - head.first_time;
+    if (gap <= kSessionGapUs) {
+      count_transition(s.exit, head.entry);
+      join(s, head);
+    } else {
+      if (st.head_state == Head::kCurrent) {
+        st.head = s;
+        st.head_state = Head::kClosed;
+      } else {
+        close_segment(s);
+      }
+      s = head;
+    }
+    if (!single) {
+      if (st.head_state == Head::kCurrent) {
+        st.head = s;
+        st.head_state = Head::kClosed;
+      } else {
+        close_segment(s);
+      }
+      s = current;
+    }
+  }
 }
 
 }  // namespace logpipe

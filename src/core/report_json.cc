@@ -1,0 +1,184 @@
+// The JSON report: the SPEC.md contract keys first (requests, errors, malformed, bytes,
+// unique_ips, unique_users, status, urls, ips, users, timeseries, sessions), then the extras
+// documented in docs/analyze.md. Compact, one object, newline-terminated.
+#include "logpipe/report.h"
+#include "logpipe/timeutil.h"
+
+#include <fmt/format.h>
+
+#include <iterator>
+
+namespace logpipe {
+
+void append_json_string(std::string& out, std::string_view s) {
+  out += '"';
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  size_t n = s.size();
+  for (size_t i = 0; i < n; ++i) {
+    unsigned char c = p[i];
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      switch (c) {
+        case '\n': out += "\\n"; break;
+        case '\t': out += "\\t"; break;
+        case '\r': out += "\\r"; break;
+        default: fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
+      }
+    } else if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else {
+      // Validate one UTF-8 sequence; pass it through when valid, escape the byte otherwise.
+      size_t len = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xc2 && c <= 0xdf ? 2 : 0;
+      bool ok = len > 0 && i + len <= n;
+      for (size_t k = 1; ok && k < len; ++k) ok = (p[i + k] & 0xc0) == 0x80;
+      if (ok && len == 3) {
+        unsigned cp = ((c & 0x0f) << 12) | ((p[i + 1] & 0x3f) << 6);
+        ok = cp >= 0x800 && (cp < 0xd800 || cp > 0xdfff);
+      }
+      if (ok && len == 4) {
+        unsigned cp = ((c & 0x07) << 18) | ((p[i + 1] & 0x3f) << 12);
+        ok = cp >= 0x10000 && cp <= 0x10ffff;
+      }
+      if (ok) {
+        out.append(reinterpret_cast<const char*>(p + i), len);
+        i += len - 1;
+      } else {
+        fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
+      }
+    }
+  }
+  out += '"';
+}
+
+namespace {
+
+using Out = std::back_insert_iterator<std::string>;
+
+void key(std::string& out, std::string_view name) {
+  if (out.back() != '{' && out.back() != '[') out += ',';
+  out += '"';
+  out += name;
+  out += "\":";
+}
+
+void rows(std::string& out, std::string_view name, std::string_view field,
+          const std::vector<ReportSummary::Row>& v, bool with_errors = true) {
+  key(out, name);
+  out += '[';
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i) out += ',';
+    fmt::format_to(Out(out), "{{\"{}\":", field);
+    append_json_string(out, v[i].key);
+    fmt::format_to(Out(out), ",\"requests\":{}", v[i].requests);
+    if (with_errors) fmt::format_to(Out(out), ",\"errors\":{}", v[i].errors);
+    out += '}';
+  }
+  out += ']';
+}
+
+void counts(std::string& out, std::string_view name, std::string_view field, std::string_view what,
+            const std::vector<ReportSummary::Count>& v) {
+  key(out, name);
+  out += '[';
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i) out += ',';
+    fmt::format_to(Out(out), "{{\"{}\":", field);
+    append_json_string(out, v[i].key);
+    fmt::format_to(Out(out), ",\"{}\":{}}}", what, v[i].count);
+  }
+  out += ']';
+}
+
+void stat(std::string& out, std::string_view name, const ReportSummary::Stat& s) {
+  key(out, name);
+  fmt::format_to(Out(out), "{{\"mean\":{:.2f},\"p50\":{},\"p90\":{},\"max\":{}}}", s.mean, s.p50, s.p90, s.max);
+}
+
+void time_value(std::string& out, std::string_view name, int64_t us) {
+  key(out, name);
+  if (us == kNoTime) {
+    out += "null";
+    return;
+  }
+  char buf[32];
+  size_t n = format_rfc3339_seconds(us, buf);
+  out += '"';
+  out.append(buf, n);
+  out += '"';
+}
+
+}  // namespace
+
+std::string write_json(const ReportSummary& s) {
+  const Report& r = *s.report;
+  std::string out = "{";
+  fmt::format_to(Out(out),
+                 "\"requests\":{},\"errors\":{},\"malformed\":{},\"bytes\":{},\"unique_ips\":{},"
+                 "\"unique_users\":{},\"status\":{{",
+                 r.requests, r.errors, r.malformed, r.bytes, r.ips.size(), r.users.size());
+  for (size_t i = 0; i < s.status.size(); ++i)
+    fmt::format_to(Out(out), "{}\"{}\":{}", i ? "," : "", s.status[i].first, s.status[i].second);
+  out += '}';
+  rows(out, "urls", "url", s.urls);
+  rows(out, "ips", "ip", s.ips);
+  rows(out, "users", "user", s.users);
+  key(out, "timeseries");
+  out += '[';
+  for (size_t i = 0; i < s.timeseries.size(); ++i) {
+    if (i) out += ',';
+    out += '{';
+    time_value(out, "time", s.timeseries[i].time);
+    const TimeBucket& b = s.timeseries[i].value;
+    fmt::format_to(Out(out), ",\"requests\":{},\"errors\":{},\"server_errors\":{},\"bytes\":{}}}",
+                   b.requests, b.errors, b.server_errors, b.bytes);
+  }
+  out += ']';
+  key(out, "sessions");
+  fmt::format_to(Out(out), "{{\"count\":{}", s.session_count);
+  stat(out, "duration_s", s.session_duration_s);
+  stat(out, "pages", s.session_pages);
+  counts(out, "entry_pages", "url", "sessions", s.entry_pages);
+  counts(out, "exit_pages", "url", "sessions", s.exit_pages);
+  key(out, "click_paths");
+  out += '[';
+  for (size_t i = 0; i < s.click_paths.size(); ++i) {
+    if (i) out += ',';
+    out += "{\"from\":";
+    append_json_string(out, s.click_paths[i].from);
+    out += ",\"to\":";
+    append_json_string(out, s.click_paths[i].to);
+    fmt::format_to(Out(out), ",\"count\":{}}}", s.click_paths[i].count);
+  }
+  out += "]}";
+
+  // Extras (docs/analyze.md).
+  fmt::format_to(Out(out), ",\"server_errors\":{},\"filtered_out\":{}", r.server_errors, r.filtered_out);
+  key(out, "format");
+  append_json_string(out, s.format);
+  time_value(out, "first_time", r.min_time);
+  time_value(out, "last_time", r.max_time);
+  key(out, "timeseries_by");
+  append_json_string(out, s.by);
+  rows(out, "methods", "method", s.methods);
+  rows(out, "referers", "referer", s.referers);
+  rows(out, "agents", "agent", s.agents);
+  counts(out, "browsers", "browser", "requests", s.browsers);
+  counts(out, "os", "os", "requests", s.os);
+  rows(out, "events", "event_type", s.events, false);
+  rows(out, "courses", "course_id", s.courses, false);
+  key(out, "active_users_per_day");
+  out += '[';
+  for (size_t i = 0; i < s.active_users_per_day.size(); ++i) {
+    if (i) out += ',';
+    char buf[32];
+    format_rfc3339_seconds(s.active_users_per_day[i].first, buf);
+    fmt::format_to(Out(out), "{{\"day\":\"{}\",\"users\":{}}}", std::string_view(buf, 10),
+                   s.active_users_per_day[i].second);
+  }
+  out += "]}\n";
+  return out;
+}
+
+}  // namespace logpipe

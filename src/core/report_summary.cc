@@ -1,0 +1,154 @@
+// From a finished Report to the sorted, trimmed tables every writer shows. Done once, after the
+// scan: sorting and roll-ups cost nothing next to parsing.
+#include "logpipe/error.h"
+#include "logpipe/report.h"
+
+#include <algorithm>
+#include <map>
+
+namespace logpipe {
+namespace {
+
+constexpr int64_t kUsPerMinute = 60LL * 1000000;
+constexpr int64_t kUsPerHour = 60 * kUsPerMinute;
+constexpr int64_t kUsPerDay = 24 * kUsPerHour;
+// Filling empty buckets with zeros keeps charts honest; beyond this many buckets (a stray
+// timestamp years away) only non-empty buckets are listed.
+constexpr int64_t kMaxFilledBuckets = 100000;
+
+int64_t floor_div(int64_t a, int64_t b) noexcept { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+std::vector<ReportSummary::Row> rows(const KeyedCounts& counts, size_t top) {
+  std::vector<ReportSummary::Row> out;
+  for (const auto& [k, c] : counts.top(top)) out.push_back({k, c.requests, c.errors});
+  return out;
+}
+
+// Sorted by count descending, then key ascending; `top` = 0 keeps all.
+void sort_counts(std::vector<ReportSummary::Count>& v, size_t top) {
+  std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) {
+    return a.count != b.count ? a.count > b.count : a.key < b.key;
+  });
+  if (top && v.size() > top) v.resize(top);
+}
+
+ReportSummary::Stat stat_of(std::vector<uint32_t> v) {
+  ReportSummary::Stat s;
+  if (v.empty()) return s;
+  uint64_t sum = 0;
+  for (uint32_t x : v) sum += x;
+  s.mean = static_cast<double>(sum) / static_cast<double>(v.size());
+  std::sort(v.begin(), v.end());
+  // Nearest-rank percentiles: the smallest value with at least p% of the values at or below it.
+  auto rank = [&](double p) {
+    size_t r = static_cast<size_t>(p * static_cast<double>(v.size()) + 0.999999);
+    return v[std::clamp<size_t>(r, 1, v.size()) - 1];
+  };
+  s.p50 = rank(0.5);
+  s.p90 = rank(0.9);
+  s.max = v.back();
+  return s;
+}
+
+std::vector<ReportSummary::Count> page_counts(const Report& r, const std::vector<uint64_t>& by_id,
+                                              size_t top) {
+  std::vector<ReportSummary::Count> out;
+  for (uint32_t id = 0; id < by_id.size(); ++id)
+    if (by_id[id]) out.push_back({r.urls.key(id), by_id[id]});
+  sort_counts(out, top);
+  return out;
+}
+
+}  // namespace
+
+ReportSummary summarize(const Report& r, const SummaryOptions& o) {
+  ReportSummary s;
+  s.report = &r;
+  s.format = o.format;
+  s.inputs = o.inputs;
+  s.top = o.top;
+  for (size_t code = 0; code < r.status.size(); ++code)
+    if (r.status[code]) s.status.emplace_back(static_cast<int>(code), r.status[code]);
+  s.urls = rows(r.urls, o.top);
+  s.ips = rows(r.ips, o.top);
+  s.users = rows(r.users, o.top);
+  s.referers = rows(r.referers, o.top);
+  s.agents = rows(r.agents, o.top);
+  s.methods = rows(r.methods, o.top);
+  s.events = rows(r.events, o.top);
+  s.courses = rows(r.courses, o.top);
+
+  // Families from distinct agents: one classification per agent, not per line.
+  std::array<uint64_t, static_cast<size_t>(BrowserFamily::kCount_)> browsers{};
+  std::array<uint64_t, static_cast<size_t>(OsFamily::kCount_)> oses{};
+  for (uint32_t id = 0; id < r.agents.size(); ++id) {
+    auto [b, os] = classify_agent(r.agents.key(id));
+    browsers[static_cast<size_t>(b)] += r.agents.counts(id).requests;
+    oses[static_cast<size_t>(os)] += r.agents.counts(id).requests;
+  }
+  for (size_t i = 0; i < browsers.size(); ++i)
+    if (browsers[i]) s.browsers.push_back({family_name(static_cast<BrowserFamily>(i)), browsers[i]});
+  for (size_t i = 0; i < oses.size(); ++i)
+    if (oses[i]) s.os.push_back({family_name(static_cast<OsFamily>(i)), oses[i]});
+  sort_counts(s.browsers, 0);
+  sort_counts(s.os, 0);
+
+  // Time series: minute buckets rolled up to the chosen granularity.
+  int64_t span = r.min_time == kNoTime ? 0 : r.max_time - r.min_time;
+  std::string by = o.by;
+  if (by == "auto") by = span <= 6 * kUsPerHour ? "minute" : span <= 14 * kUsPerDay ? "hour" : "day";
+  int64_t step;
+  if (by == "minute") step = kUsPerMinute;
+  else if (by == "hour") step = kUsPerHour;
+  else if (by == "day") step = kUsPerDay;
+  else usage_error("--by: expected minute, hour, day or auto, got '{}'", o.by);
+  s.by = by;
+  std::map<int64_t, TimeBucket> rolled;
+  for (const auto& [minute, b] : r.minutes) {
+    TimeBucket& t = rolled[floor_div(minute * kUsPerMinute, step) * step];
+    t.requests += b.requests;
+    t.errors += b.errors;
+    t.server_errors += b.server_errors;
+    t.bytes += b.bytes;
+  }
+  if (!rolled.empty()) {
+    int64_t first = rolled.begin()->first, last = rolled.rbegin()->first;
+    if ((last - first) / step < kMaxFilledBuckets) {
+      for (int64_t t = first; t <= last; t += step) {
+        auto it = rolled.find(t);
+        s.timeseries.push_back({t, it == rolled.end() ? TimeBucket{} : it->second});
+      }
+    } else {
+      for (const auto& [t, b] : rolled) s.timeseries.push_back({t, b});
+    }
+  }
+
+  s.session_count = r.sessions.count;
+  s.session_duration_s = stat_of(r.sessions.durations_s);
+  s.session_pages = stat_of(r.sessions.pages);
+  s.entry_pages = page_counts(r, r.sessions.entry, o.top);
+  s.exit_pages = page_counts(r, r.sessions.exit, o.top);
+  r.sessions.transitions.for_each([&](uint64_t pair, uint64_t n) {
+    s.click_paths.push_back({r.urls.key(static_cast<uint32_t>(pair >> 32)),
+                             r.urls.key(static_cast<uint32_t>(pair & 0xffffffffu)), n});
+  });
+  auto by_count = [](const auto& a, const auto& b) {
+    if (a.count != b.count) return a.count > b.count;
+    if (a.from != b.from) return a.from < b.from;
+    return a.to < b.to;
+  };
+  if (o.top && s.click_paths.size() > o.top) {
+    std::partial_sort(s.click_paths.begin(), s.click_paths.begin() + static_cast<ptrdiff_t>(o.top),
+                      s.click_paths.end(), by_count);
+    s.click_paths.resize(o.top);
+  } else {
+    std::sort(s.click_paths.begin(), s.click_paths.end(), by_count);
+  }
+
+  std::map<int64_t, uint64_t> per_day;
+  r.user_days.for_each([&](uint64_t v, uint64_t) { ++per_day[static_cast<int64_t>(static_cast<int32_t>(v >> 32))]; });
+  for (const auto& [day, n] : per_day) s.active_users_per_day.emplace_back(day * kUsPerDay, n);
+  return s;
+}
+
+}  // namespace logpipe

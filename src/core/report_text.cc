@@ -1,0 +1,238 @@
+// The terminal report: one aligned table per section. Log data is attacker-controlled, so control
+// bytes are replaced (no escape sequences reach the terminal) and long keys are cut.
+#include "logpipe/report.h"
+#include "logpipe/timeutil.h"
+
+#include <fmt/format.h>
+
+#include <iterator>
+
+namespace logpipe {
+namespace {
+
+using Out = std::back_insert_iterator<std::string>;
+constexpr size_t kMaxKeyWidth = 72;
+
+/// Display width in code points (a terminal cell per code point: good enough for log keys).
+size_t width(std::string_view s) {
+  size_t w = 0;
+  for (unsigned char c : s) w += (c & 0xc0) != 0x80;
+  return w;
+}
+
+/// Printable, at most kMaxKeyWidth cells, cut on a code point boundary with an ellipsis.
+std::string clean(std::string_view s) {
+  std::string out;
+  size_t cells = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    bool starts = (c & 0xc0) != 0x80;
+    if (starts && cells == kMaxKeyWidth - 1 && width(s.substr(i)) > 1) {
+      out += "\u2026";
+      return out;
+    }
+    cells += starts;
+    out += c < 0x20 || c == 0x7f ? '?' : static_cast<char>(c);
+  }
+  return out;
+}
+
+std::string human_bytes(uint64_t b) {
+  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  double v = static_cast<double>(b);
+  int u = 0;
+  while (v >= 1024 && u < 5) {
+    v /= 1024;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{} B", b) : fmt::format("{:.1f} {}", v, kUnits[u]);
+}
+
+std::string percent(uint64_t part, uint64_t whole) {
+  return whole ? fmt::format("{:.1f}%", 100.0 * static_cast<double>(part) / static_cast<double>(whole)) : "-";
+}
+
+std::string time_text(int64_t us) {
+  if (us == kNoTime) return "-";
+  char buf[32];
+  return std::string(buf, format_rfc3339_seconds(us, buf));
+}
+
+class Writer {
+ public:
+  explicit Writer(bool color) : color_(color) {}
+
+  void title(std::string_view t) {
+    out_ += '\n';
+    if (color_) out_ += "\x1b[1;36m";
+    out_ += t;
+    if (color_) out_ += "\x1b[0m";
+    out_ += '\n';
+  }
+
+  /// A table: the last column is left-aligned text (a key), the others right-aligned numbers,
+  /// unless `left` says how many leading columns are text.
+  void table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,
+             size_t error_column = SIZE_MAX, size_t left_columns = 0) {
+    if (rows.empty()) {
+      out_ += "  (none)\n";
+      return;
+    }
+    std::vector<size_t> w(header.size());
+    for (size_t c = 0; c < header.size(); ++c) w[c] = width(header[c]);
+    for (const auto& r : rows)
+      for (size_t c = 0; c < r.size(); ++c) w[c] = std::max(w[c], width(r[c]));
+    auto cell = [&](const std::string& v, size_t c, bool last) {
+      bool left = c < left_columns || c + 1 == header.size();
+      size_t pad = w[c] - width(v);
+      if (!left) out_.append(pad, ' ');
+      out_ += v;
+      if (left && !last) out_.append(pad, ' ');
+    };
+    out_ += "  ";
+    if (color_) out_ += "\x1b[1m";
+    for (size_t c = 0; c < header.size(); ++c) {
+      if (c) out_ += "  ";
+      cell(header[c], c, c + 1 == header.size());
+    }
+    if (color_) out_ += "\x1b[0m";
+    out_ += '\n';
+    for (const auto& r : rows) {
+      out_ += "  ";
+      for (size_t c = 0; c < r.size(); ++c) {
+        if (c) out_ += "  ";
+        bool red = color_ && c == error_column && r[c] != "0";
+        if (red) out_ += "\x1b[31m";
+        cell(r[c], c, c + 1 == r.size());
+        if (red) out_ += "\x1b[0m";
+      }
+      out_ += '\n';
+    }
+  }
+
+  void keyed(std::string_view name, std::string_view key_header, const std::vector<ReportSummary::Row>& v,
+             bool errors = true) {
+    if (v.empty()) return;
+    title(name);
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& r : v) {
+      if (errors)
+        rows.push_back({fmt::format("{}", r.requests), fmt::format("{}", r.errors), percent(r.errors, r.requests),
+                        clean(r.key)});
+      else
+        rows.push_back({fmt::format("{}", r.requests), clean(r.key)});
+    }
+    if (errors) table({"requests", "errors", "error%", std::string(key_header)}, rows, 1);
+    else table({"count", std::string(key_header)}, rows);
+  }
+
+  void counts(std::string_view name, std::string_view key_header, const std::vector<ReportSummary::Count>& v,
+              uint64_t whole) {
+    if (v.empty()) return;
+    title(name);
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& c : v) rows.push_back({fmt::format("{}", c.count), percent(c.count, whole), clean(c.key)});
+    table({"count", "share", std::string(key_header)}, rows);
+  }
+
+  std::string& out() { return out_; }
+
+  /// The text without trailing spaces on any line.
+  std::string finish() const {
+    std::string t;
+    size_t start = 0;
+    while (start < out_.size()) {
+      size_t nl = out_.find('\n', start);
+      if (nl == std::string::npos) nl = out_.size();
+      size_t end = nl;
+      while (end > start && out_[end - 1] == ' ') --end;
+      t.append(out_, start, end - start);
+      if (nl < out_.size()) t += '\n';
+      start = nl + 1;
+    }
+    return t;
+  }
+
+ private:
+  bool color_;
+  std::string out_;
+};
+
+}  // namespace
+
+std::string write_text(const ReportSummary& s, bool color) {
+  const Report& r = *s.report;
+  Writer w(color);
+  std::string& out = w.out();
+  fmt::format_to(Out(out), "logpipe analyze: {} requests ({}), {} to {}\n", r.requests,
+                 s.format.empty() ? "no input" : s.format, time_text(r.min_time), time_text(r.max_time));
+  w.title("Totals");
+  std::vector<std::vector<std::string>> totals = {
+      {"requests", fmt::format("{}", r.requests), ""},
+      {"errors (>=400)", fmt::format("{}", r.errors), percent(r.errors, r.requests)},
+      {"server errors (5xx)", fmt::format("{}", r.server_errors), percent(r.server_errors, r.requests)},
+      {"bytes", fmt::format("{}", r.bytes), human_bytes(r.bytes)},
+      {"unique IPs", fmt::format("{}", r.ips.size()), ""},
+      {"unique users", fmt::format("{}", r.users.size()), ""},
+      {"malformed lines", fmt::format("{}", r.malformed), ""},
+  };
+  if (r.filtered_out) totals.push_back({"outside --since/--until", fmt::format("{}", r.filtered_out), ""});
+  w.table({"", "value", ""}, totals, SIZE_MAX, 1);
+
+  if (!s.status.empty()) {
+    w.title("Status");
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& [code, n] : s.status)
+      rows.push_back({fmt::format("{}", code), fmt::format("{}", n), percent(n, r.requests)});
+    w.table({"status", "requests", "share"}, rows, SIZE_MAX, 0);
+  }
+  w.keyed("Top URLs", "url", s.urls);
+  w.keyed("Top IPs", "ip", s.ips);
+  w.keyed("Top users", "user", s.users);
+  w.keyed("Methods", "method", s.methods);
+  w.keyed("Top referers", "referer", s.referers);
+  w.keyed("Top user agents", "agent", s.agents);
+  w.counts("Browsers", "browser", s.browsers, r.requests);
+  w.counts("Operating systems", "os", s.os, r.requests);
+  w.keyed("Events (edx event_type)", "event_type", s.events, false);
+  w.keyed("Courses", "course_id", s.courses, false);
+
+  if (!s.timeseries.empty()) {
+    w.title(fmt::format("Time series (per {})", s.by));
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& p : s.timeseries)
+      rows.push_back({time_text(p.time), fmt::format("{}", p.value.requests), fmt::format("{}", p.value.errors),
+                      fmt::format("{}", p.value.server_errors), human_bytes(p.value.bytes)});
+    w.table({"time", "requests", "errors", "5xx", "bytes"}, rows, 2, 1);
+  }
+  if (!s.active_users_per_day.empty()) {
+    w.title("Active users per day");
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& [day, n] : s.active_users_per_day) rows.push_back({time_text(day).substr(0, 10), fmt::format("{}", n)});
+    w.table({"day", "users"}, rows, SIZE_MAX, 1);
+  }
+  if (s.session_count) {
+    w.title("Sessions");
+    const auto& d = s.session_duration_s;
+    const auto& p = s.session_pages;
+    w.table({"", "mean", "p50", "p90", "max"},
+            {{"duration (s)", fmt::format("{:.1f}", d.mean), fmt::format("{}", d.p50), fmt::format("{}", d.p90),
+              fmt::format("{}", d.max)},
+             {"pages", fmt::format("{:.1f}", p.mean), fmt::format("{}", p.p50), fmt::format("{}", p.p90),
+              fmt::format("{}", p.max)}},
+            SIZE_MAX, 1);
+    fmt::format_to(Out(out), "  {} sessions (30 min inactivity ends one)\n", s.session_count);
+    w.counts("Entry pages", "url", s.entry_pages, s.session_count);
+    w.counts("Exit pages", "url", s.exit_pages, s.session_count);
+    if (!s.click_paths.empty()) {
+      w.title("Top click paths");
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& c : s.click_paths)
+        rows.push_back({fmt::format("{}", c.count), clean(c.from) + " -> " + clean(c.to)});
+      w.table({"count", "from -> to"}, rows);
+    }
+  }
+  return w.finish();
+}
+
+}  // namespace logpipe

@@ -1,0 +1,233 @@
+#include "logpipe/report.h"
+#include "logpipe/timeutil.h"
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+using namespace logpipe;
+
+namespace {
+
+constexpr int64_t kMinute = 60LL * 1000000;
+const int64_t kT0 = 1750665600LL * 1000000;  // 2025-06-23T08:00:00Z
+
+Record rec(std::string_view ip, std::string_view url, int status, int64_t t, std::string_view user = {},
+           std::string_view session = {}) {
+  Record r;
+  r.ip = ip;
+  r.url = url;
+  r.method = "GET";
+  r.status = status;
+  r.bytes = 100;
+  r.time_us = t;
+  r.user = user;
+  r.session = session;
+  r.agent = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0";
+  return r;
+}
+
+std::string json_of(Report& r, size_t top = 0) {
+  r.finish_sessions();
+  return write_json(summarize(r, SummaryOptions{top, "minute", "test", {}}));
+}
+
+}  // namespace
+
+TEST_CASE("agents: families from a hand-written classifier") {
+  auto check = [](std::string_view a, std::string_view browser, std::string_view os) {
+    auto [b, o] = classify_agent(a);
+    CHECK(family_name(b) == browser);
+    CHECK(family_name(o) == os);
+  };
+  check("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+        "Chrome", "Windows");
+  check("Mozilla/5.0 (Windows NT 10.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36 Edg/120.0",
+        "Edge", "Windows");
+  check("Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0", "Firefox", "Linux");
+  check("Mozilla/5.0 (Macintosh; Intel Mac OS X 14_2) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 "
+        "Safari/605.1.15",
+        "Safari", "macOS");
+  check("Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/17.2 Mobile/15E148 Safari/604.1",
+        "Safari", "iOS");
+  check("Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36",
+        "Chrome", "Android");
+  check("Mozilla/5.0 (Windows NT 10.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36 OPR/106.0",
+        "Opera", "Windows");
+  check("Mozilla/4.0 (compatible; MSIE 8.0; Windows NT 6.1; Trident/4.0)", "Internet Explorer", "Windows");
+  check("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "Crawlers", "Other");
+  check("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", "Crawlers", "Other");
+  check("Sogou web spider/4.0", "Crawlers", "Other");
+  check("curl/7.88.1", "curl", "Other");
+  check("UniversalFeedParser/4.2-pre-314-svn +http://feedparser.org/", "Other", "Other");
+  check("", "Other", "Other");
+}
+
+TEST_CASE("pages: static assets are not pages") {
+  CHECK(is_page_path("/"));
+  CHECK(is_page_path("/cart"));
+  CHECK(is_page_path("/blog/post.html"));
+  CHECK(is_page_path("/v1.2/items"));
+  CHECK_FALSE(is_page_path("/static/app.js"));
+  CHECK_FALSE(is_page_path("/img/Logo.PNG"));
+  CHECK_FALSE(is_page_path("/favicon.ico"));
+  CHECK_FALSE(is_page_path("/fonts/a.woff2"));
+}
+
+TEST_CASE("report: totals, status, url without query, top order with ties by key") {
+  Report r;
+  r.on_record(rec("1.1.1.1", "/b?x=1", 200, kT0));
+  r.on_record(rec("1.1.1.1", "/b", 404, kT0 + 1));
+  r.on_record(rec("2.2.2.2", "/a", 503, kT0 + 2, "alice"));
+  r.on_record(rec("2.2.2.2", "/c", 200, kT0 + 3, "alice"));
+  CHECK(r.requests == 4);
+  CHECK(r.errors == 2);
+  CHECK(r.server_errors == 1);
+  CHECK(r.bytes == 400);
+  auto top = r.urls.top(2);
+  REQUIRE(top.size() == 2);
+  CHECK(top[0].first == "/b");
+  CHECK(top[0].second.requests == 2);
+  CHECK(top[0].second.errors == 1);
+  CHECK(top[1].first == "/a");  // tie with /c: by key
+  std::string j = json_of(r, 2);
+  CHECK(j.starts_with(R"({"requests":4,"errors":2,"malformed":0,"bytes":400,"unique_ips":2,"unique_users":1,)"
+                      R"("status":{"200":2,"404":1,"503":1},"urls":[{"url":"/b","requests":2,"errors":1},)"
+                      R"({"url":"/a","requests":1,"errors":1}],"ips":[{"ip":"1.1.1.1","requests":2,"errors":1},)"
+                      R"({"ip":"2.2.2.2","requests":2,"errors":1}],"users":[{"user":"alice","requests":2,"errors":1}],)"
+                      R"("timeseries":[{"time":"2025-06-23T08:00:00Z","requests":4,"errors":2,"server_errors":1,)"
+                      R"("bytes":400}],)"));
+}
+
+TEST_CASE("report: a record without url counts, but not in the url table") {
+  Report r;
+  r.on_record(rec("1.1.1.1", "", 408, kT0));
+  r.on_record(rec("1.1.1.1", "/", 200, kT0 + 1));
+  CHECK(r.requests == 2);
+  CHECK(r.errors == 1);
+  CHECK(r.urls.size() == 1);
+  r.finish_sessions();
+  auto s = summarize(r, SummaryOptions{});
+  CHECK(s.session_count == 1);
+  CHECK(s.session_pages.max == 1);
+}
+
+TEST_CASE("report: --since/--until keep [since, until) and count the rest") {
+  Report r;
+  r.set_time_filter(kT0 + kMinute, kT0 + 2 * kMinute);
+  r.on_record(rec("1.1.1.1", "/", 200, kT0));
+  r.on_record(rec("1.1.1.1", "/", 200, kT0 + kMinute));
+  r.on_record(rec("1.1.1.1", "/", 200, kT0 + 2 * kMinute - 1));
+  r.on_record(rec("1.1.1.1", "/", 200, kT0 + 2 * kMinute));
+  r.on_record(rec("1.1.1.1", "/", 200, kNoTime));
+  CHECK(r.requests == 2);
+  CHECK(r.filtered_out == 3);
+}
+
+TEST_CASE("sessions: 30-minute gap, entry/exit pages, click paths skip assets and reloads") {
+  Report r;
+  // Visitor A: / -> /cart -> (asset) -> /cart (reload) -> /checkout, then back 31 minutes later.
+  r.on_record(rec("1.1.1.1", "/", 200, kT0));
+  r.on_record(rec("1.1.1.1", "/cart", 200, kT0 + kMinute));
+  r.on_record(rec("1.1.1.1", "/app.js", 200, kT0 + kMinute + 1));
+  r.on_record(rec("1.1.1.1", "/cart", 200, kT0 + 2 * kMinute));
+  r.on_record(rec("1.1.1.1", "/checkout", 200, kT0 + 3 * kMinute));
+  r.on_record(rec("1.1.1.1", "/", 200, kT0 + 34 * kMinute));
+  // Visitor B (same IP, a user): one session of one page.
+  r.on_record(rec("1.1.1.1", "/cart", 200, kT0 + 5 * kMinute, "bob"));
+  r.finish_sessions();
+  auto s = summarize(r, SummaryOptions{0, "auto", "", {}});
+  CHECK(s.session_count == 3);
+  CHECK(s.session_duration_s.max == 180);
+  CHECK(s.session_pages.max == 4);
+  REQUIRE(s.entry_pages.size() == 2);
+  CHECK(s.entry_pages[0].key == "/");
+  CHECK(s.entry_pages[0].count == 2);
+  CHECK(s.entry_pages[1].key == "/cart");
+  REQUIRE(s.click_paths.size() == 2);
+  CHECK(s.click_paths[0].from == "/");
+  CHECK(s.click_paths[0].to == "/cart");
+  CHECK(s.click_paths[1].from == "/cart");
+  CHECK(s.click_paths[1].to == "/checkout");
+  CHECK(s.by == "minute");
+}
+
+TEST_CASE("merge: every split point gives what one report gives") {
+  // Several visitors interleaved, sessions crossing the split point, gaps near 30 minutes.
+  std::vector<Record> records;
+  const char* ips[] = {"1.1.1.1", "2.2.2.2", "3.3.3.3"};
+  const char* urls[] = {"/", "/a", "/b.css", "/c", "/a?x"};
+  const char* users[] = {"", "carol", ""};
+  const char* sessions[] = {"", "", "S1"};
+  int64_t t = kT0;
+  for (int i = 0; i < 60; ++i) {
+    t += (i % 7 == 3 ? 31 : i % 11 == 5 ? 29 : 1) * kMinute - (i % 5 == 0 ? 2 * kMinute : 0);
+    records.push_back(rec(ips[i % 3], urls[(i * 7) % 5], i % 9 == 0 ? 500 : 200, t, users[(i / 3) % 3],
+                          sessions[(i / 2) % 3]));
+  }
+  Report whole;
+  for (const auto& r : records) whole.on_record(r);
+  std::string expected = json_of(whole);
+  for (size_t cut1 = 0; cut1 <= records.size(); cut1 += 3) {
+    for (size_t cut2 = cut1; cut2 <= records.size(); cut2 += 7) {
+      Report first, second(true), third(true);
+      for (size_t i = 0; i < records.size(); ++i) (i < cut1 ? first : i < cut2 ? second : third).on_record(records[i]);
+      first.merge(second);
+      first.merge(third);
+      CAPTURE(cut1);
+      CAPTURE(cut2);
+      CHECK(json_of(first) == expected);
+    }
+  }
+}
+
+TEST_CASE("json: invalid UTF-8 and control bytes are escaped, valid UTF-8 kept") {
+  std::string out;
+  append_json_string(out, std::string_view("a\"b\\c\n\x01\xc3\xa9\xff\xed\xa0\x80", 13));
+  CHECK(out == R"("a\"b\\c\n\u0001é\u00ff\u00ed\u00a0\u0080")");
+}
+
+TEST_CASE("csv: fields with commas, quotes or newlines are quoted, quotes doubled") {
+  Report r;
+  r.on_record(rec("1.1.1.1", "/a,\"b\"", 200, kT0));
+  r.finish_sessions();
+  std::string csv = write_csv(summarize(r, SummaryOptions{}));
+  CHECK(csv.find("urls,\"/a,\"\"b\"\"\",1,0\r\n") != std::string::npos);
+}
+
+TEST_CASE("html: log data is escaped, the file asks for no network") {
+  Report r;
+  r.on_record(rec("1.1.1.1", "/<script>alert('x')</script>", 200, kT0));
+  r.finish_sessions();
+  std::string html = write_html(summarize(r, SummaryOptions{}));
+  CHECK(html.find("<script") == std::string::npos);
+  CHECK(html.find("&lt;script&gt;alert(&#39;x&#39;)") != std::string::npos);
+  CHECK(html.find("default-src 'none'") != std::string::npos);
+  CHECK(html.find("http://") == std::string::npos);
+  CHECK(html.find("https://") == std::string::npos);
+}
+
+TEST_CASE("text: control bytes never reach the terminal") {
+  Report r;
+  r.on_record(rec("1.1.1.1", "/\x1b[2J", 200, kT0));
+  r.finish_sessions();
+  std::string text = write_text(summarize(r, SummaryOptions{}), false);
+  CHECK(text.find('\x1b') == std::string::npos);
+  CHECK(text.find("/?[2J") != std::string::npos);
+}
+
+TEST_CASE("U64Counter: adds, grows, visits every key") {
+  U64Counter c;
+  for (uint64_t i = 0; i < 5000; ++i) c.add(i * 7919, i % 3 + 1);
+  c.add(0, 10);
+  CHECK(c.size() == 5000);
+  uint64_t total = 0, zero = 0;
+  c.for_each([&](uint64_t k, uint64_t n) {
+    total += n;
+    if (k == 0) zero = n;
+  });
+  CHECK(zero == 11);
+  CHECK(total == 10 + 5000 / 3 * 6 + 1 + 2);
+}
