@@ -187,7 +187,8 @@ ValueSummary WindowValues::summarize(double target_rate) const {
     s.p99 = nearest_rank(sorted, 0.99);
     s.p999 = nearest_rank(sorted, 0.999);
     s.max = sorted.back();
-    s.threshold = choose_threshold(sorted, windows_, target_rate);
+    std::vector<double> work = sorted;  // choose_threshold reorders its input
+    s.threshold = choose_threshold(work, windows_, target_rate);
     s.firing_windows = static_cast<uint64_t>(sorted.end() - std::upper_bound(sorted.begin(), sorted.end(), *s.threshold));
     return s;
   }

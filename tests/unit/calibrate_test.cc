@@ -318,3 +318,31 @@ TEST_CASE("calibrate: a target rate outside (0, 1) is a usage error") {
   options.target_rate = 1;
   CHECK_THROWS_AS(Calibrator{options}, Error);
 }
+
+TEST_CASE("calibrate: the reported firing windows are the brute-force count above the threshold") {
+  // Values with many ties (small integer ratios) or few, in random order, some windows "none".
+  std::mt19937_64 rng(5);
+  for (int round = 0; round < 20; ++round) {
+    WindowValues collector;
+    std::vector<double> values;
+    uint64_t windows = 500 + rng() % 2000;
+    for (uint64_t w = 0; w < windows; ++w) {
+      if (rng() % 7 == 0) {
+        collector.add_none();
+        continue;
+      }
+      double v = static_cast<double>(rng() % (round % 2 ? 5 : 1000)) / static_cast<double>(10 + rng() % 20);
+      values.push_back(v);
+      collector.add(v);
+    }
+    ValueSummary s = collector.summarize(0.01);
+    REQUIRE(s.threshold);
+    CAPTURE(round);
+    CHECK(s.firing_windows == count_above(values, *s.threshold));
+    CHECK(s.firing_windows <= allowed_firing_windows(0.01, windows));
+    std::vector<double> sorted = values;
+    std::sort(sorted.begin(), sorted.end());
+    CHECK(s.p50 == sorted[static_cast<size_t>(std::ceil(0.5 * static_cast<double>(sorted.size()))) - 1]);
+    CHECK(s.max == sorted.back());
+  }
+}
