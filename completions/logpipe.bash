@@ -21,7 +21,7 @@ _logpipe() {
       esac;;
     calibrate)
       case "$cur" in
-        -*) COMPREPLY=($(compgen -W "--help -h " -- "$cur"));;
+        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --verbose -v --target-rate --window --hop --min-requests --output -o --report --exact-windows --no-progress " -- "$cur"));;
         *) COMPREPLY=($(compgen -f -- "$cur"));;
       esac;;
     anonymize)
