@@ -69,14 +69,16 @@ def main():
     keyed = {d: collections.defaultdict(lambda: collections.defaultdict(lambda: [0, 0, []]))
              for d in ('url', 'user', 'ip')}
     bad = 0
+    window_of = {}  # timestamp text -> window (many lines share a second)
     for line in open_text(args.log):
         m = LINE.match(line.rstrip('\n'))
         if not m:
             bad += 1
             continue
         ip, user, ts, url, status, dur = m.groups()
-        t = datetime.strptime(ts, '%d/%b/%Y:%H:%M:%S %z').timestamp()
-        w = int(t // size)
+        w = window_of.get(ts)
+        if w is None:
+            w = window_of[ts] = int(datetime.strptime(ts, '%d/%b/%Y:%H:%M:%S %z').timestamp() // size)
         status = int(status)
         err = 1 if status >= 400 else 0
         g = glob[w]
