@@ -16,13 +16,13 @@
 // a stated relative error of the exact one.
 #pragma once
 
-#include "logpipe/metrics.h"
-
 #include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "logpipe/metrics.h"
 
 namespace logpipe {
 
@@ -81,7 +81,10 @@ struct ValueSummary {
 /// calls to_sketch(), a QuantileSketch after.
 class WindowValues {
  public:
-  void add(double value) { exact_ ? values_.push_back(value) : sketch_.add(value); ++windows_; }
+  void add(double value) {
+    exact_ ? values_.push_back(value) : sketch_.add(value);
+    ++windows_;
+  }
   void add_none() noexcept { ++windows_; }
   /// Folds the exact values into the sketch and frees them.
   void to_sketch(double relative_accuracy);
@@ -102,7 +105,8 @@ uint64_t allowed_firing_windows(double target_rate, uint64_t windows) noexcept;
 /// The threshold rule on exact values: `values` are the windows with a value (reordered), and
 /// `windows - values.size()` more windows have none. Returns the (n-k)-th smallest value with
 /// nones first (a none counts as 0, the smallest possible value); nullopt when values is empty.
-std::optional<double> choose_threshold(std::vector<double>& values, uint64_t windows, double target_rate);
+std::optional<double> choose_threshold(std::vector<double>& values, uint64_t windows,
+                                       double target_rate);
 
 /// How calibrate runs.
 struct CalibrationOptions {
@@ -179,12 +183,15 @@ struct CalibrationInfo {
 /// The thresholds file: `#` comments saying how and when it was computed, `[window]`, and a
 /// `[metrics.NAME]` table (threshold, min_requests) per calibrated metric, written with
 /// format_threshold_config so that load_threshold_config reads the exact same doubles back.
-std::string format_calibration_toml(const CalibrationInfo& info, const std::vector<MetricCalibration>& results);
+std::string format_calibration_toml(const CalibrationInfo& info,
+                                    const std::vector<MetricCalibration>& results);
 /// The human table: one row per metric (windows, eligible, min_requests, p50 ... max,
 /// threshold, firing windows, alert rate).
-std::string format_calibration_table(const CalibrationInfo& info, const std::vector<MetricCalibration>& results);
+std::string format_calibration_table(const CalibrationInfo& info,
+                                     const std::vector<MetricCalibration>& results);
 /// The same as one JSON object (`--report json`), numbers in shortest round-trip form.
-std::string format_calibration_json(const CalibrationInfo& info, const std::vector<MetricCalibration>& results);
+std::string format_calibration_json(const CalibrationInfo& info,
+                                    const std::vector<MetricCalibration>& results);
 /// "a, b, c and 3 more" for messages and comments.
 std::string describe_inputs(const std::vector<std::string>& inputs);
 

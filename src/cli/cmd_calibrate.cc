@@ -4,8 +4,18 @@
 // Parse, validate, open every input, then run. The inputs are read through a byte counter so
 // that a progress bar (stderr, only when it is a terminal) can show how much of the files is done;
 // compressed files count their compressed bytes.
-#include "cli/command.h"
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+
+#include "cli/command.h"
 #include "logpipe/calibrate.h"
 #include "logpipe/config.h"
 #include "logpipe/error.h"
@@ -16,18 +26,6 @@
 #include "logpipe/report.h"
 #include "logpipe/scan.h"
 #include "logpipe/timeutil.h"
-
-#include <fmt/format.h>
-
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <charconv>
-#include <chrono>
-#include <cstdlib>
-#include <ctime>
 
 namespace logpipe::cli {
 namespace {
@@ -46,10 +44,12 @@ struct CalibrateOptions {
   bool no_progress = false;
 };
 
-// Draws `calibrate [#######-------]  52%  1.2/2.3 GB  310 MB/s` on stderr, at most 5 times a second.
+// Draws `calibrate [#######-------]  52%  1.2/2.3 GB  310 MB/s` on stderr, at most 5 times a
+// second.
 class ProgressBar {
  public:
-  ProgressBar(uint64_t total_bytes, bool enabled) : total_(total_bytes), enabled_(enabled && total_bytes > 0) {}
+  ProgressBar(uint64_t total_bytes, bool enabled)
+      : total_(total_bytes), enabled_(enabled && total_bytes > 0) {}
   void add(uint64_t bytes) {
     done_ += bytes;
     if (!enabled_) return;
@@ -60,8 +60,9 @@ class ProgressBar {
     double secs = std::chrono::duration<double>(now - start_).count();
     constexpr int kWidth = 30;
     int filled = static_cast<int>(fraction * kWidth);
-    fmt::print(stderr, "\rcalibrate [{:#<{}}{:-<{}}] {:3.0f}%  {:.1f}/{:.1f} MB  {:.0f} MB/s ", "", filled, "",
-               kWidth - filled, fraction * 100, static_cast<double>(done_) / 1e6, static_cast<double>(total_) / 1e6,
+    fmt::print(stderr, "\rcalibrate [{:#<{}}{:-<{}}] {:3.0f}%  {:.1f}/{:.1f} MB  {:.0f} MB/s ", "",
+               filled, "", kWidth - filled, fraction * 100, static_cast<double>(done_) / 1e6,
+               static_cast<double>(total_) / 1e6,
                secs > 0 ? static_cast<double>(done_) / 1e6 / secs : 0.0);
     drawn_ = true;
   }
@@ -82,7 +83,8 @@ class ProgressBar {
 // A file or stdin, read raw (decompression wraps it), counting bytes for the progress bar.
 class CountingFileSource final : public ByteSource {
  public:
-  CountingFileSource(const std::string& path, ProgressBar& progress) : name_(path), progress_(progress) {
+  CountingFileSource(const std::string& path, ProgressBar& progress)
+      : name_(path), progress_(progress) {
     if (path == "-") {
       fd_ = 0;
       return;
@@ -133,8 +135,10 @@ class EngineSink final : public RecordSink {
 
 int64_t duration_option(const std::string& text, std::string_view option) {
   int64_t us = 0;
-  if (!parse_duration(text, us)) usage_error("{}: bad duration '{}' (examples: 60s, 5m, 1h)", option, text);
-  if (us % 1'000'000 != 0) usage_error("{}: must be a whole number of seconds, got '{}'", option, text);
+  if (!parse_duration(text, us))
+    usage_error("{}: bad duration '{}' (examples: 60s, 5m, 1h)", option, text);
+  if (us % 1'000'000 != 0)
+    usage_error("{}: must be a whole number of seconds, got '{}'", option, text);
   return us;
 }
 
@@ -147,7 +151,8 @@ uint64_t whole_number(std::string_view text, std::string_view option, std::strin
 }
 
 // "--min-requests N" sets every keyed metric; "--min-requests METRIC=N" one metric (any).
-std::array<std::optional<uint64_t>, kMetricCount> resolve_min_requests(const std::vector<std::string>& specs) {
+std::array<std::optional<uint64_t>, kMetricCount> resolve_min_requests(
+    const std::vector<std::string>& specs) {
   std::array<std::optional<uint64_t>, kMetricCount> out{};
   for (const auto& spec : specs) {
     if (spec.find('=') == std::string::npos) {
@@ -177,7 +182,8 @@ int run_calibrate(const CalibrateOptions& o) {
   // Validate every option before any work.
   CalibrationOptions calibration;
   calibration.target_rate = o.target_rate;
-  if (!(o.target_rate > 0 && o.target_rate < 1)) usage_error("--target-rate: must be in (0, 1), got {}", o.target_rate);
+  if (!(o.target_rate > 0 && o.target_rate < 1))
+    usage_error("--target-rate: must be in (0, 1), got {}", o.target_rate);
   calibration.min_requests = resolve_min_requests(o.min_requests);
   calibration.exact_windows = o.exact_windows;
   EngineConfig engine_config;
@@ -232,13 +238,15 @@ int run_calibrate(const CalibrateOptions& o) {
   if (info.windows == 0) {
     malformed.flush();
     malformed.print_summary(stderr);
-    runtime_error("no record with a time in {}: nothing to calibrate", describe_inputs(info.inputs));
+    runtime_error("no record with a time in {}: nothing to calibrate",
+                  describe_inputs(info.inputs));
   }
   std::vector<MetricCalibration> results = calibrator.results();
 
   out->write(format_calibration_toml(info, results));
   out->close();
-  std::string table = o.report == "json" ? format_calibration_json(info, results) : format_calibration_table(info, results);
+  std::string table = o.report == "json" ? format_calibration_json(info, results)
+                                         : format_calibration_table(info, results);
   if (toml_on_stdout) {
     fmt::print(stderr, "{}", table);
   } else {
@@ -247,9 +255,11 @@ int run_calibrate(const CalibrateOptions& o) {
     stdout_sink->close();
   }
   if (info.late)
-    fmt::print(stderr, "logpipe: {} late record{} dropped (give the files in time order)\n", info.late,
-               info.late == 1 ? "" : "s");
-  if (info.no_time) fmt::print(stderr, "logpipe: {} record{} without a time skipped\n", info.no_time, info.no_time == 1 ? "" : "s");
+    fmt::print(stderr, "logpipe: {} late record{} dropped (give the files in time order)\n",
+               info.late, info.late == 1 ? "" : "s");
+  if (info.no_time)
+    fmt::print(stderr, "logpipe: {} record{} without a time skipped\n", info.no_time,
+               info.no_time == 1 ? "" : "s");
   malformed.flush();
   malformed.print_summary(stderr);
   return kExitOk;
@@ -260,23 +270,34 @@ int run_calibrate(const CalibrateOptions& o) {
 RunFn setup_calibrate(CLI::App& command) {
   auto o = std::make_shared<CalibrateOptions>();
   add_input_options(command, o->input);
-  command.add_option("--target-rate", o->target_rate, "Share of windows in which each metric may fire, in (0, 1)")
+  command
+      .add_option("--target-rate", o->target_rate,
+                  "Share of windows in which each metric may fire, in (0, 1)")
       ->capture_default_str();
-  command.add_option("--window", o->window, "Window size, as in stream (60s, 5m)")->capture_default_str();
-  command.add_option("--hop", o->hop, "Start a window every DURATION (sliding windows; default = --window)");
+  command.add_option("--window", o->window, "Window size, as in stream (60s, 5m)")
+      ->capture_default_str();
+  command.add_option("--hop", o->hop,
+                     "Start a window every DURATION (sliding windows; default = --window)");
   command
       .add_option("--min-requests", o->min_requests,
-                  "N for every keyed metric, or METRIC=N (repeatable); default: the rule of man logpipe-calibrate")
+                  "N for every keyed metric, or METRIC=N (repeatable); default: the rule of man "
+                  "logpipe-calibrate")
       ->allow_extra_args(false);
-  command.add_option("-o,--output", o->output, "Write the thresholds TOML to FILE (default stdout)")
+  command
+      .add_option("-o,--output", o->output, "Write the thresholds TOML to FILE (default stdout)")
       ->capture_default_str();
-  command.add_option("--report", o->report, "Table format: text or json (stdout; stderr when the TOML goes there)")
+  command
+      .add_option("--report", o->report,
+                  "Table format: text or json (stdout; stderr when the TOML goes there)")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
-  command.add_option("--exact-windows", o->exact_windows,
-                     "Keep exact values for up to N windows, then a DDSketch (1% relative accuracy); 0 = sketch")
+  command
+      .add_option("--exact-windows", o->exact_windows,
+                  "Keep exact values for up to N windows, then a DDSketch (1% relative accuracy); "
+                  "0 = sketch")
       ->capture_default_str();
-  command.add_flag("--no-progress", o->no_progress, "Never draw the progress bar (drawn only when stderr is a terminal)");
+  command.add_flag("--no-progress", o->no_progress,
+                   "Never draw the progress bar (drawn only when stderr is a terminal)");
   return [o] { return run_calibrate(*o); };
 }
 

@@ -2,16 +2,16 @@
 // DDSketch used when the history has too many windows to keep exactly. See calibrate.h.
 #include "logpipe/calibrate.h"
 
-#include "logpipe/config.h"
-#include "logpipe/error.h"
-#include "logpipe/report.h"
-#include "logpipe/timeutil.h"
-
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+
+#include "logpipe/config.h"
+#include "logpipe/error.h"
+#include "logpipe/report.h"
+#include "logpipe/timeutil.h"
 
 namespace logpipe {
 
@@ -62,7 +62,8 @@ void QuantileSketch::add(double v) noexcept {
 }
 
 void QuantileSketch::merge(const QuantileSketch& o) {
-  if (o.accuracy_ != accuracy_) runtime_error("cannot merge sketches of accuracy {} and {}", accuracy_, o.accuracy_);
+  if (o.accuracy_ != accuracy_)
+    runtime_error("cannot merge sketches of accuracy {} and {}", accuracy_, o.accuracy_);
   if (o.buckets_.empty()) {
     zeros_ += o.zeros_;
     count_ += o.count_;
@@ -140,12 +141,13 @@ uint64_t allowed_firing_windows(double target_rate, uint64_t windows) noexcept {
   return std::min<uint64_t>(static_cast<uint64_t>(k), windows);
 }
 
-std::optional<double> choose_threshold(std::vector<double>& values, uint64_t windows, double target_rate) {
+std::optional<double> choose_threshold(std::vector<double>& values, uint64_t windows,
+                                       double target_rate) {
   if (values.empty()) return std::nullopt;
   windows = std::max<uint64_t>(windows, values.size());
   const uint64_t k = allowed_firing_windows(target_rate, windows);
   const uint64_t nones = windows - values.size();
-  if (k >= windows) return 0.0;  // target 1: anything goes; 0 is the smallest value
+  if (k >= windows) return 0.0;       // target 1: anything goes; 0 is the smallest value
   const uint64_t rank = windows - k;  // 1-based, nones first
   if (rank <= nones) return 0.0;      // at most k windows have a value at all
   auto nth = values.begin() + static_cast<ptrdiff_t>(rank - nones - 1);
@@ -189,7 +191,8 @@ ValueSummary WindowValues::summarize(double target_rate) const {
     s.max = sorted.back();
     std::vector<double> work = sorted;  // choose_threshold reorders its input
     s.threshold = choose_threshold(work, windows_, target_rate);
-    s.firing_windows = static_cast<uint64_t>(sorted.end() - std::upper_bound(sorted.begin(), sorted.end(), *s.threshold));
+    s.firing_windows = static_cast<uint64_t>(
+        sorted.end() - std::upper_bound(sorted.begin(), sorted.end(), *s.threshold));
     return s;
   }
   s.eligible_windows = sketch_.count();
@@ -286,8 +289,10 @@ void Calibrator::on_window(const WindowView& w) {
       }
     }
     for (size_t l = 0; l < levels; ++l) {
-      if (c.has[l]) c.values[l].add(c.best[l]);
-      else c.values[l].add_none();
+      if (c.has[l])
+        c.values[l].add(c.best[l]);
+      else
+        c.values[l].add_none();
     }
   }
 }
@@ -346,13 +351,15 @@ std::string metric_comment(const MetricCalibration& r) {
   std::string rule = r.min_requests_source == "rule"
                          ? "chosen by the rule: smallest level with threshold <= 0.5"
                          : (r.min_requests_source == "fixed" ? "from --min-requests" : "default");
-  return fmt::format("{} of {} windows eligible; p50 {}, p99 {}, max {}; above the threshold in {} windows "
-                     "({:.3g}%); min_requests {}{}",
-                     s.eligible_windows, s.windows, short_number(s.p50), short_number(s.p99), short_number(s.max),
-                     s.firing_windows, s.windows ? 100.0 * static_cast<double>(s.firing_windows) / static_cast<double>(s.windows) : 0.0,
-                     rule, s.exact ? "" : "; from the sketch");
+  return fmt::format(
+      "{} of {} windows eligible; p50 {}, p99 {}, max {}; above the threshold in {} windows "
+      "({:.3g}%); min_requests {}{}",
+      s.eligible_windows, s.windows, short_number(s.p50), short_number(s.p99), short_number(s.max),
+      s.firing_windows,
+      s.windows ? 100.0 * static_cast<double>(s.firing_windows) / static_cast<double>(s.windows)
+                : 0.0,
+      rule, s.exact ? "" : "; from the sketch");
 }
-
 
 }  // namespace
 
@@ -364,7 +371,8 @@ std::string describe_inputs(const std::vector<std::string>& inputs) {
   return s;
 }
 
-std::string format_calibration_toml(const CalibrationInfo& info, const std::vector<MetricCalibration>& results) {
+std::string format_calibration_toml(const CalibrationInfo& info,
+                                    const std::vector<MetricCalibration>& results) {
   ThresholdConfig config;
   config.window_us = info.window_us;
   if (info.hop_us != info.window_us) config.hop_us = info.hop_us;
@@ -372,7 +380,8 @@ std::string format_calibration_toml(const CalibrationInfo& info, const std::vect
   std::string not_calibrated;
   for (const auto& r : results) {
     if (!r.summary.threshold) {
-      not_calibrated += fmt::format("{}{}", not_calibrated.empty() ? "" : ", ", kMetrics[r.metric].name);
+      not_calibrated +=
+          fmt::format("{}{}", not_calibrated.empty() ? "" : ", ", kMetrics[r.metric].name);
       continue;
     }
     config.metrics[r.metric].threshold = *r.summary.threshold;
@@ -381,61 +390,82 @@ std::string format_calibration_toml(const CalibrationInfo& info, const std::vect
   }
   const uint64_t k = allowed_firing_windows(info.target_rate, info.windows);
   std::string out;
-  out += fmt::format("# Alert thresholds written by `logpipe calibrate` (logpipe {}) on {}.\n", LOGPIPE_VERSION, info.generated_at);
-  out += fmt::format("# History: {} ({} records, {} windows of {}s", describe_inputs(info.inputs), info.records,
-                     info.windows, info.window_us / 1'000'000);
+  out += fmt::format("# Alert thresholds written by `logpipe calibrate` (logpipe {}) on {}.\n",
+                     LOGPIPE_VERSION, info.generated_at);
+  out += fmt::format("# History: {} ({} records, {} windows of {}s", describe_inputs(info.inputs),
+                     info.records, info.windows, info.window_us / 1'000'000);
   if (info.hop_us != info.window_us) out += fmt::format(" every {}s", info.hop_us / 1'000'000);
   if (info.windows)
-    out += fmt::format(", {} to {}", format_rfc3339(info.first_start_us), format_rfc3339(info.last_end_us));
+    out += fmt::format(", {} to {}", format_rfc3339(info.first_start_us),
+                       format_rfc3339(info.last_end_us));
   out += ").\n";
-  out += fmt::format("# Rule: for each metric, the smallest threshold that the window's value is strictly above in\n"
-                     "# at most floor({} x {}) = {} windows (target rate {}). A keyed metric's window value is its\n"
-                     "# largest over the keys with at least min_requests requests.\n",
-                     info.target_rate, info.windows, k, info.target_rate);
+  out += fmt::format(
+      "# Rule: for each metric, the smallest threshold that the window's value is strictly above "
+      "in\n"
+      "# at most floor({} x {}) = {} windows (target rate {}). A keyed metric's window value is "
+      "its\n"
+      "# largest over the keys with at least min_requests requests.\n",
+      info.target_rate, info.windows, k, info.target_rate);
   if (info.sketched)
-    out += fmt::format("# Values from a DDSketch (relative accuracy {}): each threshold is at most {:.2g}% above the\n"
-                       "# exact one and still fires in at most {} windows.\n",
-                       info.sketch_accuracy, 200 * info.sketch_accuracy / (1 - info.sketch_accuracy), k);
+    out += fmt::format(
+        "# Values from a DDSketch (relative accuracy {}): each threshold is at most {:.2g}% above "
+        "the\n"
+        "# exact one and still fires in at most {} windows.\n",
+        info.sketch_accuracy, 200 * info.sketch_accuracy / (1 - info.sketch_accuracy), k);
   if (!not_calibrated.empty())
-    out += fmt::format("# Not calibrated (no window had an eligible value, so they never alert): {}.\n", not_calibrated);
+    out += fmt::format(
+        "# Not calibrated (no window had an eligible value, so they never alert): {}.\n",
+        not_calibrated);
   out += "# Use: logpipe stream --config THIS_FILE\n\n";
   out += format_threshold_config(config, &comments);
   return out;
 }
 
-std::string format_calibration_table(const CalibrationInfo& info, const std::vector<MetricCalibration>& results) {
-  std::string out = fmt::format("{} windows of {}s, target rate {} (at most {} firing windows per metric)\n",
-                                info.windows, info.window_us / 1'000'000, info.target_rate,
-                                allowed_firing_windows(info.target_rate, info.windows));
-  out += fmt::format("{:<19} {:>8} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>7} {:>7}\n", "metric", "windows",
-                     "eligible", "min_req", "p50", "p90", "p99", "p99.9", "max", "threshold", "firing", "rate");
+std::string format_calibration_table(const CalibrationInfo& info,
+                                     const std::vector<MetricCalibration>& results) {
+  std::string out =
+      fmt::format("{} windows of {}s, target rate {} (at most {} firing windows per metric)\n",
+                  info.windows, info.window_us / 1'000'000, info.target_rate,
+                  allowed_firing_windows(info.target_rate, info.windows));
+  out += fmt::format("{:<19} {:>8} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>7} {:>7}\n",
+                     "metric", "windows", "eligible", "min_req", "p50", "p90", "p99", "p99.9",
+                     "max", "threshold", "firing", "rate");
   for (const auto& r : results) {
     const ValueSummary& s = r.summary;
     if (!s.threshold) {
-      out += fmt::format("{:<19} {:>8} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>7} {:>7}\n",
-                         kMetrics[r.metric].name, s.windows, 0, r.min_requests, "-", "-", "-", "-", "-", "none", "-", "-");
+      out +=
+          fmt::format("{:<19} {:>8} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>7} {:>7}\n",
+                      kMetrics[r.metric].name, s.windows, 0, r.min_requests, "-", "-", "-", "-",
+                      "-", "none", "-", "-");
       continue;
     }
-    double rate = s.windows ? static_cast<double>(s.firing_windows) / static_cast<double>(s.windows) : 0;
-    out += fmt::format("{:<19} {:>8} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>7} {:>6.2f}%\n",
-                       kMetrics[r.metric].name, s.windows, s.eligible_windows, r.min_requests, short_number(s.p50),
-                       short_number(s.p90), short_number(s.p99), short_number(s.p999), short_number(s.max),
-                       short_number(*s.threshold), s.firing_windows, 100 * rate);
+    double rate =
+        s.windows ? static_cast<double>(s.firing_windows) / static_cast<double>(s.windows) : 0;
+    out += fmt::format(
+        "{:<19} {:>8} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>7} {:>6.2f}%\n",
+        kMetrics[r.metric].name, s.windows, s.eligible_windows, r.min_requests, short_number(s.p50),
+        short_number(s.p90), short_number(s.p99), short_number(s.p999), short_number(s.max),
+        short_number(*s.threshold), s.firing_windows, 100 * rate);
   }
-  if (info.sketched) out += fmt::format("(quantiles from a DDSketch, relative accuracy {})\n", info.sketch_accuracy);
+  if (info.sketched)
+    out += fmt::format("(quantiles from a DDSketch, relative accuracy {})\n", info.sketch_accuracy);
   return out;
 }
 
-std::string format_calibration_json(const CalibrationInfo& info, const std::vector<MetricCalibration>& results) {
+std::string format_calibration_json(const CalibrationInfo& info,
+                                    const std::vector<MetricCalibration>& results) {
   std::string out = "{";
-  fmt::format_to(std::back_inserter(out), R"("target_rate":{},"window_s":{},"hop_s":{},"windows":{},"allowed_firing_windows":{},)",
-                 info.target_rate, info.window_us / 1'000'000, info.hop_us / 1'000'000, info.windows,
-                 allowed_firing_windows(info.target_rate, info.windows));
+  fmt::format_to(
+      std::back_inserter(out),
+      R"("target_rate":{},"window_s":{},"hop_s":{},"windows":{},"allowed_firing_windows":{},)",
+      info.target_rate, info.window_us / 1'000'000, info.hop_us / 1'000'000, info.windows,
+      allowed_firing_windows(info.target_rate, info.windows));
   if (info.windows) {
     fmt::format_to(std::back_inserter(out), R"("first_window_start":"{}","last_window_end":"{}",)",
                    format_rfc3339(info.first_start_us), format_rfc3339(info.last_end_us));
   }
-  fmt::format_to(std::back_inserter(out), R"("records":{},"malformed":{},"late":{},"exact":{},"files":[)", info.records,
+  fmt::format_to(std::back_inserter(out),
+                 R"("records":{},"malformed":{},"late":{},"exact":{},"files":[)", info.records,
                  info.malformed, info.late, info.sketched ? "false" : "true");
   for (size_t i = 0; i < info.inputs.size(); ++i) {
     if (i) out += ',';
@@ -446,17 +476,20 @@ std::string format_calibration_json(const CalibrationInfo& info, const std::vect
     const MetricCalibration& r = results[i];
     const ValueSummary& s = r.summary;
     if (i) out += ',';
-    fmt::format_to(std::back_inserter(out),
-                   R"({{"metric":"{}","dimension":"{}","windows":{},"eligible_windows":{},"min_requests":{},"min_requests_source":"{}",)",
-                   kMetrics[r.metric].name, dimension_name(kMetrics[r.metric].dimension), s.windows, s.eligible_windows,
-                   r.min_requests, r.min_requests_source);
+    fmt::format_to(
+        std::back_inserter(out),
+        R"({{"metric":"{}","dimension":"{}","windows":{},"eligible_windows":{},"min_requests":{},"min_requests_source":"{}",)",
+        kMetrics[r.metric].name, dimension_name(kMetrics[r.metric].dimension), s.windows,
+        s.eligible_windows, r.min_requests, r.min_requests_source);
     if (s.threshold) {
-      fmt::format_to(std::back_inserter(out),
-                     R"("p50":{},"p90":{},"p99":{},"p99_9":{},"max":{},"threshold":{},"firing_windows":{},"alert_rate":{}}})",
-                     s.p50, s.p90, s.p99, s.p999, s.max, *s.threshold, s.firing_windows,
-                     s.windows ? static_cast<double>(s.firing_windows) / static_cast<double>(s.windows) : 0.0);
+      fmt::format_to(
+          std::back_inserter(out),
+          R"("p50":{},"p90":{},"p99":{},"p99_9":{},"max":{},"threshold":{},"firing_windows":{},"alert_rate":{}}})",
+          s.p50, s.p90, s.p99, s.p999, s.max, *s.threshold, s.firing_windows,
+          s.windows ? static_cast<double>(s.firing_windows) / static_cast<double>(s.windows) : 0.0);
     } else {
-      out += R"("p50":null,"p90":null,"p99":null,"p99_9":null,"max":null,"threshold":null,"firing_windows":0,"alert_rate":0})";
+      out +=
+          R"("p50":null,"p90":null,"p99":null,"p99_9":null,"max":null,"threshold":null,"firing_windows":0,"alert_rate":0})";
     }
   }
   out += "]}\n";

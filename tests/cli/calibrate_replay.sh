@@ -5,7 +5,7 @@
 # fires alerts, and its episodes cover exactly the recomputed windows; --report json agrees.
 set -euo pipefail
 tmp=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT; echo "tmp $tmp"
+trap '[ -n "${KEEP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"' EXIT  # KEEP=1: keep the files
 python3 - "$tmp/day.log" <<'PY'
 import math, random, sys
 from datetime import datetime, timezone

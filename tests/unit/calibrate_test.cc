@@ -2,8 +2,6 @@
 // observer on the real engine (keyed max, the min_requests ladder), and the thresholds file read
 // back by the stream branch's loader. Expected values are worked out by hand or by brute force.
 #include "logpipe/calibrate.h"
-#include "logpipe/config.h"
-#include "logpipe/error.h"
 
 #include <doctest/doctest.h>
 
@@ -13,6 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "logpipe/config.h"
+#include "logpipe/error.h"
+
 using namespace logpipe;
 
 namespace {
@@ -21,10 +22,12 @@ constexpr int64_t kS = 1'000'000;
 constexpr int64_t kT0 = 1'750'665'600 * kS;  // 2025-06-23T08:00:00Z
 
 uint64_t count_above(const std::vector<double>& values, double t) {
-  return static_cast<uint64_t>(std::count_if(values.begin(), values.end(), [&](double v) { return v > t; }));
+  return static_cast<uint64_t>(
+      std::count_if(values.begin(), values.end(), [&](double v) { return v > t; }));
 }
 
-Record rec(int64_t t, int status, std::string_view url, std::string_view ip, std::string_view user = "") {
+Record rec(int64_t t, int status, std::string_view url, std::string_view ip,
+           std::string_view user = "") {
   Record r;
   r.time_us = t;
   r.status = status;
@@ -36,7 +39,8 @@ Record rec(int64_t t, int status, std::string_view url, std::string_view ip, std
 
 }  // namespace
 
-TEST_CASE("calibrate: allowed firing windows is floor(target x windows), robust to binary rounding") {
+TEST_CASE(
+    "calibrate: allowed firing windows is floor(target x windows), robust to binary rounding") {
   CHECK(allowed_firing_windows(0.01, 1440) == 14);
   CHECK(allowed_firing_windows(0.01, 99) == 0);
   CHECK(allowed_firing_windows(0.01, 100) == 1);
@@ -109,15 +113,20 @@ TEST_CASE("calibrate: DDSketch quantiles are within the relative accuracy of the
   CHECK(sketch.count() == values.size());
   CHECK(sketch.max() == values.back());
   for (double q : {0.01, 0.1, 0.5, 0.9, 0.99, 0.999, 1.0}) {
-    double exact = values[static_cast<size_t>(std::ceil(q * static_cast<double>(values.size()))) - 1];
+    double exact =
+        values[static_cast<size_t>(std::ceil(q * static_cast<double>(values.size()))) - 1];
     double estimate = sketch.quantile(q);
     CAPTURE(q);
-    if (exact == 0) CHECK(estimate == 0);
-    else CHECK(std::abs(estimate - exact) <= 0.01 * exact * (1 + 1e-12));
+    if (exact == 0)
+      CHECK(estimate == 0);
+    else
+      CHECK(std::abs(estimate - exact) <= 0.01 * exact * (1 + 1e-12));
   }
 }
 
-TEST_CASE("calibrate: the sketch's threshold is an actual value, never below the exact one, with an exact count above") {
+TEST_CASE(
+    "calibrate: the sketch's threshold is an actual value, never below the exact one, with an "
+    "exact count above") {
   QuantileSketch sketch(0.01);
   std::vector<double> values;
   std::mt19937_64 rng(2);
@@ -206,7 +215,8 @@ TEST_CASE("calibrate: a keyed metric's window value is the max over keys meeting
   for (int w = 0; w < 100; ++w) {
     int64_t t = kT0 + w * 60 * kS;
     int errors = w % 10;
-    for (int i = 0; i < 30; ++i) e.add(rec(t + i * kS, i < errors ? 500 : 200, "/a", "10.0.0.1", "u1"));
+    for (int i = 0; i < 30; ++i)
+      e.add(rec(t + i * kS, i < errors ? 500 : 200, "/a", "10.0.0.1", "u1"));
     for (int i = 0; i < 5; ++i) e.add(rec(t + (40 + i) * kS, 404, "/b", "10.0.0.2", "u2"));
     expected.push_back(errors / 30.0);
   }
@@ -242,8 +252,10 @@ TEST_CASE("calibrate: the ladder moves past levels where small keys saturate the
   WindowEngine e(engine, calibrator);
   for (int w = 0; w < 200; ++w) {
     int64_t t = kT0 + w * 60 * kS;
-    for (int i = 0; i < 15; ++i) e.add(rec(t + i * kS, i < 12 ? 500 : 200, "/x", "10.0.0.9", "noisy"));
-    for (int i = 0; i < 60; ++i) e.add(rec(t + i * kS, i < w % 20 ? 500 : 200, "/y", "10.0.0.8", "big"));
+    for (int i = 0; i < 15; ++i)
+      e.add(rec(t + i * kS, i < 12 ? 500 : 200, "/x", "10.0.0.9", "noisy"));
+    for (int i = 0; i < 60; ++i)
+      e.add(rec(t + i * kS, i < w % 20 ? 500 : 200, "/y", "10.0.0.8", "big"));
   }
   e.flush();
   auto results = calibrator.results();
@@ -256,7 +268,8 @@ TEST_CASE("calibrate: the ladder moves past levels where small keys saturate the
   Calibrator fixed(options);
   WindowEngine e2(engine, fixed);
   for (int w = 0; w < 200; ++w)
-    for (int i = 0; i < 15; ++i) e2.add(rec(kT0 + w * 60 * kS + i * kS, i < 12 ? 500 : 200, "/x", "10.0.0.9", "noisy"));
+    for (int i = 0; i < 15; ++i)
+      e2.add(rec(kT0 + w * 60 * kS + i * kS, i < 12 ? 500 : 200, "/x", "10.0.0.9", "noisy"));
   e2.flush();
   auto r2 = fixed.results();
   CHECK(r2[kUserErrorRate].min_requests == 10);
@@ -264,7 +277,8 @@ TEST_CASE("calibrate: the ladder moves past levels where small keys saturate the
   CHECK(*r2[kUserErrorRate].summary.threshold == 0.8);
 }
 
-TEST_CASE("calibrate: the thresholds file reads back through the stream config loader, bit for bit") {
+TEST_CASE(
+    "calibrate: the thresholds file reads back through the stream config loader, bit for bit") {
   CalibrationOptions options;
   options.target_rate = 0.01;
   Calibrator calibrator(options);
@@ -277,8 +291,8 @@ TEST_CASE("calibrate: the thresholds file reads back through the stream config l
     int64_t t = kT0 + w * 60 * kS;
     int n = requests(rng);
     for (int i = 0; i < n; ++i)
-      e.add(rec(t + (i * 59 / std::max(n, 1)) * kS, rng() % 37 == 0 ? 503 : 200, i % 2 ? "/p" : "/q",
-                i % 3 ? "10.1.1.1" : "10.1.1.2", i % 5 ? "ann" : "bob"));
+      e.add(rec(t + (i * 59 / std::max(n, 1)) * kS, rng() % 37 == 0 ? 503 : 200,
+                i % 2 ? "/p" : "/q", i % 3 ? "10.1.1.1" : "10.1.1.2", i % 5 ? "ann" : "bob"));
   }
   e.flush();
   auto results = calibrator.results();
@@ -307,8 +321,8 @@ TEST_CASE("calibrate: the thresholds file reads back through the stream config l
   }
   // No latency in these records: url_p99_latency_ms cannot be calibrated and is left out.
   CHECK_FALSE(results[kUrlP99LatencyMs].summary.threshold);
-  CHECK(text.find("Not calibrated (no window had an eligible value, so they never alert): url_p99_latency_ms") !=
-        std::string::npos);
+  CHECK(text.find("Not calibrated (no window had an eligible value, so they never alert): "
+                  "url_p99_latency_ms") != std::string::npos);
 }
 
 TEST_CASE("calibrate: a target rate outside (0, 1) is a usage error") {
@@ -331,7 +345,8 @@ TEST_CASE("calibrate: the reported firing windows are the brute-force count abov
         collector.add_none();
         continue;
       }
-      double v = static_cast<double>(rng() % (round % 2 ? 5 : 1000)) / static_cast<double>(10 + rng() % 20);
+      double v = static_cast<double>(rng() % (round % 2 ? 5 : 1000)) /
+                 static_cast<double>(10 + rng() % 20);
       values.push_back(v);
       collector.add(v);
     }
@@ -342,7 +357,8 @@ TEST_CASE("calibrate: the reported firing windows are the brute-force count abov
     CHECK(s.firing_windows <= allowed_firing_windows(0.01, windows));
     std::vector<double> sorted = values;
     std::sort(sorted.begin(), sorted.end());
-    CHECK(s.p50 == sorted[static_cast<size_t>(std::ceil(0.5 * static_cast<double>(sorted.size()))) - 1]);
+    CHECK(s.p50 ==
+          sorted[static_cast<size_t>(std::ceil(0.5 * static_cast<double>(sorted.size()))) - 1]);
     CHECK(s.max == sorted.back());
   }
 }
