@@ -158,7 +158,7 @@ void Report::on_record(const Record& r) {
     }
   }
   ++requests;
-  const bool error = r.status >= 400;
+  const bool error = r.is_error();  // status >= 400, or an ERROR-level app log line
   const bool server_error = r.status >= 500 && r.status < 600;
   errors += error;
   server_errors += server_error;
