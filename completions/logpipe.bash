@@ -11,12 +11,12 @@ _logpipe() {
   case "$cmd" in
     generate)
       case "$cur" in
-        -*) COMPREPLY=($(compgen -W "--help -h --format --count -n --duration --rate --no-pace --start --seed --users --ips --urls --error-rate --status-mix --bad-users --bad-user-error-rate --bad-urls --daily-cycle --with-duration --host --profile --truth --output -o --verbose -v " -- "$cur"));;
+        -*) COMPREPLY=($(compgen -W "--help -h --format --count -n --duration --rate --no-pace --start --seed --users --ips --urls --error-rate --status-mix --bad-users --bad-user-error-rate --bad-urls --daily-cycle --with-duration --host --profile --truth --output -o --verbose -v --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option " -- "$cur"));;
         *) COMPREPLY=($(compgen -f -- "$cur"));;
       esac;;
     stream)
       case "$cur" in
-        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --verbose -v --input --listen --follow -f --config --threshold --min-requests --window --hop --lateness --max-keys --alerts --stats --stats-interval --metrics-listen --idle-exit " -- "$cur"));;
+        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --verbose -v --input --listen --follow -f --config --threshold --min-requests --window --hop --lateness --max-keys --alerts --stats --stats-interval --metrics-listen --idle-exit --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --group " -- "$cur"));;
         *) COMPREPLY=($(compgen -f -- "$cur"));;
       esac;;
     calibrate)

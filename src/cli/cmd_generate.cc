@@ -51,6 +51,7 @@ struct GenerateCli {
   std::string truth;
   std::string output = "-";
   bool verbose = false;
+  EndpointOptions net;  // --tls-*, --kafka-option[-file] for -o tls:// and kafka://
   std::vector<std::pair<CLI::Option*, void (*)(Settings&, const Settings&)>> bound;
 };
 
@@ -290,7 +291,9 @@ int run_generate(GenerateCli& cli) {
   // 3. Open every destination before any work.
   std::unique_ptr<ByteSink> truth;
   if (!cli.truth.empty()) truth = open_output(cli.truth);
-  std::unique_ptr<ByteSink> out = open_sink(cli.output, EndpointOptions{});
+  EndpointOptions net = cli.net;
+  finish_endpoint_options(net);  // LOGPIPE_KAFKA_* from the environment
+  std::unique_ptr<ByteSink> out = open_sink(cli.output, net);
 
   // 4. Run. Unpaced: as fast as the sink takes it. Paced: log time follows the wall clock.
   const int64_t end_us =
@@ -439,6 +442,7 @@ RunFn setup_generate(CLI::App& command) {
       ->capture_default_str();
   command.add_flag("-v,--verbose", cli->verbose,
                    "Print lines, bytes and lines/s on stderr at the end");
+  add_endpoint_options(command, cli->net, /*input_side=*/false);
   return [cli] { return run_generate(*cli); };
 }
 

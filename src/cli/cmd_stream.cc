@@ -43,6 +43,7 @@ struct StreamOptions {
   std::string stats_interval = "5s";
   std::string metrics_listen;
   std::string idle_exit;
+  EndpointOptions net;  ///< --tls-*, --kafka-option[-file], --group
 };
 
 int64_t duration_option(const std::string& text, std::string_view option, bool whole_seconds) {
@@ -104,6 +105,12 @@ Setup resolve(const StreamOptions& o) {
     s.endpoint.listen = true;
   }
   if (s.inputs.empty()) s.inputs.push_back("-");
+  s.endpoint.tls_cert = o.net.tls_cert;
+  s.endpoint.tls_key = o.net.tls_key;
+  s.endpoint.tls_ca = o.net.tls_ca;
+  s.endpoint.kafka_options = o.net.kafka_options;
+  s.endpoint.kafka_group = o.net.kafka_group;
+  finish_endpoint_options(s.endpoint);  // LOGPIPE_KAFKA_* from the environment
   s.endpoint.follow = o.follow;
   s.endpoint.idle_exit_us = s.idle_exit_us;
   return s;
@@ -286,9 +293,12 @@ int run_stream(const StreamOptions& o) {
     if (!parser && !pending.empty()) detect(*src);
     if (g_stop_requested) break;
   }
-  // End of input or a stop signal: evaluate the open windows and flush their alerts.
+  // End of input or a stop signal: evaluate the open windows and flush their alerts. Only then
+  // are Kafka offsets committed: every record read so far has had its window evaluated and its
+  // alerts delivered (at-least-once; a run killed before this point re-reads from the last commit).
   engine.flush();
   sink->flush();
+  for (auto& src : sources) src->commit();
   if (metrics_server) metrics_server->publish(prometheus_text(engine.stats(), alerts, lines, malformed.total()));
   const EngineStats& es = engine.stats();
   if (o.input.verbose || s.stats_every_us)
@@ -326,6 +336,11 @@ RunFn setup_stream(CLI::App& command) {
   command.add_option("--stats-interval", o->stats_interval, "Period of --stats")->capture_default_str();
   command.add_option("--metrics-listen", o->metrics_listen, "Serve live values in Prometheus text format on HOST:PORT");
   command.add_option("--idle-exit", o->idle_exit, "End after DURATION without input (e.g. 10s)");
+  add_endpoint_options(command, o->net, /*input_side=*/false);
+  command.add_option("--group", o->net.kafka_group, "Kafka consumer group of a kafka:// input")
+      ->type_name("ID")
+      ->capture_default_str()
+      ->group("Endpoint options");
   return [o] { return run_stream(*o); };
 }
 
