@@ -23,6 +23,11 @@
 namespace logpipe {
 namespace {
 
+// A diagnostic on stderr that never throws: a closed stderr (`2>&1 | grep -q`) must not abort a
+// run whose worker threads are still going.
+void note(const std::string& text) noexcept { std::fputs(text.c_str(), stderr); }
+
+
 /// Reads bytes [begin, end) of an open file with pread: threads share the descriptor.
 class RangeSource final : public ByteSource {
  public:
@@ -175,7 +180,7 @@ std::string scan_for_report(const std::vector<std::string>& paths, const ReportS
     parser = make_parser(f);
     format = std::string(parser->name());
     if (options.verbose && options.format == "auto")
-      fmt::print(stderr, "logpipe: {}: detected format {}\n", from, format);
+      note(fmt::format("logpipe: {}: detected format {}\n", from, format));
   };
   if (options.format != "auto") set_format(options.format, "");
 
@@ -245,7 +250,7 @@ std::string scan_for_report(const std::vector<std::string>& paths, const ReportS
     std::vector<uint64_t> cuts = parts > 1 ? split_points(in->fd, in->size, parts, in->path)
                                            : std::vector<uint64_t>{0, in->size};
     size_t n = cuts.size() - 1;
-    if (options.verbose && n > 1) fmt::print(stderr, "logpipe: {}: {} ranges on {} threads\n", in->path, n, n);
+    if (options.verbose && n > 1) note(fmt::format("logpipe: {}: {} ranges on {} threads\n", in->path, n, n));
 
     // Range 0 continues the main report on this thread (its malformed lines go straight to the log,
     // in order); later ranges get continuation reports and replay their malformed lines after.
