@@ -32,7 +32,7 @@ std::string_view dimension_name(Dimension d) noexcept;
 
 /// How a metric's value is computed from a key's counters in one window.
 enum class MetricKind : uint8_t {
-  kErrorRatio,        ///< errors / requests with a status
+  kErrorRatio,        ///< errors / requests with a status (or a level: application logs)
   kServerErrorRatio,  ///< 5xx / requests with a status
   kRequestRate,       ///< requests / window seconds (records without status count too)
   kP99LatencyMs,      ///< 99th percentile of duration_us / 1000 (records carrying a duration)
@@ -91,8 +91,8 @@ MetricId find_metric(std::string_view name) noexcept;
 /// Counters of one key (or of all traffic) in one pane or window.
 struct KeyStats {
   uint64_t requests = 0;       ///< every record (with or without status)
-  uint64_t with_status = 0;    ///< records carrying an HTTP status
-  uint64_t errors = 0;         ///< status counted as an error (>= 400 by default)
+  uint64_t with_status = 0;    ///< records with an outcome: an HTTP status, or a level (app logs)
+  uint64_t errors = 0;         ///< status counted as an error (>= 400 by default), or level ERROR
   uint64_t server_errors = 0;  ///< status 5xx
   void merge(const KeyStats& o) noexcept {
     requests += o.requests;

@@ -103,6 +103,7 @@ class FieldsParser final : public Parser {
         case Slot::kLevel:
           extra_.emplace_back(names_[k], value);
           r.failed = iequals(v, "ERROR") || iequals(v, "FATAL") || iequals(v, "CRITICAL");
+          r.has_level = !value.empty();
           break;
         case Slot::kIp: r.ip = value; break;
         case Slot::kIdent: r.ident = value; break;

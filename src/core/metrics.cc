@@ -365,8 +365,12 @@ WindowEngine::AddResult WindowEngine::add(const Record& r) {
     stats_.max_time_us = t;
   }
   Pane& pane = pane_for(floor_div(t, pane_us_));
-  const bool with_status = r.has_status();
-  const bool error = with_status && r.status > 0 && r.status < 1000 && config_.error_statuses.test(static_cast<size_t>(r.status));
+  // An outcome is an HTTP status or, for application logs, a level: the error ratios count both
+  // (an ERROR line without status is a failed request; configured statuses do not apply to it).
+  const bool with_status = r.has_outcome();
+  const bool error = r.has_status()
+                         ? r.status > 0 && r.status < 1000 && config_.error_statuses.test(static_cast<size_t>(r.status))
+                         : r.failed;
   const bool server_error = r.status >= 500 && r.status < 600;
   ++pane.totals.requests;
   pane.totals.with_status += with_status;

@@ -287,6 +287,42 @@ TEST_CASE("metrics: records without status (edx) feed the rate metrics only") {
   CHECK_FALSE(w.keyed[kUserErrorRate].at("bob").eligible);
 }
 
+TEST_CASE("metrics: application-log lines (a level, no status) count ERROR as an error") {
+  Collector out;
+  WindowEngine e(tumbling(10, 0), out);
+  // 8 lines of user ann on /pay: 3 at level ERROR; 2 lines of bob, both INFO; 1 edx-like line
+  // without a level (no outcome: rates only).
+  for (int i = 0; i < 8; ++i) {
+    Record r = rec(kT0, 0, "/pay", "", "ann");
+    r.has_level = true;
+    r.failed = i < 3;
+    e.add(r);
+  }
+  for (int i = 0; i < 2; ++i) {
+    Record r = rec(kT0, 0, "/home", "", "bob");
+    r.has_level = true;
+    e.add(r);
+  }
+  e.add(rec(kT0, 0, "/home", "", "carl"));
+  // A failed flag never overrides a status: a 200 stays a success.
+  Record ok = rec(kT0, 200, "/home", "", "bob");
+  ok.has_level = true;
+  ok.failed = true;
+  e.add(ok);
+  e.flush();
+  const auto& w = out.windows[0];
+  CHECK(w.global[kRequestRate].requests == 12);
+  CHECK(w.global[kErrorRate].requests == 11);
+  CHECK(w.global[kErrorRate].errors == 3);
+  CHECK(w.global[kErrorRate].value == doctest::Approx(3.0 / 11));
+  CHECK(w.global[kServerErrorRate].value == 0);
+  CHECK(w.keyed[kUserErrorRate].at("ann").requests == 8);
+  CHECK(w.keyed[kUserErrorRate].at("ann").value == doctest::Approx(3.0 / 8));
+  CHECK(w.keyed[kUrlErrorRate].at("/pay").value == doctest::Approx(3.0 / 8));
+  CHECK(w.keyed[kUserErrorRate].at("bob").value == 0);
+  CHECK(w.keyed[kUserErrorRate].at("carl").requests == 0);
+}
+
 TEST_CASE("metrics: ip_request_rate is requests per second of one client") {
   Collector out;
   WindowEngine e(tumbling(), out);
