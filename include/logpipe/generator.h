@@ -12,9 +12,11 @@
 namespace logpipe {
 
 /// The output formats of `generate` (SPEC.md "generate").
-enum class GenerateFormat : uint8_t { kCombined, kCommon, kClickstream, kEdx };
+/// kApplog: application-log lines (`date time level request_id session user action method url
+/// referer`, level ERROR for failed requests) that `--format fields:...` reads back.
+enum class GenerateFormat : uint8_t { kCombined, kCommon, kClickstream, kEdx, kApplog };
 
-/// Parses `combined`, `common`, `clickstream` or `edx`. False on anything else.
+/// Parses `combined`, `common`, `clickstream`, `edx` or `applog`. False on anything else.
 bool parse_generate_format(std::string_view text, GenerateFormat& out) noexcept;
 
 /// One error status and its relative weight in the error mix.

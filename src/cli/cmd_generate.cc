@@ -245,7 +245,7 @@ int run_generate(GenerateCli& cli) {
   // 2. Validate and resolve.
   GeneratorOptions g;
   if (!parse_generate_format(s.format, g.format))
-    usage_error("--format: '{}' is not one of combined, common, clickstream, edx", s.format);
+    usage_error("--format: '{}' is not one of combined, common, clickstream, edx, applog", s.format);
   bool pace = s.rate_given && !s.no_pace;
   std::string start_text = s.start.empty() ? (pace ? "now" : kDefaultStart) : s.start;
   if (!parse_time_arg(start_text, g.start_us))
@@ -360,8 +360,8 @@ RunFn setup_generate(CLI::App& command) {
       "Without --rate the output is not paced; without --count/--duration an unpaced run writes "
       "100000 lines and a paced run goes on until interrupted. See man logpipe-generate.");
   bind(
-      command.add_option("--format", f.format, "Output format: combined, common, clickstream, edx")
-          ->check(CLI::IsMember({"combined", "common", "clickstream", "edx"}))
+      command.add_option("--format", f.format, "Output format: combined, common, clickstream, edx, applog")
+          ->check(CLI::IsMember({"combined", "common", "clickstream", "edx", "applog"}))
           ->capture_default_str(),
       [](Settings& s, const Settings& v) { s.format = v.format; });
   bind(command.add_option("-n,--count", f.count, "Number of lines to write (0 = no limit)")

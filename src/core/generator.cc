@@ -388,6 +388,8 @@ bool parse_generate_format(std::string_view text, GenerateFormat& out) noexcept 
     out = GenerateFormat::kClickstream;
   else if (text == "edx")
     out = GenerateFormat::kEdx;
+  else if (text == "applog")
+    out = GenerateFormat::kApplog;
   else
     return false;
   return true;
@@ -1244,6 +1246,46 @@ struct Generator::Impl {
     return p;
   }
 
+  // An application-log line, read back by
+  // `--format 'fields:date time level request_id session user action method url referer'`:
+  //   2023-12-22 22:07:37.780 INFO req_18648 k3v0q9... anna.smith view_page GET /login https://www.bing.com/
+  // A failed request (the error model's failures) is level ERROR; the status itself is not logged.
+  char* write_applog(char* p, const Hit& h, int64_t t) {
+    p = put(p, std::string_view(iso_time, 10));
+    *p++ = ' ';
+    p = put(p, std::string_view(iso_time + 11, 8));
+    int64_t millis = ((t % kUsPerSecond) + kUsPerSecond) % kUsPerSecond / 1000;
+    *p++ = '.';
+    *p++ = static_cast<char>('0' + millis / 100);
+    *p++ = static_cast<char>('0' + millis / 10 % 10);
+    *p++ = static_cast<char>('0' + millis % 10);
+    p = put(p, h.status >= 400 ? " ERROR req_" : " INFO req_");
+    p = put_uint(p, stats.lines + 1);
+    *p++ = ' ';
+    if (h.ddos)
+      *p++ = '-';
+    else
+      p = put(p, std::string_view(h.session->id, 26));
+    *p++ = ' ';
+    if (h.user.empty())
+      *p++ = '-';
+    else
+      p = put(p, h.user);
+    switch (urls[h.url].kind) {
+      case UrlKind::kPage: p = put(p, " view_page "); break;
+      case UrlKind::kApi: p = put(p, " api_call "); break;
+      case UrlKind::kStatic: p = put(p, " get_asset "); break;
+      case UrlKind::kSearch: p = put(p, " search "); break;
+      case UrlKind::kLogin: p = put(p, " login "); break;
+    }
+    p = h.head ? put(p, "HEAD ") : h.post ? put(p, "POST ") : put(p, "GET ");
+    p = put(p, url_of(h.url));
+    *p++ = ' ';
+    p = write_referer(p, h);
+    *p++ = '\n';
+    return p;
+  }
+
   char* write_edx(char* p, const Hit& h, int64_t t) {
     const UrlInfo& u = urls[h.url];
     std::string_view url = url_of(h.url);
@@ -1385,7 +1427,7 @@ struct Generator::Impl {
       }
       update_time_text(t);
       char* line = p;
-      p = edx ? write_edx(p, h, t) : write_access(p, h);
+      p = edx ? write_edx(p, h, t) : o.format == GenerateFormat::kApplog ? write_applog(p, h, t) : write_access(p, h);
       stats.bytes += static_cast<uint64_t>(p - line);
       ++stats.lines;
     }
