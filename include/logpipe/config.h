@@ -1,12 +1,15 @@
-// The thresholds file that `calibrate` writes and `stream --config` reads (SPEC.md "stream"):
+// The configuration file that `calibrate` writes and `stream --config` reads (SPEC.md "stream"):
 //
 //   [window]
-//   size_s = 60            # also hop_s, lateness_s
+//   size_s = 60            # also hop_s, lateness_s, max_keys
 //   [errors]
 //   statuses = [500, "4xx", "502-504"]
 //   [metrics.url_error_rate]
 //   threshold = 0.3
 //   min_requests = 20
+//
+// The same file may also carry what a service would otherwise pass on its command line
+// (docs/operations.md): [input], [alerts], [tls], [kafka], [prometheus]. Flags override it.
 //
 // The TOML library stays in config.cc; this header only speaks of logpipe types.
 #pragma once
@@ -19,6 +22,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace logpipe {
 
@@ -28,13 +32,36 @@ struct MetricSettings {
   std::optional<uint64_t> min_requests;
 };
 
-/// Everything a thresholds file may hold.
+/// The command-line settings a service config file may carry ([input], [alerts], [tls], [kafka],
+/// [prometheus]). Absent ones leave the flag's default. Plain types only: the CLI applies them.
+struct ServiceSettings {
+  std::vector<std::string> inputs;            ///< [input] endpoint = "..." or endpoints = [...]
+  std::optional<std::string> listen;          ///< [input] listen (server mode)
+  std::optional<std::string> format;          ///< [input] format
+  std::optional<std::string> rejects;         ///< [input] rejects
+  std::optional<std::string> group;           ///< [input] group (Kafka consumer group)
+  std::optional<int64_t> idle_exit_us;        ///< [input] idle_exit ("10s" or seconds)
+  std::optional<bool> follow;                 ///< [input] follow
+  std::vector<std::string> alerts;            ///< [alerts] endpoint = "..." or endpoints = [...]
+  std::optional<std::string> metrics_listen;  ///< [prometheus] listen = "HOST:PORT"
+  std::optional<std::string> tls_cert;        ///< [tls] cert
+  std::optional<std::string> tls_key;         ///< [tls] key
+  std::optional<std::string> tls_ca;          ///< [tls] ca
+  std::optional<std::string> kafka_option_file;  ///< [kafka] option_file
+  /// [kafka] every other key, flattened (`security.protocol = "SSL"` is a dotted TOML key and
+  /// gives "security.protocol"), in file order, passed to librdkafka unchanged.
+  std::vector<std::pair<std::string, std::string>> kafka_options;
+  std::optional<size_t> max_keys;             ///< [window] max_keys
+};
+
+/// Everything a configuration file may hold.
 struct ThresholdConfig {
   std::optional<int64_t> window_us;    ///< [window] size_s
   std::optional<int64_t> hop_us;       ///< [window] hop_s
   std::optional<int64_t> lateness_us;  ///< [window] lateness_s
   std::array<MetricSettings, kMetricCount> metrics;
   std::optional<std::bitset<1000>> error_statuses;  ///< [errors] statuses
+  ServiceSettings service;  ///< [input], [alerts], [tls], [kafka], [prometheus]
 
   /// Copies window sizes, min_requests and error statuses into an engine configuration.
   void apply_to(EngineConfig& engine) const;
@@ -42,9 +69,10 @@ struct ThresholdConfig {
   std::array<std::optional<double>, kMetricCount> thresholds() const;
 };
 
-/// Reads a thresholds file. Unknown metric names and unknown keys of the known tables are
-/// errors (a typo must not silently disable an alert); other top-level tables are ignored so
-/// that tools may add their own notes. Throws Error (usage) naming the file and the key.
+/// Reads a configuration file. Unknown metric names and unknown keys of the known tables are
+/// errors (a typo must not silently disable an alert), and so is a top-level table whose name is
+/// one or two letters away from a known one (`[allerts]`); other top-level tables are ignored so
+/// that tools may add their own notes. Throws Error (usage) naming the file, line and key.
 ThresholdConfig load_threshold_config(const std::string& path);
 
 /// Parses a TOML text (the same rules; `name` is used in messages).

@@ -19,7 +19,9 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <chrono>
 #include <optional>
 
@@ -44,7 +46,45 @@ struct StreamOptions {
   std::string metrics_listen;
   std::string idle_exit;
   EndpointOptions net;  ///< --tls-*, --kafka-option[-file], --group
+  const CLI::App* app = nullptr;  ///< to tell a flag given from its default (flags override --config)
 };
+
+// The [input], [alerts], [tls], [kafka] and [prometheus] settings of --config fill what the
+// command line left unset, so that a service runs with nothing but `--config FILE`.
+void apply_file_settings(const ServiceSettings& f, const std::string& path, StreamOptions& o) {
+  auto given = [&](const char* flag) { return o.app && o.app->count(flag) > 0; };
+  if (f.listen && !f.inputs.empty())
+    usage_error("{}: [input] listen and [input] endpoint cannot be combined (a service either serves or connects)", path);
+  if (o.input.inputs.empty() && o.input_endpoint.empty() && o.listen.empty()) {
+    o.input.inputs = f.inputs;
+    if (f.listen) o.listen = *f.listen;
+  }
+  if (f.format && !given("--format")) o.input.format = *f.format;
+  if (f.rejects && !given("--rejects")) o.input.rejects = *f.rejects;
+  if (f.group && !given("--group")) o.net.kafka_group = *f.group;
+  if (f.idle_exit_us && !given("--idle-exit")) o.idle_exit = fmt::format("{}us", *f.idle_exit_us);
+  if (f.follow && !given("--follow")) o.follow = *f.follow;
+  if (!f.alerts.empty() && !given("--alerts")) {
+    if (f.alerts.size() > 1) usage_error("{}: [alerts] this build writes alerts to one endpoint", path);
+    o.alerts = f.alerts.front();
+  }
+  if (f.metrics_listen && !given("--metrics-listen")) o.metrics_listen = *f.metrics_listen;
+  auto tls_file = [&](const std::optional<std::string>& value, const char* flag, const char* key, std::string& out) {
+    if (!value || given(flag)) return;
+    if (std::FILE* test = std::fopen(value->c_str(), "rb")) std::fclose(test);
+    else system_error(errno, fmt::format("{}: [tls] {}: cannot open '{}'", path, key, *value));
+    out = *value;
+  };
+  tls_file(f.tls_cert, "--tls-cert", "cert", o.net.tls_cert);
+  tls_file(f.tls_key, "--tls-key", "key", o.net.tls_key);
+  tls_file(f.tls_ca, "--tls-ca", "ca", o.net.tls_ca);
+  // Precedence, lowest first: environment, [kafka] keys, [kafka] option_file, then the flags
+  // (already in o.net.kafka_options). librdkafka keeps the last value set.
+  std::vector<std::pair<std::string, std::string>> from_file = f.kafka_options;
+  warn_if_secrets_exposed(path, f.kafka_options);
+  if (f.kafka_option_file) read_kafka_option_file(*f.kafka_option_file, from_file);
+  o.net.kafka_options.insert(o.net.kafka_options.begin(), from_file.begin(), from_file.end());
+}
 
 int64_t duration_option(const std::string& text, std::string_view option, bool whole_seconds) {
   int64_t us = 0;
@@ -63,10 +103,8 @@ struct Setup {
   int64_t stats_every_us = 0;
 };
 
-Setup resolve(const StreamOptions& o) {
+Setup resolve(const StreamOptions& o, const ThresholdConfig& file) {
   Setup s;
-  ThresholdConfig file;
-  if (!o.config.empty()) file = load_threshold_config(o.config);
   file.apply_to(s.engine);
   s.thresholds = file.thresholds();
   for (const auto& t : o.thresholds) {
@@ -161,8 +199,13 @@ std::string prometheus_text(const EngineStats& es, const AlertEvaluator& alerts,
   return out;
 }
 
-int run_stream(const StreamOptions& o) {
-  Setup s = resolve(o);
+int run_stream(StreamOptions o) {
+  ThresholdConfig config;
+  if (!o.config.empty()) {
+    config = load_threshold_config(o.config);
+    apply_file_settings(config.service, o.config, o);
+  }
+  Setup s = resolve(o, config);
   // Open everything before any work: inputs, the alert sink, the metrics listener.
   std::vector<std::unique_ptr<LineSource>> sources;
   for (const auto& in : s.inputs) {
@@ -321,7 +364,9 @@ RunFn setup_stream(CLI::App& command) {
                      "Input endpoint: -, PATH, tcp://HOST:PORT (connect), udp://HOST:PORT, kafka://BROKERS/TOPIC");
   command.add_option("--listen", o->listen, "Serve an input endpoint: tcp://HOST:PORT or udp://HOST:PORT (many clients)");
   command.add_flag("-f,--follow", o->follow, "Keep reading files as they grow and are rotated (like tail -F)");
-  command.add_option("--config", o->config, "Thresholds file (TOML, as written by calibrate)");
+  command.add_option("--config", o->config,
+                     "Settings file (TOML): thresholds as written by calibrate, and [input], [alerts], [tls], "
+                     "[kafka], [prometheus] (flags override it)");
   command.add_option("--threshold", o->thresholds, "Override a threshold: METRIC=VALUE (repeatable)")
       ->allow_extra_args(false);
   command.add_option("--min-requests", o->min_requests, "Override a min_requests guard: METRIC=N (repeatable)")
@@ -341,6 +386,7 @@ RunFn setup_stream(CLI::App& command) {
       ->type_name("ID")
       ->capture_default_str()
       ->group("Endpoint options");
+  o->app = &command;
   return [o] { return run_stream(*o); };
 }
 

@@ -50,6 +50,17 @@ void add_endpoint_options(CLI::App& command, EndpointOptions& options, bool inpu
 /// Kafka options and validates the TLS flags. Throws Error (usage) naming the option.
 void finish_endpoint_options(EndpointOptions& options);
 
+/// Reads a file of librdkafka `KEY=VALUE` lines ('#' comments allowed) and appends them to `out`;
+/// warns (warn_if_secrets_exposed) when it holds a secret and others may read it. Throws Error.
+void read_kafka_option_file(const std::string& path, std::vector<std::pair<std::string, std::string>>& out);
+
+/// True for librdkafka properties whose value is a secret (sasl.password, ssl.key.password, ...).
+bool is_secret_key(std::string_view key);
+
+/// Prints a warning on stderr when `options` (read from `path`) hold a secret and the file is
+/// readable by its group or by everyone.
+void warn_if_secrets_exposed(const std::string& path, const std::vector<std::pair<std::string, std::string>>& options);
+
 /// The environment variable that carries a Kafka setting: sasl.password -> SASL_PASSWORD (after
 /// the LOGPIPE_KAFKA_ prefix).
 std::string kafka_env_name(std::string_view key);

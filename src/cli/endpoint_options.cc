@@ -11,6 +11,7 @@
 
 #include <cctype>
 #include <cstdio>
+#include <sys/stat.h>
 #include <string>
 #include <string_view>
 
@@ -18,13 +19,6 @@ extern char** environ;
 
 namespace logpipe::cli {
 namespace {
-
-// librdkafka properties whose value is a secret (or may embed one).
-bool is_secret_key(std::string_view key) {
-  return key.find("password") != std::string_view::npos ||
-         key.find("secret") != std::string_view::npos || key == "ssl.key.pem" ||
-         key == "sasl.oauthbearer.config";
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -41,9 +35,32 @@ std::pair<std::string, std::string> split_key_value(std::string_view text, const
   return {std::string(key), std::string(text.substr(eq + 1))};
 }
 
+}  // namespace
+
+bool is_secret_key(std::string_view key) {
+  return key.find("password") != std::string_view::npos ||
+         key.find("secret") != std::string_view::npos || key == "ssl.key.pem" ||
+         key == "sasl.oauthbearer.config";
+}
+
+void warn_if_secrets_exposed(const std::string& path, const std::vector<std::pair<std::string, std::string>>& options) {
+  std::string_view secret;
+  for (const auto& [key, value] : options)
+    if (is_secret_key(key)) {
+      secret = key;
+      break;
+    }
+  struct stat st {};
+  if (secret.empty() || ::stat(path.c_str(), &st) != 0 || (st.st_mode & (S_IRGRP | S_IROTH)) == 0) return;
+  fmt::print(stderr,
+             "logpipe: warning: '{}' holds {} and is readable by {}; run chmod 600 on it (or chmod 640 for a "
+             "service group)\n",
+             path, secret, (st.st_mode & S_IROTH) ? "every user" : "its group");
+}
+
 // Reads `key=value` lines ('#' comments and blank lines allowed; the value runs to the end of the
 // line, spaces kept except around the key). The content is never echoed.
-void read_option_file(const std::string& path, EndpointOptions& o) {
+void read_kafka_option_file(const std::string& path, std::vector<std::pair<std::string, std::string>>& out) {
   FILE* f = std::fopen(path.c_str(), "r");
   if (!f) system_error(errno, "--kafka-option-file: cannot open '" + path + "'");
   std::string content;
@@ -51,6 +68,7 @@ void read_option_file(const std::string& path, EndpointOptions& o) {
   size_t n;
   while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) content.append(buf, n);
   std::fclose(f);
+  std::vector<std::pair<std::string, std::string>> options;
   std::string_view rest = content;
   for (int line_number = 1; !rest.empty(); ++line_number) {
     size_t nl = rest.find('\n');
@@ -59,11 +77,11 @@ void read_option_file(const std::string& path, EndpointOptions& o) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     std::string_view t = trim(line);
     if (t.empty() || t.front() == '#') continue;
-    o.kafka_options.push_back(split_key_value(line, fmt::format("{}:{}", path, line_number)));
+    options.push_back(split_key_value(line, fmt::format("{}:{}", path, line_number)));
   }
+  warn_if_secrets_exposed(path, options);
+  out.insert(out.end(), options.begin(), options.end());
 }
-
-}  // namespace
 
 void add_endpoint_options(CLI::App& command, EndpointOptions& o, bool input_side) {
   const char* group = "Endpoint options";
@@ -88,7 +106,7 @@ void add_endpoint_options(CLI::App& command, EndpointOptions& o, bool input_side
   // the command line override those of the file.
   command
       .add_option_function<std::string>(
-          "--kafka-option-file", [&o](const std::string& path) { read_option_file(path, o); },
+          "--kafka-option-file", [&o](const std::string& path) { read_kafka_option_file(path, o.kafka_options); },
           "File of librdkafka KEY=VALUE lines (for passwords: never on the command line)")
       ->type_name("FILE")
       ->check(existing_file)

@@ -2,12 +2,15 @@
 #include "logpipe/config.h"
 
 #include "logpipe/error.h"
+#include "logpipe/timeutil.h"
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
 #include <charconv>
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace logpipe {
 namespace {
@@ -32,6 +35,148 @@ int64_t seconds_value(std::string_view name, const toml::node& node, std::string
     usage_error("{}: [window] {} must be a {} number of seconds", where(name, node), key,
                 allow_zero ? "non-negative" : "positive");
   return static_cast<int64_t>(std::llround(*v * 1e6));
+}
+
+// Levenshtein distance, capped: small enough tables that the quadratic cost is nothing.
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+constexpr std::string_view kTables[] = {"window", "errors", "metrics", "input", "alerts", "tls", "kafka", "prometheus"};
+
+std::string string_value(std::string_view name, const toml::node& node, std::string_view table, std::string_view key) {
+  std::optional<std::string> v = node.value<std::string>();
+  if (!v || v->empty()) usage_error("{}: [{}] {} must be a non-empty string", where(name, node), table, key);
+  return *v;
+}
+
+// `endpoint = "..."` or `endpoints = ["...", ...]`.
+void endpoint_list(std::string_view name, const toml::node& node, std::string_view table, std::string_view key,
+                   std::vector<std::string>& out) {
+  if (const toml::array* list = node.as_array()) {
+    if (list->empty()) usage_error("{}: [{}] {} must not be empty", where(name, node), table, key);
+    for (const auto& item : *list) out.push_back(string_value(name, item, table, key));
+  } else {
+    out.push_back(string_value(name, node, table, key));
+  }
+}
+
+// Flattens a [kafka] table: nested tables (dotted TOML keys) join with '.'; values become the
+// text librdkafka expects.
+void flatten_kafka(std::string_view name, const toml::table& table, const std::string& prefix,
+                   std::vector<std::pair<std::string, std::string>>& out) {
+  for (const auto& [key, node] : table) {
+    if (prefix.empty() && key == "option_file") continue;  // ours, not librdkafka's
+    std::string full = prefix.empty() ? std::string(key.str()) : prefix + "." + std::string(key.str());
+    if (const toml::table* t = node.as_table()) {
+      flatten_kafka(name, *t, full, out);
+    } else if (auto s = node.value_exact<std::string>()) {
+      out.emplace_back(full, *s);
+    } else if (auto b = node.value_exact<bool>()) {
+      out.emplace_back(full, *b ? "true" : "false");
+    } else if (auto i = node.value_exact<int64_t>()) {
+      out.emplace_back(full, std::to_string(*i));
+    } else if (auto d = node.value_exact<double>()) {
+      out.emplace_back(full, fmt::format("{}", *d));
+    } else {
+      usage_error("{}: [kafka] {} must be a string, number or boolean", where(name, node), full);
+    }
+  }
+}
+
+void parse_service_tables(const toml::table& root, std::string_view name, ServiceSettings& s) {
+  auto table_of = [&](std::string_view t) -> const toml::table* {
+    const toml::node* n = root.get(t);
+    if (!n) return nullptr;
+    if (!n->is_table()) usage_error("{}: '{}' must be a table", where(name, *n), t);
+    return n->as_table();
+  };
+  auto unknown = [&](std::string_view table, std::string_view key, const toml::node& node, std::string_view expected) {
+    usage_error("{}: unknown key [{}] {} (expected {})", where(name, node), table, key, expected);
+  };
+  if (const toml::table* t = table_of("input")) {
+    for (const auto& [key, node] : *t) {
+      std::string_view k = key.str();
+      if (k == "endpoint" || k == "endpoints") endpoint_list(name, node, "input", k, s.inputs);
+      else if (k == "listen") s.listen = string_value(name, node, "input", k);
+      else if (k == "format") s.format = string_value(name, node, "input", k);
+      else if (k == "rejects") s.rejects = string_value(name, node, "input", k);
+      else if (k == "group") s.group = string_value(name, node, "input", k);
+      else if (k == "follow") {
+        std::optional<bool> b = node.value_exact<bool>();
+        if (!b) usage_error("{}: [input] follow must be true or false", where(name, node));
+        s.follow = *b;
+      } else if (k == "idle_exit") {
+        int64_t us = 0;
+        if (auto text = node.value_exact<std::string>()) {
+          if (!parse_duration(*text, us) || us <= 0)
+            usage_error("{}: [input] idle_exit: bad duration '{}' (examples: 10s, 5m)", where(name, node), *text);
+        } else {
+          std::optional<double> v = node.value<double>();
+          if (!v || !std::isfinite(*v) || *v <= 0)
+            usage_error("{}: [input] idle_exit must be a duration such as \"10s\" or a positive number of seconds",
+                        where(name, node));
+          us = static_cast<int64_t>(std::llround(*v * 1e6));
+        }
+        s.idle_exit_us = us;
+      } else {
+        unknown("input", k, node, "endpoint, endpoints, listen, format, rejects, group, follow, idle_exit");
+      }
+    }
+  }
+  if (const toml::table* t = table_of("alerts")) {
+    for (const auto& [key, node] : *t) {
+      std::string_view k = key.str();
+      if (k == "endpoint" || k == "endpoints") endpoint_list(name, node, "alerts", k, s.alerts);
+      else unknown("alerts", k, node, "endpoint, endpoints");
+    }
+  }
+  if (const toml::table* t = table_of("prometheus")) {
+    for (const auto& [key, node] : *t) {
+      std::string_view k = key.str();
+      if (k == "listen") s.metrics_listen = string_value(name, node, "prometheus", k);
+      else unknown("prometheus", k, node, "listen");
+    }
+  }
+  if (const toml::table* t = table_of("tls")) {
+    for (const auto& [key, node] : *t) {
+      std::string_view k = key.str();
+      if (k == "cert") s.tls_cert = string_value(name, node, "tls", k);
+      else if (k == "key") s.tls_key = string_value(name, node, "tls", k);
+      else if (k == "ca") s.tls_ca = string_value(name, node, "tls", k);
+      else unknown("tls", k, node, "cert, key, ca");
+    }
+  }
+  if (const toml::table* t = table_of("kafka")) {
+    if (const toml::node* f = t->get("option_file")) s.kafka_option_file = string_value(name, *f, "kafka", "option_file");
+    flatten_kafka(name, *t, "", s.kafka_options);
+  }
+  // A top-level table one or two letters away from a known one is a typo ([allerts] would
+  // silently send alerts to stdout); anything else is left for tools' notes.
+  for (const auto& [key, node] : root) {
+    std::string_view k = key.str();
+    bool known = false, near = false;
+    for (std::string_view t : kTables) {
+      known = known || k == t;
+      near = near || edit_distance(k, t) <= 2;
+    }
+    if (!known && near) {
+      std::string list;
+      for (std::string_view t : kTables) list += fmt::format("{}[{}]", list.empty() ? "" : ", ", t);
+      usage_error("{}: unknown table [{}] (known: {})", where(name, node), k, list);
+    }
+  }
 }
 
 }  // namespace
@@ -69,7 +214,11 @@ ThresholdConfig parse_threshold_config(std::string_view text, std::string_view n
       if (key == "size_s") c.window_us = seconds_value(name, node, "size_s", false);
       else if (key == "hop_s") c.hop_us = seconds_value(name, node, "hop_s", false);
       else if (key == "lateness_s") c.lateness_us = seconds_value(name, node, "lateness_s", true);
-      else usage_error("{}: unknown key [window] {} (expected size_s, hop_s, lateness_s)", where(name, node), key.str());
+      else if (key == "max_keys") {
+        std::optional<int64_t> v = node.value_exact<int64_t>();
+        if (!v || *v < 16) usage_error("{}: [window] max_keys must be an integer of at least 16", where(name, node));
+        c.service.max_keys = static_cast<size_t>(*v);
+      } else usage_error("{}: unknown key [window] {} (expected size_s, hop_s, lateness_s, max_keys)", where(name, node), key.str());
     }
   } else if (root.contains("window")) {
     usage_error("{}: 'window' must be a table", name);
@@ -116,6 +265,7 @@ ThresholdConfig parse_threshold_config(std::string_view text, std::string_view n
       }
     }
   }
+  parse_service_tables(root, name, c.service);
   return c;
 }
 
@@ -136,6 +286,7 @@ void ThresholdConfig::apply_to(EngineConfig& engine) const {
   if (window_us) engine.window_us = *window_us;
   if (hop_us) engine.hop_us = *hop_us;
   if (lateness_us) engine.lateness_us = *lateness_us;
+  if (service.max_keys) engine.max_keys = *service.max_keys;
   for (size_t m = 0; m < kMetricCount; ++m)
     if (metrics[m].min_requests) engine.min_requests[m] = *metrics[m].min_requests;
   if (error_statuses) engine.error_statuses = *error_statuses;

@@ -4,6 +4,10 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 using namespace logpipe;
 
 TEST_CASE("config: the SPEC.md example sets the window and one metric") {
@@ -82,4 +86,80 @@ TEST_CASE("config: --threshold NAME=VALUE names the metric") {
   CHECK(value == "0.3");
   CHECK_THROWS_AS(parse_metric_assignment("nope=1", "--threshold"), Error);
   CHECK_THROWS_AS(parse_metric_assignment("error_rate", "--threshold"), Error);
+}
+
+TEST_CASE("config: one file carries the service settings of stream") {
+  ThresholdConfig c = parse_threshold_config(R"(
+[input]
+endpoints = ["kafka://127.0.0.1:9092/http-logs"]
+format = "combined"
+group = "shop-alerts"
+idle_exit = "90s"
+rejects = "/var/log/logpipe/rejects.log"
+[alerts]
+endpoint = "kafka://127.0.0.1:9092/alerts"
+[prometheus]
+listen = "127.0.0.1:9464"
+[tls]
+ca = "/etc/ssl/ca.pem"
+[kafka]
+option_file = "/etc/logpipe/kafka.conf"
+security.protocol = "SASL_SSL"
+"sasl.mechanism" = "SCRAM-SHA-512"
+enable.idempotence = true
+message.timeout.ms = 30000
+[window]
+size_s = 60
+max_keys = 5000
+[metrics.error_rate]
+threshold = 0.1
+)", "svc.toml");
+  const ServiceSettings& s = c.service;
+  CHECK(s.inputs == std::vector<std::string>{"kafka://127.0.0.1:9092/http-logs"});
+  CHECK(*s.format == "combined");
+  CHECK(*s.group == "shop-alerts");
+  CHECK(*s.idle_exit_us == 90'000'000);
+  CHECK(*s.rejects == "/var/log/logpipe/rejects.log");
+  CHECK(s.alerts == std::vector<std::string>{"kafka://127.0.0.1:9092/alerts"});
+  CHECK(*s.metrics_listen == "127.0.0.1:9464");
+  CHECK(*s.tls_ca == "/etc/ssl/ca.pem");
+  CHECK_FALSE(s.tls_cert);
+  CHECK(*s.kafka_option_file == "/etc/logpipe/kafka.conf");
+  using KV = std::pair<std::string, std::string>;
+  // Dotted TOML keys are nested tables; they come back flattened, every value as text.
+  std::vector<KV> kafka = s.kafka_options;
+  std::sort(kafka.begin(), kafka.end());
+  CHECK(kafka == std::vector<KV>{{"enable.idempotence", "true"},
+                                 {"message.timeout.ms", "30000"},
+                                 {"sasl.mechanism", "SCRAM-SHA-512"},
+                                 {"security.protocol", "SASL_SSL"}});
+  CHECK(*s.max_keys == 5000);
+  EngineConfig e;
+  c.apply_to(e);
+  CHECK(e.max_keys == 5000);
+  CHECK(*c.metrics[kErrorRate].threshold == 0.1);
+}
+
+TEST_CASE("config: unknown keys of the service tables and near-miss tables are errors with file:line") {
+  auto message = [](const char* text) {
+    try {
+      parse_threshold_config(text, "svc.toml");
+    } catch (const Error& e) {
+      CHECK(e.exit_code() == kExitUsage);
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(message("[input]\nformat = \"combined\"\nlisten_on = \"tcp://:1\"\n")
+            .find("svc.toml:3: unknown key [input] listen_on") == 0);
+  CHECK(message("[alerts]\nendpont = \"-\"\n").find("svc.toml:2: unknown key [alerts] endpont") == 0);
+  CHECK(message("[tls]\ncertificate = \"x\"\n").find("svc.toml:2: unknown key [tls] certificate") == 0);
+  CHECK(message("[prometheus]\nport = 9464\n").find("svc.toml:2: unknown key [prometheus] port") == 0);
+  CHECK(message("\n[allerts]\nendpoint = \"-\"\n").find("svc.toml:2: unknown table [allerts]") == 0);
+  CHECK(message("[input]\nidle_exit = \"soon\"\n").find("svc.toml:2: [input] idle_exit: bad duration") == 0);
+  CHECK(message("[input]\nendpoints = []\n").find("svc.toml:2: [input] endpoints must not be empty") == 0);
+  CHECK(message("[input]\nfollow = \"yes\"\n").find("follow must be true or false") != std::string::npos);
+  CHECK(message("[kafka]\nbatch = [1, 2]\n").find("svc.toml:2: [kafka] batch must be") == 0);
+  CHECK(message("[window]\nmax_keys = 3\n").find("max_keys must be an integer of at least 16") != std::string::npos);
+  CHECK(message("input = 3\n").find("svc.toml:1: 'input' must be a table") == 0);
 }
