@@ -115,4 +115,21 @@ assert got == want, (got, want)
 assert [g[0] for g in got] == ['firing', 'resolved'] and got[0][1] == '00:04', got
 print('stream:', got)
 PY
+# calibrate computes the same error rate: with 10 windows and a target of 0.2 the threshold is
+# the largest ratio outside the two burst windows (python computes it from the log).
+"$LOGPIPE" calibrate --format "$fields" --target-rate 0.2 -o "$tmp/cal.toml" "$tmp/burst.log" >/dev/null
+python3 - "$tmp/burst.log" "$tmp/cal.toml" <<'PY'
+import sys, tomllib
+win = {}
+for line in open(sys.argv[1]):
+    f = line.split()
+    c = win.setdefault(f[1][:5], [0, 0])
+    c[0] += 1
+    c[1] += f[2] == 'ERROR'
+ratios = sorted(err / req for req, err in win.values())
+assert len(ratios) == 10, win
+got = tomllib.load(open(sys.argv[2], 'rb'))['metrics']['error_rate']['threshold']
+assert got == ratios[-3] and got > 0, (got, ratios)
+print('calibrate: error_rate threshold', got)
+PY
 echo ok
