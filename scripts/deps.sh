@@ -6,6 +6,8 @@
 LOGPIPE_BUILD_PACKAGES="g++ cmake ninja-build pkg-config libcli11-dev libfmt-dev libsimdjson-dev \
 libzstd-dev zlib1g-dev libboost-dev doctest-dev libtomlplusplus-dev libssl-dev librdkafka-dev"
 LOGPIPE_TEST_PACKAGES="kcat mawk jq python3 zstd gzip openssl iproute2"
+# The .deb test (cpack -G DEB: dpkg-shlibdeps, file) and systemd-analyze verify of the units.
+LOGPIPE_TEST_PACKAGES="$LOGPIPE_TEST_PACKAGES dpkg-dev file systemd"
 
 # ensure_packages PKG...: installs what is missing.
 ensure_packages() {
