@@ -47,6 +47,15 @@ set -e
 [ ! -s "$tmp/out4" ]
 grep -q "malformed lines skipped" "$tmp/err4"
 
+# Server mode, idle exit and the Prometheus listener from the file alone (port 0: any free port).
+printf '[input]\nlisten = "tcp://127.0.0.1:0"\nidle_exit = "2s"\n[prometheus]\nlisten = "127.0.0.1:0"\n' >"$tmp/listen.toml"
+timeout 60 "$LOGPIPE" stream -v --config "$tmp/listen.toml" </dev/null 2>"$tmp/err10"
+grep -q "stream: reading tcp://127.0.0.1:[1-9]" "$tmp/err10"
+grep -q "stream: metrics on port [1-9]" "$tmp/err10"
+# ... and --listen on the command line replaces it.
+timeout 60 "$LOGPIPE" stream -v --config "$tmp/listen.toml" --listen udp://127.0.0.1:0 </dev/null 2>"$tmp/err11"
+grep -q "stream: reading udp://127.0.0.1:[1-9]" "$tmp/err11"
+
 # Unknown keys and typo'd tables: exit 2 with file:line.
 printf '[input]\nendpoint = "-"\nlisten_on = "tcp://127.0.0.1:0"\n' >"$tmp/bad.toml"
 set +e
