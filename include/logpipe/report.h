@@ -105,8 +105,11 @@ class U64Counter {
     uint64_t key = kEmpty;
     uint64_t count = 0;
   };
+  // Fibonacci hashing on the top bits of the product: every bit of the key reaches them. (The
+  // middle bits, used before, ignored all but 6 bits of the high half: click-path keys
+  // `from << 32 | to` then collided in long probe chains.) The table has at least 1024 slots.
   static size_t slot_of(uint64_t key, size_t mask) noexcept {
-    return static_cast<size_t>((key * 0x9e3779b97f4a7c15ull) >> 20) & mask;
+    return static_cast<size_t>((key * 0x9e3779b97f4a7c15ull) >> __builtin_clzll(mask));
   }
   // Deferred adds are applied before anyone reads: the counts a reader sees never change, hence
   // const (and mutable members).
