@@ -128,22 +128,38 @@ ReportSummary summarize(const Report& r, const SummaryOptions& o) {
   s.session_pages = stat_of(r.sessions.pages);
   s.entry_pages = page_counts(r, r.sessions.entry, o.top);
   s.exit_pages = page_counts(r, r.sessions.exit, o.top);
-  r.sessions.transitions.for_each([&](uint64_t pair, uint64_t n) {
-    s.click_paths.push_back({r.urls.key(static_cast<uint32_t>(pair >> 32)),
-                             r.urls.key(static_cast<uint32_t>(pair & 0xffffffffu)), n});
-  });
-  auto by_count = [](const auto& a, const auto& b) {
+  // Click paths: with a top N, keep only the N best while visiting the table (there can be
+  // ~100k pairs; materialising them all cost more page faults than the rest of summarize).
+  auto by_count = [](const ReportSummary::Path& a, const ReportSummary::Path& b) {
     if (a.count != b.count) return a.count > b.count;
     if (a.from != b.from) return a.from < b.from;
     return a.to < b.to;
   };
-  if (o.top && s.click_paths.size() > o.top) {
-    std::partial_sort(s.click_paths.begin(), s.click_paths.begin() + static_cast<ptrdiff_t>(o.top),
-                      s.click_paths.end(), by_count);
-    s.click_paths.resize(o.top);
+  auto path_of = [&](uint64_t pair, uint64_t n) {
+    return ReportSummary::Path{r.urls.key(static_cast<uint32_t>(pair >> 32)),
+                               r.urls.key(static_cast<uint32_t>(pair & 0xffffffffu)), n};
+  };
+  if (o.top == 0) {
+    s.click_paths.reserve(r.sessions.transitions.size());
+    r.sessions.transitions.for_each([&](uint64_t pair, uint64_t n) { s.click_paths.push_back(path_of(pair, n)); });
   } else {
-    std::sort(s.click_paths.begin(), s.click_paths.end(), by_count);
+    // A heap of the best o.top so far, its worst on top: a pair enters only when it beats it.
+    auto& best = s.click_paths;
+    best.reserve(o.top + 1);
+    r.sessions.transitions.for_each([&](uint64_t pair, uint64_t n) {
+      if (best.size() == o.top && n < best.front().count) return;  // cheap reject, no strings
+      ReportSummary::Path p = path_of(pair, n);
+      if (best.size() < o.top) {
+        best.push_back(p);
+        std::push_heap(best.begin(), best.end(), by_count);
+      } else if (by_count(p, best.front())) {
+        std::pop_heap(best.begin(), best.end(), by_count);
+        best.back() = p;
+        std::push_heap(best.begin(), best.end(), by_count);
+      }
+    });
   }
+  std::sort(s.click_paths.begin(), s.click_paths.end(), by_count);
 
   std::map<int64_t, uint64_t> per_day;
   r.user_days.for_each([&](uint64_t v, uint64_t) { ++per_day[static_cast<int64_t>(static_cast<int32_t>(v >> 32))]; });

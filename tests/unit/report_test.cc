@@ -154,6 +154,33 @@ TEST_CASE("sessions: 30-minute gap, entry/exit pages, click paths skip assets an
   CHECK(s.by == "minute");
 }
 
+TEST_CASE("click paths: top N by count, ties by from then to, same as the full list cut") {
+  // One visitor walks /p0 -> /pK for K = 1..9, K times each for K <= 6 and 4 times for K >= 7
+  // (a tie of four paths at count 4, ordered by `to`); one more walks /b -> /a four times.
+  Report r;
+  int64_t t = kT0;
+  auto walk = [&](const char* ip, std::string_view from, std::string_view to) {
+    r.on_record(rec(ip, from, 200, t += 31 * kMinute));  // a new session: no path from the last walk
+    r.on_record(rec(ip, to, 200, t += kMinute));
+  };
+  for (int k = 1; k <= 9; ++k)
+    for (int n = 0; n < (k <= 6 ? k : 4); ++n) walk("1.1.1.1", "/p0", "/p" + std::to_string(k));
+  for (int n = 0; n < 4; ++n) walk("2.2.2.2", "/b", "/a");
+  r.finish_sessions();
+  auto all = summarize(r, SummaryOptions{0, "auto", "", {}});
+  auto top = summarize(r, SummaryOptions{5, "auto", "", {}});
+  // Expected, written out: 6, 5, then the count-4 ties by from ("/b" < "/p0"), then by to.
+  std::vector<std::string> expected = {"/p0>/p6:6", "/p0>/p5:5", "/b>/a:4", "/p0>/p4:4", "/p0>/p7:4"};
+  std::vector<std::string> got;
+  for (const auto& p : top.click_paths) got.push_back(std::string(p.from) + ">" + std::string(p.to) + ":" + std::to_string(p.count));
+  CHECK(got == expected);
+  REQUIRE(all.click_paths.size() > 5);
+  for (size_t i = 0; i < 5; ++i) {
+    CHECK(all.click_paths[i].from == top.click_paths[i].from);
+    CHECK(all.click_paths[i].to == top.click_paths[i].to);
+  }
+}
+
 TEST_CASE("merge: every split point gives what one report gives") {
   // Several visitors interleaved, sessions crossing the split point, gaps near 30 minutes.
   std::vector<Record> records;
