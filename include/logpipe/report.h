@@ -9,6 +9,7 @@
 // input order with Report::merge, which gives exactly what one thread gives (sessions included).
 #pragma once
 
+#include "logpipe/huge_alloc.h"
 #include "logpipe/intern.h"
 #include "logpipe/malformed.h"
 #include "logpipe/record.h"
@@ -135,14 +136,14 @@ class U64Counter {
     }
   }
   void grow() const {
-    std::vector<Slot> old;
+    std::vector<Slot, HugePageAllocator<Slot>> old;
     old.swap(slots_);
     slots_.assign(old.empty() ? 1024 : old.size() * 2, Slot{});
     size_ = 0;
     for (const auto& s : old)
       if (s.key != kEmpty) apply(s.key, s.count);
   }
-  mutable std::vector<Slot> slots_;
+  mutable std::vector<Slot, HugePageAllocator<Slot>> slots_;
   mutable size_t size_ = 0;
   mutable uint64_t pending_[kPending];
   mutable size_t pending_size_ = 0;
