@@ -11,7 +11,7 @@
 namespace logpipe {
 
 /// Smallest block that gets its own huge-page mapping (smaller ones: operator new).
-inline constexpr size_t kHugeAllocMin = 1 << 20;
+inline constexpr size_t kHugeAllocMin = 256 << 10;
 
 /// Allocates `bytes` (zero-filled when bytes >= kHugeAllocMin). Throws std::bad_alloc.
 void* huge_alloc(size_t bytes);
