@@ -27,6 +27,9 @@ struct EndpointOptions {
   std::vector<std::pair<std::string, std::string>> kafka_options;  ///< passed to librdkafka as is
   std::string kafka_group = "logpipe";                              ///< consumer group id
   int64_t idle_exit_us = 0;  ///< end a network input after this long without data (0 = never)
+  /// alertmanager:// output: extra labels of every alert (`instance` overrides the host name).
+  std::vector<std::pair<std::string, std::string>> alert_labels;
+  size_t alert_queue = 10000;  ///< alertmanager:// output: alerts kept while it is unreachable
 };
 
 /// A source of lines from one or many producers.
@@ -47,12 +50,24 @@ class LineSource {
   virtual bool truncated() const noexcept { return false; }
   /// Everything returned so far has been fully processed (Kafka commits offsets; others no-op).
   virtual void commit() {}
+  /// Where the source stands: Kafka, per partition, the offset after the last message whose
+  /// lines were all returned (-1: none); empty for sources without offsets. Taken now and
+  /// committed later with commit(position), once the records read so far are fully processed.
+  using Position = std::vector<int64_t>;
+  virtual Position position() const { return {}; }
+  /// Commits a position taken earlier (partitions no longer assigned are skipped). Returns false
+  /// when the commit failed (reported; a later commit covers it).
+  virtual bool commit(const Position& position) {
+    (void)position;
+    return true;
+  }
 };
 
 /// Opens an input endpoint. Throws Error (usage for a bad endpoint, runtime when it cannot open).
 std::unique_ptr<LineSource> open_line_source(const std::string& endpoint, const EndpointOptions& options);
 
-/// Opens an output endpoint (`-`, path with .gz/.zst, tcp://, tls://, kafka://). `append` for files.
+/// Opens an output endpoint (`-`, path with .gz/.zst, tcp://, tls://, kafka://, alertmanager://).
+/// `append` for files.
 std::unique_ptr<ByteSink> open_sink(const std::string& endpoint, const EndpointOptions& options,
                                     bool append = false);
 

@@ -16,6 +16,10 @@ class ByteSink {
   virtual void flush() = 0;
   /// Flushes and finalises (compression trailers). Safe to call twice.
   virtual void close() = 0;
+  /// False while something written is still on its way or was lost: sinks that deliver in the
+  /// background (alertmanager://) and drop the oldest when their queue is full. The others deliver
+  /// in flush() (or throw), so after a flush() they have delivered everything.
+  virtual bool all_delivered() const noexcept { return true; }
   virtual const std::string& name() const noexcept = 0;
 };
 
