@@ -19,10 +19,12 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <chrono>
+#include <deque>
 #include <optional>
 
 namespace logpipe::cli {
@@ -40,11 +42,13 @@ struct StreamOptions {
   std::vector<std::string> min_requests;
   std::string window, hop, lateness;
   size_t max_keys = 0;
-  std::string alerts = "-";
+  std::vector<std::string> alerts;  ///< --alerts, repeatable; none = stdout
+  std::vector<std::string> alert_labels;
   bool stats = false;
   std::string stats_interval = "5s";
   std::string metrics_listen;
   std::string idle_exit;
+  std::string commit_interval = "5s";
   EndpointOptions net;  ///< --tls-*, --kafka-option[-file], --group
   const CLI::App* app = nullptr;  ///< to tell a flag given from its default (flags override --config)
 };
@@ -64,10 +68,7 @@ void apply_file_settings(const ServiceSettings& f, const std::string& path, Stre
   if (f.group && !given("--group")) o.net.kafka_group = *f.group;
   if (f.idle_exit_us && !given("--idle-exit")) o.idle_exit = fmt::format("{}us", *f.idle_exit_us);
   if (f.follow && !given("--follow")) o.follow = *f.follow;
-  if (!f.alerts.empty() && !given("--alerts")) {
-    if (f.alerts.size() > 1) usage_error("{}: [alerts] this build writes alerts to one endpoint", path);
-    o.alerts = f.alerts.front();
-  }
+  if (!f.alerts.empty() && !given("--alerts")) o.alerts = f.alerts;  // every endpoint gets every alert
   if (f.metrics_listen && !given("--metrics-listen")) o.metrics_listen = *f.metrics_listen;
   auto tls_file = [&](const std::optional<std::string>& value, const char* flag, const char* key, std::string& out) {
     if (!value || given(flag)) return;
@@ -101,6 +102,7 @@ struct Setup {
   EndpointOptions endpoint;
   int64_t idle_exit_us = 0;
   int64_t stats_every_us = 0;
+  int64_t commit_every_us = 0;
 };
 
 Setup resolve(const StreamOptions& o, const ThresholdConfig& file) {
@@ -131,6 +133,8 @@ Setup resolve(const StreamOptions& o, const ThresholdConfig& file) {
   if (!o.idle_exit.empty()) s.idle_exit_us = duration_option(o.idle_exit, "--idle-exit", false);
   if (o.stats) s.stats_every_us = duration_option(o.stats_interval, "--stats-interval", false);
   if (o.stats && s.stats_every_us <= 0) usage_error("--stats-interval: must be positive");
+  s.commit_every_us = duration_option(o.commit_interval, "--commit-interval", false);
+  if (s.commit_every_us <= 0) usage_error("--commit-interval: must be positive");
 
   s.inputs = o.input.inputs;
   if (!o.input_endpoint.empty()) s.inputs.push_back(o.input_endpoint);
@@ -151,6 +155,19 @@ Setup resolve(const StreamOptions& o, const ThresholdConfig& file) {
   finish_endpoint_options(s.endpoint);  // LOGPIPE_KAFKA_* from the environment
   s.endpoint.follow = o.follow;
   s.endpoint.idle_exit_us = s.idle_exit_us;
+  s.endpoint.alert_queue = o.net.alert_queue;
+  if (s.endpoint.alert_queue == 0) usage_error("--alert-queue: must be at least 1");
+  for (const auto& l : o.alert_labels) {
+    size_t eq = l.find('=');
+    std::string name = l.substr(0, eq == std::string::npos ? 0 : eq);
+    bool ok = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0]));
+    for (char c : name) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+    if (!ok || eq + 1 >= l.size())
+      usage_error("--alert-label: expected NAME=VALUE with NAME of letters, digits and _, got '{}'", l);
+    if (name == "alertname" || name == "key")
+      usage_error("--alert-label: '{}' is set by logpipe (the metric and the key)", name);
+    s.endpoint.alert_labels.emplace_back(name, l.substr(eq + 1));
+  }
   return s;
 }
 
@@ -212,7 +229,9 @@ int run_stream(StreamOptions o) {
     sources.push_back(open_line_source(in, s.endpoint));
     if (o.input.verbose) fmt::print(stderr, "logpipe: stream: reading {}\n", sources.back()->name());
   }
-  auto sink = open_sink(o.alerts, s.endpoint, /*append=*/true);
+  std::vector<std::unique_ptr<ByteSink>> sinks;
+  for (const auto& a : o.alerts.empty() ? std::vector<std::string>{"-"} : o.alerts)
+    sinks.push_back(open_sink(a, s.endpoint, /*append=*/true));
   std::unique_ptr<MetricsServer> metrics_server;
   if (!o.metrics_listen.empty()) {
     metrics_server = std::make_unique<MetricsServer>(o.metrics_listen);
@@ -226,8 +245,10 @@ int run_stream(StreamOptions o) {
   AlertEvaluator alerts(s.thresholds, [&](const std::vector<Alert>& batch) {
     alert_text.clear();
     for (const auto& a : batch) append_alert_json(alert_text, a);
-    sink->write(alert_text);
-    sink->flush();  // an alert is only useful now
+    for (auto& sink : sinks) {
+      sink->write(alert_text);
+      sink->flush();  // an alert is only useful now (alertmanager:// only hands it to its thread)
+    }
   });
   WindowEngine engine(s.engine, alerts);
 
@@ -292,8 +313,54 @@ int run_stream(StreamOptions o) {
     }
   };
 
+  // At-least-once while running (Kafka): every --commit-interval the source's position is noted
+  // with the newest event time read so far. It becomes committable once every window that can
+  // hold a record read before it has closed (their alerts were then written), and is committed
+  // once every alert sink has delivered what it was given. A killed run re-reads at most what
+  // came after the last commit. Sources without offsets (files, sockets) skip all this.
+  struct Checkpoint {
+    LineSource::Position position;
+    int64_t newest_time_us;
+  };
+  std::deque<Checkpoint> checkpoints;           // waiting for their windows to close, oldest first
+  std::optional<LineSource::Position> closed;   // windows closed, waiting for alert delivery
+  auto next_checkpoint = started + std::chrono::microseconds(s.commit_every_us);
+  auto windows_closed_through = [&](int64_t t) {  // every window containing time t has closed
+    int64_t hop = s.engine.hop_us ? s.engine.hop_us : s.engine.window_us;
+    int64_t last_start = t - ((t % hop) + hop) % hop;
+    return alerts.last_window_end_us() >= last_start + s.engine.window_us;
+  };
+  auto checkpoint = [&](LineSource& src, Clock::time_point now) {
+    if (now < next_checkpoint) return;
+    next_checkpoint = now + std::chrono::microseconds(s.commit_every_us);
+    if (!parser) return;  // lines held for format detection are not in the engine yet
+    LineSource::Position p = src.position();
+    if (p.empty()) return;
+    int64_t newest = engine.stats().max_time_us;
+    if (newest == kNoTime) {
+      closed = std::move(p);  // nothing with a time was read: only malformed or blank lines
+    } else if (checkpoints.empty() || checkpoints.back().position != p) {
+      checkpoints.push_back({std::move(p), newest});
+    }
+    while (!checkpoints.empty() && windows_closed_through(checkpoints.front().newest_time_us)) {
+      closed = std::move(checkpoints.front().position);
+      checkpoints.pop_front();
+    }
+    if (!closed) return;
+    bool delivered = true;
+    for (auto& sink : sinks) delivered = delivered && sink->all_delivered();
+    // Not yet (alertmanager:// still retrying), or never in this run (its full queue dropped
+    // alerts: committing would lose them for good; a restart re-reads and re-sends them).
+    if (!delivered) return;
+    if (src.commit(*closed) && o.input.verbose)
+      fmt::print(stderr, "logpipe: stream: committed {} up to the windows closed so far\n", src.name());
+    closed.reset();
+  };
+
   constexpr int kPollMs = 100;
   for (auto& src : sources) {
+    checkpoints.clear();
+    closed.reset();
     std::string_view line;
     bool done = false;
     while (!done && !g_stop_requested) {
@@ -308,7 +375,11 @@ int run_stream(StreamOptions o) {
           pending_numbers.push_back(src->line_number());
           if (pending.size() >= 16) detect(*src);
         }
-        if ((lines & 0xfff) == 0) tick(Clock::now());
+        if ((lines & 0xfff) == 0) {
+          auto now = Clock::now();
+          tick(now);
+          checkpoint(*src, now);
+        }
         continue;
       }
       if (st == LineSource::Status::kEnd) {
@@ -332,6 +403,7 @@ int run_stream(StreamOptions o) {
         break;
       }
       tick(now);
+      checkpoint(*src, now);
     }
     if (!parser && !pending.empty()) detect(*src);
     if (g_stop_requested) break;
@@ -339,9 +411,20 @@ int run_stream(StreamOptions o) {
   // End of input or a stop signal: evaluate the open windows and flush their alerts. Only then
   // are Kafka offsets committed: every record read so far has had its window evaluated and its
   // alerts delivered (at-least-once; a run killed before this point re-reads from the last commit).
+  // close() waits until the sinks delivered everything (Kafka: acknowledged; alertmanager://:
+  // accepted, within its deadline) and throws otherwise, so nothing is committed past a lost alert.
   engine.flush();
-  sink->flush();
-  for (auto& src : sources) src->commit();
+  for (auto& sink : sinks) sink->close();
+  bool delivered = true;
+  for (auto& sink : sinks) delivered = delivered && sink->all_delivered();
+  if (delivered) {
+    for (auto& src : sources) src->commit();
+  } else {
+    for (auto& src : sources)
+      if (!src->position().empty())
+        fmt::print(stderr, "logpipe: {}: offsets not committed past the dropped alerts: a restart re-reads them\n",
+                   src->name());
+  }
   if (metrics_server) metrics_server->publish(prometheus_text(engine.stats(), alerts, lines, malformed.total()));
   const EngineStats& es = engine.stats();
   if (o.input.verbose || s.stats_every_us)
@@ -349,7 +432,6 @@ int run_stream(StreamOptions o) {
                lines, es.records, es.late, es.windows_closed, alerts.fired(), alerts.resolved());
   if (es.late) fmt::print(stderr, "logpipe: {} late record{} dropped (older than their closed window)\n", es.late,
                           es.late == 1 ? "" : "s");
-  sink->close();
   malformed.flush();
   malformed.print_summary(stderr);
   return kExitOk;
@@ -375,12 +457,29 @@ RunFn setup_stream(CLI::App& command) {
   command.add_option("--hop", o->hop, "Start a window every DURATION (sliding windows; default = --window)");
   command.add_option("--lateness", o->lateness, "How long after its end a window waits for late records (default 5s)");
   command.add_option("--max-keys", o->max_keys, "Keys kept per dimension (url, user, ip) per window slice (default 200000)");
-  command.add_option("--alerts", o->alerts, "Where alerts go: -, FILE (appended), tcp://HOST:PORT, kafka://...")
+  command.add_option("--alerts", o->alerts,
+                     "Where alerts go (repeatable; default -): -, FILE (appended), tcp://, tls://, kafka://BROKERS/TOPIC, "
+                     "alertmanager://HOST:PORT")
+      ->type_name("ENDPOINT")
+      ->allow_extra_args(false);
+  command.add_option("--alert-label", o->alert_labels,
+                     "alertmanager://: add a label to every alert, NAME=VALUE (repeatable; instance=NAME replaces the "
+                     "host name)")
+      ->type_name("NAME=VALUE")
+      ->allow_extra_args(false);
+  command.add_option("--alert-queue", o->net.alert_queue,
+                     "alertmanager://: alerts kept while it is unreachable; beyond, the oldest are dropped")
+      ->type_name("N")
       ->capture_default_str();
   command.add_flag("--stats", o->stats, "Print throughput and lag on stderr periodically");
   command.add_option("--stats-interval", o->stats_interval, "Period of --stats")->capture_default_str();
   command.add_option("--metrics-listen", o->metrics_listen, "Serve live values in Prometheus text format on HOST:PORT");
   command.add_option("--idle-exit", o->idle_exit, "End after DURATION without input (e.g. 10s)");
+  command.add_option("--commit-interval", o->commit_interval,
+                     "Kafka input: commit offsets this often while running (only past closed windows and "
+                     "delivered alerts)")
+      ->type_name("DURATION")
+      ->capture_default_str();
   add_endpoint_options(command, o->net, /*input_side=*/false);
   command.add_option("--group", o->net.kafka_group, "Kafka consumer group of a kafka:// input")
       ->type_name("ID")

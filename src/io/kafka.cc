@@ -229,15 +229,20 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
   // returned. Synchronous, so that a caller that commits before exiting really has committed.
   // A failure (coordinator unavailable) is reported and retried at the next commit: the offsets
   // stay pending, and at worst a restart re-reads them (at-least-once, never lost).
-  void commit() override {
+  void commit() override { commit(done_); }
+
+  Position position() const override { return done_; }
+
+  // Commits a position taken by position(): only partitions still ours, only forward.
+  bool commit(const Position& position) override {
     rd_kafka_topic_partition_list_t* list = nullptr;
-    for (size_t p = 0; p < done_.size(); ++p) {
-      if (done_[p] < 0 || done_[p] == committed_[p]) continue;
-      if (!list) list = rd_kafka_topic_partition_list_new(static_cast<int>(done_.size()));
+    for (size_t p = 0; p < position.size() && p < assigned_.size(); ++p) {
+      if (!assigned_[p] || position[p] < 0 || position[p] <= committed_[p]) continue;
+      if (!list) list = rd_kafka_topic_partition_list_new(static_cast<int>(position.size()));
       rd_kafka_topic_partition_list_add(list, spec_.topic.c_str(), static_cast<int32_t>(p))->offset =
-          done_[p];
+          position[p];
     }
-    if (!list) return;
+    if (!list) return true;
     rd_kafka_resp_err_t err = rd_kafka_commit(rk_, list, 0);
     if (!err) {
       for (int i = 0; i < list->cnt; ++i) {
@@ -252,6 +257,7 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
     rd_kafka_topic_partition_list_destroy(list);
     if (err) errors.report(std::string("offsets not committed yet: ") + rd_kafka_err2str(err));
     errors.throw_if_fatal();
+    return !err;
   }
 
  private:
