@@ -8,7 +8,8 @@ libzstd-dev zlib1g-dev libboost-dev doctest-dev libtomlplusplus-dev libssl-dev l
 LOGPIPE_TEST_PACKAGES="kcat mawk jq python3 zstd gzip openssl iproute2"
 # The .deb test (cpack -G DEB: dpkg-shlibdeps, file) and systemd-analyze verify of the units.
 LOGPIPE_TEST_PACKAGES="$LOGPIPE_TEST_PACKAGES dpkg-dev file systemd"
-LOGPIPE_TEST_PACKAGES="kcat mawk jq python3 zstd gzip openssl iproute2 curl prometheus prometheus-alertmanager"
+# Real Alertmanager and Prometheus for the endpoint tests (started on loopback), curl to query them.
+LOGPIPE_TEST_PACKAGES="$LOGPIPE_TEST_PACKAGES curl prometheus prometheus-alertmanager"
 
 # ensure_packages PKG...: installs what is missing.
 ensure_packages() {
