@@ -132,7 +132,7 @@ wait "$consumer" || { echo "FAIL: consumer failed"; cat "$tmp/consumer.err"; exi
 grep -qx 'ok down -1' "$tmp/mock.out" && grep -qx 'ok up -1' "$tmp/mock.out" ||
   { echo "FAIL: mock did not acknowledge down/up"; cat "$tmp/mock.out"; exit 1; }
 # The clients saw the outage (reported on stderr, retried), so the check below means something.
-cat "$tmp/producer.err" "$tmp/consumer.err" | grep -qE 'brokers are down|Connection refused|Disconnected' ||
+cat "$tmp/producer.err" "$tmp/consumer.err" | grep -E >/dev/null 'brokers are down|Connection refused|Disconnected' ||
   { echo "FAIL: neither client noticed the outage"; exit 1; }
 sort "$tmp/outage.txt" >"$tmp/outage.want"
 kcat -C -b "$bs" -t outage -e -q | sort >"$tmp/outage.kcat"

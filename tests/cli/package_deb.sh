@@ -26,7 +26,7 @@ while read -r lib; do
   pkg=$( { dpkg -S "$(readlink -f "$path")" 2>/dev/null || dpkg -S "$path"; } | sed -n '1s/:.*//p')
   grep -qxF "$pkg" "$tmp/depends.names" || { echo "Depends lacks $pkg (for $lib): $(cat "$tmp/depends")"; exit 1; }
 done <"$tmp/needed"
-dpkg-deb -f "$deb" Package Version Architecture | grep -q '^Package: logpipe$'
+dpkg-deb -f "$deb" Package Version Architecture | grep >/dev/null '^Package: logpipe$'
 
 # Contents.
 dpkg-deb -c "$deb" | awk '{ print $1, $NF }' >"$tmp/contents"
@@ -48,7 +48,7 @@ grep -qx /etc/logpipe/example.toml "$tmp/conffiles"
 # The extracted binary runs.
 dpkg-deb -x "$deb" "$tmp/root"
 bin="$tmp/root/usr/bin/logpipe"
-"$bin" --version | grep -q '^logpipe '
+"$bin" --version | grep >/dev/null '^logpipe '
 "$bin" generate --no-pace --count 5000 --seed 3 | "$bin" analyze --report json - >"$tmp/report.json"
 python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["requests"] == 5000 and r["malformed"] == 0, r' "$tmp/report.json"
 cat >"$tmp/ddos.toml" <<'TOML'

@@ -42,7 +42,7 @@ free_port() {
 }
 wait_listening() {
   for _ in $(seq 100); do
-    ss -ltnH "sport = :$1" | grep -q . && return 0
+    ss -ltnH "sport = :$1" | grep >/dev/null . && return 0
     sleep 0.1
   done
   echo "FAIL: nothing listens on port $1"
