@@ -5,6 +5,7 @@
 // are byte sinks.
 #pragma once
 
+#include "logpipe/input.h"
 #include "logpipe/output.h"
 
 #include <cstdint>
@@ -61,10 +62,46 @@ class LineSource {
     (void)position;
     return true;
   }
+  /// Stops taking new data (a stop signal): no new client is accepted, and each open connection
+  /// hands out the partial line it holds (truncated() true) before next() returns kEnd. Call it
+  /// when next() has just returned kTimeout. Files and Kafka: no-op (they end at kEnd).
+  virtual void finish() {}
+};
+
+/// Wraps a source so that a stop signal loses nothing: while `*stop` is zero it is the source;
+/// once set, it hands out the lines that already arrived (next() with no wait), then calls
+/// finish() and hands out the partial lines of open connections, then returns kEnd; each of the
+/// two phases lasts at most one second (a sender that keeps flooding does not hold us). Readers treat that kEnd as the end of input.
+class StopDrainingSource final : public LineSource {
+ public:
+  StopDrainingSource(LineSource& source, const volatile int* stop) : source_(source), stop_(stop) {}
+  Status next(std::string_view& line, int timeout_ms) override;
+  const std::string& name() const noexcept override { return source_.name(); }
+  uint64_t line_number() const noexcept override { return source_.line_number(); }
+  bool truncated() const noexcept override { return source_.truncated(); }
+  void commit() override { source_.commit(); }
+  Position position() const override { return source_.position(); }
+  bool commit(const Position& position) override { return source_.commit(position); }
+  void finish() override { source_.finish(); }
+  /// True once the stop flag was seen (the input ended because of it).
+  bool stopped() const noexcept { return phase_ != Phase::kRunning; }
+
+ private:
+  enum class Phase { kRunning, kDraining, kFinished };
+  LineSource& source_;
+  const volatile int* stop_;
+  Phase phase_ = Phase::kRunning;
+  int64_t drain_deadline_us_ = 0;
 };
 
 /// Opens an input endpoint. Throws Error (usage for a bad endpoint, runtime when it cannot open).
 std::unique_ptr<LineSource> open_line_source(const std::string& endpoint, const EndpointOptions& options);
+
+/// Reads a line source as bytes, each line followed by '\n', for byte-oriented consumers
+/// (anonymize's block reader). Waits for lines in steps of 200 ms; ends (read() returns 0) when
+/// the source ends or `*stop` becomes non-zero. `source` must outlive the result; the caller
+/// commits it (Kafka) once what was read is safely written.
+std::unique_ptr<ByteSource> line_source_bytes(LineSource& source, const volatile int* stop);
 
 /// Opens an output endpoint (`-`, path with .gz/.zst, tcp://, tls://, kafka://, alertmanager://).
 /// `append` for files.

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -33,12 +34,20 @@ std::unique_ptr<ByteSource> maybe_decompress(std::unique_ptr<ByteSource> raw);
 /// Splits a byte source into lines with one large reused buffer: no per-line allocation. The last
 /// line without a final newline is a line. A trailing CR is stripped. Every returned view is
 /// followed in memory by at least kLinePadding readable bytes (for SIMD parsers).
+///
+/// When the source fails mid-stream (a gzip or zstd file cut short, a read error), every complete
+/// line read before is still returned, then the partial line left in the buffer (if any) with
+/// truncated() true, and only the next call throws the source's Error: nothing read is lost.
 class LineReader {
  public:
   static constexpr size_t kLinePadding = 64;
   explicit LineReader(ByteSource& source, size_t buffer_size = 1 << 20);
-  /// Next line, or false at end of input. The view is valid until the next call.
+  /// Next line, or false at end of input. The view is valid until the next call. Throws the
+  /// source's Error once the lines read before the failure have been returned.
   bool next(std::string_view& line);
+  /// True when the line just returned was cut short because the source failed inside it: callers
+  /// count it as malformed (ParseError::kTruncatedLine).
+  bool truncated() const noexcept { return truncated_; }
   /// 1-based number of the line last returned.
   uint64_t line_number() const noexcept { return line_number_; }
   /// Total bytes consumed so far (including newlines).
@@ -53,6 +62,8 @@ class LineReader {
   size_t end_ = 0;    // end of valid data
   size_t scan_ = 0;   // where to resume the newline search
   bool eof_ = false;
+  bool truncated_ = false;
+  std::exception_ptr error_;  // the source's failure, thrown once its lines are handed out
   uint64_t line_number_ = 0;
   uint64_t bytes_read_ = 0;
 };

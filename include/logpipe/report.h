@@ -18,6 +18,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -343,6 +344,9 @@ std::string write_html(const ReportSummary& s);
 /// bytes become \u00XX so that the output is always valid JSON).
 void append_json_string(std::string& out, std::string_view s);
 
+struct EndpointOptions;
+class LineSource;
+
 /// How the scan driver reads inputs.
 struct ReportScanOptions {
   std::string format = "auto";  ///< --format value; `auto` is detected once, on the first input
@@ -350,6 +354,17 @@ struct ReportScanOptions {
   unsigned threads = 1;         ///< byte ranges per large regular file (1 = no split)
   const volatile int* stop = nullptr;             ///< set by signal handlers; checked per line
   std::atomic<uint64_t>* progress_bytes = nullptr;  ///< bytes of lines done, for a progress bar
+  /// Settings of network inputs (TLS files, Kafka options and group, listen, idle exit);
+  /// nullptr = defaults.
+  const EndpointOptions* endpoint = nullptr;
+  /// When set, an input that fails while being read (a gzip or zstd file cut short, a socket
+  /// error, a fatal broker error) is recorded here — the message names it — and the scan goes on
+  /// with the next input; the lines read before the failure stay counted. Otherwise it throws.
+  std::vector<std::string>* input_errors = nullptr;
+  /// When set, each network input is handed over here once read, not yet committed, so that the
+  /// caller commits Kafka offsets only after the report is safely written. Otherwise the scan
+  /// commits as soon as a source is read.
+  std::vector<std::unique_ptr<LineSource>>* read_sources = nullptr;
 };
 
 /// Byte ranges smaller than this are not worth a thread.

@@ -24,7 +24,7 @@ std::string_view describe(ParseError e) noexcept {
     case ParseError::kBadJson: return "invalid or truncated JSON";
     case ParseError::kNotJsonObject: return "not a JSON object";
     case ParseError::kBadField: return "bad field value";
-    case ParseError::kTruncatedLine: return "line cut short (producer disconnected mid-line)";
+    case ParseError::kTruncatedLine: return "line cut short (the input ended inside it)";
     case ParseError::kCount_: break;
   }
   return "unknown";

@@ -69,11 +69,11 @@ bool is_compressed(const unsigned char* m, size_t n) {
          (n >= 4 && m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd);
 }
 
-std::unique_ptr<Input> open_one(const std::string& path) {
+std::unique_ptr<Input> open_one(const std::string& path, const EndpointOptions& endpoint) {
   auto in = std::make_unique<Input>();
   in->path = path;
   if (endpoint_scheme(path) != "file") {
-    in->lines = open_line_source(path, EndpointOptions{});
+    in->lines = open_line_source(path, endpoint);
     return in;
   }
   if (path != "-") {
@@ -110,9 +110,11 @@ struct Worker {
   std::vector<Bad>* bad = nullptr;
   Record record;
 
-  void line(const std::string& source, std::string_view l, uint64_t number) {
+  // `truncated`: the input ended inside this line (a client went away, a compressed file was cut
+  // short): malformed even when what arrived would parse.
+  void line(const std::string& source, std::string_view l, uint64_t number, bool truncated = false) {
     if (is_blank(l)) return;
-    ParseError e = parser.parse(l, record);
+    ParseError e = truncated ? ParseError::kTruncatedLine : parser.parse(l, record);
     if (e == ParseError::kNone) {
       report.on_record(record);
     } else if (malformed) {
@@ -127,7 +129,7 @@ struct Worker {
     uint64_t reported = 0;
     while (reader.next(l)) {
       if (options.stop && *options.stop) break;
-      line(reader.name(), l, reader.line_number());
+      line(reader.name(), l, reader.line_number(), reader.truncated());
       if (options.progress_bytes && (reader.line_number() & 4095) == 0) {
         options.progress_bytes->fetch_add(reader.bytes_read() - reported, std::memory_order_relaxed);
         reported = reader.bytes_read();
@@ -171,8 +173,13 @@ std::vector<uint64_t> split_points(int fd, uint64_t size, unsigned parts, const 
 
 std::string scan_for_report(const std::vector<std::string>& paths, const ReportScanOptions& options,
                             MalformedLog& malformed, Report& report) {
+  const EndpointOptions defaults;
   std::vector<std::unique_ptr<Input>> inputs;
-  for (const auto& p : paths) inputs.push_back(open_one(p));
+  for (const auto& p : paths) {
+    inputs.push_back(open_one(p, options.endpoint ? *options.endpoint : defaults));
+    // The name says which port a `--listen tcp://HOST:0` server got.
+    if (options.verbose && inputs.back()->lines) note(fmt::format("logpipe: reading {}\n", inputs.back()->lines->name()));
+  }
 
   std::unique_ptr<Parser> parser;
   std::string format;
@@ -187,51 +194,95 @@ std::string scan_for_report(const std::vector<std::string>& paths, const ReportS
   constexpr size_t kSampleLines = 16;
   for (auto& in : inputs) {
     if (options.stop && *options.stop) break;
-    if (in->lines) {  // a network endpoint: read until it ends or SIGINT/SIGTERM, then report
-      LineSource& src = *in->lines;
+    // A stream or network input that fails mid-read keeps what it gave (see input_errors).
+    auto failed = [&](const Error& e) {
+      if (!options.input_errors || e.exit_code() != kExitRuntime) return false;
+      options.input_errors->push_back(e.what());
+      return true;
+    };
+    if (in->lines) try {  // a network endpoint: read until it ends or SIGINT/SIGTERM, then report
+      // SIGINT/SIGTERM end the input without losing what already arrived (StopDrainingSource).
+      StopDrainingSource src(*in->lines, options.stop);
       std::string_view l;
       auto next = [&]() {
         for (;;) {
-          if (options.stop && *options.stop) return false;
           LineSource::Status st = src.next(l, 200);
           if (st == LineSource::Status::kLine) return true;
           if (st == LineSource::Status::kEnd) return false;
         }
       };
-      if (!parser) {
-        std::vector<std::string> pending;
-        std::vector<uint64_t> numbers;
-        while (pending.size() < kSampleLines && next()) {
-          pending.emplace_back(l);
-          numbers.push_back(src.line_number());
-        }
+      // Replays the lines kept for detection once the format is known (also when the input
+      // fails or a signal comes before the sample is full).
+      std::vector<std::string> pending;
+      std::vector<std::pair<uint64_t, bool>> numbers;  // line number, truncated
+      std::string pending_source;
+      auto replay = [&] {
+        if (pending.empty() && parser) return;
         std::vector<std::string_view> views(pending.begin(), pending.end());
-        set_format(detect_format(views), in->path);
+        if (!parser) set_format(detect_format(views), in->path);
         Worker w{*parser, report, options, &malformed};
-        for (size_t i = 0; i < pending.size(); ++i) w.line(src.name(), pending[i], numbers[i]);
+        for (size_t i = 0; i < pending.size(); ++i) w.line(pending_source, pending[i], numbers[i].first, numbers[i].second);
+        pending.clear();
+      };
+      try {
+        if (!parser) {
+          while (pending.size() < kSampleLines && next()) {
+            pending.emplace_back(l);
+            numbers.emplace_back(src.line_number(), src.truncated());
+            pending_source = src.name();
+          }
+        }
+        replay();
+      } catch (const Error& e) {
+        replay();
+        throw;
       }
       Worker w{*parser, report, options, &malformed};
       while (next()) {
-        w.line(src.name(), l, src.line_number());
+        w.line(src.name(), l, src.line_number(), src.truncated());
         if (options.progress_bytes) options.progress_bytes->fetch_add(l.size() + 1, std::memory_order_relaxed);
       }
-      src.commit();
+      if (options.read_sources) {
+        options.read_sources->push_back(std::move(in->lines));
+      } else {
+        in->lines->commit();
+        in->lines.reset();
+      }
+      continue;
+    } catch (const Error& e) {
+      if (!failed(e)) throw;
       in->lines.reset();
       continue;
     }
-    if (in->stream) {
+    if (in->stream) try {
       LineReader reader(*in->stream);
       std::string_view l;
       if (!parser) {  // detect on the head of the first input, then replay it
         std::vector<std::string> pending;
-        while (pending.size() < kSampleLines && reader.next(l)) pending.emplace_back(l);
-        std::vector<std::string_view> views(pending.begin(), pending.end());
-        set_format(detect_format(views), in->path);
-        Worker w{*parser, report, options, &malformed};
-        for (size_t i = 0; i < pending.size(); ++i) w.line(in->path, pending[i], i + 1);
+        std::vector<bool> cut;
+        auto replay = [&] {
+          std::vector<std::string_view> views(pending.begin(), pending.end());
+          set_format(detect_format(views), in->path);
+          Worker w{*parser, report, options, &malformed};
+          for (size_t i = 0; i < pending.size(); ++i) w.line(in->path, pending[i], i + 1, cut[i]);
+        };
+        try {
+          while (pending.size() < kSampleLines && reader.next(l)) {
+            pending.emplace_back(l);
+            cut.push_back(reader.truncated());
+          }
+        } catch (const Error&) {
+          replay();  // a tiny file cut short: its lines still count
+          throw;
+        }
+        replay();
       }
       Worker w{*parser, report, options, &malformed};
       w.run(reader);
+      in->stream.reset();
+      continue;
+    } catch (const Error& e) {
+      if (!failed(e)) throw;
       in->stream.reset();
       continue;
     }

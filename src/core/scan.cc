@@ -61,21 +61,37 @@ void Scanner::decide_format(std::string_view source, uint64_t last_line, RecordS
 void Scanner::scan(ByteSource& source, RecordSink& sink) {
   LineReader reader(source);
   std::string_view line;
-  while (reader.next(line)) {
-    if (stop_ && *stop_) break;
-    if (!parser_) {
-      if (buffer_for_detection(line)) decide_format(source.name(), reader.line_number(), sink);
-      continue;
+  uint64_t last = 0;  // number of the last line buffered for detection
+  try {
+    while (reader.next(line)) {
+      if (stop_ && *stop_) break;
+      if (reader.truncated()) {  // the source failed inside this line; next() throws after it
+        if (!pending_.empty()) decide_format(source.name(), last, sink);
+        ++stats_.lines;
+        ++stats_.malformed;
+        malformed_.add(source.name(), reader.line_number(), line, ParseError::kTruncatedLine);
+        continue;
+      }
+      if (!parser_) {
+        last = reader.line_number();
+        if (buffer_for_detection(line)) decide_format(source.name(), last, sink);
+        continue;
+      }
+      handle(line, source.name(), reader.line_number(), sink);
     }
-    handle(line, source.name(), reader.line_number(), sink);
+  } catch (const Error&) {
+    // A compressed file cut short: the lines kept for detection are counted before the error.
+    if (!pending_.empty()) decide_format(source.name(), last, sink);
+    throw;
   }
   if (!pending_.empty()) decide_format(source.name(), reader.line_number(), sink);
 }
 
-void Scanner::scan(LineSource& source, RecordSink& sink) {
+void Scanner::scan(LineSource& input, RecordSink& sink) {
+  // A stop signal ends the input without losing what already arrived.
+  StopDrainingSource source(input, stop_);
   std::string_view line;
   for (;;) {
-    if (stop_ && *stop_) break;
     LineSource::Status status = source.next(line, 100);
     if (status == LineSource::Status::kEnd) break;
     if (status == LineSource::Status::kTimeout) continue;

@@ -3,7 +3,10 @@
 
 #include "logpipe/error.h"
 
+#include <algorithm>
 #include <charconv>
+#include <chrono>
+#include <cstring>
 
 namespace logpipe {
 
@@ -44,6 +47,77 @@ std::unique_ptr<LineSource> open_line_source(const std::string& endpoint, const 
   if (scheme == "kafka") return detail::open_kafka_lines(rest, o);
   usage_error("unknown input endpoint '{}' (expected -, a path, tcp://, tls://, udp:// or kafka://)",
               endpoint);
+}
+
+LineSource::Status StopDrainingSource::next(std::string_view& line, int timeout_ms) {
+  auto now_us = [] {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::steady_clock::now().time_since_epoch()).count();
+  };
+  if (phase_ == Phase::kRunning) {
+    if (!stop_ || !*stop_) return source_.next(line, timeout_ms);
+    phase_ = Phase::kDraining;
+    drain_deadline_us_ = now_us() + 1'000'000;
+  }
+  for (;;) {
+    // Each phase ends when nothing more is ready, or after a second (a sender that floods us).
+    Status status = now_us() < drain_deadline_us_ ? source_.next(line, 0) : Status::kTimeout;
+    if (status != Status::kTimeout) return status;
+    if (phase_ == Phase::kFinished) return Status::kEnd;
+    source_.finish();
+    phase_ = Phase::kFinished;
+    drain_deadline_us_ = now_us() + 1'000'000;
+  }
+}
+
+namespace {
+
+class LineSourceBytes final : public ByteSource {
+ public:
+  LineSourceBytes(LineSource& source, const volatile int* stop) : source_(source, stop) {}
+  size_t read(char* buf, size_t n) override {
+    size_t done = 0;
+    while (done < n) {
+      if (has_line_) {  // copy what is left of the current line, then its newline
+        if (offset_ < line_.size()) {
+          size_t k = std::min(n - done, line_.size() - offset_);
+          std::memcpy(buf + done, line_.data() + offset_, k);
+          offset_ += k;
+          done += k;
+          continue;
+        }
+        buf[done++] = '\n';
+        has_line_ = false;
+        continue;
+      }
+      if (ended_) break;
+      // Wait only while nothing is ready to return; then take what arrives at once.
+      LineSource::Status status = source_.next(line_, done > 0 ? 0 : 200);
+      if (status == LineSource::Status::kLine) {
+        has_line_ = true;
+        offset_ = 0;
+      } else if (status == LineSource::Status::kEnd) {
+        ended_ = true;
+      } else if (done > 0) {
+        break;
+      }
+    }
+    return done;
+  }
+  const std::string& name() const noexcept override { return source_.name(); }
+
+ private:
+  StopDrainingSource source_;  // a stop signal ends it, after what already arrived
+  std::string_view line_;
+  size_t offset_ = 0;
+  bool has_line_ = false;
+  bool ended_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<ByteSource> line_source_bytes(LineSource& source, const volatile int* stop) {
+  return std::make_unique<LineSourceBytes>(source, stop);
 }
 
 std::unique_ptr<ByteSink> open_sink(const std::string& endpoint, const EndpointOptions& o, bool append) {

@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <exception>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/stat.h>
@@ -81,6 +82,7 @@ class FileLineSource final : public LineSource {
   }
 
   Status next(std::string_view& line, int timeout_ms) override {
+    truncated_ = false;
     for (;;) {
       if (scan_ < end_) {
         if (const void* nl = std::memchr(buffer_.data() + scan_, '\n', end_ - scan_)) {
@@ -93,8 +95,10 @@ class FileLineSource final : public LineSource {
       if (eof_) {
         if (begin_ < end_) {  // last line without a final newline
           line = take(end_, end_);
+          truncated_ = error_ != nullptr;  // the decoder failed inside this line
           return Status::kLine;
         }
+        if (error_) std::rethrow_exception(error_);  // after every line read before it
         return Status::kEnd;
       }
       int got = fill(timeout_ms);
@@ -111,6 +115,7 @@ class FileLineSource final : public LineSource {
   }
   const std::string& name() const noexcept override { return path_; }
   uint64_t line_number() const noexcept override { return line_number_; }
+  bool truncated() const noexcept override { return truncated_; }
 
  private:
   // The line [begin_, end) ends; the next starts at next_begin. Strips one trailing CR.
@@ -134,7 +139,14 @@ class FileLineSource final : public LineSource {
     char* dst = buffer_.data() + end_;
     size_t room = buffer_.size() - kPadding - end_;
     if (decoder_) {
-      size_t n = decoder_->read(dst, room);
+      size_t n = 0;
+      try {
+        n = decoder_->read(dst, room);
+      } catch (...) {  // a compressed file cut short: hand out what was decoded, then fail
+        error_ = std::current_exception();
+        eof_ = true;
+        return 0;
+      }
       if (n == 0) eof_ = true;
       end_ += n;
       return static_cast<int>(n > 0);
@@ -211,6 +223,8 @@ class FileLineSource final : public LineSource {
   bool sniffed_ = false;
   bool eof_ = false;
   bool pending_rotation_ = false;
+  bool truncated_ = false;
+  std::exception_ptr error_;
   dev_t dev_ = 0;
   ino_t ino_ = 0;
   off_t offset_ = 0;

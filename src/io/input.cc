@@ -196,7 +196,14 @@ bool LineReader::refill() {
     buffer_.resize(capacity * 2 + kLinePadding);
     capacity = buffer_.size() - kLinePadding;
   }
-  size_t got = source_.read(buffer_.data() + end_, capacity - end_);
+  size_t got = 0;
+  try {
+    got = source_.read(buffer_.data() + end_, capacity - end_);
+  } catch (...) {
+    error_ = std::current_exception();  // rethrown by next() after the partial line
+    eof_ = true;
+    return false;
+  }
   if (got == 0) {
     eof_ = true;
     return false;
@@ -206,6 +213,7 @@ bool LineReader::refill() {
 }
 
 bool LineReader::next(std::string_view& line) {
+  truncated_ = false;
   for (;;) {
     const char* base = buffer_.data();
     if (scan_ < end_) {
@@ -230,8 +238,10 @@ bool LineReader::next(std::string_view& line) {
         bytes_read_ += end_ - begin_;
         begin_ = scan_ = end_;
         ++line_number_;
+        truncated_ = error_ != nullptr;
         return true;
       }
+      if (error_) std::rethrow_exception(error_);
       return false;
     }
   }

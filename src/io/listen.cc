@@ -8,7 +8,8 @@
 // per client); lines are views into that buffer. A client that disconnects mid-line yields its
 // partial line once, flagged truncated() so that the caller counts it as malformed: it can never
 // be glued to another client's bytes. Server mode (--listen) accepts any number of clients;
-// client mode connects to HOST:PORT and ends when the server closes.
+// client mode connects to HOST:PORT and ends when the server closes. With --idle-exit, both end
+// after that long without data (open connections first hand out what they hold).
 //
 // UDP: one datagram at a time; each datagram holds one or more lines (a last line without a
 // newline is a line: syslog senders do not terminate datagrams).
@@ -70,7 +71,7 @@ struct Connection {
 class TcpLineSource final : public LineSource {
  public:
   TcpLineSource(const std::string& host_port, const EndpointOptions& o)
-      : spec_("tcp://" + host_port), listen_(o.listen), acceptor_(io_) {
+      : spec_("tcp://" + host_port), listen_(o.listen), idle_exit_us_(o.idle_exit_us), acceptor_(io_) {
     auto [host, port] = split_host_port(host_port);
     boost::system::error_code ec;
     if (listen_) {
@@ -130,16 +131,28 @@ class TcpLineSource final : public LineSource {
       if (!ready_.empty()) {
         current_ = ready_.front();
         ready_.pop_front();
-        name_ = spec_ + "/" + current_->peer_name;
+        name_ = listen_ ? spec_ + "/" + current_->peer_name : spec_;  // a server names the client
         continue;
       }
-      if (!listen_ && connections_.empty()) return Status::kEnd;
-      if (!wait(deadline)) return Status::kTimeout;
+      if ((!listen_ || idle_ended_) && connections_.empty()) return Status::kEnd;
+      auto until = deadline;
+      if (idle_exit_us_ > 0 && !idle_ended_) {
+        auto idle_end = last_data_ + std::chrono::microseconds(idle_exit_us_);
+        if (std::chrono::steady_clock::now() >= idle_end) {
+          end_idle();
+          continue;
+        }
+        until = std::min(until, idle_end);
+      }
+      if (!wait(until) && until == deadline) return Status::kTimeout;
     }
   }
   const std::string& name() const noexcept override { return name_; }
   uint64_t line_number() const noexcept override { return current_ ? current_->line_number : 0; }
   bool truncated() const noexcept override { return truncated_; }
+  void finish() override {
+    if (!idle_ended_) end_idle();
+  }
 
  private:
   // Waits for the listener or a reading client with poll(2), then accepts and reads without
@@ -147,7 +160,7 @@ class TcpLineSource final : public LineSource {
   bool wait(std::chrono::steady_clock::time_point deadline) {
     fds_.clear();
     polled_.clear();
-    if (listen_) fds_.push_back({acceptor_.native_handle(), POLLIN, 0});
+    if (listen_ && !idle_ended_) fds_.push_back({acceptor_.native_handle(), POLLIN, 0});
     for (auto& c : connections_)
       if (c.reading) {
         fds_.push_back({c.socket.native_handle(), POLLIN, 0});
@@ -158,11 +171,24 @@ class TcpLineSource final : public LineSource {
     int r = ::poll(fds_.data(), fds_.size(), std::max(left, 0));
     if (r < 0 && errno != EINTR) system_error(errno, "cannot poll '" + spec_ + "'");
     if (r <= 0) return std::chrono::steady_clock::now() < deadline;
-    size_t first = listen_ ? 1 : 0;
-    if (listen_ && fds_[0].revents) accept_all();
+    size_t first = listen_ && !idle_ended_ ? 1 : 0;
+    if (first && fds_[0].revents) accept_all();
     for (size_t i = first; i < fds_.size(); ++i)
       if (fds_[i].revents) read(polled_[i - first]);
     return true;
+  }
+
+  // --idle-exit: no new client, and each open connection hands out what it holds (a partial
+  // line as a truncated line: it is counted, not dropped) before the source ends.
+  void end_idle() {
+    idle_ended_ = true;
+    boost::system::error_code ignored;
+    if (listen_) acceptor_.close(ignored);
+    for (auto& c : connections_) {
+      c.closed = true;
+      c.reading = false;
+      ready_.push_back(&c);
+    }
   }
 
   void accept_all() {
@@ -209,6 +235,7 @@ class TcpLineSource final : public LineSource {
     size_t n = c->socket.read_some(asio::buffer(c->buffer.data() + c->end, c->buffer.size() - kPadding - c->end), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again || ec == asio::error::interrupted) return;
     c->end += n;
+    if (n > 0) last_data_ = std::chrono::steady_clock::now();
     if (ec) {
       c->closed = true;  // end of stream or reset: hand out what is left, then drop it
       c->reading = false;
@@ -223,6 +250,9 @@ class TcpLineSource final : public LineSource {
   std::string name_;
   bool listen_;
   bool truncated_ = false;
+  int64_t idle_exit_us_;  // --idle-exit: end after this long without data (0 = never)
+  bool idle_ended_ = false;
+  std::chrono::steady_clock::time_point last_data_ = std::chrono::steady_clock::now();
   asio::io_context io_;
   tcp::acceptor acceptor_;
   std::list<Connection> connections_;  // stable addresses
@@ -234,7 +264,8 @@ class TcpLineSource final : public LineSource {
 
 class UdpLineSource final : public LineSource {
  public:
-  UdpLineSource(const std::string& host_port, const EndpointOptions&) : spec_("udp://" + host_port), socket_(io_) {
+  UdpLineSource(const std::string& host_port, const EndpointOptions& o)
+      : spec_("udp://" + host_port), idle_exit_us_(o.idle_exit_us), socket_(io_) {
     auto [host, port] = split_host_port(host_port);
     udp::endpoint ep(parse_address(host, spec_), port);
     boost::system::error_code ec;
@@ -264,18 +295,26 @@ class UdpLineSource final : public LineSource {
         return Status::kLine;
       }
       // One datagram at a time with poll(2): no reactor needed for a single socket.
+      auto until = deadline;
+      if (idle_exit_us_ > 0) {
+        auto idle_end = last_data_ + std::chrono::microseconds(idle_exit_us_);
+        if (std::chrono::steady_clock::now() >= idle_end) return Status::kEnd;
+        until = std::min(until, idle_end);
+      }
       pollfd p{socket_.native_handle(), POLLIN, 0};
       int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                      deadline - std::chrono::steady_clock::now()).count());
+                                      until - std::chrono::steady_clock::now()).count());
       int r = ::poll(&p, 1, std::max(left, 0));
       if (r < 0 && errno != EINTR) system_error(errno, "cannot poll '" + spec_ + "'");
-      if (r <= 0) return Status::kTimeout;
+      if (r <= 0 && until == deadline) return Status::kTimeout;
+      if (r <= 0) continue;
       boost::system::error_code ec;
       size_t n = socket_.receive_from(asio::buffer(buffer_.data(), buffer_.size() - kPadding), peer_, 0, ec);
       if (ec == asio::error::would_block || ec == asio::error::try_again || ec == asio::error::interrupted) continue;
       if (ec) runtime_error("{}: cannot receive: {}", spec_, ec.message());
       begin_ = 0;
       end_ = n;
+      last_data_ = std::chrono::steady_clock::now();
     }
   }
   const std::string& name() const noexcept override { return spec_; }
@@ -283,6 +322,8 @@ class UdpLineSource final : public LineSource {
 
  private:
   std::string spec_;
+  int64_t idle_exit_us_;
+  std::chrono::steady_clock::time_point last_data_ = std::chrono::steady_clock::now();
   asio::io_context io_;
   udp::socket socket_;
   udp::endpoint peer_;

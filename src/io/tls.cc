@@ -212,6 +212,12 @@ class TlsLines final : public LineSource {
       if (!ec) acceptor_.bind(local, ec);
       if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
       if (ec) runtime_error("{}: cannot listen: {}", endpoint_, ec.message());
+      // Name the bound port (port 0 = any free port, for tests and ad-hoc runs), as tcp:// does.
+      tcp::endpoint bound = acceptor_.local_endpoint(ec);
+      if (!ec)
+        endpoint_ = bound.address().is_v6()
+                        ? fmt::format("tls://[{}]:{}", bound.address().to_string(), bound.port())
+                        : fmt::format("tls://{}:{}", bound.address().to_string(), bound.port());
       accept();
     } else {
       ConnectError error;
@@ -237,6 +243,7 @@ class TlsLines final : public LineSource {
   }
 
   Status next(std::string_view& line, int timeout_ms) override {
+    truncated_ = false;
     auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
     bool polled = false;  // with timeout 0, still look once for ready events
     for (;;) {
@@ -252,11 +259,15 @@ class TlsLines final : public LineSource {
         continue;
       }
       if (!acceptor_.is_open() && connections_.empty()) return Status::kEnd;  // client: closed
+      if (idle_ended_) return Status::kEnd;  // finish() or --idle-exit: what was held is out
       auto now = Clock::now();
       auto until = deadline;
       if (idle_exit_us_ > 0) {
         auto idle_end = last_data_ + std::chrono::microseconds(idle_exit_us_);
-        if (now >= idle_end) return Status::kEnd;
+        if (now >= idle_end) {
+          end_idle();
+          continue;
+        }
         until = std::min(until, idle_end);
       }
       if (io_.stopped()) io_.restart();
@@ -274,6 +285,10 @@ class TlsLines final : public LineSource {
     return current_ ? current_->name : endpoint_;
   }
   uint64_t line_number() const noexcept override { return current_ ? current_->line_number : 0; }
+  bool truncated() const noexcept override { return truncated_; }
+  void finish() override {
+    if (!idle_ended_) end_idle();
+  }
 
  private:
   void accept() {
@@ -362,6 +377,21 @@ class TlsLines final : public LineSource {
         });
   }
 
+  // --idle-exit: no new client; each connection hands out what it holds (a partial line as a
+  // truncated line, so it is counted rather than dropped), then next() returns kEnd.
+  void end_idle() {
+    idle_ended_ = true;
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    for (auto& c : connections_) {
+      c->closed = true;
+      if (!c->queued && c->begin < c->end) {
+        c->queued = true;
+        ready_.push_back(c);
+      }
+    }
+  }
+
   // The next complete line of c, or its partial last line once c is closed.
   bool take_line(Connection& c, std::string_view& line) {
     if (c.begin == c.end) return false;
@@ -372,6 +402,7 @@ class TlsLines final : public LineSource {
       stop = static_cast<size_t>(static_cast<const char*>(nl) - base);
     } else if (c.closed || c.end - c.begin >= kMaxLine) {
       stop = c.end;  // disconnected mid-line, or a line too long to hold: deliver what we have
+      truncated_ = c.closed;
     } else {
       c.scan = c.end;
       return false;
@@ -414,6 +445,8 @@ class TlsLines final : public LineSource {
   ssl::context ctx_;
   tcp::acceptor acceptor_;
   int64_t idle_exit_us_;
+  bool truncated_ = false;  // the last line was cut short by its client's disconnect
+  bool idle_ended_ = false;
   Clock::time_point last_data_;
   std::vector<std::shared_ptr<Connection>> connections_;
   std::deque<std::shared_ptr<Connection>> ready_;  // connections with new data or closed
