@@ -36,6 +36,8 @@ struct AnalyzeOptions {
   std::string by = "auto";
   unsigned threads = 0;
   bool no_progress = false;
+  std::string listen;
+  EndpointOptions net;  ///< --tls-*, --kafka-option[-file], --group, --idle-exit
 };
 
 /// Draws `[####      ]  45%  120.3 MB/s` on stderr at most 10 times a second, from its own
@@ -102,12 +104,13 @@ int64_t parse_bound(const std::string& value, const char* flag) {
   return us;
 }
 
-int run_analyze(const AnalyzeOptions& o) {
+int run_analyze(AnalyzeOptions& o) {
   // Validate everything before any work.
   const int64_t since = parse_bound(o.since, "--since");
   const int64_t until = parse_bound(o.until, "--until");
   if (since != kNoTime && until != kNoTime && since >= until) usage_error("--since must be before --until");
-  std::vector<std::string> inputs = o.input.inputs.empty() ? std::vector<std::string>{"-"} : o.input.inputs;
+  std::vector<std::string> inputs = resolve_inputs(o.input.inputs, o.listen, o.net);
+  finish_endpoint_options(o.net);  // LOGPIPE_KAFKA_* from the environment, TLS flag checks
   if (o.threads > 64) usage_error("--threads: at most 64, got {}", o.threads);
   unsigned threads = o.threads ? o.threads : std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
   // Rejects are written verbatim and in order: only one thread reads then.
@@ -122,6 +125,14 @@ int run_analyze(const AnalyzeOptions& o) {
   auto out = open_output(o.output);
   std::atomic<uint64_t> progress_bytes{0};
   ReportScanOptions scan{o.input.format, o.input.verbose, threads, &g_stop_requested, nullptr};
+  scan.endpoint = &o.net;
+  // An input that fails mid-read (a compressed file cut short, a dropped connection) is named on
+  // stderr and makes the exit status 1, but the report still covers every line read.
+  std::vector<std::string> input_errors;
+  scan.input_errors = &input_errors;
+  // Kafka offsets are committed only once the report is written (a failed write re-reads them).
+  std::vector<std::unique_ptr<LineSource>> read_sources;
+  scan.read_sources = &read_sources;
   std::unique_ptr<ProgressBar> bar;
   if (!o.no_progress && ::isatty(2)) {
     uint64_t total = 0;
@@ -149,7 +160,7 @@ int run_analyze(const AnalyzeOptions& o) {
   }
   bar.reset();
   if (g_stop_requested)
-    fmt::print(stderr, "logpipe: interrupted: the report covers only the lines read so far\n");
+    fmt::print(stderr, "logpipe: stopped by a signal: the report covers the lines read so far\n");
   report.finish_sessions();
   report.malformed = malformed.total();
 
@@ -161,9 +172,11 @@ int run_analyze(const AnalyzeOptions& o) {
   else text = write_text(summary, o.output == "-" && ::isatty(1) && !std::getenv("NO_COLOR"));
   out->write(text);
   out->close();
+  for (auto& source : read_sources) source->commit();
   malformed.flush();
   malformed.print_summary(stderr);
-  return kExitOk;
+  for (const auto& e : input_errors) fmt::print(stderr, "logpipe: {}\n", e);
+  return input_errors.empty() ? kExitOk : kExitRuntime;
 }
 
 }  // namespace
@@ -184,6 +197,8 @@ RunFn setup_analyze(CLI::App& command) {
   command.add_option("--threads", o->threads, "Threads for large regular files (0 = one per core)")
       ->capture_default_str();
   command.add_flag("--no-progress", o->no_progress, "Never draw the progress bar (drawn only on a terminal)");
+  add_listen_option(command, o->listen, "the report is written on SIGTERM/SIGINT or after --idle-exit");
+  add_endpoint_options(command, o->net, /*input_side=*/true);
   return [o] { return run_analyze(*o); };
 }
 

@@ -27,6 +27,8 @@ struct AnonymizeCliOptions {
   std::string ip = "keep";
   std::string output = "-";
   unsigned threads = 2;
+  std::string listen;
+  EndpointOptions net;  ///< --tls-*, --kafka-option[-file], --group, --idle-exit (input and -o)
 };
 
 // The whole file is the key, minus one trailing newline ("\n" or "\r\n"): `echo secret > key`
@@ -48,7 +50,7 @@ std::string read_key_file(const std::string& path) {
   return key;
 }
 
-int run_anonymize(const AnonymizeCliOptions& c) {
+int run_anonymize(AnonymizeCliOptions& c) {
   // Parse and validate everything before reading any log (STYLE.md rule 4).
   AnonymizeOptions o;
   if (!c.key_file.empty()) {
@@ -77,11 +79,23 @@ int run_anonymize(const AnonymizeCliOptions& c) {
     Anonymizer validate(check);  // bad paths, --hash-field with an access-log format
   }
 
-  std::vector<std::string> inputs =
-      c.input.inputs.empty() ? std::vector<std::string>{"-"} : c.input.inputs;
+  std::vector<std::string> inputs = resolve_inputs(c.input.inputs, c.listen, c.net);
+  finish_endpoint_options(c.net);  // LOGPIPE_KAFKA_* from the environment, TLS flag checks
+  // Network inputs are read as bytes (one line after the other) by the same block rewriter.
+  std::vector<std::unique_ptr<LineSource>> network;
   std::vector<std::unique_ptr<ByteSource>> sources;
-  for (const auto& p : inputs) sources.push_back(open_input(p));
-  auto sink = open_sink(c.output, EndpointOptions{});
+  for (const auto& p : inputs) {
+    if (endpoint_scheme(p) == "file") {
+      sources.push_back(open_input(p));
+      continue;
+    }
+    network.push_back(open_line_source(p, c.net));
+    if (c.input.verbose) fmt::print(stderr, "logpipe: reading {}\n", network.back()->name());
+    sources.push_back(line_source_bytes(*network.back(), &g_stop_requested));
+  }
+  EndpointOptions output_options = c.net;
+  output_options.listen = false;
+  auto sink = open_sink(c.output, output_options);
   MalformedLog malformed(c.input.rejects, c.input.strict);
 
   AnonymizeStats stats;
@@ -94,6 +108,7 @@ int run_anonymize(const AnonymizeCliOptions& c) {
     source.reset();
   }
   sink->close();
+  for (auto& n : network) n->commit();  // Kafka: offsets only once the output is written
   malformed.flush();
   if (c.input.verbose)
     fmt::print(stderr, "logpipe: {} lines read, {} written, {} rejected ({} bytes in, {} out)\n",
@@ -146,6 +161,8 @@ RunFn setup_anonymize(CLI::App& command) {
                   "Rewriting threads (blocks are written in input order)")
       ->capture_default_str();
   add_input_options(command, o->input);
+  add_listen_option(command, o->listen, "reading ends on SIGTERM/SIGINT or after --idle-exit");
+  add_endpoint_options(command, o->net, /*input_side=*/true);
   return [o, key_file, key_env] {
     if (key_file->count() == 0 && key_env->count() == 0)
       usage_error("anonymize: a key is required: --key-file FILE or --key-env VAR");

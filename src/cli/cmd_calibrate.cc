@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -18,6 +19,7 @@
 #include "cli/command.h"
 #include "logpipe/calibrate.h"
 #include "logpipe/config.h"
+#include "logpipe/endpoint.h"
 #include "logpipe/error.h"
 #include "logpipe/input.h"
 #include "logpipe/malformed.h"
@@ -42,6 +44,8 @@ struct CalibrateOptions {
   std::string report = "text";
   uint64_t exact_windows = 262'144;
   bool no_progress = false;
+  std::string listen;
+  EndpointOptions net;  ///< --tls-*, --kafka-option[-file], --group, --idle-exit
 };
 
 // Draws `calibrate [#######-------]  52%  1.2/2.3 GB  310 MB/s` on stderr, at most 5 times a
@@ -178,7 +182,7 @@ std::string utc_now() {
   return format_rfc3339(secs * 1'000'000);
 }
 
-int run_calibrate(const CalibrateOptions& o) {
+int run_calibrate(CalibrateOptions& o) {
   // Validate every option before any work.
   CalibrationOptions calibration;
   calibration.target_rate = o.target_rate;
@@ -194,7 +198,8 @@ int run_calibrate(const CalibrateOptions& o) {
 
   CalibrationInfo info;
   info.generated_at = utc_now();
-  info.inputs = o.input.inputs.empty() ? std::vector<std::string>{"-"} : o.input.inputs;
+  info.inputs = resolve_inputs(o.input.inputs, o.listen, o.net);
+  finish_endpoint_options(o.net);  // LOGPIPE_KAFKA_* from the environment, TLS flag checks
   info.window_us = engine_config.window_us;
   info.hop_us = engine_config.hop_us;
   info.target_rate = o.target_rate;
@@ -202,12 +207,22 @@ int run_calibrate(const CalibrateOptions& o) {
 
   // Open every input and the output before reading anything.
   ProgressBar progress(0, false);
+  // One of raw[i] (a file or stdin) and network[i] (tcp://, tls://, udp://, kafka://) per input.
   std::vector<std::unique_ptr<CountingFileSource>> raw;
+  std::vector<std::unique_ptr<LineSource>> network;
   uint64_t total_bytes = 0;
   for (const auto& path : info.inputs) {
-    raw.push_back(std::make_unique<CountingFileSource>(path, progress));
-    total_bytes += raw.back()->size();
+    if (endpoint_scheme(path) == "file") {
+      raw.push_back(std::make_unique<CountingFileSource>(path, progress));
+      network.push_back(nullptr);
+      total_bytes += raw.back()->size();
+    } else {
+      raw.push_back(nullptr);
+      network.push_back(open_line_source(path, o.net));
+      if (o.input.verbose) fmt::print(stderr, "logpipe: reading {}\n", network.back()->name());
+    }
   }
+  const bool live = std::any_of(network.begin(), network.end(), [](const auto& n) { return n != nullptr; });
   progress = ProgressBar(total_bytes, !o.no_progress && ::isatty(2));
   auto out = open_output(o.output);
   const bool toml_on_stdout = o.output == "-";
@@ -218,14 +233,22 @@ int run_calibrate(const CalibrateOptions& o) {
   Calibrator calibrator(calibration);
   WindowEngine engine(engine_config, calibrator);
   EngineSink sink(engine);
-  for (auto& r : raw) {
-    auto source = maybe_decompress(std::move(r));
-    scanner.scan(*source, sink);
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i]) {
+      auto source = maybe_decompress(std::move(raw[i]));
+      scanner.scan(*source, sink);
+    } else {
+      scanner.scan(*network[i], sink);  // until it ends, --idle-exit or a signal
+    }
     if (g_stop_requested) break;
   }
   engine.flush();
   progress.finish();
-  if (g_stop_requested) runtime_error("interrupted: no thresholds written");
+  // Files: an interrupted run would calibrate on part of the history, so nothing is written. A
+  // network input has no end of its own: a signal ends it and what was read is calibrated.
+  if (g_stop_requested && !live) runtime_error("interrupted: no thresholds written");
+  if (g_stop_requested)
+    fmt::print(stderr, "logpipe: stopped by a signal: calibrating on the records read so far\n");
 
   info.records = engine.stats().records;
   info.late = engine.stats().late;
@@ -245,6 +268,8 @@ int run_calibrate(const CalibrateOptions& o) {
 
   out->write(format_calibration_toml(info, results));
   out->close();
+  for (auto& n : network)
+    if (n) n->commit();  // Kafka: offsets only once the thresholds are written
   std::string table = o.report == "json" ? format_calibration_json(info, results)
                                          : format_calibration_table(info, results);
   if (toml_on_stdout) {
@@ -298,6 +323,8 @@ RunFn setup_calibrate(CLI::App& command) {
       ->capture_default_str();
   command.add_flag("--no-progress", o->no_progress,
                    "Never draw the progress bar (drawn only when stderr is a terminal)");
+  add_listen_option(command, o->listen, "reading ends on SIGTERM/SIGINT or after --idle-exit");
+  add_endpoint_options(command, o->net, /*input_side=*/true);
   return [o] { return run_calibrate(*o); };
 }
 

@@ -136,17 +136,9 @@ Setup resolve(const StreamOptions& o, const ThresholdConfig& file) {
   s.commit_every_us = duration_option(o.commit_interval, "--commit-interval", false);
   if (s.commit_every_us <= 0) usage_error("--commit-interval: must be positive");
 
-  s.inputs = o.input.inputs;
-  if (!o.input_endpoint.empty()) s.inputs.push_back(o.input_endpoint);
-  if (!o.listen.empty()) {
-    if (!s.inputs.empty()) usage_error("--listen: cannot be combined with --input or FILES");
-    std::string_view scheme = endpoint_scheme(o.listen);
-    if (scheme != "tcp" && scheme != "udp" && scheme != "tls")
-      usage_error("--listen: expected tcp://HOST:PORT, udp://HOST:PORT or tls://HOST:PORT, got '{}'", o.listen);
-    s.inputs.push_back(o.listen);
-    s.endpoint.listen = true;
-  }
-  if (s.inputs.empty()) s.inputs.push_back("-");
+  std::vector<std::string> inputs = o.input.inputs;
+  if (!o.input_endpoint.empty()) inputs.push_back(o.input_endpoint);
+  s.inputs = resolve_inputs(std::move(inputs), o.listen, s.endpoint);
   s.endpoint.tls_cert = o.net.tls_cert;
   s.endpoint.tls_key = o.net.tls_key;
   s.endpoint.tls_ca = o.net.tls_ca;
@@ -254,9 +246,9 @@ int run_stream(StreamOptions o) {
 
   uint64_t lines = 0, bytes = 0;
   Record record;
-  auto handle = [&](LineSource& src, std::string_view line, uint64_t number) {
+  auto handle = [&](LineSource& src, std::string_view line, uint64_t number, bool truncated) {
     if (is_blank(line)) return;
-    if (src.truncated()) {
+    if (truncated) {
       malformed.add(src.name(), number, line, ParseError::kTruncatedLine);
       return;
     }
@@ -271,12 +263,13 @@ int run_stream(StreamOptions o) {
   // With --format auto, the first lines are kept until 16 are seen (or the input pauses), the
   // format is detected, and they are replayed.
   std::vector<std::string> pending;
-  std::vector<uint64_t> pending_numbers;
+  std::vector<std::pair<uint64_t, bool>> pending_numbers;  // line number, truncated
   auto detect = [&](LineSource& src) {
     std::vector<std::string_view> views(pending.begin(), pending.end());
     parser = make_parser(detect_format(views));
     if (o.input.verbose) fmt::print(stderr, "logpipe: {}: detected format {}\n", src.name(), parser->name());
-    for (size_t i = 0; i < pending.size(); ++i) handle(src, pending[i], pending_numbers[i]);
+    for (size_t i = 0; i < pending.size(); ++i)
+      handle(src, pending[i], pending_numbers[i].first, pending_numbers[i].second);
     pending.clear();
     pending_numbers.clear();
   };
@@ -358,21 +351,33 @@ int run_stream(StreamOptions o) {
   };
 
   constexpr int kPollMs = 100;
-  for (auto& src : sources) {
+  // An input that fails mid-read (a compressed file cut short, a dropped connection, a fatal
+  // broker error) ends the reading; the windows read so far are still evaluated and their alerts
+  // delivered, then the command fails (exit 1) without committing Kafka offsets.
+  std::string input_error;
+  for (auto& owned : sources) try {
+    // Network inputs: a stop signal ends them after what already arrived (StopDrainingSource).
+    // Files stop at once (there, everything has "arrived").
+    std::unique_ptr<StopDrainingSource> drained;
+    LineSource* src = owned.get();
+    if (endpoint_scheme(owned->name()) != "file") {
+      drained = std::make_unique<StopDrainingSource>(*owned, &g_stop_requested);
+      src = drained.get();
+    }
     checkpoints.clear();
     closed.reset();
     std::string_view line;
     bool done = false;
-    while (!done && !g_stop_requested) {
+    while (!done && (drained || !g_stop_requested)) {
       LineSource::Status st = src->next(line, kPollMs);
       if (st == LineSource::Status::kLine) {
         ++lines;
         bytes += line.size() + 1;
         if (parser) {
-          handle(*src, line, src->line_number());
+          handle(*src, line, src->line_number(), src->truncated());
         } else {
           pending.emplace_back(line);
-          pending_numbers.push_back(src->line_number());
+          pending_numbers.emplace_back(src->line_number(), src->truncated());
           if (pending.size() >= 16) detect(*src);
         }
         if ((lines & 0xfff) == 0) {
@@ -407,6 +412,11 @@ int run_stream(StreamOptions o) {
     }
     if (!parser && !pending.empty()) detect(*src);
     if (g_stop_requested) break;
+  } catch (const Error& e) {
+    if (e.exit_code() != kExitRuntime) throw;
+    if (!parser && !pending.empty()) detect(*owned);
+    input_error = e.what();
+    break;
   }
   // End of input or a stop signal: evaluate the open windows and flush their alerts. Only then
   // are Kafka offsets committed: every record read so far has had its window evaluated and its
@@ -417,7 +427,9 @@ int run_stream(StreamOptions o) {
   for (auto& sink : sinks) sink->close();
   bool delivered = true;
   for (auto& sink : sinks) delivered = delivered && sink->all_delivered();
-  if (delivered) {
+  if (!input_error.empty()) {
+    // The input failed: nothing is committed, a restart re-reads it.
+  } else if (delivered) {
     for (auto& src : sources) src->commit();
   } else {
     for (auto& src : sources)
@@ -434,6 +446,7 @@ int run_stream(StreamOptions o) {
                           es.late == 1 ? "" : "s");
   malformed.flush();
   malformed.print_summary(stderr);
+  if (!input_error.empty()) runtime_error("{}", input_error);
   return kExitOk;
 }
 

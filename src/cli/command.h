@@ -46,6 +46,16 @@ void add_input_options(CLI::App& command, InputOptions& options, bool positional
 /// the input side --group ID and --idle-exit DURATION. `options` must outlive parsing.
 void add_endpoint_options(CLI::App& command, EndpointOptions& options, bool input_side);
 
+/// Registers `--listen ENDPOINT` (tcp://, tls:// or udp://): serve that endpoint, many clients,
+/// instead of reading FILES. `what` ends the help text (how the command ends its input).
+void add_listen_option(CLI::App& command, std::string& listen, const std::string& what);
+
+/// The inputs of a command that reads logs: `inputs` (FILES and endpoints, client side), or the
+/// `--listen` endpoint alone (sets options.listen); `-` when neither. Throws Error (usage) when
+/// --listen is combined with inputs or is not a server endpoint.
+std::vector<std::string> resolve_inputs(std::vector<std::string> inputs, const std::string& listen,
+                                        EndpointOptions& options);
+
 /// After parsing: adds the LOGPIPE_KAFKA_<KEY> environment variables (lowest precedence) to the
 /// Kafka options and validates the TLS flags. Throws Error (usage) naming the option.
 void finish_endpoint_options(EndpointOptions& options);

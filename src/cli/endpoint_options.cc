@@ -146,6 +146,28 @@ void add_endpoint_options(CLI::App& command, EndpointOptions& o, bool input_side
       ->group(group);
 }
 
+void add_listen_option(CLI::App& command, std::string& listen, const std::string& what) {
+  command.add_option("--listen", listen,
+                     "Serve an input endpoint instead of FILES: tcp://HOST:PORT, tls://HOST:PORT or "
+                     "udp://HOST:PORT (many clients; port 0 = any free port); " + what)
+      ->type_name("ENDPOINT");
+}
+
+std::vector<std::string> resolve_inputs(std::vector<std::string> inputs, const std::string& listen,
+                                        EndpointOptions& o) {
+  if (!listen.empty()) {
+    if (!inputs.empty()) usage_error("--listen: cannot be combined with --input or FILES");
+    std::string_view scheme = endpoint_scheme(listen);
+    if (scheme != "tcp" && scheme != "udp" && scheme != "tls")
+      usage_error("--listen: expected tcp://HOST:PORT, tls://HOST:PORT or udp://HOST:PORT, got '{}'",
+                  listen);
+    inputs.push_back(listen);
+    o.listen = true;
+  }
+  if (inputs.empty()) inputs.push_back("-");
+  return inputs;
+}
+
 std::string kafka_env_name(std::string_view key) {
   std::string name;
   for (char c : key)

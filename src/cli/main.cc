@@ -40,7 +40,10 @@ void add_input_options(CLI::App& command, InputOptions& o, bool positional) {
   command.add_option("--rejects", o.rejects, "Write every malformed line verbatim to FILE");
   command.add_flag("--strict", o.strict, "Stop at the first malformed line (exit 3)");
   command.add_flag("-v,--verbose", o.verbose, "Print the detected format and details on stderr");
-  if (positional) command.add_option("FILES", o.inputs, "Input files (`-` = stdin; gzip/zstd ok)");
+  if (positional)
+    command.add_option("FILES", o.inputs,
+                       "Inputs: files (`-` = stdin; gzip/zstd ok) or endpoints tcp://, tls://, "
+                       "udp://, kafka:// (client side)");
 }
 
 int run_main(int argc, char** argv) {
