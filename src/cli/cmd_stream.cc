@@ -403,7 +403,9 @@ int run_stream(StreamOptions o) {
       // Event time follows the wall clock while nothing arrives, so a window still closes (and an
       // episode still resolves) when the traffic stops.
       if (time_at_last_data != kNoTime) engine.advance_to(time_at_last_data + quiet_us);
-      if (s.idle_exit_us && quiet_us >= s.idle_exit_us) {
+      // Network sources apply --idle-exit themselves (Kafka counts from its partition
+      // assignment, which takes seconds); files and pipes here.
+      if (s.idle_exit_us && !drained && quiet_us >= s.idle_exit_us) {
         done = true;
         break;
       }
