@@ -99,21 +99,32 @@ int run_anonymize(AnonymizeCliOptions& c) {
   MalformedLog malformed(c.input.rejects, c.input.strict);
 
   AnonymizeStats stats;
+  // An input that fails mid-read (a compressed file cut short): what was read before is written
+  // and the counts printed, then exit 1; Kafka offsets are not committed then.
+  std::string input_error;
   for (auto& source : sources) {
     if (g_stop_requested) break;
     bool first = stats.format.empty();
-    anonymize_source(*source, *sink, malformed, o, stats, &g_stop_requested);
+    try {
+      anonymize_source(*source, *sink, malformed, o, stats, &g_stop_requested);
+    } catch (const Error& e) {
+      if (e.exit_code() != kExitRuntime) throw;
+      input_error = e.what();
+      break;
+    }
     if (first && c.input.verbose && !stats.format.empty())
       fmt::print(stderr, "logpipe: {}: format {}\n", source->name(), stats.format);
     source.reset();
   }
   sink->close();
-  for (auto& n : network) n->commit();  // Kafka: offsets only once the output is written
+  if (input_error.empty())
+    for (auto& n : network) n->commit();  // Kafka: offsets only once the output is written
   malformed.flush();
   if (c.input.verbose)
     fmt::print(stderr, "logpipe: {} lines read, {} written, {} rejected ({} bytes in, {} out)\n",
                stats.lines, stats.written, stats.rejected, stats.bytes_in, stats.bytes_out);
   malformed.print_summary(stderr);
+  if (!input_error.empty()) runtime_error("{}", input_error);
   return kExitOk;
 }
 

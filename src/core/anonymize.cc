@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <exception>
 #include <future>
 
 #include "access_log.h"
@@ -1100,15 +1101,34 @@ class BlockReader {
       }
       // Fill the block up to its size; past it (one line longer than a block), grow by half.
       size_t want = out.size() < kBlockSize ? kBlockSize - out.size() : out.size() / 2;
-      size_t got = source_.read(out.reserve_more(want), want);
+      size_t got = 0;
+      try {
+        got = source_.read(out.reserve_more(want), want);
+      } catch (const Error&) {
+        // A compressed file cut short: the whole lines read so far are still rewritten; the
+        // partial last one is kept aside (rejected as cut short), then the error is rethrown.
+        error_ = std::current_exception();
+        v = out.view();
+        size_t end = v.rfind('\n') == std::string_view::npos ? 0 : v.rfind('\n') + 1;
+        cut_.assign(v.substr(end));
+        out.resize_down(end);
+        eof_ = true;
+        return out.size() > 0;
+      }
       out.grow(got);
       if (got == 0) eof_ = true;
     }
   }
+  /// After next() returned false: the source's failure, if it failed (rethrow it).
+  std::exception_ptr error() const noexcept { return error_; }
+  /// The partial line the source failed inside, if any.
+  std::string_view cut_line() const noexcept { return cut_.view(); }
 
  private:
   ByteSource& source_;
   ByteBuffer carry_;
+  ByteBuffer cut_;
+  std::exception_ptr error_;
   bool eof_ = false;
 };
 
@@ -1184,6 +1204,14 @@ void anonymize_source(ByteSource& source, ByteSink& sink, MalformedLog& malforme
     in_flight.front().second.get();
     finish(in_flight.front().first);
     in_flight.pop_front();
+  }
+  if (reader.error()) {
+    if (!reader.cut_line().empty()) {  // never written: it could hold half of a PII field
+      ++stats.lines;
+      ++stats.rejected;
+      malformed.add(source.name(), line_base + 1, reader.cut_line(), ParseError::kTruncatedLine);
+    }
+    std::rethrow_exception(reader.error());
   }
 }
 
