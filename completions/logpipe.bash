@@ -21,17 +21,17 @@ _logpipe() {
       esac;;
     calibrate)
       case "$cur" in
-        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --verbose -v --target-rate --window --hop --min-requests --output -o --report --exact-windows --no-progress " -- "$cur"));;
+        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --verbose -v --target-rate --window --hop --min-requests --output -o --report --exact-windows --no-progress --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --group --idle-exit " -- "$cur"));;
         *) COMPREPLY=($(compgen -f -- "$cur"));;
       esac;;
     anonymize)
       case "$cur" in
-        -*) COMPREPLY=($(compgen -W "--help -h --key-file --key-env --hash-field --drop --no-default-drop --ip --output -o --threads -j --format --rejects --strict --verbose -v " -- "$cur"));;
+        -*) COMPREPLY=($(compgen -W "--help -h --key-file --key-env --hash-field --drop --no-default-drop --ip --output -o --threads -j --format --rejects --strict --verbose -v --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --group --idle-exit " -- "$cur"));;
         *) COMPREPLY=($(compgen -f -- "$cur"));;
       esac;;
     analyze)
       case "$cur" in
-        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --verbose -v --report --output -o --top --since --until --by --threads --no-progress " -- "$cur"));;
+        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --verbose -v --report --output -o --top --since --until --by --threads --no-progress --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --group --idle-exit " -- "$cur"));;
         *) COMPREPLY=($(compgen -f -- "$cur"));;
       esac;;
   esac
