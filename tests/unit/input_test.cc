@@ -1,4 +1,5 @@
 #include "logpipe/input.h"
+#include "logpipe/error.h"
 
 #include <doctest/doctest.h>
 
@@ -78,4 +79,53 @@ TEST_CASE("line reader: line numbers and bytes") {
   CHECK(reader.line_number() == 2);
   CHECK(reader.bytes_read() == 4);
   CHECK_FALSE(reader.next(line));
+}
+
+namespace {
+
+// Serves `data`, then fails like a gzip file cut short.
+class FailingSource : public ByteSource {
+ public:
+  explicit FailingSource(std::string data) : data_(std::move(data)) {}
+  size_t read(char* buf, size_t n) override {
+    if (pos_ == data_.size()) throw Error(kExitRuntime, "test: truncated gzip data");
+    size_t k = std::min(n, data_.size() - pos_);
+    std::memcpy(buf, data_.data() + pos_, k);
+    pos_ += k;
+    return k;
+  }
+  const std::string& name() const noexcept override { return name_; }
+
+ private:
+  std::string data_;
+  size_t pos_ = 0;
+  std::string name_ = "test";
+};
+
+}  // namespace
+
+TEST_CASE("LineReader: a source that fails hands out its whole lines, then the cut one, then throws") {
+  FailingSource source("one\ntwo\nthr");
+  LineReader reader(source);
+  std::string_view line;
+  REQUIRE(reader.next(line));
+  CHECK(line == "one");
+  CHECK_FALSE(reader.truncated());
+  REQUIRE(reader.next(line));
+  CHECK(line == "two");
+  CHECK_FALSE(reader.truncated());
+  REQUIRE(reader.next(line));
+  CHECK(line == "thr");
+  CHECK(reader.truncated());
+  CHECK(reader.line_number() == 3);
+  CHECK_THROWS_WITH_AS(reader.next(line), "test: truncated gzip data", Error);
+}
+
+TEST_CASE("LineReader: a source that fails after a newline throws with no cut line") {
+  FailingSource source("one\n");
+  LineReader reader(source);
+  std::string_view line;
+  REQUIRE(reader.next(line));
+  CHECK_FALSE(reader.truncated());
+  CHECK_THROWS_AS(reader.next(line), Error);
 }
