@@ -233,8 +233,8 @@ std::string scan_for_report(const std::vector<std::string>& paths, const ReportS
           }
         }
         replay();
-      } catch (const Error& e) {
-        replay();
+      } catch (const Error&) {
+        replay();  // the lines kept for detection still count
         throw;
       }
       Worker w{*parser, report, options, &malformed};
