@@ -21,7 +21,17 @@ bool parse_iso_time(std::string_view s, int64_t& out_us) noexcept;
 /// Parses a --start/--since value: RFC 3339 or a date `2025-06-23`, or `now`.
 bool parse_time_arg(std::string_view s, int64_t& out_us) noexcept;
 
+/// The longest duration logpipe accepts anywhere (1e15 us, about 31 years). Beyond it a value is
+/// garbage or a typo; below it a count of microseconds is exact in a double and far from int64
+/// overflow, so converting it is defined behaviour.
+inline constexpr double kMaxDurationUs = 1e15;
+
+/// True when `us` (a number of microseconds, as a double) is in [0, kMaxDurationUs]; false for
+/// NaN, infinities, negative and oversized values. Check before casting to int64_t.
+constexpr bool duration_in_range(double us) noexcept { return us >= 0 && us <= kMaxDurationUs; }
+
 /// Parses a duration such as `30s`, `5m`, `24h`, `1d`, `250ms`, or a bare number of seconds.
+/// False for anything else, including `nan`, `inf` and durations above kMaxDurationUs.
 bool parse_duration(std::string_view s, int64_t& out_us) noexcept;
 
 /// Formats UTC microseconds as RFC 3339 `2025-06-23T08:00:00Z` (fraction only when non-zero).

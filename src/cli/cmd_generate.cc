@@ -97,7 +97,7 @@ int64_t duration_of(const std::string& path, const toml::node& node, std::string
   if (auto s = node.value<std::string>()) {
     if (parse_duration(*s, us)) return us;
   } else if (auto d = node.value<double>()) {
-    if (*d >= 0) return static_cast<int64_t>(*d * 1e6 + 0.5);
+    if (duration_in_range(*d * 1e6 + 0.5)) return static_cast<int64_t>(*d * 1e6 + 0.5);
   }
   profile_error(path, node,
                 fmt::format("'{}' must be a duration such as \"90s\", \"30m\", \"2h\"", key));

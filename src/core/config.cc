@@ -31,10 +31,12 @@ std::string where(std::string_view name, const toml::node& node) {
 
 int64_t seconds_value(std::string_view name, const toml::node& node, std::string_view key, bool allow_zero) {
   std::optional<double> v = node.value<double>();
-  if (!v || !std::isfinite(*v) || *v < 0 || (!allow_zero && *v == 0))
-    usage_error("{}: [window] {} must be a {} number of seconds", where(name, node), key,
+  // A size under half a microsecond rounds to 0, which would divide by zero in the engine.
+  int64_t us = v && duration_in_range(*v * 1e6) ? static_cast<int64_t>(std::llround(*v * 1e6)) : -1;
+  if (us < 0 || (!allow_zero && us == 0))
+    usage_error("{}: [window] {} must be a {} number of seconds (at most 1e9)", where(name, node), key,
                 allow_zero ? "non-negative" : "positive");
-  return static_cast<int64_t>(std::llround(*v * 1e6));
+  return us;
 }
 
 // Levenshtein distance, capped: small enough tables that the quadratic cost is nothing.

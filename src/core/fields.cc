@@ -128,8 +128,10 @@ class FieldsParser final : public Parser {
           if (value.empty()) break;
           double d = 0;
           auto res = std::from_chars(v.data(), v.data() + v.size(), d);
-          if (res.ec != std::errc() || res.ptr != v.data() + v.size() || d < 0) return ParseError::kBadField;
-          r.duration_us = static_cast<int64_t>(slots_[k] == Slot::kDurationMs ? d * 1000 : d);
+          if (res.ec != std::errc() || res.ptr != v.data() + v.size()) return ParseError::kBadField;
+          double us = slots_[k] == Slot::kDurationMs ? d * 1000 : d;
+          if (!duration_in_range(us)) return ParseError::kBadField;  // "nan", "1e300": no UB cast
+          r.duration_us = static_cast<int64_t>(us);
           break;
         }
       }

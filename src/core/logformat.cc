@@ -132,9 +132,11 @@ class LogFormatParser final : public Parser {
         if (v == "-") break;
         double d = 0;
         auto res = std::from_chars(v.data(), v.data() + v.size(), d);
-        if (res.ec != std::errc() || res.ptr != v.data() + v.size() || d < 0) return ParseError::kBadField;
+        if (res.ec != std::errc() || res.ptr != v.data() + v.size()) return ParseError::kBadField;
         double scale = f == Field::kDurationUs ? 1 : f == Field::kDurationMs ? 1e3 : 1e6;
-        r.duration_us = static_cast<int64_t>(d * scale);
+        double us = d * scale;
+        if (!duration_in_range(us)) return ParseError::kBadField;  // "nan", "1e300": no UB cast
+        r.duration_us = static_cast<int64_t>(us);
         break;
       }
       case Field::kVhost: r.host = dash_to_empty(v); break;

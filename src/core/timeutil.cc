@@ -182,7 +182,9 @@ bool parse_duration(std::string_view s, int64_t& out_us) noexcept {
   else if (unit == "h") scale = 3600e6;
   else if (unit == "d") scale = 86400e6;
   else return false;
-  out_us = static_cast<int64_t>(value * scale + 0.5);
+  double us = value * scale + 0.5;
+  if (!duration_in_range(us)) return false;  // from_chars accepts "nan" and "1e300"
+  out_us = static_cast<int64_t>(us);
   return true;
 }
 

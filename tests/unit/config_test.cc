@@ -44,6 +44,11 @@ TEST_CASE("config: a typo in a metric or key is an error naming the file and lin
   CHECK(message("[metrics.error_rate]\ntreshold = 1\n").find("t.toml:2: unknown key [metrics.error_rate] treshold") == 0);
   CHECK(message("[metrics.error_rate]\nthreshold = \"high\"\n").find("threshold must be a number") != std::string::npos);
   CHECK(message("[window]\nsize_s = 0\n").find("size_s must be a positive") != std::string::npos);
+  // Found by fuzzing: 1e300 overflowed the conversion to microseconds, 1e-9 rounded to a
+  // zero-length window.
+  CHECK(message("[window]\nsize_s = 1e300\n").find("size_s must be a positive") != std::string::npos);
+  CHECK(message("[window]\nsize_s = 1e-9\n").find("size_s must be a positive") != std::string::npos);
+  CHECK(message("[window]\nlateness_s = nan\n").find("lateness_s must be a non-negative") != std::string::npos);
   CHECK(message("[window\n").find("t.toml:1:") == 0);
 }
 

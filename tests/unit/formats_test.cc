@@ -84,6 +84,21 @@ TEST_CASE("logformat: %T seconds and %U%q") {
   CHECK(r.duration_us == 250000);
 }
 
+TEST_CASE("logformat and fields: a response time of nan, inf or 1e300 is a bad field, not UB") {
+  auto logformat = make_parser("logformat:%h %t %U %>s %D");
+  auto seconds = make_parser("logformat:%h %t %U %>s %T");
+  auto fields = make_parser("fields:timestamp url status duration_ms");
+  Record r;
+  for (const char* v : {"nan", "inf", "1e300", "-1"}) {
+    std::string line = std::string("::1 [23/Jun/2025:08:00:00 +0000] /a 200 ") + v;
+    CHECK_MESSAGE(logformat->parse(line, r) == ParseError::kBadField, v);
+    CHECK_MESSAGE(seconds->parse(line, r) == ParseError::kBadField, v);
+    CHECK_MESSAGE(fields->parse(std::string("2025-06-23T08:00:00Z /a 200 ") + v, r) == ParseError::kBadField, v);
+  }
+  REQUIRE(fields->parse("2025-06-23T08:00:00Z /a 200 1.5", r) == ParseError::kNone);
+  CHECK(r.duration_us == 1500);
+}
+
 TEST_CASE("logformat: bad format strings are usage errors") {
   CHECK_THROWS(make_parser("logformat:%h %Z"));
   CHECK_THROWS(make_parser("logformat:%h%u"));

@@ -55,6 +55,18 @@ TEST_CASE("durations") {
   CHECK_FALSE(parse_duration("", us));
 }
 
+TEST_CASE("durations: nan, inf and absurd sizes are refused, not converted (UB found by fuzzing)") {
+  int64_t us = 7;
+  for (const char* s : {"nan", "nans", "inf", "infd", "1e300", "1e300s", "1e10d", "-0.5s"})
+    CHECK_MESSAGE(!parse_duration(s, us), s);
+  CHECK(us == 7);
+  REQUIRE(parse_duration("365d", us));
+  CHECK(us == 31'536'000'000'000);
+  CHECK(duration_in_range(kMaxDurationUs));
+  CHECK_FALSE(duration_in_range(kMaxDurationUs * 2));
+  CHECK_FALSE(duration_in_range(-1));
+}
+
 TEST_CASE("formatting round-trips through the parsers") {
   char buf[32];
   for (int64_t s : {0LL, 951782400LL, 1750665600LL, 4102444799LL}) {
