@@ -42,3 +42,6 @@ build_logpipe() {
   fi
   ninja -C "$dir" >"$dir/build.log" 2>&1 || { cat "$dir/build.log" >&2; exit 1; }
 }
+
+# scripts/fuzz: clang and libFuzzer; llvm-14 brings llvm-symbolizer for readable crash reports.
+LOGPIPE_FUZZ_PACKAGES="clang-14 libclang-rt-14-dev llvm-14"
