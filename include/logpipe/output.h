@@ -25,6 +25,14 @@ class ByteSink {
 
 /// Opens `-` (stdout) or a path for writing. A path ending in `.gz` or `.zst` is compressed.
 /// `append` opens an existing file for appending (alerts). Throws Error when it cannot open.
+/// A regular file keeps only whole writes: a failed write (disk full) is truncated away.
 std::unique_ptr<ByteSink> open_output(const std::string& path, bool append = false);
+
+/// Opens a path for a result that is only useful whole (a report, thresholds, an anonymised
+/// copy): the bytes go to a temporary file next to it, renamed over `path` by close(). If the
+/// sink is destroyed without a successful close() (an error, disk full), the temporary file is
+/// removed and `path` is left as it was. `-` and existing non-regular files (/dev/full, a FIFO)
+/// are written in place, as open_output does, and so is a file whose directory refuses new files.
+std::unique_ptr<ByteSink> open_output_replacing(const std::string& path);
 
 }  // namespace logpipe

@@ -122,7 +122,7 @@ int run_analyze(AnalyzeOptions& o) {
     if (p != "-" && endpoint_scheme(p) == "file" && ::access(p.c_str(), R_OK) != 0)
       system_error(errno, "cannot open '" + p + "'");
   MalformedLog malformed(o.input.rejects, o.input.strict);
-  auto out = open_output(o.output);
+  auto out = open_output_replacing(o.output);
   std::atomic<uint64_t> progress_bytes{0};
   ReportScanOptions scan{o.input.format, o.input.verbose, threads, &g_stop_requested, nullptr};
   scan.endpoint = &o.net;

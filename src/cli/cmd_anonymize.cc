@@ -95,7 +95,9 @@ int run_anonymize(AnonymizeCliOptions& c) {
   }
   EndpointOptions output_options = c.net;
   output_options.listen = false;
-  auto sink = open_sink(c.output, output_options);
+  // A file is replaced only once complete: an error or a full disk leaves no half-anonymised copy.
+  auto sink = endpoint_scheme(c.output) == "file" ? open_output_replacing(c.output)
+                                                  : open_sink(c.output, output_options);
   MalformedLog malformed(c.input.rejects, c.input.strict);
 
   AnonymizeStats stats;

@@ -224,7 +224,7 @@ int run_calibrate(CalibrateOptions& o) {
   }
   const bool live = std::any_of(network.begin(), network.end(), [](const auto& n) { return n != nullptr; });
   progress = ProgressBar(total_bytes, !o.no_progress && ::isatty(2));
-  auto out = open_output(o.output);
+  auto out = open_output_replacing(o.output);
   const bool toml_on_stdout = o.output == "-";
 
   MalformedLog malformed(o.input.rejects, o.input.strict);

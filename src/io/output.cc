@@ -9,7 +9,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <climits>
+#include <cstdlib>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
 
@@ -32,30 +35,69 @@ void write_all(int fd, const char* p, size_t n, const std::string& name) {
 }
 
 // Receives the final bytes (after compression) of a sink.
+//
+// Two guards against partial garbage when a disk fills up:
+// - A regular file keeps only whole writes: when a write fails, the file is truncated back to
+//   where that write started. Callers write whole lines, so an alerts file or a generated log
+//   never ends in half a line.
+// - A replacing writer (open_output_replacing) writes to a temporary file in the same directory
+//   and renames it over the target in close(); destroyed without close() (an error), it removes
+//   the temporary, so the target is either the complete new file or untouched.
 class FdWriter {
  public:
-  FdWriter(int fd, std::string name, bool owned) : fd_(fd), name_(std::move(name)), owned_(owned) {}
-  FdWriter(FdWriter&& o) noexcept : fd_(o.fd_), name_(std::move(o.name_)), owned_(o.owned_) {
+  FdWriter(int fd, std::string name, bool owned) : fd_(fd), name_(std::move(name)), owned_(owned) {
+    struct stat st;
+    rollback_ = owned_ && ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode);
+  }
+  FdWriter(FdWriter&& o) noexcept
+      : fd_(o.fd_), name_(std::move(o.name_)), temp_(std::move(o.temp_)), target_(std::move(o.target_)),
+        owned_(o.owned_), rollback_(o.rollback_) {
     o.fd_ = -1;
+    o.temp_.clear();
   }
   FdWriter& operator=(FdWriter&&) = delete;
   ~FdWriter() {
     if (owned_ && fd_ >= 0) ::close(fd_);
+    if (!temp_.empty()) ::unlink(temp_.c_str());  // not committed: leave the target as it was
   }
-  void write(const char* p, size_t n) { write_all(fd_, p, n, name_); }
+  /// Makes close() rename `temp` (the file open on fd) to `target`.
+  void replace_on_close(std::string temp, std::string target) {
+    temp_ = std::move(temp);
+    target_ = std::move(target);
+  }
+  void write(const char* p, size_t n) {
+    if (!rollback_) return write_all(fd_, p, n, name_);
+    off_t start = ::lseek(fd_, 0, SEEK_END);  // O_APPEND or not, a write goes to the end here
+    try {
+      write_all(fd_, p, n, name_);
+    } catch (...) {
+      if (start >= 0 && ::ftruncate(fd_, start) != 0) {
+        // Nothing more to do: the write error being reported matters more.
+      }
+      throw;
+    }
+  }
   void close() {
     if (owned_ && fd_ >= 0) {
       int fd = fd_;
       fd_ = -1;
       if (::close(fd) != 0) system_error(errno, "cannot write '" + name_ + "'");
     }
+    if (!temp_.empty()) {
+      if (::rename(temp_.c_str(), target_.c_str()) != 0) system_error(errno, "cannot write '" + name_ + "'");
+      temp_.clear();
+    }
   }
   const std::string& name() const noexcept { return name_; }
+  /// True until close() renamed the temporary file of a replacing writer.
+  bool replacing() const noexcept { return !temp_.empty(); }
 
  private:
   int fd_;
   std::string name_;
+  std::string temp_, target_;  // replacing writer: the temporary file and the file it becomes
   bool owned_;
+  bool rollback_ = false;  // a regular file: undo a failed write
 };
 
 class PlainSink final : public ByteSink {
@@ -63,7 +105,7 @@ class PlainSink final : public ByteSink {
   explicit PlainSink(FdWriter out) : out_(std::move(out)) { buffer_.reserve(kBufferSize); }
   ~PlainSink() override {
     try {
-      close();
+      if (!out_.replacing()) close();  // a replacing writer commits only on an explicit close()
     } catch (...) {
     }
   }
@@ -104,7 +146,7 @@ class GzipSink final : public ByteSink {
   }
   ~GzipSink() override {
     try {
-      close();
+      if (!out_.replacing()) close();  // a replacing writer commits only on an explicit close()
     } catch (...) {
     }
     deflateEnd(&z_);
@@ -146,7 +188,7 @@ class ZstdSink final : public ByteSink {
   }
   ~ZstdSink() override {
     try {
-      close();
+      if (!out_.replacing()) close();  // a replacing writer commits only on an explicit close()
     } catch (...) {
     }
     ZSTD_freeCCtx(ctx_);
@@ -183,6 +225,12 @@ bool ends_with(const std::string& s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+std::unique_ptr<ByteSink> make_sink(FdWriter w, const std::string& path) {
+  if (ends_with(path, ".gz")) return std::make_unique<GzipSink>(std::move(w));
+  if (ends_with(path, ".zst")) return std::make_unique<ZstdSink>(std::move(w));
+  return std::make_unique<PlainSink>(std::move(w));
+}
+
 }  // namespace
 
 std::unique_ptr<ByteSink> open_output(const std::string& path, bool append) {
@@ -190,10 +238,41 @@ std::unique_ptr<ByteSink> open_output(const std::string& path, bool append) {
   int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC);
   int fd = ::open(path.c_str(), flags, 0644);
   if (fd < 0) system_error(errno, "cannot open '" + path + "' for writing");
+  return make_sink(FdWriter(fd, path, true), path);
+}
+
+std::unique_ptr<ByteSink> open_output_replacing(const std::string& path) {
+  if (path == "-") return open_output(path);
+  // Through a symlink, the file it points to is replaced, not the link.
+  std::string target = path;
+  struct stat st;
+  bool exists = ::stat(path.c_str(), &st) == 0;
+  if (exists && !S_ISREG(st.st_mode)) return open_output(path);  // /dev/full, a FIFO: write in place
+  if (struct stat lst; ::lstat(path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode)) {
+    char resolved[PATH_MAX];
+    if (::realpath(path.c_str(), resolved)) target = resolved;
+  }
+  size_t slash = target.rfind('/');
+  std::string dir = slash == std::string::npos ? "" : target.substr(0, slash + 1);
+  std::string base = slash == std::string::npos ? target : target.substr(slash + 1);
+  std::string temp = dir + "." + base + ".tmp-XXXXXX";  // same directory: rename is atomic
+  int fd = ::mkstemp(temp.data());
+  // A directory we may not create files in, holding a file we may write: write it in place.
+  if (fd < 0) return open_output(path);
+  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  // mkstemp creates 0600; give the file the mode the target has, or the one open(2) would give.
+  mode_t mode;
+  if (exists) {
+    mode = st.st_mode & 07777;
+  } else {
+    mode_t mask = ::umask(0);
+    ::umask(mask);
+    mode = 0644 & ~mask;
+  }
+  ::fchmod(fd, mode);
   FdWriter w(fd, path, true);
-  if (ends_with(path, ".gz")) return std::make_unique<GzipSink>(std::move(w));
-  if (ends_with(path, ".zst")) return std::make_unique<ZstdSink>(std::move(w));
-  return std::make_unique<PlainSink>(std::move(w));
+  w.replace_on_close(temp, target);
+  return make_sink(std::move(w), path);
 }
 
 }  // namespace logpipe
