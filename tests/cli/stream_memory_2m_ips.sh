@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Bounded memory: 2,000,000 lines from 2,000,000 distinct IPs, first spread over 33 minutes, then
-# all in one minute (the cap evicts). Peak RSS (measured by the kernel for the child) < 300 MB.
+# all in one minute (the cap evicts). Peak RSS (measured by the kernel for the child) < 300 MB
+# (not under the sanitizers, whose allocator is what RSS would measure).
 # A heavy IP hidden in the flood still fires with its exact count.
 set -euo pipefail
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -30,6 +31,10 @@ assert firing and all(a['key'] == '6.6.6.6' for a in firing), firing[:3]
 if span == 59:  # one window: the heavy key survived the evictions with its exact count
     assert len(firing) == 1 and firing[0]['requests'] == 50000, firing
 print(f'span {span}s: peak RSS {rss_mb:.0f} MB, {len(firing)} firing')
-assert rss_mb < 300, rss_mb
+# Under ASan (scripts/test --sanitize) RSS measures the sanitizer's allocator (a 256 MB
+# quarantine, shadow memory), not ours: the bound is checked by the normal build only.
+import os
+if not os.environ.get('LOGPIPE_SANITIZE'):
+    assert rss_mb < 300, rss_mb
 PY
 done
