@@ -21,10 +21,10 @@ bool parse_iso_time(std::string_view s, int64_t& out_us) noexcept;
 /// Parses a --start/--since value: RFC 3339 or a date `2025-06-23`, or `now`.
 bool parse_time_arg(std::string_view s, int64_t& out_us) noexcept;
 
-/// The longest duration logpipe accepts anywhere (1e15 us, about 31 years). Beyond it a value is
-/// garbage or a typo; below it a count of microseconds is exact in a double and far from int64
-/// overflow, so converting it is defined behaviour.
-inline constexpr double kMaxDurationUs = 1e15;
+/// The longest duration logpipe accepts anywhere (1e18 us, about 31,700 years: `--lateness
+/// 100000d` stands for "never late"). Beyond it a value is garbage; below it the conversion to
+/// int64_t is defined and event time plus the duration cannot overflow.
+inline constexpr double kMaxDurationUs = 1e18;
 
 /// True when `us` (a number of microseconds, as a double) is in [0, kMaxDurationUs]; false for
 /// NaN, infinities, negative and oversized values. Check before casting to int64_t.

@@ -34,7 +34,7 @@ int64_t seconds_value(std::string_view name, const toml::node& node, std::string
   // A size under half a microsecond rounds to 0, which would divide by zero in the engine.
   int64_t us = v && duration_in_range(*v * 1e6) ? static_cast<int64_t>(std::llround(*v * 1e6)) : -1;
   if (us < 0 || (!allow_zero && us == 0))
-    usage_error("{}: [window] {} must be a {} number of seconds (at most 1e9)", where(name, node), key,
+    usage_error("{}: [window] {} must be a {} number of seconds (at most 1e12)", where(name, node), key,
                 allow_zero ? "non-negative" : "positive");
   return us;
 }

@@ -9,13 +9,23 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 
 namespace {
 
+// Durations are written as seconds in a double: exact below 2^51 us (71 years), rounded above.
+bool close_enough(const std::optional<int64_t>& a, const std::optional<int64_t>& b) {
+  if (!a || !b) return !a && !b;
+  int64_t d = *a > *b ? *a - *b : *b - *a;
+  return *a < (int64_t{1} << 51) ? d == 0 : static_cast<double>(d) <= static_cast<double>(*a) * 1e-14;
+}
+
 bool same(const logpipe::ThresholdConfig& a, const logpipe::ThresholdConfig& b) {
-  if (a.window_us != b.window_us || a.hop_us != b.hop_us || a.lateness_us != b.lateness_us) return false;
+  if (!close_enough(a.window_us, b.window_us) || !close_enough(a.hop_us, b.hop_us) ||
+      !close_enough(a.lateness_us, b.lateness_us))
+    return false;
   if (a.error_statuses != b.error_statuses) return false;
   for (size_t m = 0; m < logpipe::kMetricCount; ++m)
     if (a.metrics[m].threshold != b.metrics[m].threshold || a.metrics[m].min_requests != b.metrics[m].min_requests)

@@ -62,6 +62,8 @@ TEST_CASE("durations: nan, inf and absurd sizes are refused, not converted (UB f
   CHECK(us == 7);
   REQUIRE(parse_duration("365d", us));
   CHECK(us == 31'536'000'000'000);
+  REQUIRE(parse_duration("100000d", us));  // stream --lateness 100000d: never late
+  CHECK(us == 8'640'000'000'000'000);
   CHECK(duration_in_range(kMaxDurationUs));
   CHECK_FALSE(duration_in_range(kMaxDurationUs * 2));
   CHECK_FALSE(duration_in_range(-1));
