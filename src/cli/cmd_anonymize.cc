@@ -13,6 +13,7 @@
 #include "logpipe/error.h"
 #include "logpipe/input.h"
 #include "logpipe/malformed.h"
+#include "logpipe/output.h"
 
 namespace logpipe::cli {
 namespace {
@@ -49,6 +50,32 @@ std::string read_key_file(const std::string& path) {
   }
   return key;
 }
+
+// Forwards to the output and remembers whether it failed, so that an output error (disk full) is
+// never mistaken for an input cut short (which keeps what was written and renames it into place).
+class OutputGuard final : public ByteSink {
+ public:
+  explicit OutputGuard(ByteSink& sink) : sink_(sink) {}
+  void write(std::string_view data) override { guarded([&] { sink_.write(data); }); }
+  void flush() override { guarded([&] { sink_.flush(); }); }
+  void close() override { guarded([&] { sink_.close(); }); }
+  bool all_delivered() const noexcept override { return sink_.all_delivered(); }
+  const std::string& name() const noexcept override { return sink_.name(); }
+  bool failed() const noexcept { return failed_; }
+
+ private:
+  template <class F>
+  void guarded(F&& f) {
+    try {
+      f();
+    } catch (...) {
+      failed_ = true;
+      throw;
+    }
+  }
+  ByteSink& sink_;
+  bool failed_ = false;
+};
 
 int run_anonymize(AnonymizeCliOptions& c) {
   // Parse and validate everything before reading any log (STYLE.md rule 4).
@@ -104,13 +131,14 @@ int run_anonymize(AnonymizeCliOptions& c) {
   // An input that fails mid-read (a compressed file cut short): what was read before is written
   // and the counts printed, then exit 1; Kafka offsets are not committed then.
   std::string input_error;
+  OutputGuard guard(*sink);
   for (auto& source : sources) {
     if (g_stop_requested) break;
     bool first = stats.format.empty();
     try {
-      anonymize_source(*source, *sink, malformed, o, stats, &g_stop_requested);
+      anonymize_source(*source, guard, malformed, o, stats, &g_stop_requested);
     } catch (const Error& e) {
-      if (e.exit_code() != kExitRuntime) throw;
+      if (e.exit_code() != kExitRuntime || guard.failed()) throw;
       input_error = e.what();
       break;
     }
