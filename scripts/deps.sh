@@ -10,6 +10,8 @@ LOGPIPE_TEST_PACKAGES="kcat mawk jq python3 zstd gzip openssl iproute2"
 LOGPIPE_TEST_PACKAGES="$LOGPIPE_TEST_PACKAGES dpkg-dev file systemd"
 # Real Alertmanager and Prometheus for the endpoint tests (started on loopback), curl to query them.
 LOGPIPE_TEST_PACKAGES="$LOGPIPE_TEST_PACKAGES curl prometheus prometheus-alertmanager"
+# Headless Chromium renders the HTML report in analyze_html_chromium (issue 7's done-when).
+LOGPIPE_TEST_PACKAGES="$LOGPIPE_TEST_PACKAGES chromium"
 
 # ensure_packages PKG...: installs what is missing.
 ensure_packages() {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The HTML report renders in headless Chromium with visible charts: in a screenshot, the
 # time-series area (blue at 35% over white) and the 2xx status bar (green) cover many pixels.
-# Skipped when Debian's chromium is not installed (it is not part of the CI packages: 350 MB).
+# Skipped when Debian's chromium is not installed (scripts/deps.sh installs it for the tests).
 set -euo pipefail
 chromium=/usr/bin/chromium
 [ -x "$chromium" ] || { echo "SKIP: $chromium absent (apt-get install chromium to run this test)"; exit 77; }
