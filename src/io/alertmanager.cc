@@ -24,6 +24,7 @@
 //
 // Plain HTTP: use it on loopback or a trusted network (docs/security.md).
 #include "io/endpoint_impl.h"
+#include "io/socket_address.h"
 
 #include "logpipe/error.h"
 #include "logpipe/report.h"
@@ -362,24 +363,7 @@ class AlertmanagerSink final : public ByteSink {
     done_.notify_all();
   }
 
-  void resolve() {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* res = nullptr;
-    std::string port = std::to_string(target_.port);
-    int rc = ::getaddrinfo(target_.host.c_str(), port.c_str(), &hints, &res);
-    if (rc != 0) runtime_error("{}: cannot resolve '{}': {}", name_, target_.host, gai_strerror(rc));
-    for (addrinfo* a = res; a; a = a->ai_next) {
-      Address addr;
-      std::memcpy(&addr.storage, a->ai_addr, a->ai_addrlen);
-      addr.length = a->ai_addrlen;
-      addr.family = a->ai_family;
-      addresses_.push_back(addr);
-    }
-    ::freeaddrinfo(res);
-    if (addresses_.empty()) runtime_error("{}: '{}' has no address", name_, target_.host);
-  }
+  void resolve() { addresses_ = resolve_stream_addresses(name_, target_.host, target_.port); }
 
   // Waits for `events` on fd until the deadline; false on timeout.
   static bool wait_fd(int fd, short events, Clock::time_point deadline) {
@@ -492,11 +476,7 @@ class AlertmanagerSink final : public ByteSink {
     return status;
   }
 
-  struct Address {
-    sockaddr_storage storage;
-    socklen_t length;
-    int family;
-  };
+  using Address = SocketAddress;
   Target target_;
   std::string name_;
   size_t max_queue_;

@@ -24,6 +24,7 @@
 #include <ctime>
 
 #include "io/endpoint_impl.h"
+#include "io/socket_address.h"
 #include "logpipe/error.h"
 
 namespace logpipe::detail {
@@ -97,24 +98,7 @@ class TcpSink final : public ByteSink {
   static int64_t no_deadline() { return INT64_MAX; }
   size_t undelivered() const noexcept { return pending_.size() - line_start_; }
 
-  void resolve() {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* res = nullptr;
-    std::string port = std::to_string(port_);
-    int rc = ::getaddrinfo(host_.c_str(), port.c_str(), &hints, &res);
-    if (rc != 0) runtime_error("{}: cannot resolve '{}': {}", name_, host_, gai_strerror(rc));
-    for (addrinfo* a = res; a; a = a->ai_next) {
-      Address addr;
-      std::memcpy(&addr.storage, a->ai_addr, a->ai_addrlen);
-      addr.length = a->ai_addrlen;
-      addr.family = a->ai_family;
-      addresses_.push_back(addr);
-    }
-    ::freeaddrinfo(res);
-    if (addresses_.empty()) runtime_error("{}: '{}' has no address", name_, host_);
-  }
+  void resolve() { addresses_ = resolve_stream_addresses(name_, host_, port_); }
 
   // One non-blocking connection attempt per address; true when connected.
   bool try_connect() {
@@ -260,11 +244,7 @@ class TcpSink final : public ByteSink {
                     fd_ < 0 ? last_error_ : std::string("server not reading"));
   }
 
-  struct Address {
-    sockaddr_storage storage;
-    socklen_t length;
-    int family;
-  };
+  using Address = SocketAddress;
   std::string host_;
   uint16_t port_;
   std::string name_;
@@ -283,6 +263,28 @@ class TcpSink final : public ByteSink {
 };
 
 }  // namespace
+
+std::vector<SocketAddress> resolve_stream_addresses(const std::string& name, const std::string& host,
+                                                    uint16_t port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  std::string port_text = std::to_string(port);
+  int rc = ::getaddrinfo(host.c_str(), port_text.c_str(), &hints, &res);
+  if (rc != 0) runtime_error("{}: cannot resolve '{}': {}", name, host, gai_strerror(rc));
+  std::vector<SocketAddress> addresses;
+  for (addrinfo* a = res; a; a = a->ai_next) {
+    SocketAddress addr;
+    std::memcpy(&addr.storage, a->ai_addr, a->ai_addrlen);
+    addr.length = a->ai_addrlen;
+    addr.family = a->ai_family;
+    addresses.push_back(addr);
+  }
+  ::freeaddrinfo(res);
+  if (addresses.empty()) runtime_error("{}: '{}' has no address", name, host);
+  return addresses;
+}
 
 std::unique_ptr<ByteSink> open_tcp_sink(const std::string& spec, const EndpointOptions&) {
   auto [host, port] = split_host_port(spec);
