@@ -10,24 +10,16 @@
 #      line exactly once in the topic, and the consumer delivered every line exactly once.
 set -euo pipefail
 command -v kcat >/dev/null || { echo "SKIP: kcat absent"; exit 77; }
-bin=$(dirname "$LOGPIPE")
-mock=$bin/logpipe-kafka-mock
-cat=$bin/logpipe-endpoint-cat
+cat=$(dirname "$LOGPIPE")/logpipe-endpoint-cat
 tmp=$(mktemp -d)
-mock_pid=
+. "$SRC/tests/cli/lib/kafka_mock.sh"
 cleanup() {
-  [ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null && wait "$mock_pid" 2>/dev/null
+  kafka_mock_stop
   rm -rf "$tmp"
 }
 trap cleanup EXIT
 
-mkfifo "$tmp/control"
-"$mock" --brokers 3 --bootstrap-file "$tmp/bootstrap" http-logs:4 out:3 alerts:2 outage:4 \
-  <"$tmp/control" >"$tmp/mock.out" 2>"$tmp/mock.err" &
-mock_pid=$!
-exec 3>"$tmp/control"
-for _ in $(seq 100); do [ -s "$tmp/bootstrap" ] && break; sleep 0.1; done
-bs=$(cat "$tmp/bootstrap")
+kafka_mock_start --brokers 3 http-logs:4 out:3 alerts:2 outage:4
 echo "mock cluster: $bs"
 # The mock coordinator waits session.timeout.ms - 1 s before re-forming a group that an earlier
 # member left (a real broker does not); a short session keeps the resume steps quick.

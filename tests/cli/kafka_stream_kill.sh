@@ -12,21 +12,15 @@ set -euo pipefail
 command -v kcat >/dev/null || { echo "SKIP: kcat absent"; exit 77; }
 bin=$(dirname "$LOGPIPE")
 tmp=$(mktemp -d)
-mock_pid=
+. "$SRC/tests/cli/lib/kafka_mock.sh"
 stream_pid=
 cleanup() {
   [ -n "$stream_pid" ] && kill -9 "$stream_pid" 2>/dev/null
-  [ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null && wait "$mock_pid" 2>/dev/null
+  kafka_mock_stop
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-mkfifo "$tmp/control"
-"$bin/logpipe-kafka-mock" --bootstrap-file "$tmp/bootstrap" http-logs:1 alerts:1 \
-  <"$tmp/control" >"$tmp/mock.out" 2>"$tmp/mock.err" &
-mock_pid=$!
-exec 3>"$tmp/control"
-for _ in $(seq 100); do [ -s "$tmp/bootstrap" ] && break; sleep 0.1; done
-bs=$(cat "$tmp/bootstrap")
+kafka_mock_start http-logs:1 alerts:1
 opts=(--kafka-option session.timeout.ms=6000 --config "$SRC/tests/data/stream_thresholds.toml"
       --lateness 1s --alerts "kafka://$bs/alerts")
 

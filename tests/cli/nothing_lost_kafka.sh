@@ -6,11 +6,10 @@
 # message.max.bytes (1 MB by default), so such a line cannot travel as one message.
 set -euo pipefail
 command -v kcat >/dev/null || { echo "SKIP: kcat absent"; exit 77; }
-bin=$(dirname "$LOGPIPE")
 tmp=$(mktemp -d)
-mock_pid=
+. "$SRC/tests/cli/lib/kafka_mock.sh"
 cleanup() {
-  [ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null && wait "$mock_pid" 2>/dev/null
+  kafka_mock_stop
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -18,13 +17,7 @@ peer="$SRC/tests/cli/nothing_lost.py"
 read -r records malformed < <(python3 "$peer" make "$tmp/in.log")
 [ "$records" = 1001 ] && [ "$malformed" = 2 ]
 
-mkfifo "$tmp/control"
-"$bin/logpipe-kafka-mock" --bootstrap-file "$tmp/bootstrap" http-logs:1 \
-  <"$tmp/control" >"$tmp/mock.out" 2>"$tmp/mock.err" &
-mock_pid=$!
-exec 3>"$tmp/control"
-for _ in $(seq 100); do [ -s "$tmp/bootstrap" ] && break; sleep 0.1; done
-bs=$(cat "$tmp/bootstrap")
+kafka_mock_start http-logs:1
 kcat -P -b "$bs" -t http-logs -l "$tmp/in.log"
 # Independent count of what the topic holds: every line is a message, the cut one included.
 [ "$(kcat -C -b "$bs" -t http-logs -e -q -f '%o\n' | wc -l)" -eq $((records + malformed)) ]
