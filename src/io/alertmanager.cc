@@ -55,7 +55,7 @@ using namespace std::chrono_literals;
 
 constexpr auto kFirstBackoff = 100ms;
 constexpr auto kMaxBackoff = 5s;
-constexpr auto kConnectTimeout = 3s;
+constexpr int kConnectTimeoutMs = 3000;
 constexpr auto kResponseTimeout = 10s;
 constexpr auto kCloseDeadline = 30s;
 constexpr auto kRepostInterval = 60s;
@@ -379,28 +379,10 @@ class AlertmanagerSink final : public ByteSink {
 
   int connect_any(std::string& error) {
     for (const Address& a : addresses_) {
-      int fd = ::socket(a.family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-      if (fd < 0) {
-        error = std::strerror(errno);
-        continue;
-      }
-      int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&a.storage), a.length);
-      if (rc != 0 && errno == EINPROGRESS) {
-        int err = 0;
-        socklen_t len = sizeof err;
-        if (wait_fd(fd, POLLOUT, Clock::now() + kConnectTimeout) &&
-            ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0)
-          rc = 0;
-        else
-          errno = err ? err : ETIMEDOUT;
-      }
-      if (rc == 0) {
-        int one = 1;
-        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        return fd;
-      }
-      error = fmt::format("connect: {}", std::strerror(errno));
-      ::close(fd);
+      int err = 0;
+      int fd = connect_stream(a, kConnectTimeoutMs, /*interruptible=*/false, err);
+      if (fd >= 0) return fd;
+      error = fmt::format("connect: {}", std::strerror(err));
     }
     return -1;
   }

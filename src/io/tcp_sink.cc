@@ -103,35 +103,16 @@ class TcpSink final : public ByteSink {
   // One non-blocking connection attempt per address; true when connected.
   bool try_connect() {
     for (const Address& a : addresses_) {
-      int fd = ::socket(a.family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-      if (fd < 0) {
-        last_error_ = std::strerror(errno);
-        continue;
-      }
-      int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&a.storage), a.length);
-      if (rc != 0 && errno == EINPROGRESS) {
-        pollfd p{fd, POLLOUT, 0};
-        rc = ::poll(&p, 1, static_cast<int>(kConnectTimeoutMs));
-        int err = 0;
-        socklen_t len = sizeof err;
-        if (rc == 1 && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0)
-          rc = 0;
-        else {
-          errno = rc == 0 ? ETIMEDOUT : (err ? err : errno);
-          rc = -1;
-        }
-      }
-      if (rc == 0) {
-        int one = 1;
-        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      int err = 0;
+      int fd = connect_stream(a, static_cast<int>(kConnectTimeoutMs), /*interruptible=*/true, err);
+      if (fd >= 0) {
         fd_ = fd;
         backoff_ms_ = kFirstBackoffMs;
         if (was_connected_) fmt::print(stderr, "logpipe: {}: reconnected\n", name_);
         was_connected_ = true;
         return true;
       }
-      last_error_ = std::strerror(errno);
-      ::close(fd);
+      last_error_ = std::strerror(err);
     }
     next_attempt_ms_ = now_ms() + backoff_ms_;
     backoff_ms_ = std::min(backoff_ms_ * 2, kMaxBackoffMs);
@@ -284,6 +265,43 @@ std::vector<SocketAddress> resolve_stream_addresses(const std::string& name, con
   ::freeaddrinfo(res);
   if (addresses.empty()) runtime_error("{}: '{}' has no address", name, host);
   return addresses;
+}
+
+int connect_stream(const SocketAddress& address, int timeout_ms, bool interruptible, int& error) {
+  int fd = ::socket(address.family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) {
+    error = errno;
+    return -1;
+  }
+  int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&address.storage), address.length);
+  if (rc != 0 && errno == EINPROGRESS) {
+    int64_t deadline = now_ms() + timeout_ms;
+    for (;;) {
+      pollfd p{fd, POLLOUT, 0};
+      rc = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(deadline - now_ms(), 0)));
+      if (rc == 1) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+        errno = err;
+        rc = err == 0 ? 0 : -1;
+        break;
+      }
+      if (rc == 0 || errno != EINTR || interruptible) {
+        if (rc == 0) errno = ETIMEDOUT;
+        rc = -1;
+        break;
+      }
+    }
+  }
+  if (rc != 0) {
+    error = errno;
+    ::close(fd);
+    return -1;
+  }
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
 }
 
 std::unique_ptr<ByteSink> open_tcp_sink(const std::string& spec, const EndpointOptions&) {

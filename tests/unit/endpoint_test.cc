@@ -1,9 +1,19 @@
 #include "logpipe/endpoint.h"
 
+#include <arpa/inet.h>
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <deque>
 #include <string>
+
+#include "io/socket_address.h"
+#include "logpipe/error.h"
 
 using namespace logpipe;
 
@@ -75,4 +85,37 @@ TEST_CASE("line_source_bytes: lines joined by newlines, then the end") {
   char buf[4];
   for (size_t n; (n = bytes->read(buf, sizeof buf)) > 0;) all.append(buf, n);
   CHECK(all == "first\nsecond\nhalf a li\n");
+}
+
+// The connect step shared by tcp:// and alertmanager:// (io/socket_address.h).
+TEST_CASE("connect_stream: connects to a listener, reports a refused port by its errno") {
+  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(listener >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(listener, 4) == 0);
+  socklen_t len = sizeof addr;
+  REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  uint16_t port = ntohs(addr.sin_port);
+
+  auto addresses = detail::resolve_stream_addresses("test", "127.0.0.1", port);
+  REQUIRE(addresses.size() == 1);
+  CHECK(addresses[0].family == AF_INET);
+  int err = 0;
+  int fd = detail::connect_stream(addresses[0], 1000, true, err);
+  REQUIRE(fd >= 0);
+  int nodelay = 0;
+  socklen_t optlen = sizeof nodelay;
+  REQUIRE(::getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &optlen) == 0);
+  CHECK(nodelay != 0);
+  CHECK((::fcntl(fd, F_GETFL) & O_NONBLOCK) != 0);
+  ::close(fd);
+
+  ::close(listener);  // nothing listens there any more
+  fd = detail::connect_stream(addresses[0], 1000, false, err);
+  CHECK(fd == -1);
+  CHECK(err == ECONNREFUSED);
+  CHECK_THROWS_AS(detail::resolve_stream_addresses("test", "no-such-host.invalid", 80), Error);
 }
