@@ -71,9 +71,11 @@ class LineSource {
 /// Wraps a source so that a stop signal loses nothing: while `*stop` is zero it is the source;
 /// once set, it hands out the lines that already arrived (next() with no wait), then calls
 /// finish() and hands out the partial lines of open connections, then returns kEnd; each of the
-/// two phases lasts at most one second (a sender that keeps flooding does not hold us). Readers treat that kEnd as the end of input.
+/// two phases lasts at most kStopDrainLimitUs (a sender that keeps flooding does not hold us).
+/// Readers treat that kEnd as the end of input.
 class StopDrainingSource final : public LineSource {
  public:
+  static constexpr int64_t kStopDrainLimitUs = 10'000'000;
   StopDrainingSource(LineSource& source, const volatile int* stop) : source_(source), stop_(stop) {}
   Status next(std::string_view& line, int timeout_ms) override;
   const std::string& name() const noexcept override { return source_.name(); }

@@ -57,16 +57,19 @@ LineSource::Status StopDrainingSource::next(std::string_view& line, int timeout_
   if (phase_ == Phase::kRunning) {
     if (!stop_ || !*stop_) return source_.next(line, timeout_ms);
     phase_ = Phase::kDraining;
-    drain_deadline_us_ = now_us() + 1'000'000;
+    drain_deadline_us_ = now_us() + kStopDrainLimitUs;
   }
   for (;;) {
-    // Each phase ends when nothing more is ready, or after a second (a sender that floods us).
+    // Each phase ends when nothing more is ready, or after kStopDrainLimitUs (a sender that
+    // floods us). The limit is generous: under load, or under a sanitizer, reading and parsing
+    // what the kernel already holds (a few MB per connection, a 10 MB line) takes seconds, and a
+    // short limit silently turned such lines into one cut-short line.
     Status status = now_us() < drain_deadline_us_ ? source_.next(line, 0) : Status::kTimeout;
     if (status != Status::kTimeout) return status;
     if (phase_ == Phase::kFinished) return Status::kEnd;
     source_.finish();
     phase_ = Phase::kFinished;
-    drain_deadline_us_ = now_us() + 1'000'000;
+    drain_deadline_us_ = now_us() + kStopDrainLimitUs;
   }
 }
 
