@@ -114,12 +114,16 @@ class LatencyHistogram {
   void clear() noexcept;
   uint64_t count() const noexcept { return total_; }
   /// Nearest-rank quantile (the smallest bucket holding at least q of the samples), reported as
-  /// the bucket's midpoint in microseconds. 0 when empty.
+  /// the bucket's midpoint in microseconds, clamped to the smallest and largest sample: never
+  /// above the slowest request (a window of identical durations reports that duration exactly).
+  /// 0 when empty.
   double quantile_us(double q) const noexcept;
 
  private:
   std::array<uint32_t, kBuckets> counts_{};
   uint64_t total_ = 0;
+  uint64_t min_us_ = UINT64_MAX;
+  uint64_t max_us_ = 0;
 };
 
 /// Counters per key for one dimension of one pane: open addressing on a 64-bit hash, key bytes

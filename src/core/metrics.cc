@@ -56,18 +56,25 @@ inline double bucket_midpoint(size_t b) noexcept {
 }  // namespace
 
 void LatencyHistogram::add(int64_t us) noexcept {
-  ++counts_[latency_bucket(us < 0 ? 0 : static_cast<uint64_t>(us))];
+  uint64_t v = us < 0 ? 0 : static_cast<uint64_t>(us);
+  ++counts_[latency_bucket(v)];
   ++total_;
+  min_us_ = std::min(min_us_, v);
+  max_us_ = std::max(max_us_, v);
 }
 
 void LatencyHistogram::merge(const LatencyHistogram& o) noexcept {
   for (size_t i = 0; i < kBuckets; ++i) counts_[i] += o.counts_[i];
   total_ += o.total_;
+  min_us_ = std::min(min_us_, o.min_us_);
+  max_us_ = std::max(max_us_, o.max_us_);
 }
 
 void LatencyHistogram::clear() noexcept {
   counts_.fill(0);
   total_ = 0;
+  min_us_ = UINT64_MAX;
+  max_us_ = 0;
 }
 
 double LatencyHistogram::quantile_us(double q) const noexcept {
@@ -75,12 +82,15 @@ double LatencyHistogram::quantile_us(double q) const noexcept {
   // Nearest rank: the ceil(q * n)-th smallest sample (1-based).
   auto rank = static_cast<uint64_t>(std::ceil(q * static_cast<double>(total_) - 1e-9));
   if (rank < 1) rank = 1;
+  auto clamped = [this](double v) {
+    return std::clamp(v, static_cast<double>(min_us_), static_cast<double>(max_us_));
+  };
   uint64_t seen = 0;
   for (size_t b = 0; b < kBuckets; ++b) {
     seen += counts_[b];
-    if (seen >= rank) return bucket_midpoint(b);
+    if (seen >= rank) return clamped(bucket_midpoint(b));
   }
-  return bucket_midpoint(kBuckets - 1);
+  return clamped(bucket_midpoint(kBuckets - 1));
 }
 
 // ---------------------------------------------------------------------------------------------

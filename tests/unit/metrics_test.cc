@@ -381,6 +381,29 @@ TEST_CASE("latency histogram: quantiles stay within one bucket of the exact valu
   CHECK(empty.quantile_us(0.99) == 0);
 }
 
+TEST_CASE("latency histogram: a quantile is never outside the samples") {
+  // Every request took exactly 2 s: the p99 is 2000 ms, not the midpoint of its bucket
+  // (2031.6 ms), which would fire a threshold of 2000 that no request crossed.
+  LatencyHistogram same;
+  for (int i = 0; i < 50; ++i) same.add(2'000'000);
+  CHECK(same.quantile_us(0.99) == 2'000'000);
+  CHECK(same.quantile_us(0.5) == 2'000'000);
+  // 1..100 ms: the p99 (99 ms, nearest rank) falls in a bucket whose midpoint (102.4 ms) is above
+  // the slowest request; it is reported as that request, 100 ms.
+  LatencyHistogram ramp;
+  for (int ms = 1; ms <= 100; ++ms) ramp.add(ms * 1000);
+  CHECK(ramp.quantile_us(0.99) == 100'000);
+  CHECK(ramp.quantile_us(0.01) >= 1000);
+  // merge() carries the extremes; clear() forgets them.
+  LatencyHistogram merged;
+  merged.merge(same);
+  merged.merge(ramp);
+  CHECK(merged.quantile_us(1.0) == 2'000'000);
+  merged.clear();
+  merged.add(7);
+  CHECK(merged.quantile_us(0.99) == 7);
+}
+
 TEST_CASE("key table: the cap keeps the heavy keys with exact counts and never over-counts") {
   KeyTable t(64);
   // One heavy key among a flood of distinct light ones.
