@@ -358,7 +358,7 @@ WindowEngine::AddResult WindowEngine::add(const Record& r) {
     // Late when every window holding t has closed, or would have by the lateness rule.
     // (Before any window closed, only the lateness rule applies: earlier windows may still open.)
     if ((closed_any_ && last < next_window_) ||
-        last * hop + size + config_.lateness_us <= stats_.max_time_us) {
+        last * hop + size + config_.lateness_us < stats_.max_time_us) {
       ++stats_.late;
       return AddResult::kLate;
     }
@@ -366,7 +366,7 @@ WindowEngine::AddResult WindowEngine::add(const Record& r) {
       // Out of order before anything closed: open earlier windows, but never one that the
       // lateness rule already considers complete.
       int64_t open_from = first;
-      while (open_from * hop + size + config_.lateness_us <= stats_.max_time_us) ++open_from;
+      while (open_from * hop + size + config_.lateness_us < stats_.max_time_us) ++open_from;
       next_window_ = std::min(next_window_, open_from);
     }
   } else {
@@ -413,8 +413,9 @@ void WindowEngine::advance_to(int64_t time_us) {
 }
 
 void WindowEngine::close_ready_windows() {
-  // Window k is complete when k * hop + size + lateness <= newest time.
-  close_through(floor_div(stats_.max_time_us - config_.lateness_us - config_.window_us, config_.hop_us));
+  // Window k is complete when the newest time passes its end plus the lateness (SPEC: "passes"):
+  // k * hop + size + lateness < newest, i.e. <= newest - 1 us.
+  close_through(floor_div(stats_.max_time_us - 1 - config_.lateness_us - config_.window_us, config_.hop_us));
 }
 
 void WindowEngine::close_through(int64_t last) {
@@ -503,7 +504,7 @@ void WindowEngine::flush() {
   // Close every window that holds a record, and those the (possibly advanced) time completed;
   // an empty window that only a quiet wall clock opened is not emitted.
   close_through(std::max(floor_div(newest_record_us_, config_.hop_us),
-                         floor_div(stats_.max_time_us - config_.lateness_us - config_.window_us, config_.hop_us)));
+                         floor_div(stats_.max_time_us - 1 - config_.lateness_us - config_.window_us, config_.hop_us)));
 }
 
 }  // namespace logpipe

@@ -73,16 +73,20 @@ TEST_CASE("windows: tumbling windows are aligned to multiples of their size sinc
   CHECK(out.windows[1].global[kRequestRate].requests == 1);
 }
 
-TEST_CASE("windows: a window closes when the newest time reaches its end plus the lateness") {
+TEST_CASE("windows: a window closes when the newest time passes its end plus the lateness") {
   Collector out;
   WindowEngine e(tumbling(60, 5), out);
   e.add(rec(kT0 + 1 * kS));
   e.add(rec(kT0 + 64 * kS + 999'999));
   CHECK(out.windows.empty());
-  e.add(rec(kT0 + 65 * kS));
+  e.add(rec(kT0 + 65 * kS));  // reaches 08:01:00 + 5 s, does not pass it: still open
+  CHECK(out.windows.empty());
+  CHECK(e.add(rec(kT0 + 30 * kS)) == WindowEngine::AddResult::kAdded);  // so not late
+  e.add(rec(kT0 + 65 * kS + 1));  // one microsecond past
   REQUIRE(out.windows.size() == 1);
   CHECK(out.windows[0].start == kT0);
-  CHECK(out.windows[0].global[kRequestRate].requests == 1);
+  CHECK(out.windows[0].global[kRequestRate].requests == 2);
+  CHECK(e.add(rec(kT0 + 59 * kS)) == WindowEngine::AddResult::kLate);
 }
 
 TEST_CASE("windows: an out-of-order record within the lateness counts in its own window") {
