@@ -145,7 +145,11 @@ class Calibrator final : public WindowObserver {
   static std::array<uint64_t, kMetricCount> engine_min_requests() noexcept;
   /// One row per metric, in kMetrics order, after the rule picked min_requests.
   std::vector<MetricCalibration> results() const;
+  /// Windows holding at least one record: the windows calibrated over (and the n of the rule).
   uint64_t windows() const noexcept { return windows_; }
+  /// Windows without any record (gaps in the history), skipped: `stream` cannot fire in them,
+  /// and counting them would let a sparse history's thresholds fire in most busy windows.
+  uint64_t empty_windows() const noexcept { return empty_windows_; }
   int64_t first_window_start_us() const noexcept { return first_start_us_; }
   int64_t last_window_end_us() const noexcept { return last_end_us_; }
   /// True once the values moved to the sketch (more windows than exact_windows).
@@ -163,6 +167,7 @@ class Calibrator final : public WindowObserver {
   CalibrationOptions options_;
   std::array<Collector, kMetricCount> collectors_;
   uint64_t windows_ = 0;
+  uint64_t empty_windows_ = 0;
   int64_t first_start_us_ = 0, last_end_us_ = 0;
   bool sketched_ = false;
 };
@@ -174,7 +179,8 @@ struct CalibrationInfo {
   uint64_t records = 0, malformed = 0, late = 0, no_time = 0;
   int64_t window_us = 60'000'000, hop_us = 60'000'000;
   double target_rate = 0.01;
-  uint64_t windows = 0;
+  uint64_t windows = 0;        ///< windows with at least one record
+  uint64_t empty_windows = 0;  ///< windows without records, between the first and the last
   int64_t first_start_us = 0, last_end_us = 0;
   bool sketched = false;
   double sketch_accuracy = 0.01;

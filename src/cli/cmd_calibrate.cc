@@ -255,6 +255,7 @@ int run_calibrate(CalibrateOptions& o) {
   info.malformed = malformed.total();
   info.no_time = sink.no_time();
   info.windows = calibrator.windows();
+  info.empty_windows = calibrator.empty_windows();
   info.first_start_us = calibrator.first_window_start_us();
   info.last_end_us = calibrator.last_window_end_us();
   info.sketched = calibrator.sketched();

@@ -254,8 +254,12 @@ Calibrator::Calibrator(CalibrationOptions options) : options_(std::move(options)
 }
 
 void Calibrator::on_window(const WindowView& w) {
-  if (windows_ == 0) first_start_us_ = w.start_us();
+  if (windows_ + empty_windows_ == 0) first_start_us_ = w.start_us();
   last_end_us_ = w.end_us();
+  if (w.global(kRequestRate).requests == 0) {  // a gap in the history: no record, no value
+    ++empty_windows_;
+    return;
+  }
   ++windows_;
   if (!sketched_ && windows_ > options_.exact_windows) {
     for (auto& c : collectors_)
@@ -395,6 +399,8 @@ std::string format_calibration_toml(const CalibrationInfo& info,
   out += fmt::format("# History: {} ({} records, {} windows of {}s", describe_inputs(info.inputs),
                      info.records, info.windows, info.window_us / 1'000'000);
   if (info.hop_us != info.window_us) out += fmt::format(" every {}s", info.hop_us / 1'000'000);
+  out += " with traffic";
+  if (info.empty_windows) out += fmt::format(" and {} empty ones skipped", info.empty_windows);
   if (info.windows)
     out += fmt::format(", {} to {}", format_rfc3339(info.first_start_us),
                        format_rfc3339(info.last_end_us));
@@ -424,9 +430,12 @@ std::string format_calibration_toml(const CalibrationInfo& info,
 std::string format_calibration_table(const CalibrationInfo& info,
                                      const std::vector<MetricCalibration>& results) {
   std::string out =
-      fmt::format("{} windows of {}s, target rate {} (at most {} firing windows per metric)\n",
-                  info.windows, info.window_us / 1'000'000, info.target_rate,
-                  allowed_firing_windows(info.target_rate, info.windows));
+      fmt::format("{} windows of {}s with traffic{}, target rate {} (at most {} firing windows per "
+                  "metric)\n",
+                  info.windows, info.window_us / 1'000'000,
+                  info.empty_windows ? fmt::format(" ({} empty ones skipped)", info.empty_windows)
+                                     : std::string(),
+                  info.target_rate, allowed_firing_windows(info.target_rate, info.windows));
   out += fmt::format("{:<19} {:>8} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>7} {:>7}\n",
                      "metric", "windows", "eligible", "min_req", "p50", "p90", "p99", "p99.9",
                      "max", "threshold", "firing", "rate");
@@ -457,9 +466,9 @@ std::string format_calibration_json(const CalibrationInfo& info,
   std::string out = "{";
   fmt::format_to(
       std::back_inserter(out),
-      R"("target_rate":{},"window_s":{},"hop_s":{},"windows":{},"allowed_firing_windows":{},)",
+      R"("target_rate":{},"window_s":{},"hop_s":{},"windows":{},"empty_windows":{},"allowed_firing_windows":{},)",
       info.target_rate, info.window_us / 1'000'000, info.hop_us / 1'000'000, info.windows,
-      allowed_firing_windows(info.target_rate, info.windows));
+      info.empty_windows, allowed_firing_windows(info.target_rate, info.windows));
   if (info.windows) {
     fmt::format_to(std::back_inserter(out), R"("first_window_start":"{}","last_window_end":"{}",)",
                    format_rfc3339(info.first_start_us), format_rfc3339(info.last_end_us));

@@ -62,8 +62,32 @@ for f in gz zst split; do
 done
 grep -q '^# Alert thresholds written by `logpipe calibrate` (logpipe [0-9.]*) on 2025-06-15T15:06:40Z\.$' "$tmp/plain.toml" ||
   { echo "FAIL: header line"; fail=1; }
-grep -q '^# History: .*part1.log, .*part2.log (.* records, 600 windows of 60s, 2025-01-06T00:00:00Z to 2025-01-06T10:00:00Z)\.$' \
+grep -q '^# History: .*part1.log, .*part2.log (.* records, 600 windows of 60s with traffic, 2025-01-06T00:00:00Z to 2025-01-06T10:00:00Z)\.$' \
   "$tmp/split.toml" || { echo "FAIL: history line"; fail=1; }
+
+# A history with a gap (minutes 0-99 and 500-599 only): the 400 empty windows are skipped, so the
+# rule works on the 200 windows with traffic (k = 2), as an independent python count checks.
+awk '$4 < "[06/Jan/2025:01:40:00" || $4 >= "[06/Jan/2025:08:20:00"' "$tmp/h.log" >"$tmp/gap.log"
+"$LOGPIPE" calibrate --format combined -o "$tmp/gap.toml" "$tmp/gap.log" >"$tmp/gap.txt" 2>&1
+grep -q '^# History: .*gap.log (.* records, 200 windows of 60s with traffic and 400 empty ones skipped, 2025-01-06T00:00:00Z to 2025-01-06T10:00:00Z)\.$' \
+  "$tmp/gap.toml" || { echo "FAIL: gap history line"; head -3 "$tmp/gap.toml"; fail=1; }
+grep -q '^200 windows of 60s with traffic (400 empty ones skipped), target rate 0.01 (at most 2 firing windows per metric)$' \
+  "$tmp/gap.txt" || { echo "FAIL: gap table header"; head -2 "$tmp/gap.txt"; fail=1; }
+python3 - "$tmp/gap.log" "$tmp/gap.toml" <<'PY' || fail=1
+import collections, sys, tomllib
+req, err = collections.Counter(), collections.Counter()
+for line in open(sys.argv[1]):
+    minute = line.split("[", 1)[1][:17]  # dd/Mon/yyyy:HH:MM
+    req[minute] += 1
+    err[minute] += line.split('"')[2].split()[0] == "500"
+values = sorted(err[m] / req[m] for m in req)
+assert len(values) == 200, len(values)
+want = values[200 - 2 - 1]  # the (n-k)-th smallest: strictly above it in at most k = 2 windows
+got = tomllib.load(open(sys.argv[2], "rb"))["metrics"]["error_rate"]["threshold"]
+if got != want:
+    print("FAIL: gap error_rate threshold", got, "want", want)
+    sys.exit(1)
+PY
 
 # --min-requests N sets every keyed metric; METRIC=N one (later wins).
 "$LOGPIPE" calibrate --format combined --min-requests 3 --min-requests ip_request_rate=7 -o "$tmp/m.toml" "$tmp/h.log" >/dev/null

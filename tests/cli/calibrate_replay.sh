@@ -43,7 +43,7 @@ fmt='logformat:%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i" %D'
 
 "$LOGPIPE" calibrate --format "$fmt" -o "$tmp/thresholds.toml" "$tmp/day.log" >"$tmp/table.txt"
 cat "$tmp/table.txt"
-grep -q '^1440 windows of 60s, target rate 0.01 (at most 14 firing windows per metric)$' "$tmp/table.txt"
+grep -q '^1440 windows of 60s with traffic, target rate 0.01 (at most 14 firing windows per metric)$' "$tmp/table.txt"
 grep -q '^# Alert thresholds written by `logpipe calibrate`' "$tmp/thresholds.toml"
 grep -q '^\[metrics.url_p99_latency_ms\]$' "$tmp/thresholds.toml"
 
