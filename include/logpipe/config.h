@@ -74,6 +74,9 @@ struct ThresholdConfig {
 /// one or two letters away from a known one (`[allerts]`); other top-level tables are ignored so
 /// that tools may add their own notes. Throws Error (usage) naming the file, line and key.
 ThresholdConfig load_threshold_config(const std::string& path);
+/// The whole of a small text file (a settings file, a profile). Throws Error (runtime, exit 1)
+/// naming `option` and the path when it cannot be opened or read.
+std::string read_settings_file(const std::string& path, std::string_view option);
 
 /// Parses a TOML text (the same rules; `name` is used in messages).
 ThresholdConfig parse_threshold_config(std::string_view text, std::string_view name);

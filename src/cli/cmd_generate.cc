@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "cli/command.h"
+#include "logpipe/config.h"
 #include "logpipe/endpoint.h"
 #include "logpipe/error.h"
 #include "logpipe/generator.h"
@@ -204,8 +205,9 @@ Incident incident_of(const std::string& path, const toml::table& t, int64_t star
 }
 
 toml::table load_profile(const std::string& path) {
+  std::string text = read_settings_file(path, "--profile");  // a missing file: exit 1, like --config
   try {
-    return toml::parse_file(path);
+    return toml::parse(text, path);
   } catch (const toml::parse_error& e) {
     const auto& src = e.source();
     if (src.begin.line == 0) usage_error("--profile {}: {}", path, e.description());
@@ -433,8 +435,7 @@ RunFn setup_generate(CLI::App& command) {
        [](Settings& s, const Settings& v) { s.host = v.host; });
   command
       .add_option("--profile", cli->profile,
-                  "TOML profile: [traffic] settings and [[incident]] tables")
-      ->check(CLI::ExistingFile);
+                  "TOML profile: [traffic] settings and [[incident]] tables");
   command.add_option("--truth", cli->truth, "Write one JSON line per injected incident to FILE");
   command
       .add_option("-o,--output", cli->output,

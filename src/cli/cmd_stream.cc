@@ -458,8 +458,10 @@ RunFn setup_stream(CLI::App& command) {
   auto o = std::make_shared<StreamOptions>();
   add_input_options(command, o->input);
   command.add_option("--input", o->input_endpoint,
-                     "Input endpoint: -, PATH, tcp://HOST:PORT (connect), udp://HOST:PORT, kafka://BROKERS/TOPIC");
-  command.add_option("--listen", o->listen, "Serve an input endpoint: tcp://HOST:PORT or udp://HOST:PORT (many clients)");
+                     "Input endpoint: -, PATH, tcp://HOST:PORT or tls://HOST:PORT (connect), udp://HOST:PORT, "
+                     "kafka://BROKERS/TOPIC");
+  command.add_option("--listen", o->listen,
+                     "Serve an input endpoint: tcp://HOST:PORT, tls://HOST:PORT or udp://HOST:PORT (many clients)");
   command.add_flag("-f,--follow", o->follow, "Keep reading files as they grow and are rotated (like tail -F)");
   command.add_option("--config", o->config,
                      "Settings file (TOML): thresholds as written by calibrate, and [input], [alerts], [tls], "

@@ -271,17 +271,21 @@ ThresholdConfig parse_threshold_config(std::string_view text, std::string_view n
   return c;
 }
 
-ThresholdConfig load_threshold_config(const std::string& path) {
+std::string read_settings_file(const std::string& path, std::string_view option) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) system_error(errno, "--config: cannot open '" + path + "'");
+  if (!f) system_error(errno, fmt::format("{}: cannot open '{}'", option, path));
   std::string text;
   char buf[65536];
   size_t n;
   while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
   bool failed = std::ferror(f);
   std::fclose(f);
-  if (failed) runtime_error("--config: cannot read '{}'", path);
-  return parse_threshold_config(text, path);
+  if (failed) runtime_error("{}: cannot read '{}'", option, path);
+  return text;
+}
+
+ThresholdConfig load_threshold_config(const std::string& path) {
+  return parse_threshold_config(read_settings_file(path, "--config"), path);
 }
 
 void ThresholdConfig::apply_to(EngineConfig& engine) const {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Bad options are usage errors (exit 2) whose message names the option.
+# Bad options are usage errors (exit 2) whose message names the option; a profile that cannot be
+# opened is an I/O error (exit 1, like stream --config), one that does not parse a usage error.
 set -uo pipefail
 fails() {  # fails PATTERN ARGS...
   local pattern=$1; shift
@@ -17,4 +18,12 @@ fails --start --start yesterday --count 1
 fails --users --users 0 --count 1
 fails --daily-cycle --daily-cycle 2 --count 1
 fails 'unknown output endpoint' -o 'ftp://x/y' --count 1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+printf '[traffic]\nrate = "fast"\n' >"$tmp/bad.toml"
+fails "^logpipe: --profile $tmp/bad.toml:2: 'rate' must be a number$" --profile "$tmp/bad.toml" --count 1
+err=$("$LOGPIPE" generate --profile "$tmp/missing.toml" --count 1 2>&1 >/dev/null); rc=$?
+[ "$rc" -eq 1 ] || { echo "missing profile: expected exit 1, got $rc"; exit 1; }
+[ "$err" = "logpipe: --profile: cannot open '$tmp/missing.toml': No such file or directory" ] ||
+  { echo "missing profile: message '$err'"; exit 1; }
 echo ok
