@@ -54,7 +54,7 @@ complete -c logpipe -n '__fish_seen_subcommand_from stream' -l window -r -d 'Win
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l hop -r -d 'Start a window every DURATION (sliding windows; default = --window)'
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l lateness -r -d 'How long after its end a window waits for late records (default 5s)'
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l max-keys -r -d 'Keys kept per dimension (url, user, ip) per window slice (default 200000)'
-complete -c logpipe -n '__fish_seen_subcommand_from stream' -l alerts -r -d 'Where alerts go (repeatable; default -): -, FILE (appended), tcp://, tls://, kafka://BROKERS/TOPIC, alertmanager://HOST:PORT'
+complete -c logpipe -n '__fish_seen_subcommand_from stream' -l alerts -r -d 'Where alerts go (repeatable; default -): -, FILE (appended), tcp://, tls://, kafka://BROKERS/TOPIC, alertmanager://HOST:PORT, alertmanager+tls://HOST:PORT'
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l alert-label -r -d 'alertmanager://: add a label to every alert, NAME=VALUE (repeatable; instance=NAME replaces the host name)'
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l alert-queue -r -d 'alertmanager://: alerts kept while it is unreachable; beyond, the oldest are dropped'
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l stats -r -d 'Print throughput and lag on stderr periodically'

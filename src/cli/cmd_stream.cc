@@ -476,7 +476,7 @@ RunFn setup_stream(CLI::App& command) {
   command.add_option("--max-keys", o->max_keys, "Keys kept per dimension (url, user, ip) per window slice (default 200000)");
   command.add_option("--alerts", o->alerts,
                      "Where alerts go (repeatable; default -): -, FILE (appended), tcp://, tls://, kafka://BROKERS/TOPIC, "
-                     "alertmanager://HOST:PORT")
+                     "alertmanager://HOST:PORT, alertmanager+tls://HOST:PORT")
       ->type_name("ENDPOINT")
       ->allow_extra_args(false);
   command.add_option("--alert-label", o->alert_labels,

@@ -22,9 +22,13 @@
 // naming how many alerts were not delivered, when it does not (stream then does not commit Kafka
 // offsets past them).
 //
-// Plain HTTP: use it on loopback or a trusted network (docs/security.md).
+// alertmanager+tls://HOST:PORT[/PREFIX] is the same over HTTPS: the server's certificate is
+// checked against --tls-ca (or the system's CA store) and must name HOST; --tls-cert/--tls-key
+// present a client certificate. Plain alertmanager:// is for loopback or a trusted network
+// (docs/security.md).
 #include "io/endpoint_impl.h"
 #include "io/socket_address.h"
+#include "io/tls_client.h"
 
 #include "logpipe/error.h"
 #include "logpipe/report.h"
@@ -32,6 +36,8 @@
 
 #include <fmt/format.h>
 #include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -40,6 +46,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -138,8 +145,9 @@ struct Target {
 
 class AlertmanagerSink final : public ByteSink {
  public:
-  AlertmanagerSink(Target target, std::string name, const EndpointOptions& o)
+  AlertmanagerSink(Target target, std::string name, const EndpointOptions& o, bool tls)
       : target_(std::move(target)), name_(std::move(name)), max_queue_(o.alert_queue) {
+    if (tls) tls_ = new_client_ssl_ctx(name_, o);  // a bad --tls-* file is a setup error
     resolve();
     // Labels shared by every alert: instance (the host name, unless --alert-label sets it) and
     // the --alert-label extras, already validated by the CLI.
@@ -387,58 +395,154 @@ class AlertmanagerSink final : public ByteSink {
     return -1;
   }
 
+  // One connection, plain or TLS.
+  struct Connection {
+    int fd = -1;
+    SSL* ssl = nullptr;
+    Connection() = default;
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+    ~Connection() {
+      if (ssl) {
+        SSL_shutdown(ssl);  // close_notify, best effort (non-blocking: no waiting for the answer)
+        SSL_free(ssl);
+      }
+      if (fd >= 0) ::close(fd);
+    }
+  };
+
+  // Why a TLS call failed: the certificate check's verdict when it failed, else OpenSSL's error.
+  static std::string tls_error(const char* what, SSL* ssl, int ssl_error) {
+    long verify = SSL_get_verify_result(ssl);
+    if (verify != X509_V_OK)
+      return fmt::format("{}: certificate verify failed ({})", what, X509_verify_cert_error_string(verify));
+    unsigned long e = ERR_get_error();
+    if (e != 0) {
+      char text[256];
+      ERR_error_string_n(e, text, sizeof text);
+      return fmt::format("{}: {}", what, text);
+    }
+    if (ssl_error == SSL_ERROR_SYSCALL && errno != 0) return fmt::format("{}: {}", what, std::strerror(errno));
+    return fmt::format("{}: connection closed", what);
+  }
+
+  // Waits for what a TLS call asked for (SSL_ERROR_WANT_READ/WRITE); false on another error.
+  static bool tls_wait(const Connection& c, int ssl_error, Clock::time_point deadline, bool& timed_out) {
+    if (ssl_error != SSL_ERROR_WANT_READ && ssl_error != SSL_ERROR_WANT_WRITE) return false;
+    timed_out = !wait_fd(c.fd, ssl_error == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
+    return !timed_out;
+  }
+
+  bool tls_handshake(Connection& c, Clock::time_point deadline, std::string& error) {
+    c.ssl = SSL_new(tls_.get());
+    if (!c.ssl) {
+      error = "TLS: cannot create a session";
+      return false;
+    }
+    SSL_set_fd(c.ssl, c.fd);
+    SSL_set_options(c.ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);  // the answer is judged by its content
+    expect_server_identity(c.ssl, target_.host);
+    for (;;) {
+      ERR_clear_error();
+      errno = 0;
+      int rc = SSL_connect(c.ssl);
+      if (rc == 1) return true;
+      int e = SSL_get_error(c.ssl, rc);
+      bool timed_out = false;
+      if (tls_wait(c, e, deadline, timed_out)) continue;
+      error = timed_out ? "TLS handshake: no answer within 10 s" : tls_error("TLS handshake", c.ssl, e);
+      return false;
+    }
+  }
+
+  bool send_all(Connection& c, std::string_view data, Clock::time_point deadline, std::string& error) {
+    size_t sent = 0;
+    while (sent < data.size()) {
+      size_t chunk = std::min<size_t>(data.size() - sent, INT_MAX);
+      if (c.ssl) {
+        ERR_clear_error();
+        errno = 0;
+        int n = SSL_write(c.ssl, data.data() + sent, static_cast<int>(chunk));
+        if (n > 0) {
+          sent += static_cast<size_t>(n);
+          continue;
+        }
+        int e = SSL_get_error(c.ssl, n);
+        bool timed_out = false;
+        if (tls_wait(c, e, deadline, timed_out)) continue;
+        error = timed_out ? "timeout sending" : tls_error("TLS send", c.ssl, e);
+        return false;
+      }
+      ssize_t n = ::send(c.fd, data.data() + sent, chunk, MSG_NOSIGNAL);
+      if (n > 0) {
+        sent += static_cast<size_t>(n);
+      } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        if (!wait_fd(c.fd, POLLOUT, deadline)) {
+          error = "timeout sending";
+          return false;
+        }
+      } else {
+        error = fmt::format("send: {}", std::strerror(errno));
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // Reads until the server closes the connection (we ask for Connection: close).
+  bool receive_all(Connection& c, std::string& response, Clock::time_point deadline, std::string& error) {
+    char buf[4096];
+    for (;;) {
+      if (c.ssl) {
+        ERR_clear_error();
+        errno = 0;
+        int n = SSL_read(c.ssl, buf, sizeof buf);
+        if (n > 0) {
+          if (response.size() < 65536) response.append(buf, static_cast<size_t>(n));
+          continue;
+        }
+        int e = SSL_get_error(c.ssl, n);
+        if (e == SSL_ERROR_ZERO_RETURN) return true;
+        bool timed_out = false;
+        if (tls_wait(c, e, deadline, timed_out)) continue;
+        error = timed_out ? "no answer within 10 s" : tls_error("TLS receive", c.ssl, e);
+        return false;
+      }
+      ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
+      if (n > 0) {
+        if (response.size() < 65536) response.append(buf, static_cast<size_t>(n));
+        continue;
+      }
+      if (n == 0) return true;
+      if (errno == EAGAIN || errno == EINTR) {
+        if (!wait_fd(c.fd, POLLIN, deadline)) {
+          error = "no answer within 10 s";
+          return false;
+        }
+        continue;
+      }
+      error = fmt::format("recv: {}", std::strerror(errno));
+      return false;
+    }
+  }
+
   // One POST on a fresh connection (alerts are rare: no keep-alive to manage). Returns the HTTP
   // status, or 0 with `error` set when there was no complete answer. For an answer >= 300,
   // `error` holds the start of its body.
   int post(const std::string& body, std::string& error) {
-    int fd = connect_any(error);
-    if (fd < 0) return 0;
+    Connection c;
+    c.fd = connect_any(error);
+    if (c.fd < 0) return 0;
+    auto deadline = Clock::now() + kResponseTimeout;
+    if (tls_ && !tls_handshake(c, deadline, error)) return 0;
     std::string request = fmt::format(
         "POST {} HTTP/1.1\r\nHost: {}:{}\r\nUser-Agent: logpipe\r\nContent-Type: application/json\r\n"
         "Content-Length: {}\r\nConnection: close\r\n\r\n",
         target_.path, target_.host.find(':') != std::string::npos ? "[" + target_.host + "]" : target_.host,
         target_.port, body.size());
     request += body;
-    auto deadline = Clock::now() + kResponseTimeout;
-    size_t sent = 0;
-    while (sent < request.size()) {
-      ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-      if (n > 0) {
-        sent += static_cast<size_t>(n);
-      } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-        if (!wait_fd(fd, POLLOUT, deadline)) {
-          error = "timeout sending";
-          ::close(fd);
-          return 0;
-        }
-      } else {
-        error = fmt::format("send: {}", std::strerror(errno));
-        ::close(fd);
-        return 0;
-      }
-    }
     std::string response;
-    char buf[4096];
-    for (;;) {
-      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-      if (n > 0) {
-        if (response.size() < 65536) response.append(buf, static_cast<size_t>(n));
-        continue;
-      }
-      if (n == 0) break;
-      if (errno == EAGAIN || errno == EINTR) {
-        if (!wait_fd(fd, POLLIN, deadline)) {
-          error = "no answer within 10 s";
-          ::close(fd);
-          return 0;
-        }
-        continue;
-      }
-      error = fmt::format("recv: {}", std::strerror(errno));
-      ::close(fd);
-      return 0;
-    }
-    ::close(fd);
+    if (!send_all(c, request, deadline, error) || !receive_all(c, response, deadline, error)) return 0;
     // "HTTP/1.1 200 OK\r\n..."
     int status = 0;
     if (response.size() >= 12 && response.compare(0, 5, "HTTP/") == 0) {
@@ -463,6 +567,7 @@ class AlertmanagerSink final : public ByteSink {
   std::string name_;
   size_t max_queue_;
   std::vector<Address> addresses_;
+  std::shared_ptr<SSL_CTX> tls_;  // alertmanager+tls://: the client context; null for plain HTTP
   std::string common_labels_;  // ,"instance":"host",... (JSON, after alertname and key)
   std::string line_;           // a partial line from write()
   bool closed_ = false;
@@ -480,19 +585,20 @@ class AlertmanagerSink final : public ByteSink {
 
 }  // namespace
 
-std::unique_ptr<ByteSink> open_alertmanager_sink(const std::string& spec, const EndpointOptions& o) {
+std::unique_ptr<ByteSink> open_alertmanager_sink(const std::string& spec, const EndpointOptions& o, bool tls) {
+  const std::string scheme = tls ? "alertmanager+tls://" : "alertmanager://";
   Target t;
   size_t slash = spec.find('/');
   std::string host_port = spec.substr(0, slash);
   std::string prefix = slash == std::string::npos ? "" : spec.substr(slash);
   while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
-  if (host_port.empty()) usage_error("bad endpoint 'alertmanager://{}': expected alertmanager://HOST:PORT", spec);
+  if (host_port.empty()) usage_error("bad endpoint '{}{}': expected {}HOST:PORT", scheme, spec, scheme);
   auto [host, port] = split_host_port(host_port);
-  if (port == 0) usage_error("bad endpoint 'alertmanager://{}': port 0", spec);
+  if (port == 0) usage_error("bad endpoint '{}{}': port 0", scheme, spec);
   t.host = host;
   t.port = port;
   t.path = prefix + "/api/v2/alerts";
-  return std::make_unique<AlertmanagerSink>(std::move(t), "alertmanager://" + spec, o);
+  return std::make_unique<AlertmanagerSink>(std::move(t), scheme + spec, o, tls);
 }
 
 }  // namespace logpipe::detail

@@ -130,8 +130,10 @@ std::unique_ptr<ByteSink> open_sink(const std::string& endpoint, const EndpointO
   if (scheme == "tcp") return detail::open_tcp_sink(rest, o);
   if (scheme == "tls") return detail::open_tls_sink(rest, o);
   if (scheme == "kafka") return detail::open_kafka_sink(rest, o);
-  if (scheme == "alertmanager") return detail::open_alertmanager_sink(rest, o);
-  usage_error("unknown output endpoint '{}' (expected -, a path, tcp://, tls://, kafka:// or alertmanager://)",
+  if (scheme == "alertmanager") return detail::open_alertmanager_sink(rest, o, false);
+  if (scheme == "alertmanager+tls") return detail::open_alertmanager_sink(rest, o, true);
+  usage_error("unknown output endpoint '{}' (expected -, a path, tcp://, tls://, kafka://, alertmanager:// "
+              "or alertmanager+tls://)",
               endpoint);
 }
 

@@ -14,6 +14,7 @@
 // copy of the data. A returned line is a view into its connection's buffer, which is not touched
 // until the caller asks for the next line.
 #include "io/endpoint_impl.h"
+#include "io/tls_client.h"
 
 #include "logpipe/error.h"
 
@@ -96,9 +97,10 @@ ssl::context make_client_context(const std::string& name, const EndpointOptions&
   return ctx;
 }
 
+}  // namespace
+
 // Certificate checks of a client connection: the chain (context) and the name or address.
-void expect_server_identity(SslStream& stream, const std::string& host) {
-  SSL* ssl = stream.native_handle();
+void expect_server_identity(SSL* ssl, const std::string& host) {
   X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
   boost::system::error_code ec;
   asio::ip::make_address(host, ec);
@@ -110,6 +112,15 @@ void expect_server_identity(SslStream& stream, const std::string& host) {
     X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0);
   }
 }
+
+std::shared_ptr<SSL_CTX> new_client_ssl_ctx(const std::string& name, const EndpointOptions& o) {
+  ssl::context ctx = make_client_context(name, o);
+  SSL_CTX* raw = ctx.native_handle();
+  SSL_CTX_up_ref(raw);  // outlives `ctx`, which drops its own reference
+  return std::shared_ptr<SSL_CTX>(raw, SSL_CTX_free);
+}
+
+namespace {
 
 // The reason of a failed handshake, with OpenSSL's verification detail when there is one.
 std::string describe(const boost::system::error_code& ec, SslStream* stream) {
@@ -133,7 +144,7 @@ std::unique_ptr<SslStream> connect_client(asio::io_context& io, ssl::context& ct
                                           const std::string& host, uint16_t port,
                                           ConnectError* error) {
   auto stream = std::make_unique<SslStream>(io, ctx);
-  expect_server_identity(*stream, host);
+  expect_server_identity(stream->native_handle(), host);
   boost::system::error_code result = asio::error::would_block;
   bool handshake_stage = false;
   tcp::resolver resolver(io);
