@@ -6,6 +6,7 @@
 // --kafka-option-file or LOGPIPE_KAFKA_<KEY> environment variables instead.
 #include "cli/command.h"
 
+#include "logpipe/config.h"
 #include "logpipe/error.h"
 #include "logpipe/timeutil.h"
 
@@ -61,13 +62,7 @@ void warn_if_secrets_exposed(const std::string& path, const std::vector<std::pai
 // Reads `key=value` lines ('#' comments and blank lines allowed; the value runs to the end of the
 // line, spaces kept except around the key). The content is never echoed.
 void read_kafka_option_file(const std::string& path, std::vector<std::pair<std::string, std::string>>& out) {
-  FILE* f = std::fopen(path.c_str(), "r");
-  if (!f) system_error(errno, "--kafka-option-file: cannot open '" + path + "'");
-  std::string content;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) content.append(buf, n);
-  std::fclose(f);
+  std::string content = read_settings_file(path, "--kafka-option-file");
   std::vector<std::pair<std::string, std::string>> options;
   std::string_view rest = content;
   for (int line_number = 1; !rest.empty(); ++line_number) {
