@@ -4,13 +4,7 @@
 # line. Everything that arrived is counted: 2,000 records and the half line as 1 malformed line
 # (the connection is still open, so it is cut short by the signal, not lost).
 set -euo pipefail
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+. "$SRC/tests/cli/lib/scratch.sh"  # $tmp, $pids killed at exit
 peer="$SRC/tests/cli/nothing_lost.py"
 python3 "$peer" good "$tmp/in.log" 2001 --cut
 

@@ -3,13 +3,7 @@
 # reports exactly 99,999 records and 1 malformed line, both as a client (tcp://, the peer is the
 # server) and as a server (--listen tcp://127.0.0.1:0, the peer is a client; --idle-exit ends it).
 set -euo pipefail
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+. "$SRC/tests/cli/lib/scratch.sh"  # $tmp, $pids killed at exit
 peer="$SRC/tests/cli/nothing_lost.py"
 python3 "$peer" good "$tmp/in.log" 100000 --cut
 # Independent count: 99,999 newline-terminated lines and a last one without its newline.

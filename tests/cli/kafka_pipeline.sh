@@ -5,13 +5,8 @@
 # nothing again (offsets were committed after the alerts were delivered).
 set -euo pipefail
 command -v kcat >/dev/null || { echo "SKIP: kcat absent"; exit 77; }
-tmp=$(mktemp -d)
+. "$SRC/tests/cli/lib/scratch.sh"  # $tmp, removed at exit with the mock cluster
 . "$SRC/tests/cli/lib/kafka_mock.sh"
-cleanup() {
-  kafka_mock_stop
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
 # One partition: a consumer sees the log in time order (several partitions interleave, which needs
 # a --lateness as large as the consumer's skew between partitions; see docs/stream.md).
 kafka_mock_start http-logs:1 alerts:1

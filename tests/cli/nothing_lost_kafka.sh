@@ -6,13 +6,8 @@
 # message.max.bytes (1 MB by default), so such a line cannot travel as one message.
 set -euo pipefail
 command -v kcat >/dev/null || { echo "SKIP: kcat absent"; exit 77; }
-tmp=$(mktemp -d)
+. "$SRC/tests/cli/lib/scratch.sh"  # $tmp, removed at exit with the mock cluster
 . "$SRC/tests/cli/lib/kafka_mock.sh"
-cleanup() {
-  kafka_mock_stop
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
 peer="$SRC/tests/cli/nothing_lost.py"
 read -r records malformed < <(python3 "$peer" make "$tmp/in.log")
 [ "$records" = 1001 ] && [ "$malformed" = 2 ]

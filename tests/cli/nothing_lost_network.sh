@@ -7,13 +7,7 @@
 # is lost).
 set -euo pipefail
 command -v openssl >/dev/null || { echo "SKIP: openssl CLI absent"; exit 77; }
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+. "$SRC/tests/cli/lib/scratch.sh"  # $tmp, $pids killed at exit
 peer="$SRC/tests/cli/nothing_lost.py"
 read -r records malformed < <(python3 "$peer" make "$tmp/in.log" --long)
 [ "$records" = 1001 ] && [ "$malformed" = 3 ]

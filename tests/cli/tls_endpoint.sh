@@ -12,13 +12,7 @@ command -v openssl >/dev/null || { echo "SKIP: openssl CLI absent"; exit 77; }
 command -v ss >/dev/null || { echo "SKIP: ss (iproute2) absent"; exit 77; }
 bin=$(dirname "$LOGPIPE")
 cat=$bin/logpipe-endpoint-cat
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+. "$SRC/tests/cli/lib/scratch.sh"  # $tmp, $pids killed at exit
 cd "$tmp"
 
 # --- throwaway PKI --------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 # kafka_mock_start ARGS... starts logpipe-kafka-mock (librdkafka's mock cluster: the real Kafka
 # protocol on a loopback port) with ARGS (topics as NAME:PARTITIONS, --brokers N) and sets
 #   bs        the bootstrap address
-#   mock_pid  its pid (kafka_mock_stop ends it; call it from the test's EXIT trap)
+#   mock_pid  its pid (kafka_mock_stop ends it: lib/scratch.sh's EXIT trap calls it, or the test's own)
 #   fd 3      its control channel: `echo "down -1" >&3` takes every broker down, "up -1" brings
 #             them back; the mock answers "ok ..." on $tmp/mock.out (tools/kafka_mock.cc)
 # Needs $tmp (the test's scratch directory) and $LOGPIPE. Commands a test starts in the
