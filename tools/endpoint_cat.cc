@@ -8,9 +8,9 @@
 // topic); --no-commit never commits (a consumer that crashed).
 #include "cli/command.h"
 
-#include "logpipe/endpoint.h"
+#include "logpipe/io/endpoint.h"
 #include "logpipe/error.h"
-#include "logpipe/input.h"
+#include "logpipe/io/files.h"
 
 #include <fmt/format.h>
 
@@ -19,7 +19,7 @@
 #include <cstdio>
 
 namespace logpipe::cli {
-volatile int g_stop_requested = 0;
+StopFlag g_stop_requested{false};
 }
 
 namespace {
@@ -92,7 +92,7 @@ int run(CatOptions& o) {
   return kExitOk;
 }
 
-void on_stop(int) { cli::g_stop_requested = 1; }
+void on_stop(int) { cli::g_stop_requested = true; }
 
 }  // namespace
 

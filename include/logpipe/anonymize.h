@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "logpipe/format.h"
+#include "logpipe/source.h"
 
 namespace logpipe {
 
@@ -83,7 +84,7 @@ struct AnonymizeStats {
 /// between blocks.
 void anonymize_source(ByteSource& source, ByteSink& sink, MalformedLog& malformed,
                       const AnonymizeOptions& options, AnonymizeStats& stats,
-                      const volatile int* stop = nullptr);
+                      const StopFlag* stop = nullptr);
 
 namespace detail {
 /// Truncates an address to /24 (IPv4, also IPv4-mapped IPv6) or /48 (IPv6), written in canonical

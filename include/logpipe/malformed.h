@@ -3,7 +3,7 @@
 #pragma once
 
 #include "logpipe/format.h"
-#include "logpipe/output.h"
+#include "logpipe/sink.h"
 
 #include <array>
 #include <cstdint>
@@ -15,9 +15,9 @@ namespace logpipe {
 
 class MalformedLog {
  public:
-  /// `rejects_path` empty means no rejects file. With `strict` the first malformed line throws
-  /// Error(kExitData, "FILE:LINE: reason").
-  MalformedLog(const std::string& rejects_path, bool strict);
+  /// `rejects` (may be null) receives every malformed line verbatim, one per line (--rejects).
+  /// With `strict` the first malformed line throws Error(kExitData, "FILE:LINE: reason").
+  explicit MalformedLog(std::unique_ptr<ByteSink> rejects = nullptr, bool strict = false);
   ~MalformedLog();
   /// Records one malformed line.
   void add(std::string_view source, uint64_t line_number, std::string_view line, ParseError why);

@@ -13,6 +13,7 @@
 #pragma once
 
 #include "logpipe/record.h"
+#include "logpipe/timeutil.h"
 
 #include <array>
 #include <bitset>
@@ -303,11 +304,5 @@ class WindowEngine {
   std::unique_ptr<Pane> merged_;              // scratch for sliding windows
   mutable EngineStats stats_;
 };
-
-/// Floor division for event times before 1970 too.
-inline int64_t floor_div(int64_t a, int64_t b) noexcept {
-  int64_t q = a / b;
-  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
-}
 
 }  // namespace logpipe

@@ -13,10 +13,8 @@
 #include "logpipe/intern.h"
 #include "logpipe/malformed.h"
 #include "logpipe/record.h"
-#include "logpipe/scan.h"
 
 #include <array>
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -339,43 +337,5 @@ std::string write_text(const ReportSummary& s, bool color);
 std::string write_csv(const ReportSummary& s);
 /// One self-contained HTML file (inline CSS and SVG charts, no script, no network at view time).
 std::string write_html(const ReportSummary& s);
-
-/// Escapes a string for JSON output (control characters, quotes, backslashes; invalid UTF-8
-/// bytes become \u00XX so that the output is always valid JSON).
-void append_json_string(std::string& out, std::string_view s);
-
-struct EndpointOptions;
-class LineSource;
-
-/// How the scan driver reads inputs.
-struct ReportScanOptions {
-  std::string format = "auto";  ///< --format value; `auto` is detected once, on the first input
-  bool verbose = false;         ///< print the detected format and the split on stderr
-  unsigned threads = 1;         ///< byte ranges per large regular file (1 = no split)
-  const volatile int* stop = nullptr;             ///< set by signal handlers; checked per line
-  std::atomic<uint64_t>* progress_bytes = nullptr;  ///< bytes of lines done, for a progress bar
-  /// Settings of network inputs (TLS files, Kafka options and group, listen, idle exit);
-  /// nullptr = defaults.
-  const EndpointOptions* endpoint = nullptr;
-  /// When set, an input that fails while being read (a gzip or zstd file cut short, a socket
-  /// error, a fatal broker error) is recorded here — the message names it — and the scan goes on
-  /// with the next input; the lines read before the failure stay counted. Otherwise it throws.
-  std::vector<std::string>* input_errors = nullptr;
-  /// When set, each network input is handed over here once read, not yet committed, so that the
-  /// caller commits Kafka offsets only after the report is safely written. Otherwise the scan
-  /// commits as soon as a source is read.
-  std::vector<std::unique_ptr<LineSource>>* read_sources = nullptr;
-};
-
-/// Byte ranges smaller than this are not worth a thread.
-inline constexpr uint64_t kMinRangeBytes = 256 * 1024;
-
-/// Reads every input in order into `report` (which must not be a continuation). Regular,
-/// uncompressed files of at least 2 * kMinRangeBytes are split at line boundaries into up to
-/// `threads` ranges parsed in parallel and merged in order: the report, the malformed counts and
-/// their FILE:LINE are the same as with one thread. Opens every input before reading any.
-/// Returns the format in use. Throws Error on I/O failure (or --strict via `malformed`).
-std::string scan_for_report(const std::vector<std::string>& inputs, const ReportScanOptions& options,
-                            MalformedLog& malformed, Report& report);
 
 }  // namespace logpipe

@@ -7,6 +7,12 @@
 
 namespace logpipe {
 
+/// Floor division for event times before 1970 too.
+inline int64_t floor_div(int64_t a, int64_t b) noexcept {
+  int64_t q = a / b;
+  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
 /// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d) noexcept;
 

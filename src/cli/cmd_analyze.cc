@@ -3,11 +3,12 @@
 // write one report. A progress bar is drawn on stderr when it is a terminal.
 #include "cli/command.h"
 
-#include "logpipe/endpoint.h"
+#include "logpipe/io/endpoint.h"
 #include "logpipe/error.h"
 #include "logpipe/format.h"
 #include "logpipe/malformed.h"
-#include "logpipe/output.h"
+#include "logpipe/io/files.h"
+#include "logpipe/io/report_scan.h"
 #include "logpipe/report.h"
 #include "logpipe/timeutil.h"
 
@@ -121,7 +122,7 @@ int run_analyze(AnalyzeOptions& o) {
   for (const auto& p : inputs)
     if (p != "-" && endpoint_scheme(p) == "file" && ::access(p.c_str(), R_OK) != 0)
       system_error(errno, "cannot open '" + p + "'");
-  MalformedLog malformed(o.input.rejects, o.input.strict);
+  MalformedLog malformed(open_rejects(o.input.rejects), o.input.strict);
   auto out = open_output_replacing(o.output);
   std::atomic<uint64_t> progress_bytes{0};
   ReportScanOptions scan{o.input.format, o.input.verbose, threads, &g_stop_requested, nullptr};

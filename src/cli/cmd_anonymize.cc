@@ -9,11 +9,11 @@
 
 #include "cli/command.h"
 #include "logpipe/anonymize.h"
-#include "logpipe/endpoint.h"
+#include "logpipe/io/endpoint.h"
 #include "logpipe/error.h"
-#include "logpipe/input.h"
+#include "logpipe/io/files.h"
 #include "logpipe/malformed.h"
-#include "logpipe/output.h"
+#include "logpipe/io/files.h"
 
 namespace logpipe::cli {
 namespace {
@@ -125,7 +125,7 @@ int run_anonymize(AnonymizeCliOptions& c) {
   // A file is replaced only once complete: an error or a full disk leaves no half-anonymised copy.
   auto sink = endpoint_scheme(c.output) == "file" ? open_output_replacing(c.output)
                                                   : open_sink(c.output, output_options);
-  MalformedLog malformed(c.input.rejects, c.input.strict);
+  MalformedLog malformed(open_rejects(c.input.rejects), c.input.strict);
 
   AnonymizeStats stats;
   // An input that fails mid-read (a compressed file cut short): what was read before is written

@@ -19,14 +19,14 @@
 #include "cli/command.h"
 #include "logpipe/calibrate.h"
 #include "logpipe/config.h"
-#include "logpipe/endpoint.h"
+#include "logpipe/io/endpoint.h"
 #include "logpipe/error.h"
-#include "logpipe/input.h"
+#include "logpipe/io/files.h"
 #include "logpipe/malformed.h"
 #include "logpipe/metrics.h"
-#include "logpipe/output.h"
+#include "logpipe/io/files.h"
 #include "logpipe/report.h"
-#include "logpipe/scan.h"
+#include "logpipe/io/scan.h"
 #include "logpipe/timeutil.h"
 
 namespace logpipe::cli {
@@ -227,7 +227,7 @@ int run_calibrate(CalibrateOptions& o) {
   auto out = open_output_replacing(o.output);
   const bool toml_on_stdout = o.output == "-";
 
-  MalformedLog malformed(o.input.rejects, o.input.strict);
+  MalformedLog malformed(open_rejects(o.input.rejects), o.input.strict);
   Scanner scanner(ScanOptions{o.input.format, o.input.verbose}, malformed);
   scanner.set_stop_flag(&g_stop_requested);
   Calibrator calibrator(calibration);

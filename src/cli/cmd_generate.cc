@@ -15,7 +15,8 @@
 
 #include "cli/command.h"
 #include "logpipe/config.h"
-#include "logpipe/endpoint.h"
+#include "logpipe/io/endpoint.h"
+#include "logpipe/io/files.h"
 #include "logpipe/error.h"
 #include "logpipe/generator.h"
 #include "logpipe/timeutil.h"

@@ -9,12 +9,12 @@
 
 #include "logpipe/alerts.h"
 #include "logpipe/config.h"
-#include "logpipe/endpoint.h"
+#include "logpipe/io/endpoint.h"
 #include "logpipe/error.h"
 #include "logpipe/format.h"
 #include "logpipe/malformed.h"
 #include "logpipe/metrics.h"
-#include "logpipe/metrics_server.h"
+#include "logpipe/io/metrics_server.h"
 #include "logpipe/timeutil.h"
 
 #include <fmt/format.h>
@@ -229,7 +229,7 @@ int run_stream(StreamOptions o) {
     metrics_server = std::make_unique<MetricsServer>(o.metrics_listen);
     if (o.input.verbose) fmt::print(stderr, "logpipe: stream: metrics on port {}\n", metrics_server->port());
   }
-  MalformedLog malformed(o.input.rejects, o.input.strict);
+  MalformedLog malformed(open_rejects(o.input.rejects), o.input.strict);
   std::unique_ptr<Parser> parser;
   if (o.input.format != "auto") parser = make_parser(o.input.format);
 

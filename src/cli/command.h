@@ -2,7 +2,8 @@
 // subcommand and returns the function that runs it once the options are parsed and validated.
 #pragma once
 
-#include "logpipe/endpoint.h"
+#include "logpipe/io/endpoint.h"
+#include "logpipe/sink.h"
 
 #include <CLI/CLI.hpp>
 
@@ -37,6 +38,9 @@ struct InputOptions {
   bool strict = false;
   bool verbose = false;
 };
+
+/// The --rejects file (malformed lines, verbatim), or null when `path` is empty.
+std::unique_ptr<ByteSink> open_rejects(const std::string& path);
 
 /// Registers --format, --rejects, --strict, -v and (when `positional`) the FILES argument.
 void add_input_options(CLI::App& command, InputOptions& options, bool positional = true);
@@ -76,6 +80,6 @@ void warn_if_secrets_exposed(const std::string& path, const std::vector<std::pai
 std::string kafka_env_name(std::string_view key);
 
 /// Set by SIGINT/SIGTERM; long loops check it and finish cleanly.
-extern volatile int g_stop_requested;
+extern StopFlag g_stop_requested;
 
 }  // namespace logpipe::cli

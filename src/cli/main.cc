@@ -4,6 +4,7 @@
 #include "cli/completions.h"
 
 #include "logpipe/error.h"
+#include "logpipe/io/files.h"
 
 #include <fmt/format.h>
 
@@ -14,7 +15,7 @@
 
 namespace logpipe::cli {
 
-volatile int g_stop_requested = 0;
+StopFlag g_stop_requested{false};
 
 namespace {
 
@@ -28,9 +29,13 @@ constexpr CommandEntry kCommands[] = {
     {"analyze", "Batch report (text, JSON, CSV, HTML) over log files", setup_analyze},
 };
 
-void on_stop_signal(int) { g_stop_requested = 1; }
+void on_stop_signal(int) { g_stop_requested = true; }
 
 }  // namespace
+
+std::unique_ptr<ByteSink> open_rejects(const std::string& path) {
+  return path.empty() ? nullptr : open_output(path);
+}
 
 void add_input_options(CLI::App& command, InputOptions& o, bool positional) {
   command

@@ -1,7 +1,7 @@
 #include "logpipe/alerts.h"
 
 #include "logpipe/intern.h"
-#include "logpipe/report.h"
+#include "logpipe/text.h"
 #include "logpipe/timeutil.h"
 
 #include <fmt/format.h>

@@ -18,13 +18,13 @@
 #include <exception>
 #include <future>
 
-#include "access_log.h"
+#include "parsers.h"
 #include "logpipe/error.h"
 #include "logpipe/hmac.h"
-#include "logpipe/input.h"
+#include "logpipe/source.h"
 #include "logpipe/intern.h"
 #include "logpipe/malformed.h"
-#include "logpipe/output.h"
+#include "logpipe/sink.h"
 
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -1149,7 +1149,7 @@ std::string detect_from_block(std::string_view data) {
 
 void anonymize_source(ByteSource& source, ByteSink& sink, MalformedLog& malformed,
                       const AnonymizeOptions& options, AnonymizeStats& stats,
-                      const volatile int* stop) {
+                      const StopFlag* stop) {
   BlockReader reader(source);
   unsigned threads = std::max(1u, options.threads);
   // threads blocks in flight plus the one being read.

@@ -11,6 +11,7 @@
 #include "logpipe/config.h"
 #include "logpipe/error.h"
 #include "logpipe/report.h"
+#include "logpipe/text.h"
 #include "logpipe/timeutil.h"
 
 namespace logpipe {

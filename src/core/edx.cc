@@ -1,6 +1,6 @@
 // Open edX / FUN tracking logs: one JSON object per line, read with simdjson On-Demand. The only
 // file that includes simdjson for parsing.
-#include "access_log.h"
+#include "parsers.h"
 
 #include "logpipe/timeutil.h"
 

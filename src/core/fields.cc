@@ -4,7 +4,7 @@
 // Names that are record fields fill the record; `date` + `time` (or `timestamp`) give the time;
 // `level` ERROR/FATAL/CRITICAL marks the record as failed; every other name is kept as an extra
 // field. The last field takes the rest of the line (a user agent may contain spaces).
-#include "access_log.h"
+#include "parsers.h"
 
 #include "logpipe/error.h"
 #include "logpipe/timeutil.h"

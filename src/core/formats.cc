@@ -1,5 +1,5 @@
 // Apache common / combined / clickstream parsing, format detection and the format factory.
-#include "access_log.h"
+#include "parsers.h"
 
 #include "logpipe/error.h"
 #include "logpipe/timeutil.h"

@@ -1,7 +1,7 @@
 // Apache mod_log_config LogFormat strings compiled once into a parser: a list of literals and
 // fields. A field ends where the next literal starts; a field between quotes ends at the next
 // unescaped quote, so `"%r"` and `"%{User-agent}i"` may contain spaces.
-#include "access_log.h"
+#include "parsers.h"
 
 #include "logpipe/error.h"
 #include "logpipe/timeutil.h"

@@ -6,9 +6,8 @@
 
 namespace logpipe {
 
-MalformedLog::MalformedLog(const std::string& rejects_path, bool strict) : strict_(strict) {
-  if (!rejects_path.empty()) rejects_ = open_output(rejects_path);
-}
+MalformedLog::MalformedLog(std::unique_ptr<ByteSink> rejects, bool strict)
+    : strict_(strict), rejects_(std::move(rejects)) {}
 
 MalformedLog::~MalformedLog() {
   try {

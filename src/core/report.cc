@@ -2,6 +2,7 @@
 // small classifiers (user agents, page vs. asset). Output lives in report_summary.cc and the
 // report_<format>.cc writers.
 #include "logpipe/report.h"
+#include "logpipe/timeutil.h"
 
 #include <algorithm>
 #include <cstring>
@@ -11,8 +12,6 @@ namespace {
 
 constexpr int64_t kUsPerMinute = 60LL * 1000000;
 constexpr int64_t kUsPerDay = 86400LL * 1000000;
-
-int64_t floor_div(int64_t a, int64_t b) noexcept { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
 

@@ -3,6 +3,7 @@
 // (fields with a comma, quote, CR or LF are quoted, quotes doubled). Values are the log's bytes,
 // unmodified: spreadsheet users should import as text (see docs/analyze.md).
 #include "logpipe/report.h"
+#include "logpipe/text.h"
 #include "logpipe/timeutil.h"
 
 #include <fmt/format.h>
@@ -43,11 +44,8 @@ void header(std::string& out, std::initializer_list<std::string_view> names) {
   out += "\r\n";
 }
 
-std::string time_text(int64_t us) {
-  if (us == kNoTime) return "";
-  char buf[32];
-  return std::string(buf, format_rfc3339_seconds(us, buf));
-}
+// CSV leaves an absent time empty (a spreadsheet reads it as blank, not as the text "-").
+std::string csv_time(int64_t us) { return us == kNoTime ? std::string() : time_text(us); }
 
 void keyed(std::string& out, std::string_view section, std::string_view key,
            const std::vector<ReportSummary::Row>& v) {
@@ -77,8 +75,8 @@ std::string write_csv(const ReportSummary& s) {
   row(out, "totals", "unique_ips", r.ips.size());
   row(out, "totals", "unique_users", r.users.size());
   row(out, "totals", "filtered_out", r.filtered_out);
-  row(out, "totals", "first_time", time_text(r.min_time));
-  row(out, "totals", "last_time", time_text(r.max_time));
+  row(out, "totals", "first_time", csv_time(r.min_time));
+  row(out, "totals", "last_time", csv_time(r.max_time));
   row(out, "totals", "format", s.format);
   out += "\r\n";
   header(out, {"status", "requests"});
@@ -96,10 +94,10 @@ std::string write_csv(const ReportSummary& s) {
   keyed(out, "courses", "course_id", s.courses);
   header(out, {"time", "requests", "errors", "server_errors", "bytes"});
   for (const auto& p : s.timeseries)
-    row(out, "timeseries", time_text(p.time), p.value.requests, p.value.errors, p.value.server_errors, p.value.bytes);
+    row(out, "timeseries", csv_time(p.time), p.value.requests, p.value.errors, p.value.server_errors, p.value.bytes);
   out += "\r\n";
   header(out, {"day", "users"});
-  for (const auto& [day, n] : s.active_users_per_day) row(out, "active_users_per_day", time_text(day).substr(0, 10), n);
+  for (const auto& [day, n] : s.active_users_per_day) row(out, "active_users_per_day", csv_time(day).substr(0, 10), n);
   out += "\r\n";
   header(out, {"metric", "value"});
   row(out, "sessions", "count", s.session_count);

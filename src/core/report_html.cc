@@ -3,6 +3,7 @@
 // thing offline and cannot be turned against its reader by hostile log data (every string from
 // the logs is HTML-escaped).
 #include "logpipe/report.h"
+#include "logpipe/text.h"
 #include "logpipe/timeutil.h"
 
 #include <fmt/format.h>
@@ -28,23 +29,6 @@ void esc(std::string& out, std::string_view s) {
         else out += c;
     }
   }
-}
-
-std::string time_text(int64_t us) {
-  if (us == kNoTime) return "-";
-  char buf[32];
-  return std::string(buf, format_rfc3339_seconds(us, buf));
-}
-
-std::string human_bytes(uint64_t b) {
-  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  double v = static_cast<double>(b);
-  int u = 0;
-  while (v >= 1024 && u < 5) {
-    v /= 1024;
-    ++u;
-  }
-  return u == 0 ? fmt::format("{} B", b) : fmt::format("{:.1f} {}", v, kUnits[u]);
 }
 
 constexpr std::string_view kStyle = R"css(

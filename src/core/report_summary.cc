@@ -2,6 +2,7 @@
 // scan: sorting and roll-ups cost nothing next to parsing.
 #include "logpipe/error.h"
 #include "logpipe/report.h"
+#include "logpipe/timeutil.h"
 
 #include <algorithm>
 #include <map>
@@ -15,8 +16,6 @@ constexpr int64_t kUsPerDay = 24 * kUsPerHour;
 // Filling empty buckets with zeros keeps charts honest; beyond this many buckets (a stray
 // timestamp years away) only non-empty buckets are listed.
 constexpr int64_t kMaxFilledBuckets = 100000;
-
-int64_t floor_div(int64_t a, int64_t b) noexcept { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 std::vector<ReportSummary::Row> rows(const KeyedCounts& counts, size_t top) {
   std::vector<ReportSummary::Row> out;

@@ -1,6 +1,7 @@
 // The terminal report: one aligned table per section. Log data is attacker-controlled, so control
 // bytes are replaced (no escape sequences reach the terminal) and long keys are cut.
 #include "logpipe/report.h"
+#include "logpipe/text.h"
 #include "logpipe/timeutil.h"
 
 #include <fmt/format.h>
@@ -37,25 +38,8 @@ std::string clean(std::string_view s) {
   return out;
 }
 
-std::string human_bytes(uint64_t b) {
-  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  double v = static_cast<double>(b);
-  int u = 0;
-  while (v >= 1024 && u < 5) {
-    v /= 1024;
-    ++u;
-  }
-  return u == 0 ? fmt::format("{} B", b) : fmt::format("{:.1f} {}", v, kUnits[u]);
-}
-
 std::string percent(uint64_t part, uint64_t whole) {
   return whole ? fmt::format("{:.1f}%", 100.0 * static_cast<double>(part) / static_cast<double>(whole)) : "-";
-}
-
-std::string time_text(int64_t us) {
-  if (us == kNoTime) return "-";
-  char buf[32];
-  return std::string(buf, format_rfc3339_seconds(us, buf));
 }
 
 class Writer {

@@ -26,12 +26,12 @@
 // checked against --tls-ca (or the system's CA store) and must name HOST; --tls-cert/--tls-key
 // present a client certificate. Plain alertmanager:// is for loopback or a trusted network
 // (docs/security.md).
-#include "io/endpoint_impl.h"
-#include "io/socket_address.h"
-#include "io/tls_client.h"
+#include "endpoint_factories.h"
+#include "socket.h"
+#include "tls_client.h"
 
 #include "logpipe/error.h"
-#include "logpipe/report.h"
+#include "logpipe/text.h"
 #include "logpipe/timeutil.h"
 
 #include <fmt/format.h>

@@ -1,5 +1,7 @@
 // Endpoint syntax and dispatch to the per-kind factories.
-#include "io/endpoint_impl.h"
+#include "endpoint_factories.h"
+
+#include "logpipe/io/files.h"
 
 #include "logpipe/error.h"
 
@@ -49,35 +51,11 @@ std::unique_ptr<LineSource> open_line_source(const std::string& endpoint, const 
               endpoint);
 }
 
-LineSource::Status StopDrainingSource::next(std::string_view& line, int timeout_ms) {
-  auto now_us = [] {
-    return std::chrono::duration_cast<std::chrono::microseconds>(
-               std::chrono::steady_clock::now().time_since_epoch()).count();
-  };
-  if (phase_ == Phase::kRunning) {
-    if (!stop_ || !*stop_) return source_.next(line, timeout_ms);
-    phase_ = Phase::kDraining;
-    drain_deadline_us_ = now_us() + kStopDrainLimitUs;
-  }
-  for (;;) {
-    // Each phase ends when nothing more is ready, or after kStopDrainLimitUs (a sender that
-    // floods us). The limit is generous: under load, or under a sanitizer, reading and parsing
-    // what the kernel already holds (a few MB per connection, a 10 MB line) takes seconds, and a
-    // short limit silently turned such lines into one cut-short line.
-    Status status = now_us() < drain_deadline_us_ ? source_.next(line, 0) : Status::kTimeout;
-    if (status != Status::kTimeout) return status;
-    if (phase_ == Phase::kFinished) return Status::kEnd;
-    source_.finish();
-    phase_ = Phase::kFinished;
-    drain_deadline_us_ = now_us() + kStopDrainLimitUs;
-  }
-}
-
 namespace {
 
 class LineSourceBytes final : public ByteSource {
  public:
-  LineSourceBytes(LineSource& source, const volatile int* stop) : source_(source, stop) {}
+  LineSourceBytes(LineSource& source, const StopFlag* stop) : source_(source, stop) {}
   size_t read(char* buf, size_t n) override {
     size_t done = 0;
     while (done < n) {
@@ -119,7 +97,7 @@ class LineSourceBytes final : public ByteSource {
 
 }  // namespace
 
-std::unique_ptr<ByteSource> line_source_bytes(LineSource& source, const volatile int* stop) {
+std::unique_ptr<ByteSource> line_source_bytes(LineSource& source, const StopFlag* stop) {
   return std::make_unique<LineSourceBytes>(source, stop);
 }
 

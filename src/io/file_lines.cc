@@ -5,10 +5,10 @@
 // One large reused buffer, lines returned as views into it (no per-line allocation). gzip and
 // zstd are recognised by their magic bytes on the first read and decoded through the core's
 // decompressors (blocking reads then: a compressed pipe is not a live stream).
-#include "io/endpoint_impl.h"
+#include "endpoint_factories.h"
 
 #include "logpipe/error.h"
-#include "logpipe/input.h"
+#include "logpipe/io/files.h"
 
 #include <cerrno>
 #include <cstring>

@@ -1,7 +1,7 @@
 // Reading bytes: files and stdin through read(2), gzip through zlib, zstd through libzstd; the
 // compression is recognised by magic bytes so that a rotated `access.log.1` that is really gzip
 // still reads.
-#include "logpipe/input.h"
+#include "logpipe/io/files.h"
 
 #include "logpipe/error.h"
 
@@ -162,12 +162,27 @@ std::unique_ptr<ByteSource> maybe_decompress(std::unique_ptr<ByteSource> raw) {
     got += r;
   }
   head.resize(got);
-  const auto* h = reinterpret_cast<const unsigned char*>(head.data());
+  Compression c = compression_of(head);
   auto peeked = std::make_unique<PeekedSource>(std::move(raw), head);
-  if (got >= 2 && h[0] == 0x1f && h[1] == 0x8b) return std::make_unique<GzipSource>(std::move(peeked));
-  if (got >= 4 && h[0] == 0x28 && h[1] == 0xb5 && h[2] == 0x2f && h[3] == 0xfd)
-    return std::make_unique<ZstdSource>(std::move(peeked));
+  if (c == Compression::kGzip) return std::make_unique<GzipSource>(std::move(peeked));
+  if (c == Compression::kZstd) return std::make_unique<ZstdSource>(std::move(peeked));
   return peeked;
+}
+
+Compression compression_of(std::string_view head) noexcept {
+  const auto* h = reinterpret_cast<const unsigned char*>(head.data());
+  if (head.size() >= 2 && h[0] == 0x1f && h[1] == 0x8b) return Compression::kGzip;
+  if (head.size() >= 4 && h[0] == 0x28 && h[1] == 0xb5 && h[2] == 0x2f && h[3] == 0xfd) return Compression::kZstd;
+  return Compression::kNone;
+}
+
+Compression file_compression(const std::string& path) noexcept {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Compression::kNone;
+  char head[4];
+  ssize_t got = ::pread(fd, head, sizeof head, 0);
+  ::close(fd);
+  return got > 0 ? compression_of(std::string_view(head, static_cast<size_t>(got))) : Compression::kNone;
 }
 
 std::unique_ptr<ByteSource> open_input(const std::string& path) {
@@ -176,75 +191,6 @@ std::unique_ptr<ByteSource> open_input(const std::string& path) {
   if (fd < 0) system_error(errno, "cannot open '" + path + "'");
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   return maybe_decompress(std::make_unique<FdSource>(fd, path, true));
-}
-
-LineReader::LineReader(ByteSource& source, size_t buffer_size)
-    : source_(source), buffer_(buffer_size + kLinePadding) {}
-
-bool LineReader::refill() {
-  if (eof_) return false;
-  // Move the unread tail to the front, grow when a single line fills the buffer.
-  size_t unread = end_ - begin_;
-  if (begin_ > 0) {
-    std::memmove(buffer_.data(), buffer_.data() + begin_, unread);
-    scan_ -= begin_;
-    begin_ = 0;
-    end_ = unread;
-  }
-  size_t capacity = buffer_.size() - kLinePadding;
-  if (end_ == capacity) {
-    buffer_.resize(capacity * 2 + kLinePadding);
-    capacity = buffer_.size() - kLinePadding;
-  }
-  size_t got = 0;
-  try {
-    got = source_.read(buffer_.data() + end_, capacity - end_);
-  } catch (...) {
-    error_ = std::current_exception();  // rethrown by next() after the partial line
-    eof_ = true;
-    return false;
-  }
-  if (got == 0) {
-    eof_ = true;
-    return false;
-  }
-  end_ += got;
-  return true;
-}
-
-bool LineReader::next(std::string_view& line) {
-  truncated_ = false;
-  for (;;) {
-    const char* base = buffer_.data();
-    if (scan_ < end_) {
-      const void* nl = std::memchr(base + scan_, '\n', end_ - scan_);
-      if (nl) {
-        size_t e = static_cast<size_t>(static_cast<const char*>(nl) - base);
-        size_t len = e - begin_;
-        if (len > 0 && base[e - 1] == '\r') --len;
-        line = std::string_view(base + begin_, len);
-        bytes_read_ += e + 1 - begin_;
-        begin_ = scan_ = e + 1;
-        ++line_number_;
-        return true;
-      }
-      scan_ = end_;
-    }
-    if (!refill()) {
-      if (begin_ < end_) {  // last line without a newline
-        size_t len = end_ - begin_;
-        if (buffer_[end_ - 1] == '\r') --len;
-        line = std::string_view(buffer_.data() + begin_, len);
-        bytes_read_ += end_ - begin_;
-        begin_ = scan_ = end_;
-        ++line_number_;
-        truncated_ = error_ != nullptr;
-        return true;
-      }
-      if (error_) std::rethrow_exception(error_);
-      return false;
-    }
-  }
 }
 
 }  // namespace logpipe

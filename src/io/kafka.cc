@@ -9,7 +9,7 @@
 // same partition (access logs by client IP, alerts by metric and key). flush() and close() wait
 // until the broker has acknowledged every message, and throw when some could not be delivered, so
 // a caller that commits after flush() never commits past an undelivered alert.
-#include "io/endpoint_impl.h"
+#include "endpoint_factories.h"
 
 #include "logpipe/error.h"
 

@@ -13,10 +13,10 @@
 //
 // UDP: one datagram at a time; each datagram holds one or more lines (a last line without a
 // newline is a line: syslog senders do not terminate datagrams).
-#include "io/endpoint_impl.h"
+#include "endpoint_factories.h"
 
 #include "logpipe/error.h"
-#include "logpipe/input.h"
+#include "logpipe/io/files.h"
 
 #include <boost/asio.hpp>
 #include <fmt/format.h>

@@ -1,8 +1,8 @@
 // The Prometheus endpoint of `stream --metrics-listen`: one thread, one io_context, each
 // connection reads the request head (up to a blank line or 8 KiB) and gets the current snapshot.
-#include "logpipe/metrics_server.h"
+#include "logpipe/io/metrics_server.h"
 
-#include "logpipe/endpoint.h"
+#include "logpipe/io/endpoint.h"
 #include "logpipe/error.h"
 
 #include <boost/asio.hpp>

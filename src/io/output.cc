@@ -1,6 +1,6 @@
 // Writing bytes: stdout or files, optionally gzip (.gz) or zstd (.zst) by suffix. A closed pipe
 // (EPIPE) ends the program quietly with exit 0, as `logpipe ... | head` expects.
-#include "logpipe/output.h"
+#include "logpipe/io/files.h"
 
 #include "logpipe/error.h"
 

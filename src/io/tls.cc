@@ -13,8 +13,8 @@
 // The input runs the Asio event loop in the caller's thread, inside next(): no thread, no lock, no
 // copy of the data. A returned line is a view into its connection's buffer, which is not touched
 // until the caller asks for the next line.
-#include "io/endpoint_impl.h"
-#include "io/tls_client.h"
+#include "endpoint_factories.h"
+#include "tls_client.h"
 
 #include "logpipe/error.h"
 

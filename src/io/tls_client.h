@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "logpipe/endpoint.h"
+#include "logpipe/io/endpoint.h"
 
 namespace logpipe::detail {
 

@@ -1,7 +1,7 @@
 // Fuzzes the byte-source stack: magic-byte detection, gzip and zstd decoders, the line reader.
 // Corrupt compressed data must raise logpipe::Error, never crash or loop.
 #include "logpipe/error.h"
-#include "logpipe/input.h"
+#include "logpipe/io/files.h"
 
 #include <cstdint>
 #include <cstring>

@@ -6,9 +6,9 @@
 #include <cstring>
 #include <string>
 
-#include "logpipe/input.h"
+#include "logpipe/io/files.h"
 #include "logpipe/malformed.h"
-#include "logpipe/output.h"
+#include "logpipe/io/files.h"
 
 using namespace logpipe;
 
@@ -339,7 +339,7 @@ TEST_CASE("anonymize_source: order kept across blocks and threads; rejects numbe
     o.threads = threads;
     StringSource source(input);
     StringSink sink;
-    MalformedLog malformed("", false);
+    MalformedLog malformed(nullptr, false);
     AnonymizeStats stats;
     anonymize_source(source, sink, malformed, o, stats);
     CHECK(stats.format == "edx");
@@ -355,7 +355,7 @@ TEST_CASE("anonymize_source: order kept across blocks and threads; rejects numbe
   o.stop_at_reject = true;
   StringSource source(input);
   StringSink sink;
-  MalformedLog malformed("", true);
+  MalformedLog malformed(nullptr, true);
   AnonymizeStats stats;
   CHECK_THROWS_WITH(anonymize_source(source, sink, malformed, o, stats),
                     "mem:1000: malformed line (not a JSON object)");

@@ -1,4 +1,4 @@
-#include "logpipe/endpoint.h"
+#include "logpipe/io/endpoint.h"
 
 #include <arpa/inet.h>
 #include <doctest/doctest.h>
@@ -12,7 +12,7 @@
 #include <deque>
 #include <string>
 
-#include "io/socket_address.h"
+#include "socket.h"
 #include "logpipe/error.h"
 
 using namespace logpipe;
@@ -49,7 +49,7 @@ class FakeServer : public LineSource {
 
 TEST_CASE("StopDrainingSource: before a stop, it is the source") {
   FakeServer server;
-  volatile int stop = 0;
+  StopFlag stop{false};
   StopDrainingSource source(server, &stop);
   std::string_view line;
   CHECK(source.next(line, 0) == LineSource::Status::kLine);
@@ -61,7 +61,7 @@ TEST_CASE("StopDrainingSource: before a stop, it is the source") {
 
 TEST_CASE("StopDrainingSource: a stop hands out what arrived, then the partial lines, then ends") {
   FakeServer server;
-  volatile int stop = 1;
+  StopFlag stop{true};
   StopDrainingSource source(server, &stop);
   std::string_view line;
   REQUIRE(source.next(line, 200) == LineSource::Status::kLine);
@@ -79,7 +79,7 @@ TEST_CASE("StopDrainingSource: a stop hands out what arrived, then the partial l
 TEST_CASE("line_source_bytes: lines joined by newlines, then the end") {
   FakeServer server;
   server.ready_ = {"first", "second"};
-  volatile int stop = 1;  // the fake never ends by itself: a stop ends it after its lines
+  StopFlag stop{true};  // the fake never ends by itself: a stop ends it after its lines
   auto bytes = line_source_bytes(server, &stop);
   std::string all;
   char buf[4];

@@ -1,5 +1,5 @@
 // The file/stdin line source: CR stripping, last line without newline, follow (growth, rotation).
-#include "logpipe/endpoint.h"
+#include "logpipe/io/endpoint.h"
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include "logpipe/input.h"
+#include "logpipe/io/files.h"
 #include "logpipe/error.h"
 
 #include <doctest/doctest.h>

@@ -1,6 +1,6 @@
 // kafka:// endpoint: errors that need no broker. Delivery, commits and outages are tested against
 // the mock cluster in tests/cli/kafka_endpoint.sh.
-#include "logpipe/endpoint.h"
+#include "logpipe/io/endpoint.h"
 #include "logpipe/error.h"
 
 #include <doctest/doctest.h>

@@ -1,6 +1,6 @@
 // tls:// endpoint: set-up errors that need no peer. Handshakes, refusals and verification are
 // tested with the openssl CLI as the peer in tests/cli/tls_endpoint.sh.
-#include "logpipe/endpoint.h"
+#include "logpipe/io/endpoint.h"
 #include "logpipe/error.h"
 
 #include <doctest/doctest.h>

@@ -3,10 +3,10 @@
 // is parsed into its own continuation Report on its own thread, and the partial reports are
 // merged in input order. Malformed lines are replayed in order with their file line numbers,
 // so messages and counts are what one thread prints.
-#include "logpipe/endpoint.h"
+#include "logpipe/io/endpoint.h"
 #include "logpipe/error.h"
-#include "logpipe/input.h"
-#include "logpipe/report.h"
+#include "logpipe/io/files.h"
+#include "logpipe/io/report_scan.h"
 
 #include <fmt/format.h>
 

@@ -1,9 +1,11 @@
 // The shared batch/stream driver: inputs -> lines -> parser -> records -> a sink.
 #pragma once
 
+#include "logpipe/io/layer.h"
 #include "logpipe/format.h"
 #include "logpipe/malformed.h"
 #include "logpipe/record.h"
+#include "logpipe/source.h"
 
 #include <cstdint>
 #include <memory>
@@ -11,16 +13,6 @@
 #include <vector>
 
 namespace logpipe {
-
-class ByteSource;
-class LineSource;
-
-/// Receives every parsed record in input order.
-class RecordSink {
- public:
-  virtual ~RecordSink() = default;
-  virtual void on_record(const Record& record) = 0;
-};
 
 /// What a scan reads and how it treats bad lines.
 struct ScanOptions {
@@ -53,7 +45,7 @@ class Scanner {
   /// The format in use ("" until the first source was seen with `auto`).
   const std::string& format() const noexcept { return format_; }
   /// Optional: stops early (signal handlers set it); checked between lines.
-  void set_stop_flag(const volatile int* flag) noexcept { stop_ = flag; }
+  void set_stop_flag(const StopFlag* flag) noexcept { stop_ = flag; }
 
  private:
   // Counts one line and hands a record to the sink (or the line to MalformedLog).
@@ -69,7 +61,7 @@ class Scanner {
   std::unique_ptr<Parser> parser_;
   std::string format_;
   ScanStats stats_;
-  const volatile int* stop_ = nullptr;
+  const StopFlag* stop_ = nullptr;
 };
 
 }  // namespace logpipe

@@ -1,4 +1,4 @@
-// Internal: host name resolution and connecting, shared by the socket outputs (tcp_sink.cc,
+// Internal (socket.cc): host name resolution and connecting, shared by the socket outputs (tcp_sink.cc,
 // alertmanager.cc).
 #pragma once
 

@@ -1,8 +1,8 @@
-#include "logpipe/scan.h"
+#include "logpipe/io/scan.h"
 
 #include "logpipe/error.h"
-#include "logpipe/endpoint.h"
-#include "logpipe/input.h"
+#include "logpipe/io/endpoint.h"
+#include "logpipe/io/files.h"
 
 #include <fmt/format.h>
 

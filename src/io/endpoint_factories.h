@@ -2,7 +2,7 @@
 // heavy dependencies (Asio, OpenSSL, librdkafka) stay in one translation unit each.
 #pragma once
 
-#include "logpipe/endpoint.h"
+#include "logpipe/io/endpoint.h"
 
 namespace logpipe::detail {
 

@@ -1,37 +1,79 @@
-// One syntax for every input and output (SPEC.md "Endpoints"):
-//   `-`, a path, tcp://HOST:PORT, tls://HOST:PORT, udp://HOST:PORT (input),
-//   kafka://BROKER[,BROKER...]/TOPIC, alertmanager://HOST:PORT (alerts output).
-// Inputs are line sources (a socket server has many clients; a Kafka message is a line); outputs
-// are byte sinks.
+// What the core reads from: byte sources, the line reader, and line sources (one or many
+// producers, with timeouts so that a quiet live input still lets time pass). The core only sees
+// these interfaces; files, compression, sockets and Kafka implement them in the io layer
+// (include/logpipe/io/).
 #pragma once
 
-#include "logpipe/input.h"
-#include "logpipe/output.h"
+#include "logpipe/huge_alloc.h"
 
+#include <cstddef>
 #include <cstdint>
+#include <atomic>
+#include <exception>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 namespace logpipe {
 
-/// Settings shared by network endpoints. Secrets never come from argv: kafka options may be read
-/// from a file or the environment by the CLI before they land here.
-struct EndpointOptions {
-  bool listen = false;       ///< inputs: serve (many clients) instead of connecting
-  bool follow = false;       ///< file inputs: keep reading as the file grows / rotates (tail -F)
-  std::string tls_cert;      ///< PEM certificate (server, or client certificate)
-  std::string tls_key;       ///< PEM private key
-  std::string tls_ca;        ///< CA bundle: client verifies the server; server requires clients
-  std::vector<std::pair<std::string, std::string>> kafka_options;  ///< passed to librdkafka as is
-  std::string kafka_group = "logpipe";                              ///< consumer group id
-  int64_t idle_exit_us = 0;  ///< end a network input after this long without data (0 = never)
-  /// alertmanager:// output: extra labels of every alert (`instance` overrides the host name).
-  std::vector<std::pair<std::string, std::string>> alert_labels;
-  size_t alert_queue = 10000;  ///< alertmanager:// output: alerts kept while it is unreachable
+/// A source of bytes: a file, stdin, a decompressor, a socket.
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+  /// Reads up to n bytes; returns 0 at end of input. Throws Error on I/O failure or corrupt
+  /// compressed data (the message names the source).
+  virtual size_t read(char* buf, size_t n) = 0;
+  /// The name used in messages: the path, `-` for stdin, or the endpoint.
+  virtual const std::string& name() const noexcept = 0;
 };
+
+/// Splits a byte source into lines with one large reused buffer: no per-line allocation. The last
+/// line without a final newline is a line. A trailing CR is stripped. Every returned view is
+/// followed in memory by at least kLinePadding readable bytes (for SIMD parsers).
+///
+/// When the source fails mid-stream (a gzip or zstd file cut short, a read error), every complete
+/// line read before is still returned, then the partial line left in the buffer (if any) with
+/// truncated() true, and only the next call throws the source's Error: nothing read is lost.
+class LineReader {
+ public:
+  static constexpr size_t kLinePadding = 64;
+  explicit LineReader(ByteSource& source, size_t buffer_size = 1 << 20);
+  /// Next line, or false at end of input. The view is valid until the next call. Throws the
+  /// source's Error once the lines read before the failure have been returned.
+  bool next(std::string_view& line);
+  /// True when the line just returned was cut short because the source failed inside it: callers
+  /// count it as malformed (ParseError::kTruncatedLine).
+  bool truncated() const noexcept { return truncated_; }
+  /// 1-based number of the line last returned.
+  uint64_t line_number() const noexcept { return line_number_; }
+  /// Total bytes consumed so far (including newlines).
+  uint64_t bytes_read() const noexcept { return bytes_read_; }
+  const std::string& name() const noexcept { return source_.name(); }
+
+ private:
+  bool refill();
+  ByteSource& source_;
+  std::vector<char, HugePageAllocator<char>> buffer_;  // 1 MiB: one huge page, not 257 faults
+  size_t begin_ = 0;  // start of unread data
+  size_t end_ = 0;    // end of valid data
+  size_t scan_ = 0;   // where to resume the newline search
+  bool eof_ = false;
+  bool truncated_ = false;
+  std::exception_ptr error_;  // the source's failure, thrown once its lines are handed out
+  uint64_t line_number_ = 0;
+  uint64_t bytes_read_ = 0;
+};
+
+/// Set by SIGINT/SIGTERM and read by long loops on any thread. A lock-free atomic, so that a
+/// signal handler may store into it.
+using StopFlag = std::atomic<bool>;
+static_assert(StopFlag::is_always_lock_free);
+
+/// True when `flag` is set (a null flag is never set).
+inline bool stop_requested(const StopFlag* flag) noexcept {
+  return flag && flag->load(std::memory_order_relaxed);
+}
 
 /// A source of lines from one or many producers.
 class LineSource {
@@ -76,7 +118,7 @@ class LineSource {
 class StopDrainingSource final : public LineSource {
  public:
   static constexpr int64_t kStopDrainLimitUs = 10'000'000;
-  StopDrainingSource(LineSource& source, const volatile int* stop) : source_(source), stop_(stop) {}
+  StopDrainingSource(LineSource& source, const StopFlag* stop) : source_(source), stop_(stop) {}
   Status next(std::string_view& line, int timeout_ms) override;
   const std::string& name() const noexcept override { return source_.name(); }
   uint64_t line_number() const noexcept override { return source_.line_number(); }
@@ -91,29 +133,9 @@ class StopDrainingSource final : public LineSource {
  private:
   enum class Phase { kRunning, kDraining, kFinished };
   LineSource& source_;
-  const volatile int* stop_;
+  const StopFlag* stop_;
   Phase phase_ = Phase::kRunning;
   int64_t drain_deadline_us_ = 0;
 };
-
-/// Opens an input endpoint. Throws Error (usage for a bad endpoint, runtime when it cannot open).
-std::unique_ptr<LineSource> open_line_source(const std::string& endpoint, const EndpointOptions& options);
-
-/// Reads a line source as bytes, each line followed by '\n', for byte-oriented consumers
-/// (anonymize's block reader). Waits for lines in steps of 200 ms; ends (read() returns 0) when
-/// the source ends or `*stop` becomes non-zero. `source` must outlive the result; the caller
-/// commits it (Kafka) once what was read is safely written.
-std::unique_ptr<ByteSource> line_source_bytes(LineSource& source, const volatile int* stop);
-
-/// Opens an output endpoint (`-`, path with .gz/.zst, tcp://, tls://, kafka://, alertmanager://).
-/// `append` for files.
-std::unique_ptr<ByteSink> open_sink(const std::string& endpoint, const EndpointOptions& options,
-                                    bool append = false);
-
-/// The scheme of an endpoint: "file" (also `-`), "tcp", "tls", "udp", "kafka", "alertmanager".
-std::string_view endpoint_scheme(std::string_view endpoint) noexcept;
-
-/// Splits `HOST:PORT` (IPv6 as `[::1]:9000`). Throws Error (usage) when malformed.
-std::pair<std::string, uint16_t> split_host_port(std::string_view host_port);
 
 }  // namespace logpipe

@@ -2,6 +2,8 @@
 // text snapshot on every GET, from its own thread. Asio stays in metrics_server.cc.
 #pragma once
 
+#include "logpipe/io/layer.h"
+
 #include <memory>
 #include <string>
 

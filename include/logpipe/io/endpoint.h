@@ -1,0 +1,57 @@
+// One syntax for every input and output (SPEC.md "Endpoints"):
+//   `-`, a path, tcp://HOST:PORT, tls://HOST:PORT, udp://HOST:PORT (input),
+//   kafka://BROKER[,BROKER...]/TOPIC, alertmanager://HOST:PORT (alerts output).
+// Inputs are line sources (a socket server has many clients; a Kafka message is a line); outputs
+// are byte sinks.
+#pragma once
+
+#include "logpipe/io/layer.h"
+#include "logpipe/sink.h"
+#include "logpipe/source.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace logpipe {
+
+/// Settings shared by network endpoints. Secrets never come from argv: kafka options may be read
+/// from a file or the environment by the CLI before they land here.
+struct EndpointOptions {
+  bool listen = false;       ///< inputs: serve (many clients) instead of connecting
+  bool follow = false;       ///< file inputs: keep reading as the file grows / rotates (tail -F)
+  std::string tls_cert;      ///< PEM certificate (server, or client certificate)
+  std::string tls_key;       ///< PEM private key
+  std::string tls_ca;        ///< CA bundle: client verifies the server; server requires clients
+  std::vector<std::pair<std::string, std::string>> kafka_options;  ///< passed to librdkafka as is
+  std::string kafka_group = "logpipe";                              ///< consumer group id
+  int64_t idle_exit_us = 0;  ///< end a network input after this long without data (0 = never)
+  /// alertmanager:// output: extra labels of every alert (`instance` overrides the host name).
+  std::vector<std::pair<std::string, std::string>> alert_labels;
+  size_t alert_queue = 10000;  ///< alertmanager:// output: alerts kept while it is unreachable
+};
+
+/// Opens an input endpoint. Throws Error (usage for a bad endpoint, runtime when it cannot open).
+std::unique_ptr<LineSource> open_line_source(const std::string& endpoint, const EndpointOptions& options);
+
+/// Reads a line source as bytes, each line followed by '\n', for byte-oriented consumers
+/// (anonymize's block reader). Waits for lines in steps of 200 ms; ends (read() returns 0) when
+/// the source ends or `*stop` becomes non-zero. `source` must outlive the result; the caller
+/// commits it (Kafka) once what was read is safely written.
+std::unique_ptr<ByteSource> line_source_bytes(LineSource& source, const StopFlag* stop);
+
+/// Opens an output endpoint (`-`, path with .gz/.zst, tcp://, tls://, kafka://, alertmanager://).
+/// `append` for files.
+std::unique_ptr<ByteSink> open_sink(const std::string& endpoint, const EndpointOptions& options,
+                                    bool append = false);
+
+/// The scheme of an endpoint: "file" (also `-`), "tcp", "tls", "udp", "kafka", "alertmanager".
+std::string_view endpoint_scheme(std::string_view endpoint) noexcept;
+
+/// Splits `HOST:PORT` (IPv6 as `[::1]:9000`). Throws Error (usage) when malformed.
+std::pair<std::string, uint16_t> split_host_port(std::string_view host_port);
+
+}  // namespace logpipe

@@ -1,0 +1,22 @@
+// Small text helpers shared by every output: JSON string escaping, human byte sizes, RFC 3339
+// times for people. Defined once here (text.cc) and tested in tests/unit/text_test.cc.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace logpipe {
+
+/// Appends `s` as a JSON string literal, quotes included: control characters, quotes and
+/// backslashes are escaped, and bytes that are not valid UTF-8 become \u00XX, so that the output
+/// is always valid JSON whatever the log held.
+void append_json_string(std::string& out, std::string_view s);
+
+/// `512 B`, `1.5 KiB`, `3.2 GiB` (powers of 1024, one decimal).
+std::string human_bytes(uint64_t bytes);
+
+/// `2025-06-23T08:00:00Z` (seconds precision), or `-` for an absent time (kNoTime).
+std::string time_text(int64_t us);
+
+}  // namespace logpipe

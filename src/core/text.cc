@@ -1,0 +1,71 @@
+#include "logpipe/text.h"
+
+#include "logpipe/record.h"
+#include "logpipe/timeutil.h"
+
+#include <fmt/format.h>
+
+#include <iterator>
+
+namespace logpipe {
+
+void append_json_string(std::string& out, std::string_view s) {
+  out += '"';
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  size_t n = s.size();
+  for (size_t i = 0; i < n; ++i) {
+    unsigned char c = p[i];
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      switch (c) {
+        case '\n': out += "\\n"; break;
+        case '\t': out += "\\t"; break;
+        case '\r': out += "\\r"; break;
+        default: fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
+      }
+    } else if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else {
+      // Validate one UTF-8 sequence; pass it through when valid, escape the byte otherwise.
+      size_t len = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xc2 && c <= 0xdf ? 2 : 0;
+      bool ok = len > 0 && i + len <= n;
+      for (size_t k = 1; ok && k < len; ++k) ok = (p[i + k] & 0xc0) == 0x80;
+      if (ok && len == 3) {
+        unsigned cp = ((c & 0x0f) << 12) | ((p[i + 1] & 0x3f) << 6);
+        ok = cp >= 0x800 && (cp < 0xd800 || cp > 0xdfff);
+      }
+      if (ok && len == 4) {
+        unsigned cp = ((c & 0x07) << 18) | ((p[i + 1] & 0x3f) << 12);
+        ok = cp >= 0x10000 && cp <= 0x10ffff;
+      }
+      if (ok) {
+        out.append(reinterpret_cast<const char*>(p + i), len);
+        i += len - 1;
+      } else {
+        fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
+      }
+    }
+  }
+  out += '"';
+}
+
+std::string human_bytes(uint64_t b) {
+  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  double v = static_cast<double>(b);
+  int u = 0;
+  while (v >= 1024 && u < 5) {
+    v /= 1024;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{} B", b) : fmt::format("{:.1f} {}", v, kUnits[u]);
+}
+
+std::string time_text(int64_t us) {
+  if (us == kNoTime) return "-";
+  char buf[32];
+  return std::string(buf, format_rfc3339_seconds(us, buf));
+}
+
+}  // namespace logpipe
