@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "logpipe/classify.h"
 #include "logpipe/metrics.h"
 
 namespace logpipe {
@@ -184,6 +185,7 @@ struct CalibrationInfo {
   int64_t first_start_us = 0, last_end_us = 0;
   bool sketched = false;
   double sketch_accuracy = 0.01;
+  ErrorRules errors;  ///< what counted as an error (written as [errors] when not the default)
 };
 
 /// The thresholds file: `#` comments saying how and when it was computed, `[window]`, and a

@@ -4,6 +4,7 @@
 //   size_s = 60            # also hop_s, lateness_s, max_keys
 //   [errors]
 //   statuses = [500, "4xx", "502-504"]
+//   levels = ["ERROR", "FATAL"]
 //   [metrics.url_error_rate]
 //   threshold = 0.3
 //   min_requests = 20
@@ -61,10 +62,14 @@ struct ThresholdConfig {
   std::optional<int64_t> lateness_us;  ///< [window] lateness_s
   std::array<MetricSettings, kMetricCount> metrics;
   std::optional<std::bitset<1000>> error_statuses;  ///< [errors] statuses
+  std::vector<std::string> error_levels;            ///< [errors] levels (when has_error_levels)
+  bool has_error_levels = false;
   ServiceSettings service;  ///< [input], [alerts], [tls], [kafka], [prometheus]
 
-  /// Copies window sizes, min_requests and error statuses into an engine configuration.
+  /// Copies window sizes, min_requests and the [errors] rules into an engine configuration.
   void apply_to(EngineConfig& engine) const;
+  /// Copies the [errors] rules (statuses, levels) that the file sets.
+  void apply_to(ErrorRules& errors) const;
   /// The thresholds per metric (nullopt = computed, never alerts).
   std::array<std::optional<double>, kMetricCount> thresholds() const;
 };
@@ -90,7 +95,5 @@ std::string format_threshold_config(const ThresholdConfig& config,
 /// Throws Error (usage) naming `option` on an unknown metric or a missing `=`.
 std::pair<MetricId, std::string_view> parse_metric_assignment(std::string_view text, std::string_view option);
 
-/// Parses an [errors] statuses entry: `500`, `5xx`, `400-499`. False when malformed.
-bool add_error_statuses(std::string_view spec, std::bitset<1000>& statuses) noexcept;
 
 }  // namespace logpipe

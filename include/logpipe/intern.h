@@ -3,14 +3,41 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string_view>
 #include <vector>
 
 namespace logpipe {
 
-/// 64-bit hash of a byte string (wyhash-style mixing; not cryptographic).
-uint64_t hash_bytes(std::string_view s) noexcept;
+namespace detail {
+inline uint64_t read64(const char* p) noexcept {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+inline uint64_t mix(uint64_t a, uint64_t b) noexcept {
+  __uint128_t r = static_cast<__uint128_t>(a) * b;
+  return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
+}
+}  // namespace detail
+
+/// 64-bit hash of a byte string (wyhash-style mixing; not cryptographic). Inline: every key
+/// table hashes on its hot path.
+inline uint64_t hash_bytes(std::string_view s) noexcept {
+  constexpr uint64_t kP0 = 0xa0761d6478bd642full, kP1 = 0xe7037ed1a0b428dbull;
+  const char* p = s.data();
+  size_t n = s.size();
+  uint64_t h = kP0 ^ n;
+  while (n >= 8) {
+    h = detail::mix(h ^ detail::read64(p), kP1);
+    p += 8;
+    n -= 8;
+  }
+  uint64_t tail = 0;
+  if (n) std::memcpy(&tail, p, n);
+  return detail::mix(h ^ tail, kP1 ^ n);
+}
 
 class StringTable {
  public:

@@ -12,6 +12,8 @@
 // calibrate's table) iterates that table.
 #pragma once
 
+#include "logpipe/aggregate.h"
+#include "logpipe/classify.h"
 #include "logpipe/record.h"
 #include "logpipe/timeutil.h"
 
@@ -23,13 +25,6 @@
 #include <vector>
 
 namespace logpipe {
-
-/// What a metric is keyed by. kGlobal: one value per window for all traffic.
-enum class Dimension : uint8_t { kGlobal, kUrl, kUser, kIp };
-/// Number of keyed dimensions (url, user, ip).
-inline constexpr size_t kKeyedDimensions = 3;
-/// "url", "user", "ip" or "" for kGlobal.
-std::string_view dimension_name(Dimension d) noexcept;
 
 /// How a metric's value is computed from a key's counters in one window.
 enum class MetricKind : uint8_t {
@@ -89,91 +84,6 @@ inline constexpr std::array<MetricDef, kMetricCount> kMetrics = {{
 /// The id of a metric name, or kMetricCount when unknown.
 MetricId find_metric(std::string_view name) noexcept;
 
-/// Counters of one key (or of all traffic) in one pane or window.
-struct KeyStats {
-  uint64_t requests = 0;       ///< every record (with or without status)
-  uint64_t with_status = 0;    ///< records with an outcome: an HTTP status, or a level (app logs)
-  uint64_t errors = 0;         ///< status counted as an error (>= 400 by default), or level ERROR
-  uint64_t server_errors = 0;  ///< status 5xx
-  void merge(const KeyStats& o) noexcept {
-    requests += o.requests;
-    with_status += o.with_status;
-    errors += o.errors;
-    server_errors += o.server_errors;
-  }
-};
-
-/// Response times of one url in one pane: log-linear buckets (8 per power of two, values under
-/// 8 us exact), so that a quantile is within 6.25% of the exact one and a histogram is 1.2 KB.
-class LatencyHistogram {
- public:
-  static constexpr int kSubBits = 3;
-  static constexpr size_t kSub = size_t{1} << kSubBits;
-  static constexpr size_t kBuckets = kSub + 38 * kSub;  ///< up to 2^41 us (25 days)
-  void add(int64_t duration_us) noexcept;
-  void merge(const LatencyHistogram& o) noexcept;
-  void clear() noexcept;
-  uint64_t count() const noexcept { return total_; }
-  /// Nearest-rank quantile (the smallest bucket holding at least q of the samples), reported as
-  /// the bucket's midpoint in microseconds, clamped to the smallest and largest sample: never
-  /// above the slowest request (a window of identical durations reports that duration exactly).
-  /// 0 when empty.
-  double quantile_us(double q) const noexcept;
-
- private:
-  std::array<uint32_t, kBuckets> counts_{};
-  uint64_t total_ = 0;
-  uint64_t min_us_ = UINT64_MAX;
-  uint64_t max_us_ = 0;
-};
-
-/// Counters per key for one dimension of one pane: open addressing on a 64-bit hash, key bytes
-/// in one arena, no allocation per record once warm. When `cap` keys are held and a new one
-/// arrives, the lighter half (by requests) is evicted in one pass (amortised O(1)); the largest
-/// evicted count is kept as `evicted_floor()`: any key's count is exact when it was never
-/// evicted, and low by at most that floor otherwise.
-class KeyTable {
- public:
-  struct Entry {
-    uint64_t hash;
-    uint32_t key_offset;
-    uint32_t key_size;
-    KeyStats stats;
-    int32_t latency = -1;  ///< index of the url's histogram in the pane, -1 = none
-  };
-  explicit KeyTable(size_t cap = 0) : cap_(cap) {}
-  void set_cap(size_t cap) noexcept { cap_ = cap; }
-  /// The entry of `key` (hash = hash_bytes(key)), inserted with zero counts when new.
-  /// `evicted` receives the latency indices of evicted entries (so the pane can reuse them).
-  Entry& upsert(std::string_view key, uint64_t hash, std::vector<int32_t>* evicted = nullptr);
-  /// Hints the CPU to load the slot of `hash` (the caller looks up several keys per record:
-  /// their cache misses then overlap).
-  void prefetch(uint64_t hash) const noexcept {
-    if (!index_.empty()) __builtin_prefetch(&index_[hash & (index_.size() - 1)]);
-  }
-  /// The entry of key or nullptr.
-  const Entry* find(std::string_view key, uint64_t hash) const noexcept;
-  std::string_view key(const Entry& e) const noexcept { return {arena_.data() + e.key_offset, e.key_size}; }
-  const std::vector<Entry>& entries() const noexcept { return entries_; }
-  size_t size() const noexcept { return entries_.size(); }
-  uint64_t evicted_keys() const noexcept { return evicted_keys_; }
-  uint64_t evicted_floor() const noexcept { return evicted_floor_; }
-  /// Forgets every key; memory is kept for reuse.
-  void clear() noexcept;
-  /// Approximate heap bytes held.
-  size_t memory_bytes() const noexcept;
-
- private:
-  void rebuild_index(size_t slots);
-  void evict_lighter_half(std::vector<int32_t>* evicted);
-  std::vector<uint32_t> index_;  // slot -> entry index + 1; 0 = empty
-  std::vector<Entry> entries_;
-  std::vector<char> arena_;
-  size_t cap_;
-  uint64_t evicted_keys_ = 0;
-  uint64_t evicted_floor_ = 0;
-};
-
 /// A metric's value for one key (or for all traffic) in one window.
 struct MetricValue {
   double value = 0;       ///< ratio, requests/s or ms
@@ -195,11 +105,10 @@ struct EngineConfig {
   /// no p99 in that pane.
   size_t max_latency_keys = 10'000;
   std::array<uint64_t, kMetricCount> min_requests = default_min_requests();
-  /// Which statuses are errors; default every status >= 400.
-  std::bitset<1000> error_statuses = default_error_statuses();
+  /// What an error is (statuses, app-log levels): the one classification of classify.h.
+  ErrorRules errors;
 
   static std::array<uint64_t, kMetricCount> default_min_requests() noexcept;
-  static std::bitset<1000> default_error_statuses() noexcept;
   /// Throws Error (usage) on an inconsistent configuration, naming the option.
   void validate() const;
 };
@@ -212,31 +121,32 @@ class WindowView {
   int64_t start_us() const noexcept { return start_us_; }
   int64_t end_us() const noexcept { return end_us_; }
   /// Counters of all traffic in the window.
-  const KeyStats& totals() const noexcept { return *totals_; }
+  const KeyStats& totals() const noexcept { return pane_->totals; }
   /// The value of a global metric (kMetrics[m].dimension == kGlobal).
   MetricValue global(MetricId m) const noexcept;
   /// Calls f(std::string_view key, const MetricValue&) for every key of a keyed metric's
   /// dimension present in the window (eligible or not).
   template <typename F>
   void for_each_key(MetricId m, F&& f) const {
-    const KeyTable& t = *tables_[dimension_index(kMetrics[m].dimension)];
+    const KeyTable& t = pane_->keys[dimension_index(kMetrics[m].dimension)];
     for (const auto& e : t.entries()) f(t.key(e), value_of(m, e));
   }
   /// Number of keys of a dimension in the window.
-  size_t key_count(Dimension d) const noexcept { return tables_[dimension_index(d)]->size(); }
+  size_t key_count(Dimension d) const noexcept { return pane_->keys[dimension_index(d)].size(); }
   /// The largest count a key of this dimension may have lost to the cap (0 = exact counts).
-  uint64_t evicted_floor(Dimension d) const noexcept { return tables_[dimension_index(d)]->evicted_floor(); }
+  uint64_t evicted_floor(Dimension d) const noexcept { return pane_->keys[dimension_index(d)].evicted_floor(); }
   /// Index of a keyed dimension in [0, kKeyedDimensions).
-  static size_t dimension_index(Dimension d) noexcept { return static_cast<size_t>(d) - 1; }
+  static size_t dimension_index(Dimension d) noexcept { return logpipe::dimension_index(d); }
+  /// Everything counted in the window (totals, keys, latency), for observers that need more than
+  /// metric values.
+  const PaneAggregate& aggregate() const noexcept { return *pane_; }
 
  private:
   friend class WindowEngine;
   MetricValue value_of(MetricId m, const KeyTable::Entry& e) const noexcept;
   int64_t start_us_ = 0, end_us_ = 0;
   double seconds_ = 1;
-  const KeyStats* totals_ = nullptr;
-  std::array<const KeyTable*, kKeyedDimensions> tables_{};
-  const std::vector<LatencyHistogram>* latency_ = nullptr;
+  const PaneAggregate* pane_ = nullptr;
   const std::array<uint64_t, kMetricCount>* min_requests_ = nullptr;
 };
 
@@ -245,6 +155,18 @@ class WindowObserver {
  public:
   virtual ~WindowObserver() = default;
   virtual void on_window(const WindowView& window) = 0;
+};
+
+/// Hands every window to several observers, in the order given (alerts, then a window log...).
+class ObserverList final : public WindowObserver {
+ public:
+  void add(WindowObserver& o) { observers_.push_back(&o); }
+  void on_window(const WindowView& w) override {
+    for (WindowObserver* o : observers_) o->on_window(w);
+  }
+
+ private:
+  std::vector<WindowObserver*> observers_;
 };
 
 /// Running counts of the engine (for --stats, Prometheus, tests).
@@ -288,17 +210,16 @@ class WindowEngine {
   void close_through(int64_t last_window);
   void close_window(int64_t window_index);
   void drop_dead_panes();
-  void count_key(Pane& pane, size_t dim, std::string_view key, uint64_t hash, const Record& r, bool error,
-                 bool server_error, bool with_status);
 
   EngineConfig config_;
+  Classifier classifier_;
   WindowObserver& observer_;
   int64_t pane_us_;
   int64_t next_window_ = 0;  // lowest window index not closed yet (valid when started_)
   bool started_ = false;
   bool closed_any_ = false;
-  int64_t empty_run_ = 0;
-  int64_t newest_record_us_ = INT64_MIN;  // newest time of a counted record (advance_to aside)  // consecutive empty windows closed
+  int64_t empty_run_ = 0;  // consecutive empty windows closed
+  int64_t newest_record_us_ = INT64_MIN;  // newest time of a counted record (advance_to aside)
   std::vector<std::unique_ptr<Pane>> panes_;  // open panes, ascending index
   std::vector<std::unique_ptr<Pane>> spare_;  // closed panes kept for reuse
   std::unique_ptr<Pane> merged_;              // scratch for sliding windows

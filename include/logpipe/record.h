@@ -32,21 +32,15 @@ struct Record {
   std::string_view event_type;
   std::string_view course_id;
   int64_t duration_us = -1;  ///< response time, -1 when the format has none
-  /// An application-log line at level ERROR/FATAL/CRITICAL (`fields:` format): counts as an error
-  /// when the record has no HTTP status.
-  bool failed = false;
-  /// The line has a level (`fields:` format with a `level` field): its outcome is known even
-  /// without an HTTP status, so it counts in the error ratios (failed or not).
-  bool has_level = false;
+  /// Application-log level as logged (`fields:` format with a `level` field), "" when none. A
+  /// record with a level has a known outcome even without an HTTP status; which levels are
+  /// errors is the Classifier's business (classify.h).
+  std::string_view level;
   /// Fields of a `fields:` format that are not record fields, as (name, value) in line order.
   std::span<const std::pair<std::string_view, std::string_view>> extra;
 
   /// True when the record carries an HTTP status (access logs).
   bool has_status() const noexcept { return status != 0; }
-  /// True when the record says whether it failed: an HTTP status, or a level.
-  bool has_outcome() const noexcept { return status != 0 || has_level; }
-  /// True when the record counts as an error: status >= 400, or no status and `failed`.
-  bool is_error() const noexcept { return status >= 400 || (status == 0 && failed); }
   /// The url without its query string.
   std::string_view path() const noexcept {
     auto q = url.find('?');

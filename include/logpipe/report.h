@@ -9,6 +9,8 @@
 // input order with Report::merge, which gives exactly what one thread gives (sessions included).
 #pragma once
 
+#include "logpipe/aggregate.h"
+#include "logpipe/classify.h"
 #include "logpipe/huge_alloc.h"
 #include "logpipe/intern.h"
 #include "logpipe/malformed.h"
@@ -24,48 +26,6 @@
 #include <vector>
 
 namespace logpipe {
-
-/// Requests and errors of one key (url, ip, user, ...).
-struct KeyCounts {
-  uint64_t requests = 0;
-  uint64_t errors = 0;
-};
-
-/// Counters per interned key. Ids are dense and stable for the table's lifetime.
-class KeyedCounts {
- public:
-  static constexpr uint32_t kNone = StringTable::kNotFound;
-  /// Counts one request of `key`; returns the key's id.
-  uint32_t add(std::string_view key, bool error) {
-    uint32_t id = table_.intern(key);
-    if (id >= counts_.size()) counts_.resize(id + 1);
-    ++counts_[id].requests;
-    counts_[id].errors += error;
-    return id;
-  }
-  /// Like add(), but first tries `hint`, a likely id (the previous key of the same source): a
-  /// hit costs one comparison instead of hashing the key (long user agents).
-  uint32_t add_hinted(std::string_view key, uint32_t hint, bool error) {
-    if (hint < counts_.size() && table_.str(hint) == key) {
-      ++counts_[hint].requests;
-      counts_[hint].errors += error;
-      return hint;
-    }
-    return add(key, error);
-  }
-  /// Adds counts of a key (merging partial reports); returns the key's id.
-  uint32_t add_counts(std::string_view key, const KeyCounts& c);
-  /// Number of distinct keys.
-  size_t size() const noexcept { return counts_.size(); }
-  std::string_view key(uint32_t id) const noexcept { return table_.str(id); }
-  const KeyCounts& counts(uint32_t id) const noexcept { return counts_[id]; }
-  /// The top n keys by requests (ties: by key, ascending), n = 0 for all.
-  std::vector<std::pair<std::string_view, KeyCounts>> top(size_t n) const;
-
- private:
-  StringTable table_;
-  std::vector<KeyCounts> counts_;
-};
 
 /// Counts per 64-bit key in one flat open-addressing table: the hot-path alternative to
 /// std::unordered_map (no node allocation). Key UINT64_MAX is reserved.
@@ -149,12 +109,13 @@ class U64Counter {
   mutable size_t pending_next_ = 0;
 };
 
-/// Requests, errors (status >= 400), server errors (5xx) and bytes of one time bucket.
-struct TimeBucket {
-  uint64_t requests = 0;
-  uint64_t errors = 0;
-  uint64_t server_errors = 0;
+/// The counters of one time bucket (the Classifier's, as for a window) and its bytes.
+struct TimeBucket : KeyStats {
   uint64_t bytes = 0;
+  void merge(const TimeBucket& o) noexcept {
+    KeyStats::merge(o);
+    bytes += o.bytes;
+  }
 };
 
 /// Browser and OS families of a User-Agent, from a small hand-written classifier (no regex).
@@ -177,10 +138,15 @@ class Report final : public RecordSink {
   /// Inactivity gap that ends a session (30 minutes, as in web analytics).
   static constexpr int64_t kSessionGapUs = 30LL * 60 * 1000000;
 
-  /// `continuation`: this report covers a range of the input that follows another one (a later
-  /// byte range of a split file). The first session of each key then stays pending, because it
-  /// may continue a session of the previous range; merge() resolves it.
-  explicit Report(bool continuation = false) : continuation_(continuation) {}
+  /// `rules`: what an error is (classify.h), as in the window engine. `continuation`: this
+  /// report covers a range of the input that follows another one (a later byte range of a split
+  /// file). The first session of each key then stays pending, because it may continue a session
+  /// of the previous range; merge() resolves it.
+  explicit Report(const ErrorRules& rules = {}, bool continuation = false)
+      : classifier_(rules), continuation_(continuation) {}
+  /// An empty report for the input range that follows this one: same rules and time filter,
+  /// continuation sessions (merge it with merge()).
+  std::unique_ptr<Report> continuation() const;
 
   /// Keeps only records with since_us <= time < until_us (kNoTime = unbounded). With a bound,
   /// records without a time are left out.
@@ -202,7 +168,8 @@ class Report final : public RecordSink {
   void finish_sessions();
 
   uint64_t requests = 0;
-  uint64_t errors = 0;         ///< status >= 400
+  uint64_t outcomes = 0;       ///< records with a status or a level: the error ratios' denominator
+  uint64_t errors = 0;         ///< errors by the ErrorRules (classify.h)
   uint64_t server_errors = 0;  ///< 500..599
   uint64_t bytes = 0;
   uint64_t malformed = 0;      ///< set by the caller from its MalformedLog
@@ -210,14 +177,14 @@ class Report final : public RecordSink {
   int64_t min_time = kNoTime;
   int64_t max_time = kNoTime;
   std::array<uint64_t, 1000> status{};  ///< count per status code
-  KeyedCounts urls;                     ///< by path without query
-  KeyedCounts ips;
-  KeyedCounts users;
-  KeyedCounts referers;
-  KeyedCounts agents;
-  KeyedCounts methods;
-  KeyedCounts events;   ///< edx event_type
-  KeyedCounts courses;  ///< edx course_id
+  KeyTable urls;                        ///< by path without query (Classifier::url_key)
+  KeyTable ips;
+  KeyTable users;                       ///< user, else session (Classifier::user_key)
+  KeyTable referers;
+  KeyTable agents;
+  KeyTable methods;
+  KeyTable events;   ///< edx event_type
+  KeyTable courses;  ///< edx course_id
   /// Per minute since the epoch (UTC).
   std::unordered_map<int64_t, TimeBucket> minutes;
   /// Requests per (day since epoch << 32 | user id): the users active each day.
@@ -243,8 +210,8 @@ class Report final : public RecordSink {
     int64_t min_time = 0;
     int64_t max_time = 0;
     uint32_t pages = 0;
-    uint32_t entry = KeyedCounts::kNone;  // url id of the first page
-    uint32_t exit = KeyedCounts::kNone;   // url id of the last page
+    uint32_t entry = KeyTable::kNone;  // url id of the first page
+    uint32_t exit = KeyTable::kNone;   // url id of the last page
   };
   enum class Head : uint8_t { kNone, kCurrent, kClosed };
   struct KeyState {
@@ -258,6 +225,7 @@ class Report final : public RecordSink {
   static void join(Segment& a, const Segment& b);
   bool is_page(uint32_t url_id);
 
+  Classifier classifier_;
   bool continuation_;
   int64_t since_us_ = kNoTime;
   int64_t until_us_ = kNoTime;
@@ -265,12 +233,12 @@ class Report final : public RecordSink {
   TimeBucket* cached_bucket_ = nullptr;
   std::vector<uint8_t> url_is_page_;  // by url id: 0 unknown, 1 asset, 2 page
   struct ClientHints {  // last ids seen for a client: likely again (checked before use)
-    uint32_t agent = KeyedCounts::kNone;
-    uint32_t referer = KeyedCounts::kNone;
-    uint32_t session = KeyedCounts::kNone;
+    uint32_t agent = KeyTable::kNone;
+    uint32_t referer = KeyTable::kNone;
+    uint32_t session = KeyTable::kNone;
   };
   std::vector<ClientHints> client_hints_;  // by ip id
-  uint32_t last_method_ = KeyedCounts::kNone;
+  uint32_t last_method_ = KeyTable::kNone;
   StringTable session_keys_;          // 's'+cookie id, 'u'+user id, 'a'+ip id+agent id
   std::vector<KeyState> session_states_;
   std::string key_scratch_;
@@ -291,6 +259,7 @@ struct ReportSummary {
     std::string_view key;
     uint64_t requests = 0;
     uint64_t errors = 0;
+    uint64_t with_status = 0;  ///< requests with an outcome: the denominator of error%
   };
   struct Point {
     int64_t time;

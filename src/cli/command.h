@@ -2,6 +2,7 @@
 // subcommand and returns the function that runs it once the options are parsed and validated.
 #pragma once
 
+#include "logpipe/classify.h"
 #include "logpipe/io/endpoint.h"
 #include "logpipe/sink.h"
 
@@ -41,6 +42,17 @@ struct InputOptions {
 
 /// The --rejects file (malformed lines, verbatim), or null when `path` is empty.
 std::unique_ptr<ByteSink> open_rejects(const std::string& path);
+
+/// --error-statuses and --error-levels: what an error is (classify.h), for every command that
+/// counts errors (analyze, stream, calibrate).
+struct ErrorOptions {
+  std::string statuses;  ///< e.g. `500,502-504,4xx`; empty = not given
+  std::string levels;    ///< e.g. `ERROR,FATAL`; empty = not given
+};
+void add_error_options(CLI::App& command, ErrorOptions& options);
+/// Applies the flags that were given over `rules` (defaults, or a settings file's [errors]).
+/// Throws Error (usage) naming the flag on a malformed list.
+void apply_error_options(const ErrorOptions& options, ErrorRules& rules);
 
 /// Registers --format, --rejects, --strict, -v and (when `positional`) the FILES argument.
 void add_input_options(CLI::App& command, InputOptions& options, bool positional = true);

@@ -37,6 +37,24 @@ std::unique_ptr<ByteSink> open_rejects(const std::string& path) {
   return path.empty() ? nullptr : open_output(path);
 }
 
+void add_error_options(CLI::App& command, ErrorOptions& o) {
+  command.add_option("--error-statuses", o.statuses,
+                     "HTTP statuses that count as errors: a list of 500, 5xx, 400-499 (default 400-999)")
+      ->type_name("LIST");
+  command.add_option("--error-levels", o.levels,
+                     "Application-log levels that count as errors, without a status (default ERROR,FATAL,CRITICAL)")
+      ->type_name("LIST");
+}
+
+void apply_error_options(const ErrorOptions& o, ErrorRules& rules) {
+  if (!o.statuses.empty() && !ErrorRules::parse_statuses(o.statuses, rules.statuses))
+    usage_error("--error-statuses: expected a comma-separated list of 500, 5xx or 400-499 (100-999), got '{}'",
+                o.statuses);
+  if (!o.levels.empty() && !ErrorRules::parse_levels(o.levels, rules.levels))
+    usage_error("--error-levels: expected a comma-separated list of level names such as ERROR,FATAL, got '{}'",
+                o.levels);
+}
+
 void add_input_options(CLI::App& command, InputOptions& o, bool positional) {
   command
       .add_option("--format", o.format,

@@ -1,6 +1,8 @@
 // Thresholds file: toml++ is used here and nowhere else in the core.
 #include "logpipe/config.h"
 
+#include "logpipe/classify.h"
+
 #include "logpipe/error.h"
 #include "logpipe/timeutil.h"
 
@@ -183,26 +185,6 @@ void parse_service_tables(const toml::table& root, std::string_view name, Servic
 
 }  // namespace
 
-bool add_error_statuses(std::string_view spec, std::bitset<1000>& statuses) noexcept {
-  auto number = [](std::string_view s, unsigned& out) {
-    auto r = std::from_chars(s.data(), s.data() + s.size(), out);
-    return r.ec == std::errc() && r.ptr == s.data() + s.size() && out >= 100 && out <= 999;
-  };
-  unsigned lo = 0, hi = 0;
-  if (spec.size() == 3 && (spec[1] == 'x' || spec[1] == 'X') && (spec[2] == 'x' || spec[2] == 'X') &&
-      spec[0] >= '1' && spec[0] <= '9') {
-    lo = static_cast<unsigned>(spec[0] - '0') * 100;
-    hi = lo + 99;
-  } else if (size_t dash = spec.find('-'); dash != std::string_view::npos) {
-    if (!number(spec.substr(0, dash), lo) || !number(spec.substr(dash + 1), hi) || hi < lo) return false;
-  } else {
-    if (!number(spec, lo)) return false;
-    hi = lo;
-  }
-  for (unsigned s = lo; s <= hi; ++s) statuses.set(s);
-  return true;
-}
-
 ThresholdConfig parse_threshold_config(std::string_view text, std::string_view name) {
   toml::table root;
   try {
@@ -227,18 +209,32 @@ ThresholdConfig parse_threshold_config(std::string_view text, std::string_view n
   }
   if (const toml::table* errors = root["errors"].as_table()) {
     for (const auto& [key, node] : *errors) {
-      if (key != "statuses") usage_error("{}: unknown key [errors] {} (expected statuses)", where(name, node), key.str());
       const toml::array* list = node.as_array();
-      if (!list) usage_error("{}: [errors] statuses must be an array such as [500, \"4xx\", \"502-504\"]", where(name, node));
-      std::bitset<1000> statuses;
-      for (const auto& item : *list) {
-        std::string spec;
-        if (auto i = item.value<int64_t>()) spec = std::to_string(*i);
-        else if (auto s = item.value<std::string>()) spec = *s;
-        if (!add_error_statuses(spec, statuses))
-          usage_error("{}: [errors] statuses: bad entry (expected 500, \"5xx\" or \"400-499\")", where(name, item));
+      if (key == "statuses") {
+        if (!list) usage_error("{}: [errors] statuses must be an array such as [500, \"4xx\", \"502-504\"]", where(name, node));
+        std::bitset<1000> statuses;
+        for (const auto& item : *list) {
+          std::string spec;
+          if (auto i = item.value<int64_t>()) spec = std::to_string(*i);
+          else if (auto s = item.value<std::string>()) spec = *s;
+          if (!ErrorRules::add_statuses(spec, statuses))
+            usage_error("{}: [errors] statuses: bad entry (expected 500, \"5xx\" or \"400-499\")", where(name, item));
+        }
+        c.error_statuses = statuses;
+      } else if (key == "levels") {
+        if (!list) usage_error("{}: [errors] levels must be an array such as [\"ERROR\", \"FATAL\"]", where(name, node));
+        std::vector<std::string> levels;
+        for (const auto& item : *list) {
+          auto text = item.value<std::string>();
+          if (!text || text->find(',') != std::string::npos || !ErrorRules::parse_levels(*text, levels))
+            usage_error("{}: [errors] levels: bad entry (expected a level name such as \"ERROR\")", where(name, item));
+          c.error_levels.emplace_back(levels.front());
+        }
+        if (list->empty()) c.error_levels.clear();
+        c.has_error_levels = true;
+      } else {
+        usage_error("{}: unknown key [errors] {} (expected statuses, levels)", where(name, node), key.str());
       }
-      c.error_statuses = statuses;
     }
   }
   if (const toml::table* metrics = root["metrics"].as_table()) {
@@ -295,7 +291,12 @@ void ThresholdConfig::apply_to(EngineConfig& engine) const {
   if (service.max_keys) engine.max_keys = *service.max_keys;
   for (size_t m = 0; m < kMetricCount; ++m)
     if (metrics[m].min_requests) engine.min_requests[m] = *metrics[m].min_requests;
-  if (error_statuses) engine.error_statuses = *error_statuses;
+  apply_to(engine.errors);
+}
+
+void ThresholdConfig::apply_to(ErrorRules& errors) const {
+  if (error_statuses) errors.statuses = *error_statuses;
+  if (has_error_levels) errors.levels = error_levels;
 }
 
 std::array<std::optional<double>, kMetricCount> ThresholdConfig::thresholds() const {
@@ -321,6 +322,11 @@ std::string format_threshold_config(const ThresholdConfig& c, const std::array<s
       out += fmt::format("{}{}", first ? "" : ", ", s);
       first = false;
     }
+    out += "]\n";
+  }
+  if (c.has_error_levels) {
+    out += c.error_statuses ? "levels = [" : "\n[errors]\nlevels = [";
+    for (size_t i = 0; i < c.error_levels.size(); ++i) out += fmt::format("{}\"{}\"", i ? ", " : "", c.error_levels[i]);
     out += "]\n";
   }
   for (size_t m = 0; m < kMetricCount; ++m) {

@@ -2,7 +2,7 @@
 // e.g. `fields:date time level request_id session user action method url referer` for
 //   2023-12-22 22:07:37.780 INFO req_18648 session_1755 user_213 view_page GET /login https://www.bing.com
 // Names that are record fields fill the record; `date` + `time` (or `timestamp`) give the time;
-// `level` ERROR/FATAL/CRITICAL marks the record as failed; every other name is kept as an extra
+// `level` is kept in Record::level (which levels are errors: classify.h); every other name is kept as an extra
 // field. The last field takes the rest of the line (a user agent may contain spaces).
 #include "parsers.h"
 
@@ -47,15 +47,6 @@ Slot slot_for(std::string_view n) {
 }
 
 bool is_space(char c) noexcept { return c == ' ' || c == '\t'; }
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i] >= 'a' && a[i] <= 'z' ? static_cast<char>(a[i] - 32) : a[i];
-    if (x != b[i]) return false;
-  }
-  return true;
-}
 
 class FieldsParser final : public Parser {
  public:
@@ -102,8 +93,7 @@ class FieldsParser final : public Parser {
         case Slot::kTimestamp: timestamp = v; break;
         case Slot::kLevel:
           extra_.emplace_back(names_[k], value);
-          r.failed = iequals(v, "ERROR") || iequals(v, "FATAL") || iequals(v, "CRITICAL");
-          r.has_level = !value.empty();
+          r.level = value;
           break;
         case Slot::kIp: r.ip = value; break;
         case Slot::kIdent: r.ident = value; break;

@@ -5,37 +5,10 @@
 namespace logpipe {
 namespace {
 
-inline uint64_t read64(const char* p) noexcept {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
-
-inline uint64_t mix(uint64_t a, uint64_t b) noexcept {
-  __uint128_t r = static_cast<__uint128_t>(a) * b;
-  return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
-}
-
-constexpr uint64_t kP0 = 0xa0761d6478bd642full, kP1 = 0xe7037ed1a0b428dbull;
-
 constexpr size_t kInitialSlots = 1024;
 constexpr size_t kBlockSize = 1 << 20;
 
 }  // namespace
-
-uint64_t hash_bytes(std::string_view s) noexcept {
-  const char* p = s.data();
-  size_t n = s.size();
-  uint64_t h = kP0 ^ n;
-  while (n >= 8) {
-    h = mix(h ^ read64(p), kP1);
-    p += 8;
-    n -= 8;
-  }
-  uint64_t tail = 0;
-  if (n) std::memcpy(&tail, p, n);
-  return mix(h ^ tail, kP1 ^ n);
-}
 
 StringTable::StringTable() : slots_(kInitialSlots, Slot{0, kNotFound}) {}
 

@@ -44,31 +44,6 @@ uint32_t get_u32(std::string_view s, size_t at) noexcept {
 
 }  // namespace
 
-uint32_t KeyedCounts::add_counts(std::string_view key, const KeyCounts& c) {
-  uint32_t id = table_.intern(key);
-  if (id >= counts_.size()) counts_.resize(id + 1);
-  counts_[id].requests += c.requests;
-  counts_[id].errors += c.errors;
-  return id;
-}
-
-std::vector<std::pair<std::string_view, KeyCounts>> KeyedCounts::top(size_t n) const {
-  std::vector<std::pair<std::string_view, KeyCounts>> all;
-  all.reserve(counts_.size());
-  for (uint32_t id = 0; id < counts_.size(); ++id) all.emplace_back(table_.str(id), counts_[id]);
-  auto order = [](const auto& a, const auto& b) {
-    if (a.second.requests != b.second.requests) return a.second.requests > b.second.requests;
-    return a.first < b.first;
-  };
-  if (n > 0 && n < all.size()) {
-    std::partial_sort(all.begin(), all.begin() + static_cast<ptrdiff_t>(n), all.end(), order);
-    all.resize(n);
-  } else {
-    std::sort(all.begin(), all.end(), order);
-  }
-  return all;
-}
-
 std::pair<BrowserFamily, OsFamily> classify_agent(std::string_view a) noexcept {
   OsFamily os = OsFamily::kOther;
   if (contains(a, "Android")) os = OsFamily::kAndroid;
@@ -139,8 +114,14 @@ bool is_page_path(std::string_view path) noexcept {
   return true;
 }
 
+std::unique_ptr<Report> Report::continuation() const {
+  auto r = std::make_unique<Report>(classifier_.rules(), true);
+  r->set_time_filter(since_us_, until_us_);
+  return r;
+}
+
 bool Report::is_page(uint32_t url_id) {
-  if (url_id == KeyedCounts::kNone) return false;
+  if (url_id == KeyTable::kNone) return false;
   if (url_id >= url_is_page_.size()) url_is_page_.resize(std::max<size_t>(url_id + 1, url_is_page_.size() * 2), 0);
   uint8_t& v = url_is_page_[url_id];
   if (v == 0) v = is_page_path(urls.key(url_id)) ? 2 : 1;
@@ -156,34 +137,39 @@ void Report::on_record(const Record& r) {
       return;
     }
   }
+  const Outcome outcome = classifier_.outcome(r);
   ++requests;
-  const bool error = r.is_error();  // status >= 400, or an ERROR-level app log line
-  const bool server_error = r.status >= 500 && r.status < 600;
-  errors += error;
-  server_errors += server_error;
+  outcomes += outcome.known;
+  errors += outcome.error;
+  server_errors += outcome.server_error;
   const uint64_t nbytes = r.bytes > 0 ? static_cast<uint64_t>(r.bytes) : 0;
   bytes += nbytes;
   if (r.status > 0 && r.status < 1000) ++status[static_cast<size_t>(r.status)];
   // Records without a url (a `-` request, edx events without a path) count everywhere but in
   // the url table, like records without a user.
-  const std::string_view path = r.path();
-  const uint32_t url_id = path.empty() ? KeyedCounts::kNone : urls.add(path, error);
-  uint32_t ip_id = KeyedCounts::kNone, user_id = KeyedCounts::kNone, agent_id = KeyedCounts::kNone;
-  if (!r.ip.empty()) ip_id = ips.add(r.ip, error);
-  if (!r.user.empty()) user_id = users.add(r.user, error);
+  auto count = [&](KeyTable& t, uint32_t id) {
+    t.stats(id).add(outcome);
+    return id;
+  };
+  const std::string_view path = Classifier::url_key(r);
+  const uint32_t url_id = path.empty() ? KeyTable::kNone : count(urls, urls.upsert(path));
+  uint32_t ip_id = KeyTable::kNone, user_id = KeyTable::kNone, agent_id = KeyTable::kNone;
+  if (!r.ip.empty()) ip_id = count(ips, ips.upsert(r.ip));
+  const std::string_view user = Classifier::user_key(r);
+  if (!user.empty()) user_id = count(users, users.upsert(user));
   // Per-client hints: a client keeps its agent, often its referer (a page and its assets) and its
   // session key, so one comparison usually replaces hashing the string.
   ClientHints no_hints;
   ClientHints* hints = &no_hints;
-  if (ip_id != KeyedCounts::kNone) {
+  if (ip_id != KeyTable::kNone) {
     if (ip_id >= client_hints_.size()) client_hints_.resize(std::max<size_t>(ip_id + 1, client_hints_.size() * 2));
     hints = &client_hints_[ip_id];
   }
-  if (!r.referer.empty()) hints->referer = referers.add_hinted(r.referer, hints->referer, error);
-  if (!r.agent.empty()) agent_id = hints->agent = agents.add_hinted(r.agent, hints->agent, error);
-  if (!r.method.empty()) last_method_ = methods.add_hinted(r.method, last_method_, error);
-  if (!r.event_type.empty()) events.add(r.event_type, error);
-  if (!r.course_id.empty()) courses.add(r.course_id, error);
+  if (!r.referer.empty()) hints->referer = count(referers, referers.upsert_hinted(r.referer, hints->referer));
+  if (!r.agent.empty()) agent_id = hints->agent = count(agents, agents.upsert_hinted(r.agent, hints->agent));
+  if (!r.method.empty()) last_method_ = count(methods, methods.upsert_hinted(r.method, last_method_));
+  if (!r.event_type.empty()) count(events, events.upsert(r.event_type));
+  if (!r.course_id.empty()) count(courses, courses.upsert(r.course_id));
   if (t == kNoTime) return;
 
   if (min_time == kNoTime || t < min_time) min_time = t;
@@ -194,11 +180,9 @@ void Report::on_record(const Record& r) {
     cached_minute_ = minute;
   }
   TimeBucket& b = *cached_bucket_;
-  ++b.requests;
-  b.errors += error;
-  b.server_errors += server_error;
+  b.add(outcome);
   b.bytes += nbytes;
-  if (user_id != KeyedCounts::kNone) {
+  if (user_id != KeyTable::kNone) {
     uint64_t day = static_cast<uint64_t>(floor_div(t, kUsPerDay)) & 0xffffffffu;
     user_days.add(day << 32 | user_id);
   }
@@ -209,7 +193,7 @@ void Report::on_record(const Record& r) {
   if (!r.session.empty()) {
     key_scratch_ += 's';
     key_scratch_.append(r.session);
-  } else if (user_id != KeyedCounts::kNone) {
+  } else if (user_id != KeyTable::kNone) {
     key_scratch_ += 'u';
     put_u32(key_scratch_, user_id);
   } else {
@@ -221,7 +205,7 @@ void Report::on_record(const Record& r) {
 }
 
 void Report::count_transition(uint32_t from, uint32_t to) {
-  if (from == KeyedCounts::kNone || to == KeyedCounts::kNone || from == to) return;
+  if (from == KeyTable::kNone || to == KeyTable::kNone || from == to) return;
   sessions.transitions.add_soon(static_cast<uint64_t>(from) << 32 | to);
 }
 
@@ -236,8 +220,8 @@ void Report::track_session(std::string_view key, int64_t t, uint32_t url_id, uin
   if (id >= session_states_.size()) {
     session_states_.resize(id + 1);
     KeyState& st = session_states_[id];
-    st.current = Segment{t, t, t, t, page ? 1u : 0u, page ? url_id : KeyedCounts::kNone,
-                         page ? url_id : KeyedCounts::kNone};
+    st.current = Segment{t, t, t, t, page ? 1u : 0u, page ? url_id : KeyTable::kNone,
+                         page ? url_id : KeyTable::kNone};
     st.head_state = continuation_ ? Head::kCurrent : Head::kNone;
     return;
   }
@@ -251,7 +235,7 @@ void Report::track_session(std::string_view key, int64_t t, uint32_t url_id, uin
     } else {
       close_segment(s);
     }
-    s = Segment{t, t, t, t, 0, KeyedCounts::kNone, KeyedCounts::kNone};
+    s = Segment{t, t, t, t, 0, KeyTable::kNone, KeyTable::kNone};
   }
   s.last_time = t;
   s.min_time = std::min(s.min_time, t);
@@ -259,7 +243,7 @@ void Report::track_session(std::string_view key, int64_t t, uint32_t url_id, uin
   if (page) {
     count_transition(s.exit, url_id);
     ++s.pages;
-    if (s.entry == KeyedCounts::kNone) s.entry = url_id;
+    if (s.entry == KeyTable::kNone) s.entry = url_id;
     s.exit = url_id;
   }
 }
@@ -269,7 +253,7 @@ void Report::close_segment(const Segment& s) {
   sessions.durations_s.push_back(static_cast<uint32_t>(std::min<int64_t>((s.max_time - s.min_time) / 1000000, UINT32_MAX)));
   sessions.pages.push_back(s.pages);
   auto bump = [](std::vector<uint64_t>& v, uint32_t id) {
-    if (id == KeyedCounts::kNone) return;
+    if (id == KeyTable::kNone) return;
     if (id >= v.size()) v.resize(id + 1);
     ++v[id];
   };
@@ -282,8 +266,8 @@ void Report::join(Segment& a, const Segment& b) {
   a.min_time = std::min(a.min_time, b.min_time);
   a.max_time = std::max(a.max_time, b.max_time);
   a.pages += b.pages;
-  if (a.entry == KeyedCounts::kNone) a.entry = b.entry;
-  if (b.exit != KeyedCounts::kNone) a.exit = b.exit;
+  if (a.entry == KeyTable::kNone) a.entry = b.entry;
+  if (b.exit != KeyTable::kNone) a.exit = b.exit;
 }
 
 void Report::finish_sessions() {
@@ -298,21 +282,15 @@ void Report::finish_sessions() {
 
 namespace {
 
-// Adds every key of `from` into `to`; returns the id map (from id -> to id).
-std::vector<uint32_t> merge_keyed(KeyedCounts& to, const KeyedCounts& from) {
-  std::vector<uint32_t> map(from.size());
-  for (uint32_t id = 0; id < from.size(); ++id) map[id] = to.add_counts(from.key(id), from.counts(id));
-  return map;
-}
-
 uint32_t remap(const std::vector<uint32_t>& map, uint32_t id) noexcept {
-  return id == KeyedCounts::kNone ? id : map[id];
+  return id == KeyTable::kNone ? id : map[id];
 }
 
 }  // namespace
 
 void Report::merge(const Report& later) {
   requests += later.requests;
+  outcomes += later.outcomes;
   errors += later.errors;
   server_errors += later.server_errors;
   bytes += later.bytes;
@@ -321,21 +299,15 @@ void Report::merge(const Report& later) {
   if (later.min_time != kNoTime && (min_time == kNoTime || later.min_time < min_time)) min_time = later.min_time;
   if (later.max_time != kNoTime && (max_time == kNoTime || later.max_time > max_time)) max_time = later.max_time;
   for (size_t i = 0; i < status.size(); ++i) status[i] += later.status[i];
-  const auto url_map = merge_keyed(urls, later.urls);
-  const auto ip_map = merge_keyed(ips, later.ips);
-  const auto user_map = merge_keyed(users, later.users);
-  merge_keyed(referers, later.referers);
-  const auto agent_map = merge_keyed(agents, later.agents);
-  merge_keyed(methods, later.methods);
-  merge_keyed(events, later.events);
-  merge_keyed(courses, later.courses);
-  for (const auto& [minute, b] : later.minutes) {
-    TimeBucket& m = minutes[minute];
-    m.requests += b.requests;
-    m.errors += b.errors;
-    m.server_errors += b.server_errors;
-    m.bytes += b.bytes;
-  }
+  const auto url_map = urls.merge(later.urls);
+  const auto ip_map = ips.merge(later.ips);
+  const auto user_map = users.merge(later.users);
+  referers.merge(later.referers);
+  const auto agent_map = agents.merge(later.agents);
+  methods.merge(later.methods);
+  events.merge(later.events);
+  courses.merge(later.courses);
+  for (const auto& [minute, b] : later.minutes) minutes[minute].merge(b);
   cached_minute_ = kNoTime;  // the map may have rehashed
   cached_bucket_ = nullptr;
   later.user_days.for_each(

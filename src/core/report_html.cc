@@ -148,7 +148,7 @@ class Html {
     auto y = [&](uint64_t v) { return top + ph - ph * static_cast<double>(v) / nice; };
     fmt::format_to(Out(out),
                    "<section><h2>Requests per {}</h2><div class=legend><span><i style=\"background:#4a90d9\"></i>"
-                   "requests</span><span><i style=\"background:#e67e22\"></i>errors (&ge;400)</span><span><i "
+                   "requests</span><span><i style=\"background:#e67e22\"></i>errors</span><span><i "
                    "style=\"background:#c0392b\"></i>5xx</span></div><svg role=img id=timeseries viewBox=\"0 0 {} {}\" "
                    "width=\"100%\">",
                    s.by, W, H);
@@ -218,12 +218,13 @@ std::string write_html(const ReportSummary& s) {
     if (s.inputs.size() > 5) fmt::format_to(Out(out), " and {} more", s.inputs.size() - 5);
   }
   out += "</p></header><main><div class=cards>";
+  // Error shares are of the requests with an outcome, as the error ratios of stream (classify.h).
   auto pct = [&](uint64_t v) {
-    return r.requests ? fmt::format("{} ({:.1f}%)", v, 100.0 * static_cast<double>(v) / static_cast<double>(r.requests))
+    return r.outcomes ? fmt::format("{} ({:.1f}%)", v, 100.0 * static_cast<double>(v) / static_cast<double>(r.outcomes))
                       : fmt::format("{}", v);
   };
   h.card("requests", fmt::format("{}", r.requests));
-  h.card("errors (>=400)", pct(r.errors));
+  h.card("errors", pct(r.errors));
   h.card("5xx", pct(r.server_errors));
   h.card("bytes", human_bytes(r.bytes));
   h.card("unique IPs", fmt::format("{}", r.ips.size()));

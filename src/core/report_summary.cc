@@ -17,9 +17,12 @@ constexpr int64_t kUsPerDay = 24 * kUsPerHour;
 // timestamp years away) only non-empty buckets are listed.
 constexpr int64_t kMaxFilledBuckets = 100000;
 
-std::vector<ReportSummary::Row> rows(const KeyedCounts& counts, size_t top) {
+std::vector<ReportSummary::Row> rows(const KeyTable& table, size_t top) {
   std::vector<ReportSummary::Row> out;
-  for (const auto& [k, c] : counts.top(top)) out.push_back({k, c.requests, c.errors});
+  for (uint32_t id : table.top(top)) {
+    const KeyStats& c = table.stats(id);
+    out.push_back({table.key(id), c.requests, c.errors, c.with_status});
+  }
   return out;
 }
 
@@ -82,8 +85,8 @@ ReportSummary summarize(const Report& r, const SummaryOptions& o) {
   std::array<uint64_t, static_cast<size_t>(OsFamily::kCount_)> oses{};
   for (uint32_t id = 0; id < r.agents.size(); ++id) {
     auto [b, os] = classify_agent(r.agents.key(id));
-    browsers[static_cast<size_t>(b)] += r.agents.counts(id).requests;
-    oses[static_cast<size_t>(os)] += r.agents.counts(id).requests;
+    browsers[static_cast<size_t>(b)] += r.agents.stats(id).requests;
+    oses[static_cast<size_t>(os)] += r.agents.stats(id).requests;
   }
   for (size_t i = 0; i < browsers.size(); ++i)
     if (browsers[i]) s.browsers.push_back({family_name(static_cast<BrowserFamily>(i)), browsers[i]});
@@ -104,11 +107,7 @@ ReportSummary summarize(const Report& r, const SummaryOptions& o) {
   s.by = by;
   std::map<int64_t, TimeBucket> rolled;
   for (const auto& [minute, b] : r.minutes) {
-    TimeBucket& t = rolled[floor_div(minute * kUsPerMinute, step) * step];
-    t.requests += b.requests;
-    t.errors += b.errors;
-    t.server_errors += b.server_errors;
-    t.bytes += b.bytes;
+    rolled[floor_div(minute * kUsPerMinute, step) * step].merge(b);
   }
   if (!rolled.empty()) {
     int64_t first = rolled.begin()->first, last = rolled.rbegin()->first;

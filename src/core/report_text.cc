@@ -101,7 +101,7 @@ class Writer {
     std::vector<std::vector<std::string>> rows;
     for (const auto& r : v) {
       if (errors)
-        rows.push_back({fmt::format("{}", r.requests), fmt::format("{}", r.errors), percent(r.errors, r.requests),
+        rows.push_back({fmt::format("{}", r.requests), fmt::format("{}", r.errors), percent(r.errors, r.with_status),
                         clean(r.key)});
       else
         rows.push_back({fmt::format("{}", r.requests), clean(r.key)});
@@ -153,8 +153,8 @@ std::string write_text(const ReportSummary& s, bool color) {
   w.title("Totals");
   std::vector<std::vector<std::string>> totals = {
       {"requests", fmt::format("{}", r.requests), ""},
-      {"errors (>=400)", fmt::format("{}", r.errors), percent(r.errors, r.requests)},
-      {"server errors (5xx)", fmt::format("{}", r.server_errors), percent(r.server_errors, r.requests)},
+      {"errors", fmt::format("{}", r.errors), percent(r.errors, r.outcomes)},
+      {"server errors (5xx)", fmt::format("{}", r.server_errors), percent(r.server_errors, r.outcomes)},
       {"bytes", fmt::format("{}", r.bytes), human_bytes(r.bytes)},
       {"unique IPs", fmt::format("{}", r.ips.size()), ""},
       {"unique users", fmt::format("{}", r.users.size()), ""},

@@ -324,10 +324,7 @@ std::string scan_for_report(const std::vector<std::string>& paths, const ReportS
         failure[i] = std::current_exception();
       }
     };
-    for (size_t i = 1; i < n; ++i) {
-      partial[i] = std::make_unique<Report>(true);
-      partial[i]->set_time_filter(report.since_us(), report.until_us());
-    }
+    for (size_t i = 1; i < n; ++i) partial[i] = report.continuation();
     std::vector<std::thread> threads;
     for (size_t i = 1; i < n; ++i) threads.emplace_back(run_range, i);
     run_range(0);

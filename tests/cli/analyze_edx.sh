@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # analyze on the real Open edX tracking logs: events per event_type and active users per day
 # equal an independent count by Python's json module over the same files; the split over
-# threads changes nothing.
+# threads changes nothing. A user is the username, else the session (docs/formats.md, "What
+# counts as what"): an anonymous visitor is counted once per session, as stream's per-user
+# metrics count it.
 set -euo pipefail
 dir="$SHARED/edx"
 [ -d "$dir" ] || { echo "SKIP: $dir absent (no ../shared/data)"; exit 77; }
@@ -23,8 +25,10 @@ for path in sys.argv[2:]:
         records += 1
         if obj.get("event_type"):
             events[obj["event_type"]] += 1
-        if obj.get("username") and obj.get("time"):
-            days[obj["time"][:10]].add(obj["username"])
+        name = obj.get("username")
+        user = (name.strip(" \t\r\n") if isinstance(name, str) else "") or obj.get("session") or ""
+        if user and obj.get("time"):
+            days[obj["time"][:10]].add(user)
 assert report["requests"] == records, (report["requests"], records)
 got = {e["event_type"]: e["requests"] for e in report["events"]}
 assert got == dict(events), set(got.items()) ^ set(events.items())

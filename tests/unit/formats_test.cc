@@ -1,3 +1,4 @@
+#include "logpipe/classify.h"
 #include "logpipe/format.h"
 #include "logpipe/timeutil.h"
 
@@ -148,7 +149,8 @@ TEST_CASE("fields: application log lines name their fields; level ERROR is an er
   CHECK(r.method == "GET");
   CHECK(r.url == "/login");
   CHECK(r.referer == "https://www.bing.com");
-  CHECK_FALSE(r.is_error());
+  CHECK(r.level == "INFO");
+  CHECK_FALSE(Classifier().outcome(r).error);
   REQUIRE(r.extra.size() == 3);
   CHECK(r.extra[0].first == "level");
   CHECK(r.extra[0].second == "INFO");
@@ -157,7 +159,8 @@ TEST_CASE("fields: application log lines name their fields; level ERROR is an er
   CHECK(r.extra[2].first == "action");
   CHECK(r.extra[2].second == "view_page");
   REQUIRE(p->parse("2023-12-22 22:07:38.001 ERROR req_1 s u checkout POST /pay -", r) == ParseError::kNone);
-  CHECK(r.is_error());
+  CHECK(r.level == "ERROR");
+  CHECK(Classifier().outcome(r).error);
   CHECK(r.referer.empty());
   CHECK(p->parse("2023-12-22 22:07:38.001 ERROR req_1 s u", r) == ParseError::kMissingField);
   CHECK(p->parse("2023-13-22 22:07:38.001 ERROR req_1 s u a GET / -", r) == ParseError::kBadTime);
