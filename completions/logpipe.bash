@@ -21,7 +21,7 @@ _logpipe() {
       esac;;
     calibrate)
       case "$cur" in
-        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --verbose -v --target-rate --window --hop --min-requests --output -o --report --exact-windows --no-progress --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --group --idle-exit " -- "$cur"));;
+        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --verbose -v --error-statuses --error-levels --window-log --target-rate --window --hop --min-requests --output -o --report --exact-windows --no-progress --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --group --idle-exit " -- "$cur"));;
         *) COMPREPLY=($(compgen -f -- "$cur"));;
       esac;;
     anonymize)
@@ -31,7 +31,7 @@ _logpipe() {
       esac;;
     analyze)
       case "$cur" in
-        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --verbose -v --report --output -o --top --since --until --by --threads --no-progress --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --group --idle-exit " -- "$cur"));;
+        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --verbose -v --error-statuses --error-levels --report --output -o --top --since --until --by --threads --no-progress --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --group --idle-exit " -- "$cur"));;
         *) COMPREPLY=($(compgen -f -- "$cur"));;
       esac;;
   esac

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "logpipe/format.h"
+#include "logpipe/pump.h"
 #include "logpipe/source.h"
 
 namespace logpipe {
@@ -41,7 +42,7 @@ struct AnonymizeOptions {
   std::vector<std::string>
       drop_fields;              ///< edx: dotted paths to remove (defaults included by the CLI)
   IpMode ip = IpMode::kKeep;    ///< edx top-level `ip`, access-log client field
-  unsigned threads = 2;         ///< worker threads of anonymize_source (1 = inline)
+  unsigned threads = 2;         ///< rewriting threads of AnonymizeWriter (1 = inline)
   bool stop_at_reject = false;  ///< --strict: write nothing after the first rejected line
 };
 
@@ -77,14 +78,25 @@ struct AnonymizeStats {
   std::string format;  ///< the resolved format
 };
 
-/// Streams `source` to `sink` in constant memory: large blocks cut at line ends are rewritten on
-/// `options.threads` threads and written in input order. Blank lines are copied; rejected lines
-/// go to `malformed` (which throws under --strict, after the lines before it were written).
-/// `stats.format` carries the resolved format from one source to the next; `stop` is checked
-/// between blocks.
-void anonymize_source(ByteSource& source, ByteSink& sink, MalformedLog& malformed,
-                      const AnonymizeOptions& options, AnonymizeStats& stats,
-                      const StopFlag* stop = nullptr);
+/// The anonymize command's sink of the record pump (pump.h): every line is rewritten and written
+/// to `sink` in input order, in constant memory: lines are gathered into ~1 MiB blocks rewritten
+/// on `options.threads` threads. Blank lines are copied; rejected lines (and lines cut short by a
+/// failing input) are never written and go to `malformed` (which throws under --strict, after
+/// the lines before it were written).
+class AnonymizeWriter final : public LineSink {
+ public:
+  AnonymizeWriter(const AnonymizeOptions& options, ByteSink& sink, MalformedLog& malformed);
+  ~AnonymizeWriter() override;
+  void on_format(const std::string& format) override;
+  void on_line(std::string_view line, const LineOrigin& where) override;
+  /// Rewrites and writes out every line received so far.
+  void on_input_end() override;
+  const AnonymizeStats& stats() const noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 namespace detail {
 /// Truncates an address to /24 (IPv4, also IPv4-mapped IPv6) or /48 (IPv6), written in canonical

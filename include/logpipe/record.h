@@ -50,11 +50,4 @@ struct Record {
   void clear() noexcept { *this = Record{}; }
 };
 
-/// Receives every parsed record in input order.
-class RecordSink {
- public:
-  virtual ~RecordSink() = default;
-  virtual void on_record(const Record& record) = 0;
-};
-
 }  // namespace logpipe

@@ -14,6 +14,7 @@
 #include "logpipe/huge_alloc.h"
 #include "logpipe/intern.h"
 #include "logpipe/malformed.h"
+#include "logpipe/pump.h"
 #include "logpipe/record.h"
 
 #include <array>
@@ -158,7 +159,11 @@ class Report final : public RecordSink {
   int64_t since_us() const noexcept { return since_us_; }
   int64_t until_us() const noexcept { return until_us_; }
 
-  void on_record(const Record& r) override;
+  ParseError on_record(const Record& r) override;
+  /// A continuation report for the range that follows (the pump's split of a large file).
+  std::unique_ptr<RecordSink> split() override { return continuation(); }
+  /// Merges a continuation report returned by split().
+  void join(RecordSink& later) override { merge(static_cast<const Report&>(later)); }
 
   /// Merges the report of the input range that directly follows this one (its continuation
   /// sessions are stitched to ours). The result equals feeding both ranges to one report.

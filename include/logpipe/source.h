@@ -110,6 +110,20 @@ class LineSource {
   virtual void finish() {}
 };
 
+/// A byte source read as lines (LineReader): blocking reads, never a timeout. Owns the source.
+class ByteLineSource final : public LineSource {
+ public:
+  explicit ByteLineSource(std::unique_ptr<ByteSource> bytes) : bytes_(std::move(bytes)), reader_(*bytes_) {}
+  Status next(std::string_view& line, int) override { return reader_.next(line) ? Status::kLine : Status::kEnd; }
+  const std::string& name() const noexcept override { return bytes_->name(); }
+  uint64_t line_number() const noexcept override { return reader_.line_number(); }
+  bool truncated() const noexcept override { return reader_.truncated(); }
+
+ private:
+  std::unique_ptr<ByteSource> bytes_;
+  LineReader reader_;
+};
+
 /// Wraps a source so that a stop signal loses nothing: while `*stop` is zero it is the source;
 /// once set, it hands out the lines that already arrived (next() with no wait), then calls
 /// finish() and hands out the partial lines of open connections, then returns kEnd; each of the

@@ -9,11 +9,12 @@
 
 #include "cli/command.h"
 #include "logpipe/anonymize.h"
-#include "logpipe/io/endpoint.h"
 #include "logpipe/error.h"
+#include "logpipe/io/endpoint.h"
 #include "logpipe/io/files.h"
+#include "logpipe/io/inputs.h"
 #include "logpipe/malformed.h"
-#include "logpipe/io/files.h"
+#include "logpipe/pump.h"
 
 namespace logpipe::cli {
 namespace {
@@ -106,49 +107,35 @@ int run_anonymize(AnonymizeCliOptions& c) {
     Anonymizer validate(check);  // bad paths, --hash-field with an access-log format
   }
 
-  std::vector<std::string> inputs = resolve_inputs(c.input.inputs, c.listen, c.net);
+  std::vector<std::string> endpoints = resolve_inputs(c.input.inputs, c.listen, c.net);
   finish_endpoint_options(c.net);  // LOGPIPE_KAFKA_* from the environment, TLS flag checks
-  // Network inputs are read as bytes (one line after the other) by the same block rewriter.
-  std::vector<std::unique_ptr<LineSource>> network;
-  std::vector<std::unique_ptr<ByteSource>> sources;
-  for (const auto& p : inputs) {
-    if (endpoint_scheme(p) == "file") {
-      sources.push_back(open_input(p));
-      continue;
-    }
-    network.push_back(open_line_source(p, c.net));
-    if (c.input.verbose) fmt::print(stderr, "logpipe: reading {}\n", network.back()->name());
-    sources.push_back(line_source_bytes(*network.back(), &g_stop_requested));
-  }
+  auto inputs = open_pump_inputs(endpoints, c.net, FileReading::kBatch, c.input.verbose);
   EndpointOptions output_options = c.net;
   output_options.listen = false;
   // A file is replaced only once complete: an error or a full disk leaves no half-anonymised copy.
   auto sink = endpoint_scheme(c.output) == "file" ? open_output_replacing(c.output)
                                                   : open_sink(c.output, output_options);
   MalformedLog malformed(open_rejects(c.input.rejects), c.input.strict);
+  RecordPump pump(PumpOptions{o.format, false, 1, &g_stop_requested}, malformed);
 
-  AnonymizeStats stats;
   // An input that fails mid-read (a compressed file cut short): what was read before is written
   // and the counts printed, then exit 1; Kafka offsets are not committed then.
   std::string input_error;
   OutputGuard guard(*sink);
-  for (auto& source : sources) {
-    if (g_stop_requested) break;
-    bool first = stats.format.empty();
-    try {
-      anonymize_source(*source, guard, malformed, o, stats, &g_stop_requested);
-    } catch (const Error& e) {
-      if (e.exit_code() != kExitRuntime || guard.failed()) throw;
-      input_error = e.what();
-      break;
-    }
-    if (first && c.input.verbose && !stats.format.empty())
-      fmt::print(stderr, "logpipe: {}: format {}\n", source->name(), stats.format);
-    source.reset();
+  AnonymizeWriter writer(o, guard, malformed);
+  try {
+    pump.run_lines(inputs, writer);
+  } catch (const Error& e) {
+    if (e.exit_code() != kExitRuntime || guard.failed()) throw;
+    input_error = e.what();
   }
+  const AnonymizeStats& stats = writer.stats();
+  if (c.input.verbose && !stats.format.empty())
+    fmt::print(stderr, "logpipe: {}: format {}\n", inputs.front()->name(), stats.format);
   sink->close();
-  if (input_error.empty())
-    for (auto& n : network) n->commit();  // Kafka: offsets only once the output is written
+  if (input_error.empty())  // Kafka: offsets only once the output is written
+    for (size_t i = 0; i < inputs.size(); ++i)
+      if (pump.read_through(i)) inputs[i]->lines().commit();
   malformed.flush();
   if (c.input.verbose)
     fmt::print(stderr, "logpipe: {} lines read, {} written, {} rejected ({} bytes in, {} out)\n",

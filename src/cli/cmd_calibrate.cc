@@ -1,41 +1,39 @@
 // logpipe calibrate: history -> records -> the windowed-metrics engine -> Calibrator -> the
 // thresholds file that `stream --config` reads, and a table (text or JSON) per metric.
 //
-// Parse, validate, open every input, then run. The inputs are read through a byte counter so
-// that a progress bar (stderr, only when it is a terminal) can show how much of the files is done;
-// compressed files count their compressed bytes.
-#include <fcntl.h>
+// Parse, validate, open every input, then pump the records into the engine (pump.h). A progress
+// bar (stderr, only when it is a terminal) shows how much of the files is done; compressed files
+// count their compressed bytes.
 #include <fmt/format.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
-#include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 
 #include "cli/command.h"
+#include "cli/progress.h"
 #include "logpipe/calibrate.h"
 #include "logpipe/config.h"
-#include "logpipe/io/endpoint.h"
 #include "logpipe/error.h"
+#include "logpipe/format.h"
 #include "logpipe/io/files.h"
+#include "logpipe/io/inputs.h"
 #include "logpipe/malformed.h"
 #include "logpipe/metrics.h"
-#include "logpipe/io/files.h"
-#include "logpipe/report.h"
-#include "logpipe/io/scan.h"
+#include "logpipe/pump.h"
 #include "logpipe/timeutil.h"
+#include "logpipe/window_log.h"
 
 namespace logpipe::cli {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 struct CalibrateOptions {
   InputOptions input;
+  ErrorOptions errors;
+  std::string window_log;
   double target_rate = 0.01;
   std::string window = "60s";
   std::string hop;
@@ -48,87 +46,13 @@ struct CalibrateOptions {
   EndpointOptions net;  ///< --tls-*, --kafka-option[-file], --group, --idle-exit
 };
 
-// Draws `calibrate [#######-------]  52%  1.2/2.3 GB  310 MB/s` on stderr, at most 5 times a
-// second.
-class ProgressBar {
- public:
-  ProgressBar(uint64_t total_bytes, bool enabled)
-      : total_(total_bytes), enabled_(enabled && total_bytes > 0) {}
-  void add(uint64_t bytes) {
-    done_ += bytes;
-    if (!enabled_) return;
-    auto now = Clock::now();
-    if (now < next_draw_) return;
-    next_draw_ = now + std::chrono::milliseconds(200);
-    double fraction = std::min(1.0, static_cast<double>(done_) / static_cast<double>(total_));
-    double secs = std::chrono::duration<double>(now - start_).count();
-    constexpr int kWidth = 30;
-    int filled = static_cast<int>(fraction * kWidth);
-    fmt::print(stderr, "\rcalibrate [{:#<{}}{:-<{}}] {:3.0f}%  {:.1f}/{:.1f} MB  {:.0f} MB/s ", "",
-               filled, "", kWidth - filled, fraction * 100, static_cast<double>(done_) / 1e6,
-               static_cast<double>(total_) / 1e6,
-               secs > 0 ? static_cast<double>(done_) / 1e6 / secs : 0.0);
-    drawn_ = true;
-  }
-  void finish() {
-    if (drawn_) fmt::print(stderr, "\r\033[K");
-    drawn_ = false;
-  }
-
- private:
-  uint64_t total_;
-  uint64_t done_ = 0;
-  bool enabled_;
-  bool drawn_ = false;
-  Clock::time_point start_ = Clock::now();
-  Clock::time_point next_draw_ = start_;
-};
-
-// A file or stdin, read raw (decompression wraps it), counting bytes for the progress bar.
-class CountingFileSource final : public ByteSource {
- public:
-  CountingFileSource(const std::string& path, ProgressBar& progress)
-      : name_(path), progress_(progress) {
-    if (path == "-") {
-      fd_ = 0;
-      return;
-    }
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) system_error(errno, "cannot open '" + path + "'");
-    struct stat st {};
-    if (::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode)) size_ = static_cast<uint64_t>(st.st_size);
-    ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
-  }
-  ~CountingFileSource() override {
-    if (fd_ > 0) ::close(fd_);
-  }
-  size_t read(char* buf, size_t n) override {
-    for (;;) {
-      ssize_t r = ::read(fd_, buf, n);
-      if (r >= 0) {
-        progress_.add(static_cast<uint64_t>(r));
-        return static_cast<size_t>(r);
-      }
-      if (errno != EINTR) system_error(errno, "cannot read '" + name_ + "'");
-    }
-  }
-  const std::string& name() const noexcept override { return name_; }
-  /// Size of a regular file, 0 otherwise (stdin, pipes).
-  uint64_t size() const noexcept { return size_; }
-
- private:
-  std::string name_;
-  ProgressBar& progress_;
-  int fd_ = -1;
-  uint64_t size_ = 0;
-};
-
 // Feeds parsed records to the engine; records without a time cannot be placed in a window.
 class EngineSink final : public RecordSink {
  public:
   explicit EngineSink(WindowEngine& engine) : engine_(engine) {}
-  void on_record(const Record& r) override {
+  ParseError on_record(const Record& r) override {
     if (engine_.add(r) == WindowEngine::AddResult::kNoTime) ++no_time_;
+    return ParseError::kNone;  // counted apart: "N records without a time skipped"
   }
   uint64_t no_time() const noexcept { return no_time_; }
 
@@ -136,15 +60,6 @@ class EngineSink final : public RecordSink {
   WindowEngine& engine_;
   uint64_t no_time_ = 0;
 };
-
-int64_t duration_option(const std::string& text, std::string_view option) {
-  int64_t us = 0;
-  if (!parse_duration(text, us))
-    usage_error("{}: bad duration '{}' (examples: 60s, 5m, 1h)", option, text);
-  if (us % 1'000'000 != 0)
-    usage_error("{}: must be a whole number of seconds, got '{}'", option, text);
-  return us;
-}
 
 uint64_t whole_number(std::string_view text, std::string_view option, std::string_view whole) {
   uint64_t v = 0;
@@ -191,9 +106,10 @@ int run_calibrate(CalibrateOptions& o) {
   calibration.min_requests = resolve_min_requests(o.min_requests);
   calibration.exact_windows = o.exact_windows;
   EngineConfig engine_config;
-  engine_config.window_us = duration_option(o.window, "--window");
-  engine_config.hop_us = o.hop.empty() ? engine_config.window_us : duration_option(o.hop, "--hop");
+  engine_config.window_us = duration_option(o.window, "--window", true);
+  engine_config.hop_us = o.hop.empty() ? engine_config.window_us : duration_option(o.hop, "--hop", true);
   engine_config.min_requests = Calibrator::engine_min_requests();
+  apply_error_options(o.errors, engine_config.errors);
   engine_config.validate();
 
   CalibrationInfo info;
@@ -204,50 +120,49 @@ int run_calibrate(CalibrateOptions& o) {
   info.hop_us = engine_config.hop_us;
   info.target_rate = o.target_rate;
   info.sketch_accuracy = calibration.sketch_accuracy;
+  info.errors = engine_config.errors;
 
   // Open every input and the output before reading anything.
-  ProgressBar progress(0, false);
-  // One of raw[i] (a file or stdin) and network[i] (tcp://, tls://, udp://, kafka://) per input.
-  std::vector<std::unique_ptr<CountingFileSource>> raw;
-  std::vector<std::unique_ptr<LineSource>> network;
-  uint64_t total_bytes = 0;
-  for (const auto& path : info.inputs) {
-    if (endpoint_scheme(path) == "file") {
-      raw.push_back(std::make_unique<CountingFileSource>(path, progress));
-      network.push_back(nullptr);
-      total_bytes += raw.back()->size();
-    } else {
-      raw.push_back(nullptr);
-      network.push_back(open_line_source(path, o.net));
-      if (o.input.verbose) fmt::print(stderr, "logpipe: reading {}\n", network.back()->name());
-    }
-  }
-  const bool live = std::any_of(network.begin(), network.end(), [](const auto& n) { return n != nullptr; });
-  progress = ProgressBar(total_bytes, !o.no_progress && ::isatty(2));
+  if (o.input.format != "auto") make_parser(o.input.format);  // a bad --format is a usage error now
+  auto inputs = open_pump_inputs(info.inputs, o.net, FileReading::kBatch, o.input.verbose);
+  const bool live = std::any_of(inputs.begin(), inputs.end(), [](const auto& in) { return in->network(); });
   auto out = open_output_replacing(o.output);
   const bool toml_on_stdout = o.output == "-";
+  std::unique_ptr<ByteSink> window_log_sink;
+  if (!o.window_log.empty()) window_log_sink = open_output(o.window_log);
 
   MalformedLog malformed(open_rejects(o.input.rejects), o.input.strict);
-  Scanner scanner(ScanOptions{o.input.format, o.input.verbose}, malformed);
-  scanner.set_stop_flag(&g_stop_requested);
+  RecordPump pump(PumpOptions{o.input.format, o.input.verbose, 1, &g_stop_requested}, malformed);
   Calibrator calibrator(calibration);
-  WindowEngine engine(engine_config, calibrator);
+  ObserverList observers;
+  observers.add(calibrator);
+  std::unique_ptr<WindowLog> window_log;
+  if (window_log_sink) {
+    window_log = std::make_unique<WindowLog>(*window_log_sink);
+    observers.add(*window_log);
+  }
+  WindowEngine engine(engine_config, observers);
   EngineSink sink(engine);
-  for (size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i]) {
-      auto source = maybe_decompress(std::move(raw[i]));
-      scanner.scan(*source, sink);
-    } else {
-      scanner.scan(*network[i], sink);  // until it ends, --idle-exit or a signal
-    }
-    if (g_stop_requested) break;
+  {
+    std::unique_ptr<ProgressBar> bar;
+    uint64_t total = 0;
+    for (const auto& in : inputs) total += in->size();
+    if (!o.no_progress && ::isatty(2) && total > 0)
+      bar = std::make_unique<ProgressBar>(
+          [&inputs] {
+            uint64_t done = 0;
+            for (const auto& in : inputs) done += in->bytes_read();
+            return done;
+          },
+          total);
+    pump.run(inputs, sink);  // a network input: until it ends, --idle-exit or a signal
   }
   engine.flush();
-  progress.finish();
+  if (window_log_sink) window_log_sink->close();
   // Files: an interrupted run would calibrate on part of the history, so nothing is written. A
   // network input has no end of its own: a signal ends it and what was read is calibrated.
-  if (g_stop_requested && !live) runtime_error("interrupted: no thresholds written");
-  if (g_stop_requested)
+  if (pump.stopped() && !live) runtime_error("interrupted: no thresholds written");
+  if (pump.stopped())
     fmt::print(stderr, "logpipe: stopped by a signal: calibrating on the records read so far\n");
 
   info.records = engine.stats().records;
@@ -269,8 +184,8 @@ int run_calibrate(CalibrateOptions& o) {
 
   out->write(format_calibration_toml(info, results));
   out->close();
-  for (auto& n : network)
-    if (n) n->commit();  // Kafka: offsets only once the thresholds are written
+  for (size_t i = 0; i < inputs.size(); ++i)  // Kafka: offsets only once the thresholds are written
+    if (pump.read_through(i)) inputs[i]->lines().commit();
   std::string table = o.report == "json" ? format_calibration_json(info, results)
                                          : format_calibration_table(info, results);
   if (toml_on_stdout) {
@@ -296,6 +211,10 @@ int run_calibrate(CalibrateOptions& o) {
 RunFn setup_calibrate(CLI::App& command) {
   auto o = std::make_shared<CalibrateOptions>();
   add_input_options(command, o->input);
+  add_error_options(command, o->errors);
+  command.add_option("--window-log", o->window_log,
+                     "Also write one JSON line per window (its counts and global values) to FILE")
+      ->type_name("FILE");
   command
       .add_option("--target-rate", o->target_rate,
                   "Share of windows in which each metric may fire, in (0, 1)")

@@ -87,13 +87,6 @@ void apply_file_settings(const ServiceSettings& f, const std::string& path, Stre
   o.net.kafka_options.insert(o.net.kafka_options.begin(), from_file.begin(), from_file.end());
 }
 
-int64_t duration_option(const std::string& text, std::string_view option, bool whole_seconds) {
-  int64_t us = 0;
-  if (!parse_duration(text, us)) usage_error("{}: bad duration '{}' (examples: 60s, 5m, 1h)", option, text);
-  if (whole_seconds && us % 1'000'000 != 0) usage_error("{}: must be a whole number of seconds, got '{}'", option, text);
-  return us;
-}
-
 // Everything resolved from the options before any work starts (STYLE.md rule 4).
 struct Setup {
   EngineConfig engine;

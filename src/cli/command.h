@@ -40,6 +40,10 @@ struct InputOptions {
   bool verbose = false;
 };
 
+/// Parses a duration option (`60s`, `5m`, `1h`, `250ms`) into microseconds; `whole_seconds`
+/// refuses fractions of a second (window sizes). Throws Error (usage) naming the option.
+int64_t duration_option(const std::string& text, std::string_view option, bool whole_seconds = false);
+
 /// The --rejects file (malformed lines, verbatim), or null when `path` is empty.
 std::unique_ptr<ByteSink> open_rejects(const std::string& path);
 

@@ -5,6 +5,7 @@
 
 #include "logpipe/error.h"
 #include "logpipe/io/files.h"
+#include "logpipe/timeutil.h"
 
 #include <fmt/format.h>
 
@@ -32,6 +33,13 @@ constexpr CommandEntry kCommands[] = {
 void on_stop_signal(int) { g_stop_requested = true; }
 
 }  // namespace
+
+int64_t duration_option(const std::string& text, std::string_view option, bool whole_seconds) {
+  int64_t us = 0;
+  if (!parse_duration(text, us)) usage_error("{}: bad duration '{}' (examples: 60s, 5m, 1h)", option, text);
+  if (whole_seconds && us % 1'000'000 != 0) usage_error("{}: must be a whole number of seconds, got '{}'", option, text);
+  return us;
+}
 
 std::unique_ptr<ByteSink> open_rejects(const std::string& path) {
   return path.empty() ? nullptr : open_output(path);

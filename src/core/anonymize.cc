@@ -1034,7 +1034,11 @@ class ByteBuffer {
 
 /// A block of whole lines and what became of them.
 struct Block {
-  ByteBuffer input;    // whole lines, each ending with '\n' (the last one may not)
+  ByteBuffer input;    // whole lines, each ending with '\n'
+  std::vector<uint64_t> numbers;  // each line's number in its source
+  std::vector<uint32_t> sources;  // each line's source, an index into `names`
+  std::vector<bool> truncated;    // each line cut short by its input (never written)
+  std::vector<std::string> names;
   std::string output;  // rewritten lines
   struct Reject {
     size_t offset, size;
@@ -1058,9 +1062,11 @@ void process(Block& b, bool stop_at_reject) {
     const void* nl = std::memchr(data.data() + pos, '\n', data.size() - pos);
     size_t end = nl ? static_cast<size_t>(static_cast<const char*>(nl) - data.data()) : data.size();
     std::string_view line = data.substr(pos, end - pos);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     uint64_t index = b.lines++;
-    if (is_blank(line)) {
+    if (b.truncated[index]) {  // never written: it could hold half of a PII field
+      b.rejects.push_back(Block::Reject{pos, line.size(), index, ParseError::kTruncatedLine});
+      if (stop_at_reject) return;
+    } else if (is_blank(line)) {
       b.output.append(line);
       b.output += '\n';
       ++b.written;
@@ -1078,86 +1084,32 @@ void process(Block& b, bool stop_at_reject) {
   }
 }
 
-/// Reads whole lines from a source into blocks; a line longer than a block grows the block.
-class BlockReader {
- public:
-  explicit BlockReader(ByteSource& source) : source_(source) {}
-  /// Fills `out` with whole lines; false at the end of input.
-  bool next(ByteBuffer& out) {
-    out.assign(carry_.view());
-    carry_.clear();
-    for (;;) {
-      std::string_view v = out.view();
-      size_t newline = std::string_view::npos;
-      if (v.size() >= kBlockSize || eof_) {
-        newline = v.rfind('\n');
-      }
-      if (eof_ || newline != std::string_view::npos) {
-        if (!eof_ && newline + 1 < v.size()) {
-          carry_.assign(v.substr(newline + 1));
-          out.resize_down(newline + 1);
-        }
-        return out.size() > 0;
-      }
-      // Fill the block up to its size; past it (one line longer than a block), grow by half.
-      size_t want = out.size() < kBlockSize ? kBlockSize - out.size() : out.size() / 2;
-      size_t got = 0;
-      try {
-        got = source_.read(out.reserve_more(want), want);
-      } catch (const Error&) {
-        // A compressed file cut short: the whole lines read so far are still rewritten; the
-        // partial last one is kept aside (rejected as cut short), then the error is rethrown.
-        error_ = std::current_exception();
-        v = out.view();
-        size_t end = v.rfind('\n') == std::string_view::npos ? 0 : v.rfind('\n') + 1;
-        cut_.assign(v.substr(end));
-        out.resize_down(end);
-        eof_ = true;
-        return out.size() > 0;
-      }
-      out.grow(got);
-      if (got == 0) eof_ = true;
-    }
-  }
-  /// After next() returned false: the source's failure, if it failed (rethrow it).
-  std::exception_ptr error() const noexcept { return error_; }
-  /// The partial line the source failed inside, if any.
-  std::string_view cut_line() const noexcept { return cut_.view(); }
-
- private:
-  ByteSource& source_;
-  ByteBuffer carry_;
-  ByteBuffer cut_;
-  std::exception_ptr error_;
-  bool eof_ = false;
-};
-
-std::string detect_from_block(std::string_view data) {
-  std::vector<std::string_view> sample;
-  size_t pos = 0;
-  while (pos < data.size() && sample.size() < 16) {
-    size_t nl = data.find('\n', pos);
-    if (nl == std::string_view::npos) nl = data.size();
-    std::string_view line = data.substr(pos, nl - pos);
-    if (!is_blank(line)) sample.push_back(line);
-    pos = nl + 1;
-  }
-  return detect_format(sample);
-}
-
 }  // namespace
 
-void anonymize_source(ByteSource& source, ByteSink& sink, MalformedLog& malformed,
-                      const AnonymizeOptions& options, AnonymizeStats& stats,
-                      const StopFlag* stop) {
-  BlockReader reader(source);
-  unsigned threads = std::max(1u, options.threads);
-  // threads blocks in flight plus the one being read.
-  std::vector<Block> blocks(threads + 1);
+// Lines are copied into ~1 MiB blocks; a full block is rewritten on a worker thread while the next
+// fills, and finished blocks are written in input order (threads blocks in flight plus the one
+// filling).
+struct AnonymizeWriter::Impl {
+  AnonymizeOptions options;
+  ByteSink& sink;
+  MalformedLog& malformed;
+  AnonymizeStats stats;
+  unsigned threads;
+  std::vector<Block> blocks;
   std::deque<std::pair<size_t, std::future<void>>> in_flight;
-  uint64_t line_base = 0;
+  size_t filling = 0;
 
-  auto finish = [&](size_t slot) {
+  Impl(const AnonymizeOptions& o, ByteSink& s, MalformedLog& m)
+      : options(o), sink(s), malformed(m), threads(std::max(1u, o.threads)), blocks(threads + 1) {}
+
+  ~Impl() {
+    // An exception (--strict, a failed write) leaves blocks in flight: let them finish before
+    // their buffers go away.
+    for (auto& [slot, f] : in_flight)
+      if (f.valid()) f.wait();
+  }
+
+  void finish(size_t slot) {
     Block& b = blocks[slot];
     sink.write(b.output);
     stats.bytes_out += b.output.size();
@@ -1165,54 +1117,71 @@ void anonymize_source(ByteSource& source, ByteSink& sink, MalformedLog& malforme
     stats.written += b.written;
     stats.rejected += b.rejects.size();
     for (const auto& r : b.rejects)
-      malformed.add(source.name(), line_base + r.index + 1, b.input.view().substr(r.offset, r.size),
-                    r.why);
-    line_base += b.lines;
-  };
+      malformed.add(b.names[b.sources[r.index]], b.numbers[r.index], b.input.view().substr(r.offset, r.size), r.why);
+    reset(b);
+  }
 
-  size_t next_slot = 0;
-  for (;;) {
-    if (stop && *stop) break;
-    Block& b = blocks[next_slot];
-    if (!reader.next(b.input)) break;
-    stats.bytes_in += b.input.size();
-    if (stats.format.empty())
-      stats.format = options.format == "auto" ? detect_from_block(b.input.view()) : options.format;
-    if (!b.anonymizer) {
-      AnonymizeOptions o = options;
-      o.format = stats.format;
-      b.anonymizer = std::make_unique<Anonymizer>(o);
-    }
+  static void reset(Block& b) {
+    b.input.clear();
+    b.numbers.clear();
+    b.sources.clear();
+    b.truncated.clear();
+    b.names.clear();
+  }
+
+  void dispatch() {
+    Block& b = blocks[filling];
+    if (b.numbers.empty()) return;
     bool strict = options.stop_at_reject;
     if (threads == 1) {
       process(b, strict);
-      finish(next_slot);
+      finish(filling);
     } else {
-      if (in_flight.size() == threads) {
-        in_flight.front().second.get();
-        finish(in_flight.front().first);
-        in_flight.pop_front();
-      }
-      in_flight.emplace_back(next_slot,
-                             std::async(std::launch::async, process, std::ref(b), strict));
+      if (in_flight.size() == threads) drain_one();
+      in_flight.emplace_back(filling, std::async(std::launch::async, process, std::ref(b), strict));
     }
-    next_slot = (next_slot + 1) % blocks.size();
+    filling = (filling + 1) % blocks.size();
   }
-  // Drain in order; an exception (--strict) leaves the remaining futures to complete in their
-  // destructors, so no worker outlives its block.
-  while (!in_flight.empty()) {
+
+  void drain_one() {
     in_flight.front().second.get();
-    finish(in_flight.front().first);
+    size_t slot = in_flight.front().first;
     in_flight.pop_front();
+    finish(slot);
   }
-  if (reader.error()) {
-    if (!reader.cut_line().empty()) {  // never written: it could hold half of a PII field
-      ++stats.lines;
-      ++stats.rejected;
-      malformed.add(source.name(), line_base + 1, reader.cut_line(), ParseError::kTruncatedLine);
-    }
-    std::rethrow_exception(reader.error());
-  }
+};
+
+AnonymizeWriter::AnonymizeWriter(const AnonymizeOptions& options, ByteSink& sink, MalformedLog& malformed)
+    : impl_(std::make_unique<Impl>(options, sink, malformed)) {}
+
+AnonymizeWriter::~AnonymizeWriter() = default;
+
+void AnonymizeWriter::on_format(const std::string& format) {
+  impl_->stats.format = format;
+  AnonymizeOptions o = impl_->options;
+  o.format = format;
+  for (Block& b : impl_->blocks) b.anonymizer = std::make_unique<Anonymizer>(o);
 }
+
+void AnonymizeWriter::on_line(std::string_view line, const LineOrigin& where) {
+  Block& b = impl_->blocks[impl_->filling];
+  if (b.names.empty() || b.names.back() != where.source) b.names.emplace_back(where.source);
+  char* to = b.input.reserve_more(line.size() + 1);
+  if (!line.empty()) std::memcpy(to, line.data(), line.size());
+  to[line.size()] = '\n';
+  b.input.grow(line.size() + 1);
+  b.numbers.push_back(where.line);
+  b.sources.push_back(static_cast<uint32_t>(b.names.size() - 1));
+  b.truncated.push_back(where.truncated);
+  impl_->stats.bytes_in += line.size() + 1;
+  if (b.input.size() >= kBlockSize) impl_->dispatch();
+}
+
+void AnonymizeWriter::on_input_end() {
+  impl_->dispatch();
+  while (!impl_->in_flight.empty()) impl_->drain_one();
+}
+
+const AnonymizeStats& AnonymizeWriter::stats() const noexcept { return impl_->stats; }
 
 }  // namespace logpipe

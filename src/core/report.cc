@@ -128,13 +128,13 @@ bool Report::is_page(uint32_t url_id) {
   return v == 2;
 }
 
-void Report::on_record(const Record& r) {
+ParseError Report::on_record(const Record& r) {
   const int64_t t = r.time_us;
   if (since_us_ != kNoTime || until_us_ != kNoTime) {
     if (t == kNoTime || (since_us_ != kNoTime && t < since_us_) ||
         (until_us_ != kNoTime && t >= until_us_)) {
       ++filtered_out;
-      return;
+      return ParseError::kNone;
     }
   }
   const Outcome outcome = classifier_.outcome(r);
@@ -170,7 +170,7 @@ void Report::on_record(const Record& r) {
   if (!r.method.empty()) last_method_ = count(methods, methods.upsert_hinted(r.method, last_method_));
   if (!r.event_type.empty()) count(events, events.upsert(r.event_type));
   if (!r.course_id.empty()) count(courses, courses.upsert(r.course_id));
-  if (t == kNoTime) return;
+  if (t == kNoTime) return ParseError::kNone;
 
   if (min_time == kNoTime || t < min_time) min_time = t;
   if (max_time == kNoTime || t > max_time) max_time = t;
@@ -202,6 +202,7 @@ void Report::on_record(const Record& r) {
     put_u32(key_scratch_, agent_id);
   }
   track_session(key_scratch_, t, url_id, hints->session);
+  return ParseError::kNone;
 }
 
 void Report::count_transition(uint32_t from, uint32_t to) {

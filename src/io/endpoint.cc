@@ -51,56 +51,6 @@ std::unique_ptr<LineSource> open_line_source(const std::string& endpoint, const 
               endpoint);
 }
 
-namespace {
-
-class LineSourceBytes final : public ByteSource {
- public:
-  LineSourceBytes(LineSource& source, const StopFlag* stop) : source_(source, stop) {}
-  size_t read(char* buf, size_t n) override {
-    size_t done = 0;
-    while (done < n) {
-      if (has_line_) {  // copy what is left of the current line, then its newline
-        if (offset_ < line_.size()) {
-          size_t k = std::min(n - done, line_.size() - offset_);
-          std::memcpy(buf + done, line_.data() + offset_, k);
-          offset_ += k;
-          done += k;
-          continue;
-        }
-        buf[done++] = '\n';
-        has_line_ = false;
-        continue;
-      }
-      if (ended_) break;
-      // Wait only while nothing is ready to return; then take what arrives at once.
-      LineSource::Status status = source_.next(line_, done > 0 ? 0 : 200);
-      if (status == LineSource::Status::kLine) {
-        has_line_ = true;
-        offset_ = 0;
-      } else if (status == LineSource::Status::kEnd) {
-        ended_ = true;
-      } else if (done > 0) {
-        break;
-      }
-    }
-    return done;
-  }
-  const std::string& name() const noexcept override { return source_.name(); }
-
- private:
-  StopDrainingSource source_;  // a stop signal ends it, after what already arrived
-  std::string_view line_;
-  size_t offset_ = 0;
-  bool has_line_ = false;
-  bool ended_ = false;
-};
-
-}  // namespace
-
-std::unique_ptr<ByteSource> line_source_bytes(LineSource& source, const StopFlag* stop) {
-  return std::make_unique<LineSourceBytes>(source, stop);
-}
-
 std::unique_ptr<ByteSink> open_sink(const std::string& endpoint, const EndpointOptions& o, bool append) {
   std::string_view scheme = endpoint_scheme(endpoint);
   std::string rest = scheme == "file" ? endpoint : endpoint.substr(scheme.size() + 3);

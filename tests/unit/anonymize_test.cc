@@ -1,4 +1,7 @@
 #include "logpipe/anonymize.h"
+#include "logpipe/malformed.h"
+
+#include "fakes.h"
 
 #include <doctest/doctest.h>
 
@@ -6,11 +9,9 @@
 #include <cstring>
 #include <string>
 
-#include "logpipe/io/files.h"
-#include "logpipe/malformed.h"
-#include "logpipe/io/files.h"
 
 using namespace logpipe;
+using namespace logpipe::testing;
 
 // Hashes below: Python 3, hmac.new(b"secret", value.encode(), hashlib.sha256).hexdigest().
 namespace {
@@ -54,36 +55,6 @@ std::string sub(std::string s, const std::string& from, const std::string& to) {
   REQUIRE(p != std::string::npos);
   return s.replace(p, from.size(), to);
 }
-
-class StringSource final : public ByteSource {
- public:
-  explicit StringSource(std::string data) : data_(std::move(data)) {}
-  size_t read(char* buf, size_t n) override {
-    // Small, uneven reads: blocks must still be cut at line ends.
-    n = std::min({n, data_.size() - pos_, size_t{7777}});
-    std::memcpy(buf, data_.data() + pos_, n);
-    pos_ += n;
-    return n;
-  }
-  const std::string& name() const noexcept override { return name_; }
-
- private:
-  std::string data_;
-  size_t pos_ = 0;
-  std::string name_ = "mem";
-};
-
-class StringSink final : public ByteSink {
- public:
-  void write(std::string_view d) override { data.append(d); }
-  void flush() override {}
-  void close() override {}
-  const std::string& name() const noexcept override { return name_; }
-  std::string data;
-
- private:
-  std::string name_ = "out";
-};
 
 }  // namespace
 
@@ -312,7 +283,7 @@ TEST_CASE("truncate_ip: /24 and /48 in canonical form") {
   CHECK(out.empty());
 }
 
-TEST_CASE("anonymize_source: order kept across blocks and threads; rejects numbered") {
+TEST_CASE("AnonymizeWriter: order kept across blocks and threads; rejects numbered") {
   // ~3 MB: several 1 MB blocks, processed by 2 threads.
   std::string input, expected;
   for (int i = 0; i < 40000; ++i) {
@@ -337,11 +308,14 @@ TEST_CASE("anonymize_source: order kept across blocks and threads; rejects numbe
     AnonymizeOptions o = edx_options();
     o.format = "auto";
     o.threads = threads;
-    StringSource source(input);
     StringSink sink;
     MalformedLog malformed(nullptr, false);
-    AnonymizeStats stats;
-    anonymize_source(source, sink, malformed, o, stats);
+    AnonymizeWriter writer(o, sink, malformed);
+    RecordPump pump(PumpOptions{o.format}, malformed);
+    std::vector<std::unique_ptr<PumpInput>> inputs;
+    inputs.push_back(std::make_unique<MemoryInput>(input));
+    pump.run_lines(inputs, writer);
+    const AnonymizeStats& stats = writer.stats();
     CHECK(stats.format == "edx");
     bool same = sink.data == expected;  // not CHECK(a == b): 3 MB in a failure message
     CHECK(same);
@@ -353,12 +327,13 @@ TEST_CASE("anonymize_source: order kept across blocks and threads; rejects numbe
   // --strict: nothing after the first rejected line is written, and its line number is exact.
   AnonymizeOptions o = edx_options();
   o.stop_at_reject = true;
-  StringSource source(input);
   StringSink sink;
   MalformedLog malformed(nullptr, true);
-  AnonymizeStats stats;
-  CHECK_THROWS_WITH(anonymize_source(source, sink, malformed, o, stats),
-                    "mem:1000: malformed line (not a JSON object)");
+  AnonymizeWriter writer(o, sink, malformed);
+  RecordPump pump(PumpOptions{o.format}, malformed);
+  std::vector<std::unique_ptr<PumpInput>> inputs;
+  inputs.push_back(std::make_unique<MemoryInput>(input));
+  CHECK_THROWS_WITH(pump.run_lines(inputs, writer), "mem:1000: malformed line (not a JSON object)");
   size_t last_written = expected.find("{\"i\": 998,");
   REQUIRE(last_written != std::string::npos);
   bool prefix = sink.data == expected.substr(0, expected.find('\n', last_written) + 1);

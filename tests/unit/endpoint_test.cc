@@ -76,18 +76,7 @@ TEST_CASE("StopDrainingSource: a stop hands out what arrived, then the partial l
   CHECK(source.stopped());
 }
 
-TEST_CASE("line_source_bytes: lines joined by newlines, then the end") {
-  FakeServer server;
-  server.ready_ = {"first", "second"};
-  StopFlag stop{true};  // the fake never ends by itself: a stop ends it after its lines
-  auto bytes = line_source_bytes(server, &stop);
-  std::string all;
-  char buf[4];
-  for (size_t n; (n = bytes->read(buf, sizeof buf)) > 0;) all.append(buf, n);
-  CHECK(all == "first\nsecond\nhalf a li\n");
-}
-
-// The connect step shared by tcp:// and alertmanager:// (io/socket_address.h).
+// The connect step shared by tcp:// and alertmanager:// (src/io/socket.h).
 TEST_CASE("connect_stream: connects to a listener, reports a refused port by its errno") {
   int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   REQUIRE(listener >= 0);

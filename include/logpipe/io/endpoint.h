@@ -37,12 +37,6 @@ struct EndpointOptions {
 /// Opens an input endpoint. Throws Error (usage for a bad endpoint, runtime when it cannot open).
 std::unique_ptr<LineSource> open_line_source(const std::string& endpoint, const EndpointOptions& options);
 
-/// Reads a line source as bytes, each line followed by '\n', for byte-oriented consumers
-/// (anonymize's block reader). Waits for lines in steps of 200 ms; ends (read() returns 0) when
-/// the source ends or `*stop` becomes non-zero. `source` must outlive the result; the caller
-/// commits it (Kafka) once what was read is safely written.
-std::unique_ptr<ByteSource> line_source_bytes(LineSource& source, const StopFlag* stop);
-
 /// Opens an output endpoint (`-`, path with .gz/.zst, tcp://, tls://, kafka://, alertmanager://).
 /// `append` for files.
 std::unique_ptr<ByteSink> open_sink(const std::string& endpoint, const EndpointOptions& options,

@@ -1,0 +1,189 @@
+// The record pump: the one read loop of every command that reads logs (analyze, stream,
+// calibrate, anonymize).
+//
+//   input (PumpInput: a file, stdin, a socket server, a Kafka topic; opened by the io layer)
+//     -> lines (LineSource, with timeouts so that a quiet live input still lets time pass)
+//     -> format resolution (`auto`: the first lines are sampled, the format detected once, and
+//        the sampled lines replayed)
+//     -> parser -> malformed-line accounting (MalformedLog: counts, FILE:LINE, --rejects, --strict)
+//     -> a sink: records (RecordSink) or, for anonymize, the lines themselves (LineSink)
+//
+// with hooks for what a live command does between lines (PumpObserver: periodic ticks, quiet
+// inputs, the end of an input, which is where offsets may be committed). A stop signal ends a
+// file at once and drains a network input of what already arrived (StopDrainingSource). A large
+// regular file can be split into byte ranges parsed on several threads when the sink can split
+// and join (analyze's Report): malformed lines are then replayed in order, so counts and FILE:LINE
+// are what one thread gives.
+#pragma once
+
+#include "logpipe/format.h"
+#include "logpipe/malformed.h"
+#include "logpipe/record.h"
+#include "logpipe/source.h"
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace logpipe {
+
+/// One input of a command, opened before any work. The io layer implements it (io/inputs.h);
+/// tests implement it in memory.
+class PumpInput {
+ public:
+  virtual ~PumpInput() = default;
+  /// The name for messages (path, endpoint).
+  virtual const std::string& name() const noexcept = 0;
+  /// The input's lines, in order.
+  virtual LineSource& lines() = 0;
+  /// A network input (socket, Kafka): it has no end of its own, and a stop signal drains what
+  /// already arrived instead of ending it at once.
+  virtual bool network() const noexcept { return false; }
+  /// The size of a regular, uncompressed file whose byte ranges may be read on several threads;
+  /// 0 for an input read only in order.
+  virtual uint64_t splittable_size() const noexcept { return 0; }
+  /// A reader of bytes [begin, end) of a splittable input; several may be used at once, on
+  /// different threads.
+  virtual std::unique_ptr<ByteSource> range(uint64_t begin, uint64_t end);
+  /// Raw bytes consumed so far (compressed bytes for a compressed file), for progress bars;
+  /// safe to read from another thread.
+  virtual uint64_t bytes_read() const noexcept { return 0; }
+  /// The raw size when known in advance (a regular file), else 0.
+  virtual uint64_t size() const noexcept { return 0; }
+};
+
+/// Receives the parsed records of a pump, in input order.
+class RecordSink {
+ public:
+  virtual ~RecordSink() = default;
+  /// One record (views valid during the call). kNone: taken. Another error: the sink cannot use
+  /// the record (a stream cannot place a record without a time in a window) and the pump counts
+  /// its line as malformed with that reason.
+  virtual ParseError on_record(const Record& record) = 0;
+  /// For a split file: an empty sink, with the same settings, for the input range right after
+  /// everything this one has seen, to be filled on another thread; null (the default) when the
+  /// sink needs every record in order on one thread.
+  virtual std::unique_ptr<RecordSink> split() { return nullptr; }
+  /// Appends a sink returned by split() whose range directly follows what this one has seen.
+  virtual void join(RecordSink& later) { (void)later; }
+};
+
+/// Where a line comes from.
+struct LineOrigin {
+  const std::string& source;  ///< the line source's name (a path, or an endpoint and its client)
+  uint64_t line = 0;          ///< 1-based line number within that source
+  bool truncated = false;     ///< cut short by a failing input or a client that went away
+};
+
+/// Receives the lines of a pump themselves (anonymize rewrites them byte for byte).
+class LineSink {
+ public:
+  virtual ~LineSink() = default;
+  /// The format of the lines, resolved once before the first line.
+  virtual void on_format(const std::string& format) = 0;
+  /// Every line, blank ones included, in input order (views valid during the call).
+  virtual void on_line(std::string_view line, const LineOrigin& where) = 0;
+  /// The current input ended (or failed, or was stopped): write out what is buffered.
+  virtual void on_input_end() {}
+};
+
+/// Hooks of a live command between lines. Every call happens on the pump's thread.
+class PumpObserver {
+ public:
+  virtual ~PumpObserver() = default;
+  /// An input is about to be read.
+  virtual void on_input(PumpInput& input) { (void)input; }
+  /// Every few thousand lines, and after every poll interval in which a live input gave nothing
+  /// (`quiet`): periodic work (statistics, the clock of a quiet stream, checkpoints). Returning
+  /// false ends the input now, as if it had ended (--idle-exit on a pipe).
+  virtual bool on_tick(PumpInput& input, bool quiet) {
+    (void)input;
+    (void)quiet;
+    return true;
+  }
+  /// The input ended: `complete` when every line it gave was handed out (RecordPump::read_through),
+  /// false when a stop signal cut a file short or the input failed.
+  virtual void on_input_end(PumpInput& input, bool complete) {
+    (void)input;
+    (void)complete;
+  }
+};
+
+/// How a pump reads.
+struct PumpOptions {
+  std::string format = "auto";  ///< --format; `auto` is detected once, on the first input
+  bool verbose = false;         ///< print the detected format (and splits) on stderr
+  unsigned threads = 1;         ///< byte ranges per splittable input, when the sink splits
+  const StopFlag* stop = nullptr;  ///< a stop signal (SIGINT, SIGTERM)
+  int poll_ms = 100;            ///< how long a read waits before a quiet tick
+  /// When set, an input that fails while being read (a gzip or zstd file cut short, a socket
+  /// error, a fatal broker error) is recorded here, its message naming it, and the pump goes on
+  /// with the next input: the lines read before the failure stay counted. Otherwise it throws.
+  std::vector<std::string>* input_errors = nullptr;
+};
+
+/// Counts of a pump. lines = records + malformed + blank (rejected records count as malformed).
+struct PumpStats {
+  uint64_t lines = 0;
+  uint64_t records = 0;
+  uint64_t blank = 0;
+  uint64_t malformed = 0;
+  uint64_t bytes = 0;  ///< line bytes, newlines included (decompressed)
+};
+
+/// Lines sampled to detect a format.
+inline constexpr size_t kFormatSampleLines = 16;
+/// Byte ranges smaller than this are not worth a thread.
+inline constexpr uint64_t kMinRangeBytes = 256 * 1024;
+
+/// The pump. One run per command; not thread-safe (its split workers are its own).
+class RecordPump {
+ public:
+  /// Throws Error (usage) for an unknown --format.
+  RecordPump(PumpOptions options, MalformedLog& malformed);
+  ~RecordPump();
+  RecordPump(const RecordPump&) = delete;
+  RecordPump& operator=(const RecordPump&) = delete;
+
+  /// Reads every input in order into `sink`.
+  void run(std::span<const std::unique_ptr<PumpInput>> inputs, RecordSink& sink, PumpObserver* observer = nullptr);
+  /// Reads every input in order, handing out lines instead of records (the format is still
+  /// resolved, for the sink's sake; nothing is parsed here).
+  void run_lines(std::span<const std::unique_ptr<PumpInput>> inputs, LineSink& sink,
+                 PumpObserver* observer = nullptr);
+
+  /// The format in use: the --format value's canonical name, or the detected one ("" while
+  /// `auto` has seen no line).
+  const std::string& format() const noexcept { return format_; }
+  const PumpStats& stats() const noexcept { return stats_; }
+  /// True when a stop signal ended the reading.
+  bool stopped() const noexcept { return stopped_; }
+  /// True when every line input i gave was handed to the sink: it was read to its end, or it is a
+  /// network input drained after a stop signal (neither a file cut short by the stop, nor a
+  /// failed input). What it gave may then be committed once processed (Kafka offsets).
+  bool read_through(size_t i) const noexcept { return i < read_through_.size() && read_through_[i]; }
+
+ private:
+  struct Lines;
+  void resolve_format(std::span<const std::string> sample, const std::string& source);
+  // Reads an input in order; true when it was read through (see read_through()).
+  template <typename OnLine>
+  bool read(PumpInput& input, PumpObserver* observer, OnLine&& on_line);
+  bool read_split(PumpInput& input, RecordSink& sink);
+  void handle(std::string_view line, const LineOrigin& where, RecordSink& sink);
+
+  PumpOptions options_;
+  MalformedLog& malformed_;
+  std::unique_ptr<Parser> parser_;
+  std::string format_;
+  Record record_;
+  PumpStats stats_;
+  bool stopped_ = false;
+  std::vector<bool> read_through_;
+};
+
+}  // namespace logpipe

@@ -1,0 +1,302 @@
+// The record pump (include/logpipe/pump.h): the one read loop, format resolution and
+// malformed-line accounting of every command, and the split of large files over threads.
+#include "logpipe/pump.h"
+
+#include "logpipe/error.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <thread>
+
+namespace logpipe {
+namespace {
+
+// A diagnostic on stderr that never throws: a closed stderr (`2>&1 | grep -q`) must not abort a
+// run whose worker threads are still going.
+void note(const std::string& text) noexcept { std::fputs(text.c_str(), stderr); }
+
+// A malformed line seen on a worker thread, replayed later in order.
+struct Bad {
+  uint64_t line;
+  ParseError why;
+};
+
+// Split points of a range-readable input: range i is [cuts[i], cuts[i+1]), every cut just after
+// a newline (a huge last line gives fewer ranges).
+std::vector<uint64_t> split_points(PumpInput& input, uint64_t size, unsigned parts) {
+  std::vector<uint64_t> cuts{0};
+  char buf[64 * 1024];
+  for (unsigned i = 1; i < parts; ++i) {
+    uint64_t pos = std::max(size * i / parts, cuts.back());
+    auto src = input.range(pos, size);
+    for (;;) {
+      size_t got = pos < size ? src->read(buf, sizeof buf) : 0;
+      if (got == 0) {
+        pos = size;
+        break;
+      }
+      if (const void* nl = std::memchr(buf, '\n', got)) {
+        pos += static_cast<uint64_t>(static_cast<const char*>(nl) - buf) + 1;
+        break;
+      }
+      pos += got;
+    }
+    if (pos >= size) break;
+    if (pos > cuts.back()) cuts.push_back(pos);
+  }
+  cuts.push_back(size);
+  return cuts;
+}
+
+}  // namespace
+
+std::unique_ptr<ByteSource> PumpInput::range(uint64_t, uint64_t) { return nullptr; }
+
+RecordPump::RecordPump(PumpOptions options, MalformedLog& malformed)
+    : options_(std::move(options)), malformed_(malformed) {
+  if (options_.format != "auto") {
+    parser_ = make_parser(options_.format);
+    format_ = std::string(parser_->name());
+  }
+}
+
+RecordPump::~RecordPump() = default;
+
+// The one place a format is detected: on the sampled first lines of the first input.
+void RecordPump::resolve_format(std::span<const std::string> sample, const std::string& source) {
+  std::vector<std::string_view> views(sample.begin(), sample.end());
+  parser_ = make_parser(detect_format(views));
+  format_ = std::string(parser_->name());
+  if (options_.verbose) note(fmt::format("logpipe: {}: detected format {}\n", source, format_));
+}
+
+// Counts one line and hands its record to the sink (or the line to MalformedLog).
+void RecordPump::handle(std::string_view line, const LineOrigin& where, RecordSink& sink) {
+  if (is_blank(line)) {
+    ++stats_.blank;
+    return;
+  }
+  ParseError e = where.truncated ? ParseError::kTruncatedLine : parser_->parse(line, record_);
+  if (e == ParseError::kNone) e = sink.on_record(record_);
+  if (e == ParseError::kNone) {
+    ++stats_.records;
+    return;
+  }
+  ++stats_.malformed;
+  malformed_.add(where.source, where.line, line, e);
+}
+
+// Reads one input in order, calling on_line(line, origin) for every line once the format is
+// known (the first lines are kept until it is, then replayed). Returns true when the input was
+// read through: to its end, ended by the observer, or drained after a stop (a network input);
+// false when a stop signal cut a file short.
+template <typename OnLine>
+bool RecordPump::read(PumpInput& input, PumpObserver* observer, OnLine&& on_line) {
+  LineSource& raw = input.lines();
+  // A network input drains what already arrived on a stop; a file stops at once (everything
+  // there has "arrived", and stopping is what the user asked for).
+  StopDrainingSource drained(raw, options_.stop);
+  LineSource& source = input.network() ? static_cast<LineSource&>(drained) : raw;
+  std::vector<std::string> sample;
+  std::vector<std::pair<uint64_t, bool>> numbers;  // line number, truncated
+  std::string sample_source;
+  auto replay = [&] {
+    if (sample.empty()) return;
+    if (!parser_) resolve_format(sample, input.name());
+    for (size_t i = 0; i < sample.size(); ++i) on_line(sample[i], LineOrigin{sample_source, numbers[i].first, numbers[i].second});
+    sample.clear();
+    numbers.clear();
+  };
+  uint64_t lines = 0;
+  try {
+    std::string_view line;
+    for (;;) {
+      if (!input.network() && stop_requested(options_.stop)) {
+        replay();
+        stopped_ = true;
+        return false;
+      }
+      LineSource::Status status = source.next(line, options_.poll_ms);
+      if (status == LineSource::Status::kLine) {
+        ++stats_.lines;
+        stats_.bytes += line.size() + 1;
+        if (parser_) {
+          on_line(line, LineOrigin{source.name(), source.line_number(), source.truncated()});
+        } else {
+          sample.emplace_back(line);
+          numbers.emplace_back(source.line_number(), source.truncated());
+          sample_source = source.name();
+          if (sample.size() >= kFormatSampleLines) replay();
+        }
+        if (observer && (++lines & 4095) == 0 && !observer->on_tick(input, false)) {
+          replay();
+          return true;
+        }
+        continue;
+      }
+      if (status == LineSource::Status::kEnd) {
+        replay();
+        if (drained.stopped()) stopped_ = true;
+        return true;
+      }
+      // Nothing arrived for a poll interval: a pause is enough to decide the format.
+      replay();
+      if (observer && !observer->on_tick(input, true)) return true;
+    }
+  } catch (const Error&) {
+    replay();  // the lines kept for detection still count when the input fails
+    throw;
+  }
+}
+
+// Reads a splittable input as byte ranges on several threads. Range 0 continues `sink` on this
+// thread, its malformed lines straight to the log; later ranges fill split sinks and keep their
+// malformed lines, replayed in order with their file line numbers before the sinks are joined.
+// Returns false when the sink does not split (the caller reads the input in order).
+bool RecordPump::read_split(PumpInput& input, RecordSink& sink) {
+  const uint64_t size = input.splittable_size();
+  unsigned parts = std::max(1u, options_.threads);
+  parts = static_cast<unsigned>(std::min<uint64_t>(parts, std::max<uint64_t>(1, size / kMinRangeBytes)));
+  if (parts < 2) return false;
+  std::vector<std::unique_ptr<RecordSink>> partial(1);
+  for (unsigned i = 1; i < parts; ++i) {
+    partial.push_back(sink.split());
+    if (!partial.back()) return false;
+  }
+  if (!parser_) {  // detect on the first lines, read through a range (nothing is consumed)
+    auto head = input.range(0, size);
+    LineReader reader(*head, 64 * 1024);
+    std::vector<std::string> sample;
+    std::string_view l;
+    while (sample.size() < kFormatSampleLines && reader.next(l)) sample.emplace_back(l);
+    resolve_format(sample, input.name());
+  }
+  std::vector<uint64_t> cuts = split_points(input, size, parts);
+  const size_t n = cuts.size() - 1;
+  partial.resize(n);
+  if (options_.verbose && n > 1) note(fmt::format("logpipe: {}: {} ranges on {} threads\n", input.name(), n, n));
+
+  struct Range {
+    PumpStats stats;
+    std::vector<Bad> bad;
+    uint64_t lines = 0;
+    std::exception_ptr failure;
+  };
+  std::vector<Range> ranges(n);
+  auto run_range = [&](size_t i) {
+    Range& out = ranges[i];
+    try {
+      std::unique_ptr<Parser> own = i == 0 ? nullptr : make_parser(format_);
+      Parser& parser = i == 0 ? *parser_ : *own;
+      RecordSink& to = i == 0 ? sink : *partial[i];
+      Record record;
+      // pread into the reader's buffer: measured faster than mmap here (page faults cost more
+      // than the copy on a virtual machine).
+      auto bytes = input.range(cuts[i], cuts[i + 1]);
+      LineReader reader(*bytes);
+      std::string_view line;
+      while (reader.next(line)) {
+        if (stop_requested(options_.stop)) break;
+        ++out.stats.lines;
+        out.stats.bytes += line.size() + 1;
+        if (is_blank(line)) {
+          ++out.stats.blank;
+          continue;
+        }
+        ParseError e = parser.parse(line, record);
+        if (e == ParseError::kNone) e = to.on_record(record);
+        if (e == ParseError::kNone) {
+          ++out.stats.records;
+          continue;
+        }
+        ++out.stats.malformed;
+        if (i == 0) malformed_.add(input.name(), reader.line_number(), line, e);
+        else out.bad.push_back({reader.line_number(), e});
+      }
+      out.lines = reader.line_number();
+    } catch (...) {
+      out.failure = std::current_exception();
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < n; ++i) threads.emplace_back(run_range, i);
+  run_range(0);
+  for (auto& t : threads) t.join();
+  for (auto& r : ranges)
+    if (r.failure) std::rethrow_exception(r.failure);
+  uint64_t offset = 0;
+  for (size_t i = 0; i < n; ++i) {
+    for (const Bad& b : ranges[i].bad) malformed_.add(input.name(), offset + b.line, {}, b.why);
+    offset += ranges[i].lines;
+    stats_.lines += ranges[i].stats.lines;
+    stats_.bytes += ranges[i].stats.bytes;
+    stats_.blank += ranges[i].stats.blank;
+    stats_.records += ranges[i].stats.records;
+    stats_.malformed += ranges[i].stats.malformed;
+    if (i > 0) sink.join(*partial[i]);
+  }
+  if (stop_requested(options_.stop)) stopped_ = true;
+  return true;
+}
+
+void RecordPump::run(std::span<const std::unique_ptr<PumpInput>> inputs, RecordSink& sink, PumpObserver* observer) {
+  read_through_.assign(inputs.size(), false);
+  for (size_t i = 0; i < inputs.size() && !stopped_; ++i) {
+    PumpInput& input = *inputs[i];
+    if (observer) observer->on_input(input);
+    bool complete = false;
+    try {
+      if (input.splittable_size() > 0 && options_.threads > 1 && read_split(input, sink)) {
+        complete = !stopped_;
+      } else {
+        complete = read(input, observer, [&](std::string_view line, const LineOrigin& where) {
+          handle(line, where, sink);
+        });
+      }
+    } catch (const Error& e) {
+      if (observer) observer->on_input_end(input, false);
+      if (!options_.input_errors || e.exit_code() != kExitRuntime) throw;
+      options_.input_errors->push_back(e.what());
+      continue;
+    }
+    read_through_[i] = complete;
+    if (observer) observer->on_input_end(input, complete);
+  }
+}
+
+void RecordPump::run_lines(std::span<const std::unique_ptr<PumpInput>> inputs, LineSink& sink,
+                           PumpObserver* observer) {
+  read_through_.assign(inputs.size(), false);
+  bool announced = false;
+  for (size_t i = 0; i < inputs.size() && !stopped_; ++i) {
+    PumpInput& input = *inputs[i];
+    if (observer) observer->on_input(input);
+    bool complete = false;
+    try {
+      complete = read(input, observer, [&](std::string_view line, const LineOrigin& where) {
+        if (!announced) {
+          sink.on_format(format_);
+          announced = true;
+        }
+        sink.on_line(line, where);
+      });
+    } catch (const Error& e) {
+      // An input that failed: what it gave is still written out. A data error (--strict) stops
+      // everything: nothing after the bad line may be written.
+      if (e.exit_code() == kExitRuntime) sink.on_input_end();
+      if (observer) observer->on_input_end(input, false);
+      if (!options_.input_errors || e.exit_code() != kExitRuntime) throw;
+      options_.input_errors->push_back(e.what());
+      continue;
+    }
+    sink.on_input_end();
+    read_through_[i] = complete;
+    if (observer) observer->on_input_end(input, complete);
+  }
+}
+
+}  // namespace logpipe

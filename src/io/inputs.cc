@@ -1,0 +1,176 @@
+// Pump inputs for every endpoint (include/logpipe/io/inputs.h).
+#include "logpipe/io/inputs.h"
+
+#include "logpipe/error.h"
+#include "logpipe/io/files.h"
+
+#include <fmt/format.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+
+namespace logpipe {
+namespace {
+
+// Reads a descriptor, counting the raw bytes (compressed ones for a compressed file) for progress.
+class CountingFdSource final : public ByteSource {
+ public:
+  CountingFdSource(int fd, const std::string& name, std::atomic<uint64_t>& counter)
+      : fd_(fd), name_(name), counter_(counter) {}
+  size_t read(char* buf, size_t n) override {
+    for (;;) {
+      ssize_t r = ::read(fd_, buf, n);
+      if (r >= 0) {
+        counter_.fetch_add(static_cast<uint64_t>(r), std::memory_order_relaxed);
+        return static_cast<size_t>(r);
+      }
+      if (errno != EINTR) system_error(errno, "cannot read '" + name_ + "'");
+    }
+  }
+  const std::string& name() const noexcept override { return name_; }
+
+ private:
+  int fd_;
+  const std::string& name_;
+  std::atomic<uint64_t>& counter_;
+};
+
+// Reads bytes [begin, end) of an open file with pread: threads share the descriptor.
+class RangeSource final : public ByteSource {
+ public:
+  RangeSource(int fd, uint64_t begin, uint64_t end, const std::string& name, std::atomic<uint64_t>& counter)
+      : fd_(fd), pos_(begin), end_(end), name_(name), counter_(counter) {}
+  size_t read(char* buf, size_t n) override {
+    n = static_cast<size_t>(std::min<uint64_t>(n, end_ - pos_));
+    if (n == 0) return 0;
+    for (;;) {
+      ssize_t got = ::pread(fd_, buf, n, static_cast<off_t>(pos_));
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) system_error(errno, "cannot read '" + name_ + "'");
+      pos_ += static_cast<uint64_t>(got);
+      counter_.fetch_add(static_cast<uint64_t>(got), std::memory_order_relaxed);
+      return static_cast<size_t>(got);
+    }
+  }
+  const std::string& name() const noexcept override { return name_; }
+
+ private:
+  int fd_;
+  uint64_t pos_, end_;
+  const std::string& name_;
+  std::atomic<uint64_t>& counter_;
+};
+
+// A file or stdin for a batch command.
+class BatchFileInput final : public PumpInput {
+ public:
+  explicit BatchFileInput(const std::string& path) : name_(path) {
+    if (path == "-") {
+      fd_ = 0;
+      owned_ = false;
+      return;
+    }
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) system_error(errno, "cannot open '" + path + "'");
+    struct stat st {};
+    if (::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode)) {
+      size_ = static_cast<uint64_t>(st.st_size);
+      char head[4];
+      ssize_t got = ::pread(fd_, head, sizeof head, 0);
+      if (got >= 0 && compression_of(std::string_view(head, static_cast<size_t>(got))) == Compression::kNone)
+        splittable_ = size_;
+    }
+    ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
+  }
+  ~BatchFileInput() override {
+    lines_.reset();
+    if (owned_) ::close(fd_);
+  }
+  const std::string& name() const noexcept override { return name_; }
+  LineSource& lines() override {
+    if (!lines_) lines_ = std::make_unique<ByteLineSource>(maybe_decompress(std::make_unique<CountingFdSource>(fd_, name_, read_)));
+    return *lines_;
+  }
+  uint64_t splittable_size() const noexcept override { return splittable_; }
+  std::unique_ptr<ByteSource> range(uint64_t begin, uint64_t end) override {
+    return std::make_unique<RangeSource>(fd_, begin, end, name_, read_);
+  }
+  uint64_t bytes_read() const noexcept override { return read_.load(std::memory_order_relaxed); }
+  uint64_t size() const noexcept override { return size_; }
+
+ private:
+  std::string name_;
+  int fd_ = -1;
+  bool owned_ = true;
+  uint64_t size_ = 0;
+  uint64_t splittable_ = 0;
+  std::atomic<uint64_t> read_{0};
+  std::unique_ptr<LineSource> lines_;
+};
+
+// Counts the bytes of the lines a source hands out (a socket or a topic has no size).
+class CountingLineSource final : public LineSource {
+ public:
+  CountingLineSource(std::unique_ptr<LineSource> inner, std::atomic<uint64_t>& counter)
+      : inner_(std::move(inner)), counter_(counter) {}
+  Status next(std::string_view& line, int timeout_ms) override {
+    Status s = inner_->next(line, timeout_ms);
+    if (s == Status::kLine) counter_.fetch_add(line.size() + 1, std::memory_order_relaxed);
+    return s;
+  }
+  const std::string& name() const noexcept override { return inner_->name(); }
+  uint64_t line_number() const noexcept override { return inner_->line_number(); }
+  bool truncated() const noexcept override { return inner_->truncated(); }
+  void commit() override { inner_->commit(); }
+  Position position() const override { return inner_->position(); }
+  bool commit(const Position& position) override { return inner_->commit(position); }
+  void finish() override { inner_->finish(); }
+
+ private:
+  std::unique_ptr<LineSource> inner_;
+  std::atomic<uint64_t>& counter_;
+};
+
+// Any endpoint read through its line source: network inputs, and files for `stream` (polled
+// stdin, --follow).
+class EndpointInput final : public PumpInput {
+ public:
+  EndpointInput(std::unique_ptr<LineSource> lines, bool network)
+      : lines_(std::move(lines), read_), network_(network) {}
+  const std::string& name() const noexcept override { return lines_.name(); }
+  LineSource& lines() override { return lines_; }
+  bool network() const noexcept override { return network_; }
+  uint64_t bytes_read() const noexcept override { return read_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> read_{0};
+  CountingLineSource lines_;
+  bool network_;
+};
+
+}  // namespace
+
+std::unique_ptr<PumpInput> open_pump_input(const std::string& endpoint, const EndpointOptions& options,
+                                           FileReading files) {
+  const bool file = endpoint_scheme(endpoint) == "file";
+  if (file && files == FileReading::kBatch) return std::make_unique<BatchFileInput>(endpoint);
+  return std::make_unique<EndpointInput>(open_line_source(endpoint, options), !file);
+}
+
+std::vector<std::unique_ptr<PumpInput>> open_pump_inputs(const std::vector<std::string>& endpoints,
+                                                         const EndpointOptions& options, FileReading files,
+                                                         bool verbose) {
+  std::vector<std::unique_ptr<PumpInput>> inputs;
+  for (const auto& e : endpoints) {
+    inputs.push_back(open_pump_input(e, options, files));
+    if (verbose && inputs.back()->network()) std::fprintf(stderr, "logpipe: reading %s\n", inputs.back()->name().c_str());
+  }
+  return inputs;
+}
+
+}  // namespace logpipe
