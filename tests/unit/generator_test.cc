@@ -368,6 +368,15 @@ int status_of(std::string_view line) {
   return std::stoi(std::string(line.substr(q + 2, 3)));
 }
 
+// An incident of `kind` over [start_us, end_us); the caller sets its key and effects.
+Incident incident(IncidentKind kind, int64_t start_us, int64_t end_us) {
+  Incident inc;
+  inc.kind = kind;
+  inc.start_us = start_us;
+  inc.end_us = end_us;
+  return inc;
+}
+
 // Share of failing lines among `records` whose time is in [from_us, to_us) and that `pick`s.
 template <typename Pick>
 double error_share(const std::vector<Record>& records, int64_t from_us, int64_t to_us, Pick pick,
@@ -389,12 +398,9 @@ TEST_CASE("generate: a global ramp's error share rises linearly from ramp_from t
   o.rate = 200;
   o.error_rate = 0.01;
   int64_t t0 = o.start_us, minute = 60'000'000;
-  Incident ramp;
-  ramp.kind = IncidentKind::kErrorBurst;
+  Incident ramp = incident(IncidentKind::kErrorBurst, t0 + 10 * minute, t0 + 30 * minute);
   ramp.ramp_from = 0.01;
   ramp.error_rate = 0.21;
-  ramp.start_us = t0 + 10 * minute;
-  ramp.end_us = t0 + 30 * minute;
   o.incidents = {ramp};
   Generator g(o);
   std::string text = generate(g, SIZE_MAX, t0 + 40 * minute);
@@ -422,14 +428,11 @@ TEST_CASE("generate: a url ramp acts on that url only; ramp_from 0 starts from n
   o.rate = 200;
   o.error_rate = 0.01;
   int64_t t0 = o.start_us, minute = 60'000'000;
-  Incident ramp;
-  ramp.kind = IncidentKind::kErrorBurst;
+  Incident ramp = incident(IncidentKind::kErrorBurst, t0 + 5 * minute, t0 + 25 * minute);
   ramp.url = "/api/v1/payment";
   ramp.share = 0.1;
   ramp.ramp_from = 0;
   ramp.error_rate = 0.8;
-  ramp.start_us = t0 + 5 * minute;
-  ramp.end_us = t0 + 25 * minute;
   o.incidents = {ramp};
   Generator g(o);
   std::string text = generate(g, SIZE_MAX, t0 + 25 * minute);
@@ -451,17 +454,11 @@ TEST_CASE("generate: a url ramp acts on that url only; ramp_from 0 starts from n
 
 TEST_CASE("generate: --truth gives a ramp's error rate at both ends of its clipped interval") {
   int64_t t0 = at("2025-06-23T00:00:00Z"), minute = 60'000'000;
-  Incident ramp;
-  ramp.kind = IncidentKind::kErrorBurst;
+  Incident ramp = incident(IncidentKind::kErrorBurst, t0 + 10 * minute, t0 + 30 * minute);
   ramp.url = "/api/v1/orders";
   ramp.ramp_from = 0.01;
   ramp.error_rate = 0.21;
-  ramp.start_us = t0 + 10 * minute;
-  ramp.end_us = t0 + 30 * minute;
-  Incident burst;
-  burst.kind = IncidentKind::kErrorBurst;
-  burst.start_us = t0 + 40 * minute;
-  burst.end_us = t0 + 41 * minute;
+  Incident burst = incident(IncidentKind::kErrorBurst, t0 + 40 * minute, t0 + 41 * minute);
   std::vector<Incident> list = {ramp, burst};
   CHECK(truth_lines(list, t0, t0 + 60 * minute) ==
         "{\"kind\":\"error_burst\",\"start\":\"2025-06-23T00:10:00Z\",\"end\":\"2025-06-23T00:30:"
@@ -522,27 +519,19 @@ TEST_CASE("generate: incidents act on a steady flow: errors, latency, a bad user
   int64_t t0 = o.start_us, minute = 60'000'000;
   o.steady = {SteadyFlow{"/api/v1/orders", "", 1.0}, SteadyFlow{"/reports/daily", "", 0.2},
               SteadyFlow{"", "carol.small", 0.1}};
-  Incident burst;  // share 0: the url keeps its steady rate, only its errors change
-  burst.kind = IncidentKind::kErrorBurst;
+  // share 0: the url keeps its steady rate, only its errors change
+  Incident burst = incident(IncidentKind::kErrorBurst, t0 + 20 * minute, t0 + 40 * minute);
   burst.url = "/api/v1/orders";
   burst.error_rate = 0.08;
   burst.share = 0;
-  burst.start_us = t0 + 20 * minute;
-  burst.end_us = t0 + 40 * minute;
-  Incident slow;
-  slow.kind = IncidentKind::kLatency;
+  Incident slow = incident(IncidentKind::kLatency, t0 + 20 * minute, t0 + 40 * minute);
   slow.url = "/reports/daily";
   slow.factor = 10;
   slow.share = 0;
-  slow.start_us = t0 + 20 * minute;
-  slow.end_us = t0 + 40 * minute;
-  Incident user;
-  user.kind = IncidentKind::kBadUser;
+  Incident user = incident(IncidentKind::kBadUser, t0 + 20 * minute, t0 + 60 * minute);
   user.user = "carol.small";
   user.error_rate = 0.4;
   user.share = 0;
-  user.start_us = t0 + 20 * minute;
-  user.end_us = t0 + 60 * minute;
   o.incidents = {burst, slow, user};
   Generator g(o);
   std::string text = generate(g, SIZE_MAX, t0 + 60 * minute);
@@ -580,12 +569,10 @@ TEST_CASE("generate: incidents act on a steady flow: errors, latency, a bad user
 TEST_CASE("generate: steady flows and ramps keep same seed, same bytes, whatever the batches") {
   GeneratorOptions o = base_options();
   o.steady = {SteadyFlow{"/api/v1/orders", "", 3}, SteadyFlow{"", "carol.small", 1}};
-  Incident ramp;
-  ramp.kind = IncidentKind::kErrorBurst;
+  Incident ramp =
+      incident(IncidentKind::kErrorBurst, o.start_us + 1'000'000, o.start_us + 4'000'000);
   ramp.ramp_from = 0.02;
   ramp.error_rate = 0.5;
-  ramp.start_us = o.start_us + 1'000'000;
-  ramp.end_us = o.start_us + 4'000'000;
   o.incidents = {ramp};
   Generator a(o), b(o);
   std::string one = generate(a, 5000);
@@ -603,12 +590,9 @@ TEST_CASE("generate: steady flows and ramps keep same seed, same bytes, whatever
 
 TEST_CASE("generate: a ramp that is not an error burst, or a steady flow without key, is refused") {
   GeneratorOptions o = base_options();
-  Incident slow;
-  slow.kind = IncidentKind::kLatency;
+  Incident slow = incident(IncidentKind::kLatency, o.start_us, o.start_us + 1);
   slow.url = "/search";
   slow.ramp_from = 0.1;
-  slow.start_us = o.start_us;
-  slow.end_us = o.start_us + 1;
   o.incidents = {slow};
   CHECK_THROWS_WITH_AS(Generator{o}, doctest::Contains("only an error_burst can be a ramp"), Error);
   o = base_options();
