@@ -11,7 +11,7 @@ _logpipe() {
   case "$cmd" in
     generate)
       case "$cur" in
-        -*) COMPREPLY=($(compgen -W "--help -h --format --count -n --duration --rate --no-pace --start --seed --users --ips --urls --error-rate --status-mix --bad-users --bad-user-error-rate --bad-urls --daily-cycle --with-duration --host --profile --truth --output -o --verbose -v --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option " -- "$cur"));;
+        -*) COMPREPLY=($(compgen -W "--help -h --format --count -n --duration --rate --no-pace --start --seed --users --ips --urls --error-rate --status-mix --bad-users --bad-user-error-rate --bad-urls --daily-cycle --with-duration --host --profile --truth --no-incidents --output -o --verbose -v --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option " -- "$cur"));;
         *) COMPREPLY=($(compgen -f -- "$cur"));;
       esac;;
     stream)

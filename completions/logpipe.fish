@@ -27,6 +27,7 @@ complete -c logpipe -n '__fish_seen_subcommand_from generate' -l with-duration -
 complete -c logpipe -n '__fish_seen_subcommand_from generate' -l host -r -d 'Site name in referers and edx '\''host'\'' (default shop.example.com, edx lms.example.org)'
 complete -c logpipe -n '__fish_seen_subcommand_from generate' -l profile -r -d 'TOML profile: [traffic] settings and [[incident]] tables'
 complete -c logpipe -n '__fish_seen_subcommand_from generate' -l truth -r -d 'Write one JSON line per injected incident to FILE'
+complete -c logpipe -n '__fish_seen_subcommand_from generate' -l no-incidents -r -d 'Leave out the profile'\''s [[incident]] tables: the same traffic without its anomalies (a calibration history)'
 complete -c logpipe -n '__fish_seen_subcommand_from generate' -l output -r -d 'Output endpoint: -, FILE[.gz|.zst], tcp://HOST:PORT, ...'
 complete -c logpipe -n '__fish_seen_subcommand_from generate' -s o -r -d 'Output endpoint: -, FILE[.gz|.zst], tcp://HOST:PORT, ...'
 complete -c logpipe -n '__fish_seen_subcommand_from generate' -l verbose -r -d 'Print lines, bytes and lines/s on stderr at the end'

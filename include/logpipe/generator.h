@@ -50,12 +50,31 @@ struct Incident {
   double share = -1;        ///< share of base traffic sent to the url/user (-1 = kind default)
   double rate = 100;        ///< ddos: extra lines per second of log time
   double factor = 10;       ///< latency: multiplier of the url's response time
+  /// error_burst: when >= 0, a ramp: the affected requests fail at a share that grows linearly
+  /// from ramp_from at start_us to error_rate at end_us, instead of error_rate from the start.
+  /// -1 = no ramp (the profile's `ramp = true` sets it to the traffic's error rate).
+  double ramp_from = -1;
 
+  bool is_ramp() const noexcept { return ramp_from >= 0; }
+  /// The share of affected requests that fail at log time t: error_rate, or for a ramp its
+  /// linear value at t (clamped to the incident's window).
+  double error_rate_at(int64_t t_us) const noexcept;
   /// The `key` of the truth file: url, ip/subnet or user ("" for a global error burst).
   std::string_view key() const noexcept;
   /// `share` with the kind's default resolved (0.05 for error_burst and latency, 0.01 for
   /// bad_user, 0 for ddos).
   double effective_share() const noexcept;
+};
+
+/// A key with a steady request rate of its own for the whole run, on top of the base traffic
+/// and not scaled by the daily cycle: requests for `url` made by the visitors of the session
+/// pool, requests made by `user` (one visit of theirs at a time), or both. Arrivals are a Poisson
+/// process, so a window's count varies as real traffic does. Scenarios need it to give a key an
+/// exact rate ("a URL with 22 requests a minute") before, during and after an incident.
+struct SteadyFlow {
+  std::string url;   ///< the path requested ("" = the visitor's next page, by popularity)
+  std::string user;  ///< who requests ("" = the visitors of the session pool)
+  double rate = 1;   ///< mean requests per second of log time
 };
 
 /// Everything that shapes the generated traffic. Defaults are the documented defaults of the
@@ -77,6 +96,7 @@ struct GeneratorOptions {
   double bad_urls = 0.01;                 ///< share of URLs the bad users' errors concentrate on
   bool with_duration = false;             ///< append ` %D` (microseconds) to access-log lines
   std::string host = "shop.example.com";  ///< site name in referers (edx: `host` field)
+  std::vector<SteadyFlow> steady;
   std::vector<Incident> incidents;
 };
 
@@ -120,6 +140,8 @@ class Generator {
 
 /// The --truth file: one JSON line per incident that overlaps [first_us, stop_us), its interval
 /// clipped to that range: `{"kind":"ddos","start":"...","end":"...","key":"203.0.113.0/24"}`.
+/// A ramp adds the failing share at the (clipped) start and end of its line:
+/// `"error_rate_from":0.01,"error_rate_to":0.06`.
 std::string truth_lines(const std::vector<Incident>& incidents, int64_t first_us, int64_t stop_us);
 
 }  // namespace logpipe

@@ -53,6 +53,7 @@ struct GenerateCli {
   std::string truth;
   std::string output = "-";
   bool verbose = false;
+  bool no_incidents = false;
   EndpointOptions net;  // --tls-*, --kafka-option[-file] for -o tls:// and kafka://
   std::vector<std::pair<CLI::Option*, void (*)(Settings&, const Settings&)>> bound;
 };
@@ -165,7 +166,10 @@ void apply_traffic(const std::string& path, const toml::table& t, Settings& s) {
 }
 
 // An [[incident]] table; `start` is an offset from --start (or an absolute RFC 3339 time).
-Incident incident_of(const std::string& path, const toml::table& t, int64_t start_us) {
+// `ramp = true` makes an error_burst a ramp from the traffic's error rate (base_error_rate),
+// `ramp_from = F` a ramp from F.
+Incident incident_of(const std::string& path, const toml::table& t, int64_t start_us,
+                     double base_error_rate) {
   Incident inc;
   const toml::node* kind = t.get("kind");
   if (!kind)
@@ -182,6 +186,7 @@ Incident incident_of(const std::string& path, const toml::table& t, int64_t star
   else
     inc.start_us = start_us + duration_of(path, *start, "start");
   inc.end_us = inc.start_us + duration_of(path, *duration, "duration");
+  const toml::node* ramp = nullptr;
   for (const auto& [raw_key, v] : t) {
     std::string k = normalise_key(raw_key.str());
     if (k == "kind" || k == "start" || k == "duration") continue;
@@ -199,10 +204,38 @@ Incident incident_of(const std::string& path, const toml::table& t, int64_t star
       inc.rate = number_of(path, v, k);
     else if (k == "factor")
       inc.factor = number_of(path, v, k);
-    else
+    else if (k == "ramp")
+      ramp = &v;
+    else if (k == "ramp_from") {
+      inc.ramp_from = number_of(path, v, k);
+      if (inc.ramp_from < 0) profile_error(path, v, "'ramp_from' must be between 0 and 1");
+    } else
       profile_error(path, v, fmt::format("unknown key '{}' in [[incident]]", raw_key.str()));
   }
+  if (ramp && bool_of(path, *ramp, "ramp")) {
+    if (!inc.is_ramp()) inc.ramp_from = base_error_rate;
+  } else if (ramp && inc.is_ramp()) {
+    profile_error(path, *ramp, "'ramp = false' contradicts 'ramp_from'");
+  }
   return inc;
+}
+
+// A [[steady]] table: a url and/or a user with a rate of its own (requests per second).
+SteadyFlow steady_of(const std::string& path, const toml::table& t) {
+  SteadyFlow flow;
+  for (const auto& [raw_key, v] : t) {
+    std::string k = normalise_key(raw_key.str());
+    if (k == "url")
+      flow.url = string_of(path, v, k);
+    else if (k == "user")
+      flow.user = string_of(path, v, k);
+    else if (k == "rate")
+      flow.rate = number_of(path, v, k);
+    else
+      profile_error(path, v, fmt::format("unknown key '{}' in [[steady]]", raw_key.str()));
+  }
+  if (!t.get("rate")) profile_error(path, t, "[[steady]] needs 'rate' (requests per second)");
+  return flow;
 }
 
 toml::table load_profile(const std::string& path) {
@@ -236,9 +269,10 @@ int run_generate(GenerateCli& cli) {
       if (k == "traffic") {
         if (!node.is_table()) profile_error(cli.profile, node, "[traffic] must be a table");
         apply_traffic(cli.profile, *node.as_table(), s);
-      } else if (k != "incident") {
-        profile_error(cli.profile, node,
-                      fmt::format("unknown table '{}' (expected [traffic] or [[incident]])", k));
+      } else if (k != "incident" && k != "steady") {
+        profile_error(
+            cli.profile, node,
+            fmt::format("unknown table '{}' (expected [traffic], [[steady]] or [[incident]])", k));
       }
     }
   }
@@ -274,10 +308,20 @@ int run_generate(GenerateCli& cli) {
   g.host = !s.host.empty()                    ? s.host
            : g.format == GenerateFormat::kEdx ? "lms.example.org"
                                               : "shop.example.com";
+  if (const toml::array* list = profile["steady"].as_array()) {
+    for (const toml::node& node : *list) {
+      if (!node.is_table()) profile_error(cli.profile, node, "[[steady]] must be a table");
+      g.steady.push_back(steady_of(cli.profile, *node.as_table()));
+    }
+  } else if (profile.contains("steady")) {
+    profile_error(cli.profile, *profile.get("steady"), "write steady flows as [[steady]] tables");
+  }
   if (const toml::array* list = profile["incident"].as_array()) {
     for (const toml::node& node : *list) {
       if (!node.is_table()) profile_error(cli.profile, node, "[[incident]] must be a table");
-      g.incidents.push_back(incident_of(cli.profile, *node.as_table(), g.start_us));
+      // Read (and checked) even with --no-incidents, so that a typo is found either way.
+      Incident inc = incident_of(cli.profile, *node.as_table(), g.start_us, g.error_rate);
+      if (!cli.no_incidents) g.incidents.push_back(std::move(inc));
     }
   } else if (profile.contains("incident")) {
     profile_error(cli.profile, *profile.get("incident"), "write incidents as [[incident]] tables");
@@ -438,6 +482,9 @@ RunFn setup_generate(CLI::App& command) {
       .add_option("--profile", cli->profile,
                   "TOML profile: [traffic] settings and [[incident]] tables");
   command.add_option("--truth", cli->truth, "Write one JSON line per injected incident to FILE");
+  command.add_flag("--no-incidents", cli->no_incidents,
+                   "Leave out the profile's [[incident]] tables: the same traffic without its "
+                   "anomalies (a calibration history)");
   command
       .add_option("-o,--output", cli->output,
                   "Output endpoint: -, FILE[.gz|.zst], tcp://HOST:PORT, ...")

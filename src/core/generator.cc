@@ -478,6 +478,13 @@ double Incident::effective_share() const noexcept {
   return 0;
 }
 
+double Incident::error_rate_at(int64_t t_us) const noexcept {
+  if (!is_ramp() || end_us <= start_us) return error_rate;
+  double f = static_cast<double>(std::clamp(t_us, start_us, end_us) - start_us) /
+             static_cast<double>(end_us - start_us);
+  return ramp_from + (error_rate - ramp_from) * f;
+}
+
 namespace {
 
 void check_share(double v, const char* name) {
@@ -498,6 +505,19 @@ bool parse_subnet(std::string_view ip, uint32_t& base, uint32_t& host_mask) noex
   host_mask = bits == 32 ? 0 : (0xffffffffu >> bits);
   base = addr & ~host_mask;
   return true;
+}
+
+// A path given by an incident or a steady flow: written verbatim into every line that requests it.
+void check_url(std::string_view url, const std::string& where) {
+  if (url.front() != '/' || !safe_text(url, false) || url.size() > 1000)
+    usage_error("{}: url '{}' must start with / and hold no spaces, quotes or backslashes", where,
+                url);
+}
+
+void check_user(std::string_view user, const std::string& where) {
+  if (user.empty() || !safe_text(user, false) || user.size() > 200 ||
+      user.find(';') != std::string::npos)
+    usage_error("{}: user '{}' must be a name without spaces, quotes or ';'", where, user);
 }
 
 }  // namespace
@@ -531,10 +551,7 @@ void validate_generator_options(const GeneratorOptions& o) {
       case IncidentKind::kLatency:
         if (inc.kind == IncidentKind::kLatency && inc.url.empty())
           usage_error("{}: 'url' is required", where);
-        if (!inc.url.empty() &&
-            (inc.url.front() != '/' || !safe_text(inc.url, false) || inc.url.size() > 1000))
-          usage_error("{}: url '{}' must start with / and hold no spaces, quotes or backslashes",
-                      where, inc.url);
+        if (!inc.url.empty()) check_url(inc.url, where);
         if (inc.kind == IncidentKind::kLatency && !(inc.factor > 0 && inc.factor <= 1e6))
           usage_error("{}: factor {} must be > 0", where, inc.factor);
         break;
@@ -548,12 +565,24 @@ void validate_generator_options(const GeneratorOptions& o) {
         break;
       }
       case IncidentKind::kBadUser:
-        if (inc.user.empty() || !safe_text(inc.user, false) || inc.user.size() > 200 ||
-            inc.user.find(';') != std::string::npos)
-          usage_error("{}: user '{}' must be a name without spaces, quotes or ';'", where,
-                      inc.user);
+        check_user(inc.user, where);
         break;
     }
+    if (inc.is_ramp()) {
+      if (inc.kind != IncidentKind::kErrorBurst)
+        usage_error("{}: only an error_burst can be a ramp", where);
+      if (!(inc.ramp_from <= 1))
+        usage_error("{}: ramp_from {} is not between 0 and 1", where, inc.ramp_from);
+    }
+  }
+  for (size_t i = 0; i < o.steady.size(); ++i) {
+    const SteadyFlow& f = o.steady[i];
+    std::string where = fmt::format("steady {}", i + 1);
+    if (f.url.empty() && f.user.empty()) usage_error("{}: needs a 'url', a 'user' or both", where);
+    if (!f.url.empty()) check_url(f.url, where);
+    if (!f.user.empty()) check_user(f.user, where);
+    if (!(f.rate > 0 && f.rate <= 1e6))
+      usage_error("{}: rate {} must be > 0 requests per second", where, f.rate);
   }
 }
 
@@ -575,6 +604,19 @@ struct Generator::Impl {
     Session session;  // bad_user traffic
 
     bool affects(uint32_t u) const noexcept { return u < matches.size() && matches[u]; }
+    // A ramp's threshold moves with log time; it is computed per request only while one runs.
+    uint64_t error_threshold_at(int64_t t) const noexcept {
+      return spec->is_ramp() ? threshold_of(spec->error_rate_at(t)) : error_threshold;
+    }
+  };
+
+  // A steady flow as the hot loop sees it: its own Poisson arrivals, merged by log time.
+  struct LiveSteady {
+    uint32_t url = kNone;   // pinned url index, kNone: the visitor's next page
+    uint32_t user = kNone;  // pinned user index, kNone: a visitor of the pool
+    Session session;        // the user's visit when `user` is set
+    double mean_gap_us = 0;
+    int64_t next_us = 0;
   };
 
   GeneratorOptions o;
@@ -622,11 +664,16 @@ struct Generator::Impl {
   std::vector<LiveIncident> incidents;
   std::vector<LiveIncident*> active;  // active non-ddos incidents
   std::vector<LiveIncident*> ddos;    // every ddos incident
+  std::vector<LiveIncident*> global_ramps;  // active global error bursts that are ramps
   int64_t next_change_us = std::numeric_limits<int64_t>::max();
   int64_t ddos_next_us = std::numeric_limits<int64_t>::max();
-  uint64_t global_error_threshold = 0;  // max over active global error bursts
+  uint64_t global_error_threshold = 0;  // max over active global error bursts (not ramps)
   bool any_active = false;
   size_t max_line = kMaxFixedLine;
+
+  // Steady flows.
+  std::vector<LiveSteady> steady;
+  int64_t steady_next_us = std::numeric_limits<int64_t>::max();
 
   std::unique_ptr<char[]> buffer;
 
@@ -661,6 +708,7 @@ struct Generator::Impl {
     for (const auto& e : kBrowserEvents) w.push_back(e.weight);
     browser_event_mix.build(w);
     compute_error_model();
+    build_steady();  // before the incidents: they match the urls a steady flow may add
     build_incidents();
     buffer.reset(new char[kBatchBytes + max_line]);
     base_next_us = o.start_us;
@@ -799,7 +847,7 @@ struct Generator::Impl {
   }
 
   void build_urls() {
-    urls.reserve(o.urls + o.incidents.size());
+    urls.reserve(o.urls + o.incidents.size() + o.steady.size());
     if (o.format == GenerateFormat::kEdx)
       build_edx_urls();
     else
@@ -819,7 +867,7 @@ struct Generator::Impl {
   }
 
   void build_users() {
-    user_offset.reserve(o.users + 1 + o.incidents.size());
+    user_offset.reserve(o.users + 1 + o.incidents.size() + o.steady.size());
     user_offset.push_back(0);
     constexpr size_t kF = std::size(kFirstNames), kL = std::size(kLastNames), kCombos = kF * kL;
     std::string s;
@@ -898,13 +946,7 @@ struct Generator::Impl {
         case IncidentKind::kBadUser: {
           li.user = find_or_add_user(spec.user);
           max_line += 4 * spec.user.size();
-          Session& s = li.session;
-          s.user = li.user;
-          uint64_t h = mix64(li.user ^ 0xabcdefULL);
-          s.address = address_of(h % o.ips, ip_salt);
-          s.agent = static_cast<uint16_t>(agent_mix.sample(mix64(h)));
-          s.language = static_cast<uint8_t>(h % std::size(kLanguages));
-          fill_session_id(s);
+          pin_session(li.session, li.user);
           break;
         }
         case IncidentKind::kDdos: {
@@ -931,6 +973,48 @@ struct Generator::Impl {
     for (auto& li : incidents)
       if (li.spec->kind == IncidentKind::kDdos) ddos.push_back(&li);
     update_ddos_next();
+  }
+
+  // The visit of a named user whose traffic the profile pins (a bad_user incident, a steady
+  // flow): the same address and agent for both, derived from the user's index.
+  void pin_session(Session& s, uint32_t user) {
+    s.user = user;
+    uint64_t h = mix64(user ^ 0xabcdefULL);
+    s.address = address_of(h % o.ips, ip_salt);
+    s.agent = static_cast<uint16_t>(agent_mix.sample(mix64(h)));
+    s.language = static_cast<uint8_t>(h % std::size(kLanguages));
+    fill_session_id(s);
+  }
+
+  void build_steady() {
+    steady.reserve(o.steady.size());
+    for (const SteadyFlow& spec : o.steady) {
+      LiveSteady ls;
+      if (!spec.url.empty()) {
+        ls.url = find_or_add_url(spec.url);
+        max_line += 4 * spec.url.size();
+      }
+      if (!spec.user.empty()) {
+        ls.user = find_or_add_user(spec.user);
+        max_line += 4 * spec.user.size();
+        pin_session(ls.session, ls.user);
+      }
+      ls.mean_gap_us = 1e6 / spec.rate;
+      ls.next_us = o.start_us + poisson_gap_us(ls.mean_gap_us);
+      steady.push_back(ls);
+    }
+    update_steady_next();
+  }
+
+  // An exponential gap with the given mean: the arrivals of a Poisson process.
+  int64_t poisson_gap_us(double mean_us) {
+    double u = 1.0 - rng.uniform();  // (0, 1]
+    return static_cast<int64_t>(-std::log(u) * mean_us);
+  }
+
+  void update_steady_next() {
+    steady_next_us = std::numeric_limits<int64_t>::max();
+    for (const LiveSteady& ls : steady) steady_next_us = std::min(steady_next_us, ls.next_us);
   }
 
   // --- time -------------------------------------------------------------------------------------
@@ -965,6 +1049,7 @@ struct Generator::Impl {
   // Recomputes the active set when log time crosses an incident boundary.
   void refresh_incidents(int64_t t) {
     active.clear();
+    global_ramps.clear();
     global_error_threshold = 0;
     next_change_us = std::numeric_limits<int64_t>::max();
     for (auto& li : incidents) {
@@ -975,8 +1060,12 @@ struct Generator::Impl {
         next_change_us = std::min(next_change_us, s.end_us);
         if (s.kind == IncidentKind::kDdos) continue;
         active.push_back(&li);
-        if (s.kind == IncidentKind::kErrorBurst && s.url.empty())
-          global_error_threshold = std::max(global_error_threshold, li.error_threshold);
+        if (s.kind == IncidentKind::kErrorBurst && s.url.empty()) {
+          if (s.is_ramp())
+            global_ramps.push_back(&li);
+          else
+            global_error_threshold = std::max(global_error_threshold, li.error_threshold);
+        }
       }
     }
     any_active = !active.empty();
@@ -1121,9 +1210,6 @@ struct Generator::Impl {
     if (t >= next_change_us) refresh_incidents(t);
     Session* s = &sessions[rng.below(kSessionSlots)];
     uint32_t url = url_popularity.sample(rng);
-    double latency_factor = 1;
-    uint64_t error_threshold = 0;
-    bool overridden = false;
     bool redirected = false;
     bool pinned = false;
     if (any_active) {
@@ -1138,9 +1224,30 @@ struct Generator::Impl {
         break;
       }
     }
+    if (redirected) ++stats.incident_lines;
+    visit_hit(t, *s, url, pinned, /*keep_url=*/false, h);
+  }
+
+  // A steady flow's request: its pinned user's visit or a visitor of the pool, its pinned url or
+  // the visitor's next page. Incidents act on it as on base traffic, but never redirect it, and
+  // a bad user's failure stays on a pinned url, so that the flow keeps its exact rate.
+  void steady_hit(LiveSteady& ls, int64_t t, Hit& h) {
+    if (t >= next_change_us) refresh_incidents(t);
+    bool pinned = ls.user != kNone;
+    Session& s = pinned ? ls.session : sessions[rng.below(kSessionSlots)];
+    uint32_t url = ls.url != kNone ? ls.url : url_popularity.sample(rng);
+    visit_hit(t, s, url, pinned, /*keep_url=*/ls.url != kNone, h);
+  }
+
+  // The rest of a request once its visit and page are chosen: incident effects, outcome.
+  void visit_hit(int64_t t, Session& visit, uint32_t url, bool pinned, bool keep_url, Hit& h) {
+    Session* s = &visit;
+    double latency_factor = 1;
+    uint64_t error_threshold = 0;
+    bool overridden = false;
     if (s->pages_left == 0) {
       if (pinned)
-        restart_pinned_session(*s);  // a bad_user incident's visitor keeps its name
+        restart_pinned_session(*s);  // a bad_user's or steady user's visitor keeps its name
       else
         start_session(*s);
     }
@@ -1153,7 +1260,7 @@ struct Generator::Impl {
           if (li->affects(url)) latency_factor *= spec.factor;
         } else if ((spec.kind == IncidentKind::kErrorBurst && li->affects(url)) ||
                    (spec.kind == IncidentKind::kBadUser && li->user == s->user)) {
-          error_threshold = std::max(error_threshold, li->error_threshold);
+          error_threshold = std::max(error_threshold, li->error_threshold_at(t));
           overridden = true;
         }
       }
@@ -1161,17 +1268,20 @@ struct Generator::Impl {
         error_threshold = std::max(error_threshold, global_error_threshold);
         overridden = true;
       }
+      for (const LiveIncident* li : global_ramps) {
+        error_threshold = std::max(error_threshold, li->error_threshold_at(t));
+        overridden = true;
+      }
     }
     if (!overridden) error_threshold = bad ? bad_error_threshold : normal_error_threshold;
-    if (redirected) ++stats.incident_lines;
     h.session = s;
     h.user = s->user == kNone ? std::string_view{} : user_of(s->user);
     h.url = url;
     h.referer_url = s->last_url;
     h.ddos = false;
-    h.browser = o.format == GenerateFormat::kEdx && s->last_url != kNone &&
+    h.browser = !keep_url && o.format == GenerateFormat::kEdx && s->last_url != kNone &&
                 urls[s->last_url].kind == UrlKind::kPage && (rng.next() >> 62) < 2;
-    fill_outcome(h, error_threshold, bad && !overridden, latency_factor);
+    fill_outcome(h, error_threshold, bad && !overridden && !keep_url, latency_factor);
     if (!h.browser) s->last_url = h.url;
   }
 
@@ -1395,7 +1505,9 @@ struct Generator::Impl {
     return put(p, "+00:00");
   }
 
-  int64_t next_time() const noexcept { return std::min(base_next_us, ddos_next_us); }
+  int64_t next_time() const noexcept {
+    return std::min({base_next_us, ddos_next_us, steady_next_us});
+  }
 
   std::string_view next_batch(size_t max_lines, int64_t end_us) {
     char* const begin = buffer.get();
@@ -1406,13 +1518,23 @@ struct Generator::Impl {
     bool edx = o.format == GenerateFormat::kEdx;
     for (size_t n = 0; n < max_lines && p < stop; ++n) {
       int64_t t;
-      if (base_next_us <= ddos_next_us) {
+      if (base_next_us <= ddos_next_us && base_next_us <= steady_next_us) {
         t = base_next_us;
         if (t >= end_us) break;
         base_hit(t, h);
         base_offset_us += base_step_us;
         base_next_us = o.start_us + static_cast<int64_t>(base_offset_us);
         update_cycle(base_next_us);
+      } else if (steady_next_us < ddos_next_us) {
+        t = steady_next_us;
+        if (t >= end_us) break;
+        for (LiveSteady& ls : steady) {
+          if (ls.next_us != t) continue;
+          steady_hit(ls, t, h);
+          ls.next_us += poisson_gap_us(ls.mean_gap_us);
+          break;
+        }
+        update_steady_next();
       } else {
         t = ddos_next_us;
         if (t >= end_us) break;
@@ -1453,10 +1575,16 @@ std::string truth_lines(const std::vector<Incident>& incidents, int64_t first_us
     int64_t start = std::max(inc.start_us, first_us), end = std::min(inc.end_us, stop_us);
     if (start >= end) continue;
     // Keys were validated: no quote, backslash or control character to escape.
-    fmt::format_to(std::back_inserter(out),
-                   "{{\"kind\":\"{}\",\"start\":\"{}\",\"end\":\"{}\",\"key\":\"{}\"}}\n",
-                   incident_kind_name(inc.kind), format_rfc3339(start), format_rfc3339(end),
-                   inc.key());
+    fmt::format_to(
+        std::back_inserter(out), "{{\"kind\":\"{}\",\"start\":\"{}\",\"end\":\"{}\",\"key\":\"{}\"",
+        incident_kind_name(inc.kind), format_rfc3339(start), format_rfc3339(end), inc.key());
+    // A ramp says where it stands at both ends of the clipped interval, so that a scorer can
+    // tell when its error rate had doubled without knowing the profile.
+    if (inc.is_ramp())
+      fmt::format_to(std::back_inserter(out),
+                     ",\"error_rate_from\":{:.6g},\"error_rate_to\":{:.6g}",
+                     inc.error_rate_at(start), inc.error_rate_at(end));
+    out += "}\n";
   }
   return out;
 }

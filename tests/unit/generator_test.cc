@@ -359,3 +359,247 @@ TEST_CASE("generate: invalid options name the option") {
   o.incidents = {bad};
   CHECK_THROWS_WITH_AS(Generator{o}, doctest::Contains("incident 1 (ddos)"), Error);
 }
+
+namespace {
+
+// Status of an access-log line: the first field after the quoted request.
+int status_of(std::string_view line) {
+  size_t q = line.find("\" ");
+  return std::stoi(std::string(line.substr(q + 2, 3)));
+}
+
+// An incident of `kind` over [start_us, end_us); the caller sets its key and effects.
+Incident incident(IncidentKind kind, int64_t start_us, int64_t end_us) {
+  Incident inc;
+  inc.kind = kind;
+  inc.start_us = start_us;
+  inc.end_us = end_us;
+  return inc;
+}
+
+// Share of failing lines among `records` whose time is in [from_us, to_us) and that `pick`s.
+template <typename Pick>
+double error_share(const std::vector<Record>& records, int64_t from_us, int64_t to_us, Pick pick,
+                   size_t* count = nullptr) {
+  double n = 0, failed = 0;
+  for (const auto& r : records) {
+    if (r.time_us < from_us || r.time_us >= to_us || !pick(r)) continue;
+    ++n;
+    failed += r.status >= 400;
+  }
+  if (count) *count = static_cast<size_t>(n);
+  return n > 0 ? failed / n : -1;
+}
+
+}  // namespace
+
+TEST_CASE("generate: a global ramp's error share rises linearly from ramp_from to error_rate") {
+  GeneratorOptions o = base_options();
+  o.rate = 200;
+  o.error_rate = 0.01;
+  int64_t t0 = o.start_us, minute = 60'000'000;
+  Incident ramp = incident(IncidentKind::kErrorBurst, t0 + 10 * minute, t0 + 30 * minute);
+  ramp.ramp_from = 0.01;
+  ramp.error_rate = 0.21;
+  o.incidents = {ramp};
+  Generator g(o);
+  std::string text = generate(g, SIZE_MAX, t0 + 40 * minute);
+  std::vector<std::string> keep;
+  auto records = parse_all("combined", text, keep);
+  auto all = [](const Record&) { return true; };
+  // Each 5-minute quarter of the ramp holds 60000 lines; its expected share is the ramp's value
+  // at the quarter's middle: 0.01 + 0.2 * (0.125, 0.375, 0.625, 0.875).
+  const double want[] = {0.035, 0.085, 0.135, 0.185};
+  for (int q = 0; q < 4; ++q) {
+    CAPTURE(q);
+    double share = error_share(records, ramp.start_us + q * 5 * minute,
+                               ramp.start_us + (q + 1) * 5 * minute, all);
+    CHECK(share == doctest::Approx(want[q]).epsilon(0.06));
+  }
+  // Before and after, the base rate; no jump to the peak at the start.
+  CHECK(error_share(records, t0, ramp.start_us, all) == doctest::Approx(0.01).epsilon(0.15));
+  CHECK(error_share(records, ramp.end_us, t0 + 40 * minute, all) ==
+        doctest::Approx(0.01).epsilon(0.15));
+  CHECK(error_share(records, ramp.start_us, ramp.start_us + minute, all) < 0.025);
+}
+
+TEST_CASE("generate: a url ramp acts on that url only; ramp_from 0 starts from no error") {
+  GeneratorOptions o = base_options();
+  o.rate = 200;
+  o.error_rate = 0.01;
+  int64_t t0 = o.start_us, minute = 60'000'000;
+  Incident ramp = incident(IncidentKind::kErrorBurst, t0 + 5 * minute, t0 + 25 * minute);
+  ramp.url = "/api/v1/payment";
+  ramp.share = 0.1;
+  ramp.ramp_from = 0;
+  ramp.error_rate = 0.8;
+  o.incidents = {ramp};
+  Generator g(o);
+  std::string text = generate(g, SIZE_MAX, t0 + 25 * minute);
+  std::vector<std::string> keep;
+  auto records = parse_all("combined", text, keep);
+  auto pay = [](const Record& r) { return r.path() == "/api/v1/payment"; };
+  auto others = [](const Record& r) { return r.path() != "/api/v1/payment"; };
+  // Halves of the ramp: 0.8 * 0.25 and 0.8 * 0.75 on ~12000 requests each.
+  size_t n1 = 0, n2 = 0;
+  CHECK(error_share(records, ramp.start_us, ramp.start_us + 10 * minute, pay, &n1) ==
+        doctest::Approx(0.2).epsilon(0.08));
+  CHECK(error_share(records, ramp.start_us + 10 * minute, ramp.end_us, pay, &n2) ==
+        doctest::Approx(0.6).epsilon(0.05));
+  CHECK(n1 > 10000);
+  CHECK(n2 > 10000);
+  CHECK(error_share(records, ramp.start_us, ramp.end_us, others) ==
+        doctest::Approx(0.01).epsilon(0.15));
+}
+
+TEST_CASE("generate: --truth gives a ramp's error rate at both ends of its clipped interval") {
+  int64_t t0 = at("2025-06-23T00:00:00Z"), minute = 60'000'000;
+  Incident ramp = incident(IncidentKind::kErrorBurst, t0 + 10 * minute, t0 + 30 * minute);
+  ramp.url = "/api/v1/orders";
+  ramp.ramp_from = 0.01;
+  ramp.error_rate = 0.21;
+  Incident burst = incident(IncidentKind::kErrorBurst, t0 + 40 * minute, t0 + 41 * minute);
+  std::vector<Incident> list = {ramp, burst};
+  CHECK(truth_lines(list, t0, t0 + 60 * minute) ==
+        "{\"kind\":\"error_burst\",\"start\":\"2025-06-23T00:10:00Z\",\"end\":\"2025-06-23T00:30:"
+        "00Z\",\"key\":\"/api/v1/orders\",\"error_rate_from\":0.01,\"error_rate_to\":0.21}\n"
+        "{\"kind\":\"error_burst\",\"start\":\"2025-06-23T00:40:00Z\",\"end\":\"2025-06-23T00:41:"
+        "00Z\",\"key\":\"\"}\n");
+  // Generated from 00:15 to 00:20: a quarter and a half of the way up (0.06 and 0.11).
+  CHECK(truth_lines(list, t0 + 15 * minute, t0 + 20 * minute) ==
+        "{\"kind\":\"error_burst\",\"start\":\"2025-06-23T00:15:00Z\",\"end\":\"2025-06-23T00:20:"
+        "00Z\",\"key\":\"/api/v1/orders\",\"error_rate_from\":0.06,\"error_rate_to\":0.11}\n");
+}
+
+TEST_CASE("generate: a steady url and a steady user get their rate, as Poisson arrivals") {
+  GeneratorOptions o = base_options();
+  o.rate = 50;
+  o.error_rate = 0.01;
+  int64_t t0 = o.start_us, minute = 60'000'000;
+  o.steady = {SteadyFlow{"/api/v1/orders", "", 0.5}, SteadyFlow{"", "carol.small", 2.0 / 60}};
+  Generator g(o);
+  std::string text = generate(g, SIZE_MAX, t0 + 120 * minute);
+  std::vector<std::string> keep;
+  auto records = parse_all("combined", text, keep);
+  std::vector<int> per_minute(120, 0);
+  size_t orders = 0, carol = 0;
+  std::set<std::string> carol_ips;
+  int64_t last = INT64_MIN;
+  for (const auto& r : records) {
+    CHECK(r.time_us >= last);  // the flows merge in log-time order
+    last = r.time_us;
+    if (r.path() == "/api/v1/orders") {
+      ++orders;
+      ++per_minute[static_cast<size_t>((r.time_us - t0) / minute)];
+    }
+    if (r.user == "carol.small") {
+      ++carol;
+      carol_ips.insert(std::string(r.ip));
+    }
+  }
+  // 0.5/s for 2 h: mean 3600, standard deviation 60. 2/min: mean 240, deviation 15.5.
+  CHECK(orders > 3600 - 300);
+  CHECK(orders < 3600 + 300);
+  CHECK(carol > 240 - 78);
+  CHECK(carol < 240 + 78);
+  CHECK(carol_ips.size() == 1);
+  // Poisson counts: per-minute variance close to the mean (30), not 0 as a fixed step would give.
+  double mean = static_cast<double>(orders) / 120, var = 0;
+  for (int c : per_minute) var += (c - mean) * (c - mean);
+  var /= 119;
+  CHECK(var > 15);
+  CHECK(var < 60);
+}
+
+TEST_CASE("generate: incidents act on a steady flow: errors, latency, a bad user at its own rate") {
+  GeneratorOptions o = base_options();
+  o.rate = 50;
+  o.error_rate = 0.01;
+  o.with_duration = true;
+  int64_t t0 = o.start_us, minute = 60'000'000;
+  o.steady = {SteadyFlow{"/api/v1/orders", "", 1.0}, SteadyFlow{"/reports/daily", "", 0.2},
+              SteadyFlow{"", "carol.small", 0.1}};
+  // share 0: the url keeps its steady rate, only its errors change
+  Incident burst = incident(IncidentKind::kErrorBurst, t0 + 20 * minute, t0 + 40 * minute);
+  burst.url = "/api/v1/orders";
+  burst.error_rate = 0.08;
+  burst.share = 0;
+  Incident slow = incident(IncidentKind::kLatency, t0 + 20 * minute, t0 + 40 * minute);
+  slow.url = "/reports/daily";
+  slow.factor = 10;
+  slow.share = 0;
+  Incident user = incident(IncidentKind::kBadUser, t0 + 20 * minute, t0 + 60 * minute);
+  user.user = "carol.small";
+  user.error_rate = 0.4;
+  user.share = 0;
+  o.incidents = {burst, slow, user};
+  Generator g(o);
+  std::string text = generate(g, SIZE_MAX, t0 + 60 * minute);
+  std::vector<std::string> keep;
+  auto records = parse_all(R"(logformat:%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i" %D)",
+                           text, keep);
+  auto orders = [](const Record& r) { return r.path() == "/api/v1/orders"; };
+  size_t before = 0, during = 0;
+  double base = error_share(records, t0, burst.start_us, orders, &before);
+  double hot = error_share(records, burst.start_us, burst.end_us, orders, &during);
+  CHECK(before > 1000);  // 1/s for 20 min: 1200 each
+  CHECK(during > 1000);
+  CHECK(during < 1400);  // share 0: no extra traffic
+  CHECK(base < 0.03);
+  CHECK(hot == doctest::Approx(0.08).epsilon(0.35));
+  std::vector<int64_t> normal, slowed;
+  for (const auto& r : records)
+    if (r.path() == "/reports/daily")
+      (r.time_us >= slow.start_us && r.time_us < slow.end_us ? slowed : normal)
+          .push_back(r.duration_us);
+  REQUIRE(normal.size() > 300);
+  REQUIRE(slowed.size() > 150);
+  std::sort(normal.begin(), normal.end());
+  std::sort(slowed.begin(), slowed.end());
+  double ratio = static_cast<double>(slowed[slowed.size() / 2]) / normal[normal.size() / 2];
+  CHECK(ratio == doctest::Approx(10).epsilon(0.2));
+  auto carol = [](const Record& r) { return r.user == "carol.small"; };
+  size_t carol_hot = 0;
+  CHECK(error_share(records, user.start_us, user.end_us, carol, &carol_hot) ==
+        doctest::Approx(0.4).epsilon(0.3));
+  CHECK(carol_hot > 180);  // 0.1/s for 40 min: 240
+  CHECK(carol_hot < 300);
+}
+
+TEST_CASE("generate: steady flows and ramps keep same seed, same bytes, whatever the batches") {
+  GeneratorOptions o = base_options();
+  o.steady = {SteadyFlow{"/api/v1/orders", "", 3}, SteadyFlow{"", "carol.small", 1}};
+  Incident ramp =
+      incident(IncidentKind::kErrorBurst, o.start_us + 1'000'000, o.start_us + 4'000'000);
+  ramp.ramp_from = 0.02;
+  ramp.error_rate = 0.5;
+  o.incidents = {ramp};
+  Generator a(o), b(o);
+  std::string one = generate(a, 5000);
+  std::string pieces;
+  for (int i = 0; i < 500; ++i) pieces += generate(b, 10);
+  CHECK(one == pieces);
+  size_t lines = 0;
+  for (std::string_view line : split_lines(one))
+    lines += line.find("/api/v1/orders ") != std::string_view::npos;
+  CHECK(lines > 0);
+  int failed = 0;
+  for (std::string_view line : split_lines(one)) failed += status_of(line) >= 400;
+  CHECK(failed > 100);  // the ramp ran
+}
+
+TEST_CASE("generate: a ramp that is not an error burst, or a steady flow without key, is refused") {
+  GeneratorOptions o = base_options();
+  Incident slow = incident(IncidentKind::kLatency, o.start_us, o.start_us + 1);
+  slow.url = "/search";
+  slow.ramp_from = 0.1;
+  o.incidents = {slow};
+  CHECK_THROWS_WITH_AS(Generator{o}, doctest::Contains("only an error_burst can be a ramp"), Error);
+  o = base_options();
+  o.steady = {SteadyFlow{"", "", 1}};
+  CHECK_THROWS_WITH_AS(Generator{o}, doctest::Contains("steady 1: needs a 'url'"), Error);
+  o.steady = {SteadyFlow{"/x", "", 0}};
+  CHECK_THROWS_WITH_AS(Generator{o}, doctest::Contains("steady 1: rate"), Error);
+  o.steady = {SteadyFlow{"no-slash", "", 1}};
+  CHECK_THROWS_WITH_AS(Generator{o}, doctest::Contains("must start with /"), Error);
+}
