@@ -1,15 +1,19 @@
 // Alert episodes: the WindowObserver that `stream` plugs into the engine. A (metric, key) fires
 // once when an eligible value goes strictly over its threshold, and resolves at the first later
 // window where that no longer holds (back at or under the threshold, or the key fell under
-// min_requests / vanished). Alerts are JSON lines with the keys of SPEC.md, in that order.
+// min_requests / vanished). Alerts are structs handed to AlertSinks; the JSON-lines form (the
+// keys of the reference, in that order) is one of them.
 #pragma once
 
 #include "logpipe/metrics.h"
+#include "logpipe/sink.h"
 
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -26,6 +30,42 @@ struct Alert {
   double threshold = 0;
   int64_t window_start_us = 0;
   int64_t window_end_us = 0;
+};
+
+/// Where alerts go: stdout, files, tcp://, tls:// (JSON lines), kafka://, alertmanager://. Every
+/// sink receives the alert structs and formats what it needs; none parses another's output. The
+/// io layer opens them (io/alert_sinks.h).
+class AlertSink {
+ public:
+  virtual ~AlertSink() = default;
+  /// The alerts of one closed window (in metric, then key order). Delivers now, or queues for a
+  /// background delivery (alertmanager://). Throws Error when delivery cannot succeed.
+  virtual void send(std::span<const Alert> alerts) = 0;
+  /// Waits until what was sent is delivered, as far as the sink can tell (Kafka: acknowledged).
+  virtual void flush() {}
+  /// Delivers what is left and finalises; throws Error naming what was not delivered. Safe to
+  /// call twice.
+  virtual void close() {}
+  /// False while something sent is still on its way or was lost (a background sink whose queue
+  /// overflowed): offsets must not be committed past it.
+  virtual bool all_delivered() const noexcept { return true; }
+  virtual const std::string& name() const noexcept = 0;
+};
+
+/// The JSON-lines sink over any byte sink (stdout, a file, tcp://, tls://): one SPEC.md line per
+/// alert, flushed per window (an alert is only useful now).
+class JsonLinesAlertSink final : public AlertSink {
+ public:
+  explicit JsonLinesAlertSink(std::unique_ptr<ByteSink> out) : out_(std::move(out)) {}
+  void send(std::span<const Alert> alerts) override;
+  void flush() override { out_->flush(); }
+  void close() override { out_->close(); }
+  bool all_delivered() const noexcept override { return out_->all_delivered(); }
+  const std::string& name() const noexcept override { return out_->name(); }
+
+ private:
+  std::unique_ptr<ByteSink> out_;
+  std::string text_;
 };
 
 /// Appends the SPEC.md JSON line for an alert (with its newline). Numbers are written in the

@@ -13,6 +13,9 @@ namespace logpipe {
 /// is always valid JSON whatever the log held.
 void append_json_string(std::string& out, std::string_view s);
 
+/// Escapes a Prometheus label value (backslash, double quote, newline).
+std::string prometheus_label(std::string_view value);
+
 /// `512 B`, `1.5 KiB`, `3.2 GiB` (powers of 1024, one decimal).
 std::string human_bytes(uint64_t bytes);
 

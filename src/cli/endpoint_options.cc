@@ -136,7 +136,7 @@ void add_endpoint_options(CLI::App& command, EndpointOptions& o, bool input_side
             if (!parse_duration(text, o.idle_exit_us) || o.idle_exit_us <= 0)
               usage_error("--idle-exit: bad duration '{}' (expected e.g. 30s, 5m, 250ms)", text);
           },
-          "End a network input after DURATION without data (batch use, tests)")
+          "End an input after DURATION without data (network inputs; with stream also pipes and followed files)")
       ->type_name("DURATION")
       ->group(group);
 }

@@ -25,6 +25,13 @@ void append_alert_json(std::string& out, const Alert& a) {
   out += '\n';
 }
 
+void JsonLinesAlertSink::send(std::span<const Alert> alerts) {
+  text_.clear();
+  for (const auto& a : alerts) append_alert_json(text_, a);
+  out_->write(text_);
+  out_->flush();
+}
+
 size_t AlertEvaluator::StringHash::operator()(std::string_view s) const noexcept { return hash_bytes(s); }
 
 AlertEvaluator::AlertEvaluator(Thresholds thresholds, std::function<void(const std::vector<Alert>&)> emit)

@@ -113,7 +113,9 @@ std::string write_json(const ReportSummary& s) {
   out += "]}";
 
   // Extras (docs/analyze.md).
-  fmt::format_to(Out(out), ",\"server_errors\":{},\"filtered_out\":{}", r.server_errors, r.filtered_out);
+  // outcomes: the records with a status or a level, the denominator of every error ratio.
+  fmt::format_to(Out(out), ",\"server_errors\":{},\"outcomes\":{},\"filtered_out\":{}", r.server_errors, r.outcomes,
+                 r.filtered_out);
   key(out, "format");
   append_json_string(out, s.format);
   time_value(out, "first_time", r.min_time);

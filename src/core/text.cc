@@ -68,4 +68,16 @@ std::string time_text(int64_t us) {
   return std::string(buf, format_rfc3339_seconds(us, buf));
 }
 
+std::string prometheus_label(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  for (char c : v) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
 }  // namespace logpipe

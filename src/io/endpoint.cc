@@ -58,9 +58,20 @@ std::unique_ptr<ByteSink> open_sink(const std::string& endpoint, const EndpointO
   if (scheme == "tcp") return detail::open_tcp_sink(rest, o);
   if (scheme == "tls") return detail::open_tls_sink(rest, o);
   if (scheme == "kafka") return detail::open_kafka_sink(rest, o);
+  if (scheme == "alertmanager" || scheme == "alertmanager+tls")
+    usage_error("{}: an Alertmanager takes alerts only (stream --alerts), not lines", endpoint);
+  usage_error("unknown output endpoint '{}' (expected -, a path, tcp://, tls:// or kafka://)", endpoint);
+}
+
+std::unique_ptr<AlertSink> open_alert_sink(const std::string& endpoint, const EndpointOptions& o) {
+  std::string_view scheme = endpoint_scheme(endpoint);
+  std::string rest = scheme == "file" ? endpoint : endpoint.substr(scheme.size() + 3);
+  if (scheme == "kafka") return detail::open_kafka_alert_sink(rest, o);
   if (scheme == "alertmanager") return detail::open_alertmanager_sink(rest, o, false);
   if (scheme == "alertmanager+tls") return detail::open_alertmanager_sink(rest, o, true);
-  usage_error("unknown output endpoint '{}' (expected -, a path, tcp://, tls://, kafka://, alertmanager:// "
+  if (scheme == "file" || scheme == "tcp" || scheme == "tls")
+    return std::make_unique<JsonLinesAlertSink>(open_sink(endpoint, o, /*append=*/true));
+  usage_error("unknown alert endpoint '{}' (expected -, a path, tcp://, tls://, kafka://, alertmanager:// "
               "or alertmanager+tls://)",
               endpoint);
 }

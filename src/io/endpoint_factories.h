@@ -2,6 +2,7 @@
 // heavy dependencies (Asio, OpenSSL, librdkafka) stay in one translation unit each.
 #pragma once
 
+#include "logpipe/alerts.h"
 #include "logpipe/io/endpoint.h"
 
 namespace logpipe::detail {
@@ -19,9 +20,10 @@ std::unique_ptr<ByteSink> open_tls_sink(const std::string& host_port, const Endp
 // kafka.cc: kafka://BROKERS/TOPIC input (consumer group) and output (keyed producer).
 std::unique_ptr<LineSource> open_kafka_lines(const std::string& spec, const EndpointOptions& o);
 std::unique_ptr<ByteSink> open_kafka_sink(const std::string& spec, const EndpointOptions& o);
-// alertmanager.cc: alertmanager://HOST:PORT[/PREFIX] output of alert lines (API v2, background);
+std::unique_ptr<AlertSink> open_kafka_alert_sink(const std::string& spec, const EndpointOptions& o);
+// alertmanager.cc: alertmanager://HOST:PORT[/PREFIX] output of alerts (API v2, background);
 // with `tls`, alertmanager+tls:// (HTTPS, certificate checked).
-std::unique_ptr<ByteSink> open_alertmanager_sink(const std::string& spec, const EndpointOptions& o,
-                                                 bool tls);
+std::unique_ptr<AlertSink> open_alertmanager_sink(const std::string& spec, const EndpointOptions& o,
+                                                  bool tls);
 
 }  // namespace logpipe::detail

@@ -6,11 +6,12 @@
 // delivered; a restart resumes from there, re-reading at most what was uncommitted).
 //
 // Output: an idempotent producer; one line = one message, keyed so that related lines land in the
-// same partition (access logs by client IP, alerts by metric and key). flush() and close() wait
+// same partition (access logs by client IP; alerts, given as structs, by metric and key). flush() and close() wait
 // until the broker has acknowledged every message, and throw when some could not be delivered, so
 // a caller that commits after flush() never commits past an undelivered alert.
 #include "endpoint_factories.h"
 
+#include "logpipe/alerts.h"
 #include "logpipe/error.h"
 
 #include <librdkafka/rdkafka.h>
@@ -370,38 +371,18 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
 // ---------------------------------------------------------------------------------------------
 // Producer
 
-// The raw (still escaped) value of a string field of a flat JSON object, or empty. Enough for
-// the alerts we write (`{"state":"firing","metric":"url_error_rate","key":"/login",...}`); the
-// key only chooses a partition, so an odd input costs at most a less even spread.
-std::string_view json_string_field(std::string_view object, std::string_view quoted_name) {
-  size_t pos = 0;
-  while ((pos = object.find(quoted_name, pos)) != std::string_view::npos) {
-    size_t p = pos + quoted_name.size();
-    while (p < object.size() && object[p] == ' ') ++p;
-    if (p >= object.size() || object[p] != ':') {
-      pos = p;
-      continue;
-    }
-    ++p;
-    while (p < object.size() && object[p] == ' ') ++p;
-    if (p >= object.size() || object[p] != '"') return {};
-    size_t start = ++p;
-    while (p < object.size() && object[p] != '"') p += object[p] == '\\' ? 2 : 1;
-    return object.substr(start, std::min(p, object.size()) - start);
-  }
-  return {};
-}
-
-class KafkaSink final : public ByteSink, private KafkaClient {
+// An idempotent producer: produce() queues one message with its key; flush() and close() wait
+// until the broker acknowledged everything and throw when something could not be delivered.
+class KafkaProducer final : private KafkaClient {
  public:
-  KafkaSink(const std::string& spec_text, const EndpointOptions& o)
+  KafkaProducer(const std::string& spec_text, const EndpointOptions& o)
       : KafkaClient("kafka://" + spec_text), spec_(parse_spec(spec_text)) {
     // Idempotence: a retry after a broker outage neither duplicates nor reorders messages.
     rd_kafka_conf_t* conf = make_conf(this, spec_, o,
                                       {{"enable.idempotence", "true"},
                                        {"linger.ms", "5"},
                                        {"queue.buffering.max.messages", "500000"}});
-    rd_kafka_conf_set_dr_msg_cb(conf, &KafkaSink::delivery_callback);
+    rd_kafka_conf_set_dr_msg_cb(conf, &KafkaProducer::delivery_callback);
     char value[64];
     size_t size = sizeof value;
     if (rd_kafka_conf_get(conf, "message.timeout.ms", value, &size) == RD_KAFKA_CONF_OK)
@@ -419,7 +400,7 @@ class KafkaSink final : public ByteSink, private KafkaClient {
     }
   }
 
-  ~KafkaSink() override {
+  ~KafkaProducer() {
     try {
       close();
     } catch (const Error& e) {
@@ -429,49 +410,25 @@ class KafkaSink final : public ByteSink, private KafkaClient {
     if (rk_) rd_kafka_destroy(rk_);
   }
 
-  // Every complete line becomes one message (without its newline); a partial line waits for
-  // the rest in partial_. Lines are copied by librdkafka, so `data` may be reused at once.
-  void write(std::string_view data) override {
-    if (closed_) runtime_error("{}: write after close", endpoint);
-    while (!data.empty()) {
-      size_t nl = data.find('\n');
-      if (nl == std::string_view::npos) {
-        partial_.append(data);
-        return;
-      }
-      if (partial_.empty()) {
-        produce(data.substr(0, nl));
-      } else {
-        partial_.append(data.substr(0, nl));
-        produce(partial_);
-        partial_.clear();
-      }
-      data.remove_prefix(nl + 1);
-    }
-  }
-
-  // Waits until the broker acknowledged every message written so far (a partial line stays
-  // buffered). Throws when some could not be delivered: a caller must not commit past them.
-  void flush() override {
+  // Waits until the broker acknowledged every message produced so far. Throws when some could
+  // not be delivered: a caller must not commit past them.
+  void flush() {
     if (closed_) return;
     wait_delivered();
   }
 
-  void close() override {
+  void close() {
     if (closed_) return;
-    if (!partial_.empty()) {  // the last line without a newline is a line, as in files
-      produce(partial_);
-      partial_.clear();
-    }
     closed_ = true;
     wait_delivered();
   }
 
-  const std::string& name() const noexcept override { return endpoint; }
+  bool closed() const noexcept { return closed_; }
+  const std::string& name() const noexcept { return endpoint; }
 
- private:
-  void produce(std::string_view line) {
-    std::string_view key = key_of(line);
+  // Queues one message (copied by librdkafka: `line` and `key` may be reused at once).
+  void produce(std::string_view line, std::string_view key) {
+    if (closed_) runtime_error("{}: write after close", endpoint);
     for (;;) {
       rd_kafka_resp_err_t err = rd_kafka_producev(
           rk_, RD_KAFKA_V_RKT(rkt_), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -487,20 +444,6 @@ class KafkaSink final : public ByteSink, private KafkaClient {
       rd_kafka_poll(rk_, 0);
       check_failures();
     }
-  }
-
-  // Access logs: the first space-separated field (the client IP), so that one client's lines
-  // stay in order in one partition. Alerts (JSON): metric and key, for the same reason.
-  std::string_view key_of(std::string_view line) {
-    if (!line.empty() && line.front() == '{') {
-      std::string_view metric = json_string_field(line, "\"metric\"");
-      if (metric.empty()) return {};
-      key_.assign(metric);
-      key_.push_back(':');
-      key_.append(json_string_field(line, "\"key\""));
-      return key_;
-    }
-    return line.substr(0, line.find(' '));
   }
 
   void wait_delivered() {
@@ -525,7 +468,7 @@ class KafkaSink final : public ByteSink, private KafkaClient {
   }
 
   static void delivery_callback(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
-    auto* self = static_cast<KafkaSink*>(static_cast<KafkaClient*>(opaque));
+    auto* self = static_cast<KafkaProducer*>(static_cast<KafkaClient*>(opaque));
     if (!m->err) return;
     if (self->failed_++ == 0) self->first_failure_ = rd_kafka_err2str(m->err);
   }
@@ -533,13 +476,86 @@ class KafkaSink final : public ByteSink, private KafkaClient {
   KafkaSpec spec_;
   rd_kafka_t* rk_ = nullptr;
   rd_kafka_topic_t* rkt_ = nullptr;
-  std::string partial_;
-  std::string key_;
   uint64_t produced_ = 0;
   uint64_t failed_ = 0;
   std::string first_failure_;
   int64_t message_timeout_ms_ = 300000;
   bool closed_ = false;
+};
+
+// kafka:// as an output of lines (generate -o, anonymize -o): every complete line is one message
+// (without its newline), keyed by its first space-separated field (an access log's client IP),
+// so that one client's lines stay in order in one partition.
+class KafkaSink final : public ByteSink {
+ public:
+  KafkaSink(const std::string& spec, const EndpointOptions& o) : producer_(spec, o) {}
+  ~KafkaSink() override {
+    try {
+      close();
+    } catch (const Error& e) {
+      std::fprintf(stderr, "logpipe: %s\n", e.what());
+    }
+  }
+  // A partial line waits for the rest in partial_.
+  void write(std::string_view data) override {
+    if (producer_.closed()) runtime_error("{}: write after close", producer_.name());
+    while (!data.empty()) {
+      size_t nl = data.find('\n');
+      if (nl == std::string_view::npos) {
+        partial_.append(data);
+        return;
+      }
+      if (partial_.empty()) {
+        produce(data.substr(0, nl));
+      } else {
+        partial_.append(data.substr(0, nl));
+        produce(partial_);
+        partial_.clear();
+      }
+      data.remove_prefix(nl + 1);
+    }
+  }
+  // A partial line stays buffered.
+  void flush() override { producer_.flush(); }
+  void close() override {
+    if (producer_.closed()) return;
+    if (!partial_.empty()) {  // the last line without a newline is a line, as in files
+      produce(partial_);
+      partial_.clear();
+    }
+    producer_.close();
+  }
+  const std::string& name() const noexcept override { return producer_.name(); }
+
+ private:
+  void produce(std::string_view line) { producer_.produce(line, line.substr(0, line.find(' '))); }
+  KafkaProducer producer_;
+  std::string partial_;
+};
+
+// kafka:// as an alert output: one JSON line per alert (the JSON-lines format), keyed by metric
+// and key so that an episode's firing and resolved land in one partition, in order. Every
+// window's alerts are acknowledged before send() returns (stream commits only past them).
+class KafkaAlertSink final : public AlertSink {
+ public:
+  KafkaAlertSink(const std::string& spec, const EndpointOptions& o) : producer_(spec, o) {}
+  void send(std::span<const Alert> alerts) override {
+    for (const Alert& a : alerts) {
+      text_.clear();
+      append_alert_json(text_, a);
+      text_.pop_back();  // the newline: one message is one line
+      key_.assign(kMetrics[a.metric].name).append(1, ':').append(a.key);
+      producer_.produce(text_, key_);
+    }
+    producer_.flush();
+  }
+  void flush() override { producer_.flush(); }
+  void close() override { producer_.close(); }
+  const std::string& name() const noexcept override { return producer_.name(); }
+
+ private:
+  KafkaProducer producer_;
+  std::string text_, key_;
 };
 
 }  // namespace
@@ -550,6 +566,10 @@ std::unique_ptr<LineSource> open_kafka_lines(const std::string& spec, const Endp
 
 std::unique_ptr<ByteSink> open_kafka_sink(const std::string& spec, const EndpointOptions& o) {
   return std::make_unique<KafkaSink>(spec, o);
+}
+
+std::unique_ptr<AlertSink> open_kafka_alert_sink(const std::string& spec, const EndpointOptions& o) {
+  return std::make_unique<KafkaAlertSink>(spec, o);
 }
 
 }  // namespace logpipe::detail

@@ -15,18 +15,6 @@ namespace logpipe {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
-std::string prometheus_label(std::string_view v) {
-  std::string out;
-  out.reserve(v.size());
-  for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
-  }
-  return out;
-}
-
 struct MetricsServer::Impl {
   asio::io_context io;
   tcp::acceptor acceptor{io};

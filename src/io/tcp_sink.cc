@@ -20,9 +20,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <ctime>
 
+#include "backoff.h"
 #include "endpoint_factories.h"
 #include "socket.h"
 #include "logpipe/error.h"
@@ -33,8 +35,8 @@ namespace {
 constexpr size_t kSendThreshold = 64 << 10;  // write() sends once this much is pending
 constexpr size_t kMaxPending = 64 << 20;     // beyond this, write() blocks until delivered
 constexpr size_t kCompactAt = 1 << 20;       // erase delivered bytes in steps of this size
-constexpr int64_t kFirstBackoffMs = 100;
-constexpr int64_t kMaxBackoffMs = 5000;
+constexpr std::chrono::milliseconds kFirstBackoff{100};
+constexpr std::chrono::milliseconds kMaxBackoff{5000};
 constexpr int64_t kConnectTimeoutMs = 3000;
 constexpr int64_t kCloseDeadlineMs = 30000;  // close(): how long to wait for a server
 constexpr int64_t kAfterSignalMs = 5000;     // after SIGINT/SIGTERM: how long to keep trying
@@ -107,15 +109,14 @@ class TcpSink final : public ByteSink {
       int fd = connect_stream(a, static_cast<int>(kConnectTimeoutMs), /*interruptible=*/true, err);
       if (fd >= 0) {
         fd_ = fd;
-        backoff_ms_ = kFirstBackoffMs;
+        backoff_.reset();
         if (was_connected_) fmt::print(stderr, "logpipe: {}: reconnected\n", name_);
         was_connected_ = true;
         return true;
       }
       last_error_ = std::strerror(err);
     }
-    next_attempt_ms_ = now_ms() + backoff_ms_;
-    backoff_ms_ = std::min(backoff_ms_ * 2, kMaxBackoffMs);
+    next_attempt_ms_ = now_ms() + backoff_.next().count();
     return false;
   }
 
@@ -130,7 +131,7 @@ class TcpSink final : public ByteSink {
     ::close(fd_);
     fd_ = -1;
     sent_ = line_start_;  // resend from the start of the partly sent line
-    next_attempt_ms_ = now_ms() + backoff_ms_;
+    next_attempt_ms_ = now_ms() + backoff_.next().count();
   }
 
   // A peer that closed its end shows up as readable with 0 bytes: notice it before sending
@@ -235,7 +236,7 @@ class TcpSink final : public ByteSink {
   size_t sent_ = 0;        // bytes of pending_ already handed to the kernel on this connection
   size_t line_start_ = 0;  // start of the first line not fully handed to the kernel
   uint64_t connection_bytes_ = 0;  // sent on the current connection, for the loss message
-  int64_t backoff_ms_ = kFirstBackoffMs;
+  Backoff backoff_{kFirstBackoff, kMaxBackoff};
   int64_t next_attempt_ms_ = 0;
   int64_t signal_deadline_ms_ = 0;
   bool was_connected_ = false;

@@ -13,6 +13,7 @@
 // The input runs the Asio event loop in the caller's thread, inside next(): no thread, no lock, no
 // copy of the data. A returned line is a view into its connection's buffer, which is not touched
 // until the caller asks for the next line.
+#include "backoff.h"
 #include "endpoint_factories.h"
 #include "tls_client.h"
 
@@ -501,18 +502,17 @@ class TlsSink final : public ByteSink {
   void flush() override {
     if (buffer_.empty()) return;
     auto give_up = Clock::now() + kReconnectWindow;
-    auto backoff = std::chrono::milliseconds(100);
+    Backoff backoff(std::chrono::milliseconds(100), std::chrono::milliseconds(5000));
     for (;;) {
       if (!stream_) {
         ConnectError error;
         stream_ = connect_client(io_, ctx_, host_, port_, &error);
         if (!stream_) {
-          if (error.permanent || Clock::now() + backoff > give_up)
-            runtime_error("{}: {}", endpoint_, error.message);
+          auto wait = backoff.next();
+          if (error.permanent || Clock::now() + wait > give_up) runtime_error("{}: {}", endpoint_, error.message);
           std::fprintf(stderr, "logpipe: %s: %s; retrying in %lld ms\n", endpoint_.c_str(),
-                       error.message.c_str(), static_cast<long long>(backoff.count()));
-          std::this_thread::sleep_for(backoff);
-          backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+                       error.message.c_str(), static_cast<long long>(wait.count()));
+          std::this_thread::sleep_for(wait);
           continue;
         }
       }

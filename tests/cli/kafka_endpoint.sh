@@ -89,20 +89,28 @@ echo "ok: two group members share the partitions ($(wc -l <"$tmp/pair.1") + $(wc
 kcat -C -b "$bs" -t out -e -q -f '%k\t%s\n' >"$tmp/out.kcat"
 awk '{ print $1 "\t" $0 }' "$tmp/in.txt" | sort >"$tmp/out.want"
 sort "$tmp/out.kcat" | cmp -s - "$tmp/out.want" || { echo "FAIL: produced messages or keys differ"; diff "$tmp/out.want" <(sort "$tmp/out.kcat") | head; exit 1; }
-cat >"$tmp/alerts.txt" <<'JSON'
-{"state":"firing","metric":"url_error_rate","key":"/login","value":0.43,"threshold":0.2}
-{"state":"resolved","metric":"error_rate","key":"","value":0.01,"threshold":0.2}
-{"no metric here":1}
-JSON
-printf '%s' '{"state":"firing","metric":"ip_request_rate","key":"10.0.0.1","value":9}' >>"$tmp/alerts.txt"
-"$cat" -q "$tmp/alerts.txt" "kafka://$bs/alerts"
+# Alerts: stream writes the same alerts to a file and to kafka://; each message is the alert's
+# JSON line, keyed by metric:key (an episode stays in one partition, in order).
+{
+  for i in $(seq 0 59); do
+    printf '10.0.0.1 - - [23/Jun/2025:08:00:%02d +0000] "GET /login HTTP/1.1" %d 5 "-" "ua"\n' "$i" $((i % 2 ? 500 : 200))
+  done
+  for i in $(seq 0 29); do
+    printf '10.0.0.2 - - [23/Jun/2025:08:01:%02d +0000] "GET /home HTTP/1.1" 200 5 "-" "ua"\n' "$i"
+  done
+  printf '10.0.0.2 - - [23/Jun/2025:08:03:00 +0000] "GET /home HTTP/1.1" 200 5 "-" "ua"\n'
+} >"$tmp/alerting.log"
+"$LOGPIPE" stream --format combined --threshold error_rate=0.2 --threshold ip_request_rate=0.9 \
+  --alerts "$tmp/alerts.jsonl" --alerts "kafka://$bs/alerts" <"$tmp/alerting.log"
+[ "$(grep -c '"state":"firing"' "$tmp/alerts.jsonl")" -ge 2 ] || { echo "FAIL: no alerts to check"; cat "$tmp/alerts.jsonl"; exit 1; }
 kcat -C -b "$bs" -t alerts -e -q -f '%k|%s\n' | sort >"$tmp/alerts.kcat"
-sort >"$tmp/alerts.want" <<'WANT'
-url_error_rate:/login|{"state":"firing","metric":"url_error_rate","key":"/login","value":0.43,"threshold":0.2}
-error_rate:|{"state":"resolved","metric":"error_rate","key":"","value":0.01,"threshold":0.2}
-|{"no metric here":1}
-ip_request_rate:10.0.0.1|{"state":"firing","metric":"ip_request_rate","key":"10.0.0.1","value":9}
-WANT
+python3 - "$tmp/alerts.jsonl" >"$tmp/alerts.want" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    a = json.loads(line)
+    print(f'{a["metric"]}:{a["key"]}|{line.rstrip()}')
+PY
+sort -o "$tmp/alerts.want" "$tmp/alerts.want"
 cmp -s "$tmp/alerts.kcat" "$tmp/alerts.want" || { echo "FAIL: alert keys"; diff "$tmp/alerts.want" "$tmp/alerts.kcat"; exit 1; }
 echo "ok: produce keyed by ip and by metric:key"
 

@@ -2,10 +2,12 @@
 // source (lines, quiet polls, the end, a failure) for live inputs.
 #pragma once
 
+#include "logpipe/alerts.h"
 #include "logpipe/error.h"
 #include "logpipe/pump.h"
 #include "logpipe/sink.h"
 #include "logpipe/source.h"
+#include "logpipe/stream_service.h"
 
 #include <algorithm>
 #include <cstring>
@@ -71,16 +73,27 @@ class MemoryInput final : public PumpInput {
   std::unique_ptr<LineSource> lines_;
 };
 
-/// A live line source that plays a script: lines, quiet polls ("" entries of kQuiet), a failure,
-/// then the end (or, with `endless`, quiet polls for ever, as a server that nobody closes).
+/// A clock that moves only when told (stream_service.h).
+class FakeClock final : public Clock {
+ public:
+  int64_t steady_us() override { return now_us; }
+  int64_t wall_us() override { return 1'750'665'600'000'000 + now_us; }
+  int64_t now_us = 0;
+};
+
+/// A live line source that plays a script: lines, quiet polls (each may move a FakeClock), a
+/// failure, then the end (or, with `endless`, quiet polls for ever, as a server nobody closes).
+/// Its position is the number of lines handed out; commits are recorded.
 class ScriptedLineSource final : public LineSource {
  public:
   struct Step {
     enum Kind { kLine, kQuiet, kFail, kPartial } kind;
     std::string text;
+    int64_t advance_us = 0;  ///< kQuiet: how far the clock moves during the poll
   };
-  explicit ScriptedLineSource(std::vector<Step> steps, std::string name = "tcp://test", bool endless = false)
-      : steps_(steps.begin(), steps.end()), name_(std::move(name)), endless_(endless) {}
+  explicit ScriptedLineSource(std::vector<Step> steps, std::string name = "tcp://test", bool endless = false,
+                              FakeClock* clock = nullptr)
+      : steps_(steps.begin(), steps.end()), name_(std::move(name)), endless_(endless), clock_(clock) {}
   Status next(std::string_view& line, int) override {
     truncated_ = false;
     ++polls;
@@ -88,7 +101,9 @@ class ScriptedLineSource final : public LineSource {
     Step s = std::move(steps_.front());
     steps_.pop_front();
     switch (s.kind) {
-      case Step::kQuiet: return Status::kTimeout;
+      case Step::kQuiet:
+        if (clock_) clock_->now_us += s.advance_us;
+        return Status::kTimeout;
       case Step::kFail: runtime_error("{}: connection reset", name_);
       case Step::kPartial: truncated_ = true; [[fallthrough]];
       case Step::kLine:
@@ -104,13 +119,22 @@ class ScriptedLineSource final : public LineSource {
   bool truncated() const noexcept override { return truncated_; }
   void finish() override { finished_ = true; }
   void commit() override { ++commits; }
+  Position position() const override { return with_positions ? Position{static_cast<int64_t>(line_number_)} : Position{}; }
+  bool commit(const Position& p) override {
+    committed.push_back(p.at(0));
+    return true;
+  }
+  size_t steps_left() const noexcept { return steps_.size(); }
   int polls = 0;
-  int commits = 0;
+  int commits = 0;                ///< commit() of everything
+  std::vector<int64_t> committed;  ///< positions committed while running
+  bool with_positions = false;     ///< behave as Kafka (offsets) rather than a socket
 
  private:
   std::deque<Step> steps_;
   std::string name_;
   bool endless_;
+  FakeClock* clock_;
   bool finished_ = false;
   bool truncated_ = false;
   std::string current_;
@@ -133,10 +157,35 @@ class ScriptedInput final : public PumpInput {
 };
 
 inline ScriptedLineSource::Step line(std::string text) { return {ScriptedLineSource::Step::kLine, std::move(text)}; }
-inline ScriptedLineSource::Step quiet() { return {ScriptedLineSource::Step::kQuiet, {}}; }
+inline ScriptedLineSource::Step quiet(int64_t advance_us = 0) {
+  return {ScriptedLineSource::Step::kQuiet, {}, advance_us};
+}
 inline ScriptedLineSource::Step fail() { return {ScriptedLineSource::Step::kFail, {}}; }
 inline ScriptedLineSource::Step partial(std::string text) {
   return {ScriptedLineSource::Step::kPartial, std::move(text)};
 }
+
+/// Keeps every alert it is sent, with the fake time it arrived; can pretend a delivery is pending.
+class CollectingAlertSink final : public AlertSink {
+ public:
+  explicit CollectingAlertSink(FakeClock* clock = nullptr) : clock_(clock) {}
+  void send(std::span<const Alert> alerts) override {
+    for (const Alert& a : alerts) {
+      received.push_back(a);
+      at_us.push_back(clock_ ? clock_->now_us : 0);
+    }
+  }
+  void close() override { ++closes; }
+  bool all_delivered() const noexcept override { return delivered; }
+  const std::string& name() const noexcept override { return name_; }
+  std::vector<Alert> received;
+  std::vector<int64_t> at_us;
+  bool delivered = true;
+  int closes = 0;
+
+ private:
+  FakeClock* clock_;
+  std::string name_ = "collect";
+};
 
 }  // namespace logpipe::testing

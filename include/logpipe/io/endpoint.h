@@ -5,6 +5,7 @@
 // are byte sinks.
 #pragma once
 
+#include "logpipe/alerts.h"
 #include "logpipe/io/layer.h"
 #include "logpipe/sink.h"
 #include "logpipe/source.h"
@@ -41,6 +42,11 @@ std::unique_ptr<LineSource> open_line_source(const std::string& endpoint, const 
 /// `append` for files.
 std::unique_ptr<ByteSink> open_sink(const std::string& endpoint, const EndpointOptions& options,
                                     bool append = false);
+
+/// Opens an alert output (stream --alerts): `-` and paths (appended), tcp:// and tls:// get JSON
+/// lines; kafka:// one message per alert, keyed by metric and key; alertmanager:// and
+/// alertmanager+tls:// the Alertmanager API v2 (delivered in the background, retried).
+std::unique_ptr<AlertSink> open_alert_sink(const std::string& endpoint, const EndpointOptions& options);
 
 /// The scheme of an endpoint: "file" (also `-`), "tcp", "tls", "udp", "kafka", "alertmanager".
 std::string_view endpoint_scheme(std::string_view endpoint) noexcept;

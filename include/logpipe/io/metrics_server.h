@@ -3,19 +3,21 @@
 #pragma once
 
 #include "logpipe/io/layer.h"
+#include "logpipe/stream_service.h"
 
 #include <memory>
 #include <string>
 
 namespace logpipe {
 
-class MetricsServer {
+/// Serves the text a stream publishes (MetricsPublisher, stream_service.h).
+class MetricsServer final : public MetricsPublisher {
  public:
   /// Binds HOST:PORT (port 0 = any free port) and starts serving. Throws Error when it cannot bind.
   explicit MetricsServer(const std::string& host_port);
   ~MetricsServer();
   /// Replaces the text served from now on (thread-safe).
-  void publish(std::string text);
+  void publish(std::string text) override;
   /// The bound port (useful with port 0).
   unsigned short port() const noexcept;
 
@@ -24,7 +26,5 @@ class MetricsServer {
   std::unique_ptr<Impl> impl_;
 };
 
-/// Escapes a Prometheus label value (backslash, double quote, newline).
-std::string prometheus_label(std::string_view value);
 
 }  // namespace logpipe

@@ -1,0 +1,216 @@
+// The service loop of `stream` (include/logpipe/stream_service.h).
+#include "logpipe/stream_service.h"
+
+#include "logpipe/text.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <iterator>
+
+namespace logpipe {
+
+int64_t SystemClock::steady_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t SystemClock::wall_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+StreamService::StreamService(ServiceConfig config, std::vector<AlertSink*> sinks, WindowObserver* extra,
+                             MetricsPublisher* metrics, Clock& clock, std::FILE* diagnostics)
+    : config_(std::move(config)),
+      sinks_(std::move(sinks)),
+      alerts_(config_.thresholds, [this](const std::vector<Alert>& batch) { emit(batch); }),
+      engine_(config_.engine, observers_),
+      metrics_(metrics),
+      clock_(clock),
+      diagnostics_(diagnostics) {
+  observers_.add(alerts_);
+  if (extra) observers_.add(*extra);
+  const int64_t now = clock_.steady_us();
+  last_data_us_ = stats_time_us_ = now;
+  next_stats_us_ = now + config_.stats_every_us;
+  next_publish_us_ = now;
+  next_checkpoint_us_ = now + config_.commit_every_us;
+}
+
+StreamService::~StreamService() = default;
+
+void StreamService::emit(const std::vector<Alert>& alerts) {
+  for (AlertSink* sink : sinks_) sink->send(alerts);
+}
+
+uint64_t StreamService::lines() const noexcept { return pump_ ? pump_->stats().lines : 0; }
+uint64_t StreamService::malformed() const noexcept { return malformed_ ? malformed_->total() : 0; }
+
+ParseError StreamService::on_record(const Record& r) {
+  return engine_.add(r) == WindowEngine::AddResult::kNoTime ? ParseError::kBadTime : ParseError::kNone;
+}
+
+void StreamService::on_input(PumpInput&) {
+  checkpoints_.clear();
+  closed_.reset();
+}
+
+bool StreamService::on_tick(PumpInput& input, bool quiet) {
+  const int64_t now = clock_.steady_us();
+  if (quiet) {
+    if (lines() != lines_at_last_data_) {  // data arrived since the last quiet spell
+      lines_at_last_data_ = lines();
+      last_data_us_ = now;
+      time_at_last_data_ = engine_.stats().max_time_us;
+    }
+    const int64_t quiet_us = now - last_data_us_;
+    // Event time follows the wall clock while nothing arrives, so a window still closes (and an
+    // episode still resolves) when the traffic stops.
+    if (time_at_last_data_ != kNoTime) engine_.advance_to(time_at_last_data_ + quiet_us);
+    // Network sources apply --idle-exit themselves (Kafka counts from its partition assignment,
+    // which takes seconds); files and pipes here.
+    if (config_.idle_exit_us && !input.network() && quiet_us >= config_.idle_exit_us) return false;
+  }
+  periodic(now);
+  checkpoint(input.lines(), now);
+  return true;
+}
+
+void StreamService::periodic(int64_t now) {
+  if (config_.stats_every_us && now >= next_stats_us_ && diagnostics_) {
+    const EngineStats& es = engine_.stats();
+    const uint64_t bytes = pump_ ? pump_->stats().bytes : 0;
+    double dt = std::max<double>(1, static_cast<double>(now - stats_time_us_)) / 1e6;
+    double lag = es.max_time_us == kNoTime ? 0.0 : static_cast<double>(clock_.wall_us() - es.max_time_us) / 1e6;
+    fmt::print(diagnostics_,
+               "logpipe: stream: {} lines ({:.0f} lines/s, {:.1f} MB/s), {} malformed, {} late, lag {:.1f}s, "
+               "{} panes, {} keys, {} windows, {} firing\n",
+               lines(), static_cast<double>(lines() - stats_lines_) / dt,
+               static_cast<double>(bytes - stats_bytes_) / dt / 1e6, malformed(), es.late, lag, es.open_panes,
+               es.tracked_keys, es.windows_closed, alerts_.firing());
+    stats_lines_ = lines();
+    stats_bytes_ = bytes;
+    stats_time_us_ = now;
+    next_stats_us_ = now + config_.stats_every_us;
+  }
+  if (metrics_ && now >= next_publish_us_) {
+    metrics_->publish(prometheus_text());
+    next_publish_us_ = now + config_.publish_every_us;
+  }
+}
+
+// Every window containing event time t has closed.
+bool StreamService::windows_closed_through(int64_t t) const {
+  const EngineConfig& c = engine_.config();
+  const int64_t hop = c.hop_us ? c.hop_us : c.window_us;
+  const int64_t last_start = floor_div(t, hop) * hop;
+  return alerts_.last_window_end_us() >= last_start + c.window_us;
+}
+
+// At-least-once while running (Kafka): every --commit-interval the source's position is noted with
+// the newest event time read so far. It becomes committable once every window that can hold a
+// record read before it has closed (their alerts were then written), and is committed once every
+// alert sink has delivered what it was given. A killed run re-reads at most what came after the
+// last commit. Sources without offsets (files, sockets) skip all this. Ticks come only once every
+// line read so far was handed to the engine (pump.h), so a position never covers unread records.
+void StreamService::checkpoint(LineSource& source, int64_t now) {
+  if (now < next_checkpoint_us_) return;
+  next_checkpoint_us_ = now + config_.commit_every_us;
+  LineSource::Position p = source.position();
+  if (p.empty()) return;
+  const int64_t newest = engine_.stats().max_time_us;
+  if (newest == kNoTime) {
+    closed_ = std::move(p);  // nothing with a time was read: only malformed or blank lines
+  } else if (checkpoints_.empty() || checkpoints_.back().position != p) {
+    checkpoints_.push_back({std::move(p), newest});
+  }
+  while (!checkpoints_.empty() && windows_closed_through(checkpoints_.front().newest_time_us)) {
+    closed_ = std::move(checkpoints_.front().position);
+    checkpoints_.pop_front();
+  }
+  if (!closed_) return;
+  // Not yet (alertmanager:// still retrying), or never in this run (its full queue dropped alerts:
+  // committing would lose them for good; a restart re-reads and re-sends them).
+  for (AlertSink* sink : sinks_)
+    if (!sink->all_delivered()) return;
+  if (source.commit(*closed_)) {
+    ++stats_.commits;
+    if (config_.verbose && diagnostics_)
+      fmt::print(diagnostics_, "logpipe: stream: committed {} up to the windows closed so far\n", source.name());
+  }
+  closed_.reset();
+}
+
+void StreamService::finish(std::span<const std::unique_ptr<PumpInput>> inputs, const RecordPump& pump,
+                           bool input_failed) {
+  // Evaluate the open windows and flush their alerts. Only then are Kafka offsets committed:
+  // every record read so far has had its window evaluated and its alerts delivered (a run killed
+  // before this point re-reads from the last commit). close() waits until the sinks delivered
+  // everything (Kafka: acknowledged; alertmanager://: accepted, within its deadline) and throws
+  // otherwise, so nothing is committed past a lost alert.
+  engine_.flush();
+  for (AlertSink* sink : sinks_) sink->close();
+  bool delivered = true;
+  for (AlertSink* sink : sinks_) delivered = delivered && sink->all_delivered();
+  if (input_failed) {
+    // The input failed: nothing is committed, a restart re-reads it.
+  } else if (delivered) {
+    for (size_t i = 0; i < inputs.size(); ++i)
+      if (pump.read_through(i)) inputs[i]->lines().commit();
+  } else if (diagnostics_) {
+    for (const auto& in : inputs)
+      if (!in->lines().position().empty())
+        fmt::print(diagnostics_, "logpipe: {}: offsets not committed past the dropped alerts: a restart re-reads them\n",
+                   in->name());
+  }
+  if (metrics_) metrics_->publish(prometheus_text());
+}
+
+// The Prometheus snapshot: counters of the run, then the last closed window's values.
+std::string StreamService::prometheus_text() const {
+  const EngineStats& es = engine_.stats();
+  std::string out;
+  auto metric = [&](std::string_view name, std::string_view type, std::string_view help, auto value) {
+    fmt::format_to(std::back_inserter(out), "# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help, type, value);
+  };
+  metric("logpipe_lines_total", "counter", "Lines read.", lines());
+  metric("logpipe_records_total", "counter", "Records counted in windows.", es.records);
+  metric("logpipe_malformed_total", "counter", "Malformed lines skipped.", malformed());
+  metric("logpipe_late_records_total", "counter", "Records dropped because their windows had closed.", es.late);
+  metric("logpipe_windows_closed_total", "counter", "Windows evaluated.", es.windows_closed);
+  metric("logpipe_evicted_keys_total", "counter", "Keys dropped by --max-keys.", es.evicted_keys);
+  metric("logpipe_alerts_fired_total", "counter", "Alerts fired.", alerts_.fired());
+  metric("logpipe_alerts_resolved_total", "counter", "Alerts resolved.", alerts_.resolved());
+  metric("logpipe_alerts_firing", "gauge", "Episodes currently firing.", alerts_.firing());
+  metric("logpipe_event_time_seconds", "gauge", "Newest event time seen.",
+         es.max_time_us == kNoTime ? 0.0 : static_cast<double>(es.max_time_us) / 1e6);
+  metric("logpipe_window_end_seconds", "gauge", "End of the last closed window.",
+         static_cast<double>(alerts_.last_window_end_us()) / 1e6);
+  out += "# HELP logpipe_metric Value of each metric in the last closed window (keyed: the largest eligible key).\n";
+  out += "# TYPE logpipe_metric gauge\n";
+  for (size_t m = 0; m < kMetricCount; ++m) {
+    if (kMetrics[m].dimension == Dimension::kGlobal) {
+      fmt::format_to(std::back_inserter(out), "logpipe_metric{{metric=\"{}\"}} {}\n", kMetrics[m].name,
+                     alerts_.last_global()[m].value);
+    } else {
+      const auto& [key, v] = alerts_.last_max()[m];
+      fmt::format_to(std::back_inserter(out), "logpipe_metric{{metric=\"{}\",key=\"{}\"}} {}\n", kMetrics[m].name,
+                     prometheus_label(key), v.value);
+    }
+  }
+  out += "# HELP logpipe_threshold Alert threshold of each metric that has one.\n# TYPE logpipe_threshold gauge\n";
+  for (size_t m = 0; m < kMetricCount; ++m)
+    if (alerts_.thresholds()[m])
+      fmt::format_to(std::back_inserter(out), "logpipe_threshold{{metric=\"{}\"}} {}\n", kMetrics[m].name,
+                     *alerts_.thresholds()[m]);
+  out += "# HELP logpipe_alert_firing 1 for each (metric, key) episode currently firing.\n";
+  out += "# TYPE logpipe_alert_firing gauge\n";
+  alerts_.for_each_firing([&](MetricId m, std::string_view key) {
+    fmt::format_to(std::back_inserter(out), "logpipe_alert_firing{{metric=\"{}\",key=\"{}\"}} 1\n", kMetrics[m].name,
+                   prometheus_label(key));
+  });
+  return out;
+}
+
+}  // namespace logpipe
