@@ -9,6 +9,7 @@
 
 #include "cli/command.h"
 #include "logpipe/anonymize.h"
+#include "logpipe/config.h"
 #include "logpipe/error.h"
 #include "logpipe/io/endpoint.h"
 #include "logpipe/io/files.h"
@@ -35,16 +36,14 @@ struct AnonymizeCliOptions {
 
 // The whole file is the key, minus one trailing newline ("\n" or "\r\n"): `echo secret > key`
 // must give the key `secret`, which is what FUN's Python used as its secret string.
+// A key that cannot be read is a usage error (exit 2), as a missing key is.
 std::string read_key_file(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) usage_error("--key-file '{}': {}", path, std::strerror(errno));
   std::string key;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) key.append(buf, n);
-  bool failed = std::ferror(f);
-  std::fclose(f);
-  if (failed) usage_error("--key-file '{}': read error", path);
+  try {
+    key = read_settings_file(path, "--key-file");
+  } catch (const Error& e) {
+    usage_error("{}", e.what());
+  }
   if (!key.empty() && key.back() == '\n') {
     key.pop_back();
     if (!key.empty() && key.back() == '\r') key.pop_back();

@@ -93,6 +93,19 @@ struct Setup {
   EndpointOptions endpoint;
 };
 
+// METRIC=VALUE flags (--threshold, --min-requests): each value parsed whole as a T, else a usage
+// error naming the flag.
+template <typename T, typename Store>
+void parse_assignments(const std::vector<std::string>& given, const char* flag, const char* kind, Store store) {
+  for (const auto& t : given) {
+    auto [id, text] = parse_metric_assignment(t, flag);
+    T v{};
+    auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (r.ec != std::errc() || r.ptr != text.data() + text.size()) usage_error("{}: '{}' is not {} in '{}'", flag, text, kind, t);
+    store(id, v);
+  }
+}
+
 Setup resolve(const StreamOptions& o, const ThresholdConfig& file) {
   Setup s;
   EngineConfig& engine = s.service.engine;
@@ -100,22 +113,10 @@ Setup resolve(const StreamOptions& o, const ThresholdConfig& file) {
   apply_error_options(o.errors, engine.errors);  // flags over the file's [errors]
   s.service.thresholds = file.thresholds();
   s.service.verbose = o.input.verbose;
-  for (const auto& t : o.thresholds) {
-    auto [id, text] = parse_metric_assignment(t, "--threshold");
-    double v = 0;
-    auto r = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (r.ec != std::errc() || r.ptr != text.data() + text.size())
-      usage_error("--threshold: '{}' is not a number in '{}'", text, t);
-    s.service.thresholds[id] = v;
-  }
-  for (const auto& t : o.min_requests) {
-    auto [id, text] = parse_metric_assignment(t, "--min-requests");
-    uint64_t v = 0;
-    auto r = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (r.ec != std::errc() || r.ptr != text.data() + text.size())
-      usage_error("--min-requests: '{}' is not a whole number in '{}'", text, t);
-    engine.min_requests[id] = v;
-  }
+  parse_assignments<double>(o.thresholds, "--threshold", "a number",
+                            [&](MetricId id, double v) { s.service.thresholds[id] = v; });
+  parse_assignments<uint64_t>(o.min_requests, "--min-requests", "a whole number",
+                              [&](MetricId id, uint64_t v) { engine.min_requests[id] = v; });
   if (!o.window.empty()) engine.window_us = duration_option(o.window, "--window", true);
   if (!o.hop.empty()) engine.hop_us = duration_option(o.hop, "--hop", true);
   if (!o.lateness.empty()) engine.lateness_us = duration_option(o.lateness, "--lateness", false);

@@ -781,16 +781,8 @@ class AccessRewriter {
         out += "%%";
         continue;
       }
-      while (i < f.size() && (f[i] == '<' || f[i] == '>' || f[i] == '!' || f[i] == ',' ||
-                              (f[i] >= '0' && f[i] <= '9')))
-        ++i;
       std::string_view arg;
-      if (i < f.size() && f[i] == '{') {
-        size_t close = f.find('}', i);
-        if (close == std::string_view::npos) return std::string(f);  // make_parser reports it
-        arg = f.substr(i + 1, close - i - 1);
-        i = close + 1;
-      }
+      if (!detail::scan_directive(f, i, arg)) return std::string(f);  // make_parser reports it
       if (i >= f.size()) return std::string(f);
       char d = f[i];
       std::string lower;

@@ -11,6 +11,20 @@
 #include <vector>
 
 namespace logpipe::detail {
+
+bool scan_directive(std::string_view f, size_t& i, std::string_view& arg) noexcept {
+  // Modifiers: < > and status lists such as !200,304
+  while (i < f.size() && (f[i] == '<' || f[i] == '>' || f[i] == '!' || f[i] == ',' || (f[i] >= '0' && f[i] <= '9')))
+    ++i;
+  arg = {};
+  if (i < f.size() && f[i] == '{') {
+    size_t close = f.find('}', i);
+    if (close == std::string_view::npos) return false;
+    arg = f.substr(i + 1, close - i - 1);
+    i = close + 1;
+  }
+  return true;
+}
 namespace {
 
 enum class Field : uint8_t {
@@ -170,17 +184,8 @@ class LogFormatParser final : public Parser {
         literal += '%';
         continue;
       }
-      // Modifiers: < > and status lists such as !200,304
-      while (i < f.size() && (f[i] == '<' || f[i] == '>' || f[i] == '!' || f[i] == ',' ||
-                              (f[i] >= '0' && f[i] <= '9')))
-        ++i;
       std::string_view arg;
-      if (i < f.size() && f[i] == '{') {
-        size_t close = f.find('}', i);
-        if (close == std::string_view::npos) usage_error("--format logformat: unclosed '%{{'");
-        arg = f.substr(i + 1, close - i - 1);
-        i = close + 1;
-      }
+      if (!scan_directive(f, i, arg)) usage_error("--format logformat: unclosed '%{{'");
       if (i >= f.size()) usage_error("--format logformat: directive missing after '%'");
       Field field = field_for(f[i], arg);
       if (literal.empty() && !items_.empty() && !items_.back().literal) {

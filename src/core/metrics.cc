@@ -101,22 +101,12 @@ const EngineStats& WindowEngine::stats() const noexcept {
 }
 
 WindowEngine::Pane& WindowEngine::pane_for(int64_t index) {
-  // Few panes are open (window + lateness); most records hit the newest one.
-  for (auto it = panes_.rbegin(); it != panes_.rend(); ++it) {
+  // Few panes are open (window + lateness); most records hit the newest one. A new pane goes
+  // after the last open one with a smaller index (or first), reusing a spare one's memory.
+  auto pos = panes_.end();
+  for (auto it = panes_.rbegin(); it != panes_.rend(); ++it, --pos) {
     if ((*it)->index == index) return **it;
-    if ((*it)->index < index) {
-      auto pos = it.base();  // insert after *it
-      std::unique_ptr<Pane> p;
-      if (!spare_.empty()) {
-        p = std::move(spare_.back());
-        spare_.pop_back();
-      } else {
-        p = std::make_unique<Pane>();
-      }
-      p->index = index;
-      p->aggregate.reset(config_.max_keys, config_.max_latency_keys);
-      return **panes_.insert(pos, std::move(p));
-    }
+    if ((*it)->index < index) break;
   }
   std::unique_ptr<Pane> p;
   if (!spare_.empty()) {
@@ -127,7 +117,7 @@ WindowEngine::Pane& WindowEngine::pane_for(int64_t index) {
   }
   p->index = index;
   p->aggregate.reset(config_.max_keys, config_.max_latency_keys);
-  return **panes_.insert(panes_.begin(), std::move(p));
+  return **panes_.insert(pos, std::move(p));
 }
 
 WindowEngine::AddResult WindowEngine::add(const Record& r) {

@@ -42,6 +42,10 @@ inline std::string_view trim_right(std::string_view s) noexcept {
 std::unique_ptr<Parser> make_edx_parser();
 /// The `fields:` format (fields.cc): whitespace-separated named fields. Throws Error (usage).
 std::unique_ptr<Parser> make_fields_parser(std::string_view names);
+/// Reads the modifiers (`<`, `>`, `!200,304`) and the optional `{argument}` of a LogFormat
+/// directive whose `%` precedes f[i]; `i` ends on the directive's letter (or at the end). False
+/// when a `{` is not closed. Shared by the LogFormat compiler and anonymize's rewriter.
+bool scan_directive(std::string_view f, size_t& i, std::string_view& arg) noexcept;
 /// The LogFormat compiler (logformat.cc). Throws Error (usage) on a bad format string.
 std::unique_ptr<Parser> make_logformat_parser(std::string_view logformat);
 

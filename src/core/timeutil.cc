@@ -92,6 +92,23 @@ static void civil_from_days(int64_t z, int64_t& y, unsigned& m, unsigned& d) noe
   y += m <= 2;
 }
 
+namespace {
+
+// A fraction of a second after its separator at s[pos] (`.123456`, extra digits ignored): adds its
+// microseconds to `frac_us` and moves pos past it. False when no digit follows the separator.
+bool parse_fraction(std::string_view s, size_t& pos, int64_t& frac_us) noexcept {
+  size_t start = ++pos;
+  int64_t scale = 100000;
+  while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+    if (scale > 0) frac_us += (s[pos] - '0') * scale;
+    scale /= 10;
+    ++pos;
+  }
+  return pos != start;
+}
+
+}  // namespace
+
 bool parse_apache_time(std::string_view s, int64_t& out_us) noexcept {
   // 10/Oct/2000:13:55:36 -0700  (26 chars); a fraction `13:55:36.123` is tolerated.
   int day, year, hh, mi, ss;
@@ -106,16 +123,7 @@ bool parse_apache_time(std::string_view s, int64_t& out_us) noexcept {
     return false;
   size_t pos = 20;
   int64_t frac_us = 0;
-  if (s[pos] == '.') {
-    size_t start = ++pos;
-    int64_t scale = 100000;
-    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-      if (scale > 0) frac_us += (s[pos] - '0') * scale;
-      scale /= 10;
-      ++pos;
-    }
-    if (pos == start) return false;
-  }
+  if (s[pos] == '.' && !parse_fraction(s, pos, frac_us)) return false;
   if (pos >= s.size() || s[pos] != ' ') return false;
   ++pos;
   int64_t offset_s;
@@ -139,16 +147,7 @@ bool parse_iso_time(std::string_view s, int64_t& out_us) noexcept {
     if (!digits(s, 11, 2, hh) || !digits(s, 14, 2, mi) || !digits(s, 17, 2, ss)) return false;
     if (hh > 23 || mi > 59 || ss > 60) return false;
     pos = 19;
-    if (pos < s.size() && (s[pos] == '.' || s[pos] == ',')) {
-      size_t start = ++pos;
-      int64_t scale = 100000;
-      while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-        if (scale > 0) frac_us += (s[pos] - '0') * scale;
-        scale /= 10;
-        ++pos;
-      }
-      if (pos == start) return false;
-    }
+    if (pos < s.size() && (s[pos] == '.' || s[pos] == ',') && !parse_fraction(s, pos, frac_us)) return false;
     if (pos < s.size() && !parse_zone(s, pos, offset_s)) return false;
     if (pos != s.size()) return false;
   }
@@ -188,14 +187,30 @@ bool parse_duration(std::string_view s, int64_t& out_us) noexcept {
   return true;
 }
 
+namespace {
+
+// The calendar date and the second of the day of UTC microseconds (before 1970 too).
+struct CivilTime {
+  int64_t year;
+  unsigned month, day;
+  int64_t second_of_day;
+};
+
+CivilTime civil_of(int64_t us) noexcept {
+  const int64_t secs = floor_div(us, kUsPerSecond);
+  const int64_t days = floor_div(secs, 86400);
+  CivilTime t;
+  civil_from_days(days, t.year, t.month, t.day);
+  t.second_of_day = secs - days * 86400;
+  return t;
+}
+
+}  // namespace
+
 size_t format_rfc3339_seconds(int64_t us, char* buf) noexcept {
-  int64_t secs = us >= 0 ? us / kUsPerSecond : -((-us + kUsPerSecond - 1) / kUsPerSecond);
-  int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
-  int64_t rem = secs - days * 86400;
-  int64_t y;
-  unsigned m, d;
-  civil_from_days(days, y, m, d);
-  auto r = fmt::format_to_n(buf, 21, "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", y, m, d, rem / 3600,
+  const CivilTime t = civil_of(us);
+  const int64_t rem = t.second_of_day;
+  auto r = fmt::format_to_n(buf, 21, "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", t.year, t.month, t.day, rem / 3600,
                             rem / 60 % 60, rem % 60);
   return r.size;
 }
@@ -210,13 +225,9 @@ std::string format_rfc3339(int64_t us) {
 }
 
 size_t format_apache_time(int64_t us, char* buf) noexcept {
-  int64_t secs = us >= 0 ? us / kUsPerSecond : -((-us + kUsPerSecond - 1) / kUsPerSecond);
-  int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
-  int64_t rem = secs - days * 86400;
-  int64_t y;
-  unsigned m, d;
-  civil_from_days(days, y, m, d);
-  auto r = fmt::format_to_n(buf, 27, "{:02}/{}/{:04}:{:02}:{:02}:{:02} +0000", d, kMonths[m - 1], y,
+  const CivilTime t = civil_of(us);
+  const int64_t rem = t.second_of_day;
+  auto r = fmt::format_to_n(buf, 27, "{:02}/{}/{:04}:{:02}:{:02}:{:02} +0000", t.day, kMonths[t.month - 1], t.year,
                             rem / 3600, rem / 60 % 60, rem % 60);
   return r.size;
 }

@@ -67,11 +67,6 @@ int64_t wall_us() {
       .count();
 }
 
-std::string rfc3339(int64_t us) {
-  char buf[32];
-  return std::string(buf, format_rfc3339_seconds(us, buf));
-}
-
 struct Target {
   std::string host;
   uint16_t port = 0;
@@ -179,10 +174,10 @@ class AlertmanagerSink final : public AlertSink {
     fmt::format_to(std::back_inserter(o),
                    R"(,"value":"{}","threshold":"{}","requests":"{}","errors":"{}","window_start":"{}",)"
                    R"("window_end":"{}"}},"startsAt":")",
-                   value, threshold, a.value.requests, a.value.errors, rfc3339(a.window_start_us),
-                   rfc3339(a.window_end_us));
+                   value, threshold, a.value.requests, a.value.errors, time_text(a.window_start_us),
+                   time_text(a.window_end_us));
     if (e.firing) {
-      o += rfc3339(start_us);
+      o += time_text(start_us);
       o += '"';
       firing_[fingerprint] = o;  // re-posted until resolved
     } else {
@@ -193,10 +188,10 @@ class AlertmanagerSink final : public AlertSink {
         o += std::string_view(it->second).substr(p + 12);
         firing_.erase(it);
       } else {
-        o += rfc3339(start_us);
+        o += time_text(start_us);
         o += '"';
       }
-      e.ends_at = rfc3339(start_us);
+      e.ends_at = time_text(start_us);
     }
     if (queue_.size() >= max_queue_) {
       queue_.pop_front();
@@ -240,7 +235,7 @@ class AlertmanagerSink final : public AlertSink {
       std::string body = "[";
       uint64_t last_seq = 0;
       size_t count = 0;
-      std::string ends_at = rfc3339(wall_us() + kFiringValidityUs);
+      std::string ends_at = time_text(wall_us() + kFiringValidityUs);
       auto add = [&](const std::string& object, const std::string& end) {
         if (count++) body += ',';
         body += object;

@@ -26,38 +26,6 @@ constexpr size_t kChunk = 1 << 20;
 constexpr size_t kPadding = LineReader::kLinePadding;
 constexpr int kFollowPollMs = 200;
 
-// Blocking reads from a descriptor that first replays bytes already read (to sniff the magic).
-class ReplayFdSource final : public ByteSource {
- public:
-  ReplayFdSource(int fd, std::string head, const std::string& name) : fd_(fd), head_(std::move(head)), name_(name) {}
-  size_t read(char* buf, size_t n) override {
-    if (offset_ < head_.size()) {
-      size_t k = std::min(n, head_.size() - offset_);
-      std::memcpy(buf, head_.data() + offset_, k);
-      offset_ += k;
-      return k;
-    }
-    for (;;) {
-      ssize_t r = ::read(fd_, buf, n);
-      if (r >= 0) return static_cast<size_t>(r);
-      if (errno != EINTR) system_error(errno, "cannot read '" + name_ + "'");
-    }
-  }
-  const std::string& name() const noexcept override { return name_; }
-
- private:
-  int fd_;
-  std::string head_;
-  size_t offset_ = 0;
-  std::string name_;
-};
-
-bool is_compressed(const char* p, size_t n) {
-  auto b = reinterpret_cast<const unsigned char*>(p);
-  if (n >= 2 && b[0] == 0x1f && b[1] == 0x8b) return true;
-  return n >= 4 && b[0] == 0x28 && b[1] == 0xb5 && b[2] == 0x2f && b[3] == 0xfd;
-}
-
 class FileLineSource final : public LineSource {
  public:
   FileLineSource(const std::string& path, bool follow) : path_(path), follow_(follow && path != "-") {
@@ -168,10 +136,9 @@ class FileLineSource final : public LineSource {
     offset_ += n;
     if (!sniffed_) {
       sniffed_ = true;
-      if (!follow_ && is_compressed(dst, static_cast<size_t>(n))) {
+      if (!follow_ && compression_of(std::string_view(dst, static_cast<size_t>(n))) != Compression::kNone) {
         // Hand the bytes read so far back to the decoder and read through it from now on.
-        decoder_ = maybe_decompress(
-            std::make_unique<ReplayFdSource>(fd_, std::string(dst, static_cast<size_t>(n)), path_));
+        decoder_ = decompress_fd(fd_, std::string(dst, static_cast<size_t>(n)), path_);
         return 1;
       }
     }

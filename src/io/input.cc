@@ -185,6 +185,10 @@ Compression file_compression(const std::string& path) noexcept {
   return got > 0 ? compression_of(std::string_view(head, static_cast<size_t>(got))) : Compression::kNone;
 }
 
+std::unique_ptr<ByteSource> decompress_fd(int fd, std::string head, const std::string& name) {
+  return maybe_decompress(std::make_unique<PeekedSource>(std::make_unique<FdSource>(fd, name, false), std::move(head)));
+}
+
 std::unique_ptr<ByteSource> open_input(const std::string& path) {
   if (path == "-") return maybe_decompress(std::make_unique<FdSource>(0, "-", false));
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

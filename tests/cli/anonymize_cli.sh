@@ -60,7 +60,7 @@ expect_exit 2 'the key is empty' "$LOGPIPE" anonymize --key-file newline-only in
 expect_exit 2 'key-env EMPTY_KEY: the key is empty' env EMPTY_KEY= "$LOGPIPE" anonymize --key-env EMPTY_KEY in.log
 expect_exit 2 'key-env UNSET_KEY_X: the variable is not set' env -u UNSET_KEY_X "$LOGPIPE" anonymize --key-env UNSET_KEY_X in.log
 expect_exit 2 'excludes' env K=x "$LOGPIPE" anonymize --key-file key --key-env K in.log
-expect_exit 2 "key-file 'nope'" "$LOGPIPE" anonymize --key-file nope in.log
+expect_exit 2 "key-file: cannot open 'nope'" "$LOGPIPE" anonymize --key-file nope in.log
 expect_exit 2 'hash-field applies to edx' "$LOGPIPE" anonymize --key-file key --format combined --hash-field context.username in.log
 expect_exit 2 'ip' "$LOGPIPE" anonymize --key-file key --ip mask in.log
 [ ! -s out.txt ]

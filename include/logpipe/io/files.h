@@ -24,6 +24,10 @@ Compression file_compression(const std::string& path) noexcept;
 /// decompressed on the fly. Throws Error (runtime) when the file cannot be opened.
 std::unique_ptr<ByteSource> open_input(const std::string& path);
 
+/// Reads descriptor `fd` (not owned) after replaying `head`, bytes already read from it (to sniff
+/// the magic), decompressing gzip or zstd.
+std::unique_ptr<ByteSource> decompress_fd(int fd, std::string head, const std::string& name);
+
 /// Wraps a source so that gzip or zstd content is decompressed (detected from the first bytes).
 std::unique_ptr<ByteSource> maybe_decompress(std::unique_ptr<ByteSource> raw);
 
