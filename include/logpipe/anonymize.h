@@ -91,6 +91,9 @@ class AnonymizeWriter final : public LineSink {
   void on_line(std::string_view line, const LineOrigin& where) override;
   /// Rewrites and writes out every line received so far.
   void on_input_end() override;
+  /// A file's rest read straight into the rewriting blocks (no copy per line).
+  bool read_rest(ByteSource& rest, std::string_view unread, const std::string& source, uint64_t lines_before,
+                 const StopFlag* stop) override;
   const AnonymizeStats& stats() const noexcept;
 
  private:

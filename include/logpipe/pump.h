@@ -89,6 +89,20 @@ class LineSink {
   virtual void on_line(std::string_view line, const LineOrigin& where) = 0;
   /// The current input ended (or failed, or was stopped): write out what is buffered.
   virtual void on_input_end() {}
+  /// Optional fast path for a plain byte input (a file, stdin) once the format is known: the sink
+  /// reads the rest itself in whole-line blocks, with no copy per line. `unread` comes first,
+  /// then `rest`; the first of those lines is line `lines_before + 1` of `source`. It stops at a
+  /// stop signal between blocks and throws the input's Error after what was read before the
+  /// failure (as the pump would). Returns false when the sink has no such path (the default).
+  virtual bool read_rest(ByteSource& rest, std::string_view unread, const std::string& source,
+                         uint64_t lines_before, const StopFlag* stop) {
+    (void)rest;
+    (void)unread;
+    (void)source;
+    (void)lines_before;
+    (void)stop;
+    return false;
+  }
 };
 
 /// Hooks of a live command between lines. Every call happens on the pump's thread.
@@ -170,9 +184,10 @@ class RecordPump {
  private:
   struct Lines;
   void resolve_format(std::span<const std::string> sample, const std::string& source);
-  // Reads an input in order; true when it was read through (see read_through()).
-  template <typename OnLine>
-  bool read(PumpInput& input, PumpObserver* observer, OnLine&& on_line);
+  // Reads an input in order; true when it was read through (see read_through()). Once the format
+  // is known, `take_rest(source)` may read the rest of a plain input itself (true: it did).
+  template <typename OnLine, typename TakeRest>
+  bool read(PumpInput& input, PumpObserver* observer, OnLine&& on_line, TakeRest&& take_rest);
   bool read_split(PumpInput& input, RecordSink& sink);
   void handle(std::string_view line, const LineOrigin& where, RecordSink& sink);
 

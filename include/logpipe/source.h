@@ -50,6 +50,10 @@ class LineReader {
   /// Total bytes consumed so far (including newlines).
   uint64_t bytes_read() const noexcept { return bytes_read_; }
   const std::string& name() const noexcept { return source_.name(); }
+  /// The bytes read from the source but not handed out as lines yet.
+  std::string_view unread() const noexcept { return {buffer_.data() + begin_, end_ - begin_}; }
+  /// True once the source failed or ended (what is unread is all there will be).
+  bool exhausted() const noexcept { return eof_; }
 
  private:
   bool refill();
@@ -104,6 +108,14 @@ class LineSource {
     (void)position;
     return true;
   }
+  /// A plain byte stream (a file, stdin) may give up the rest of its bytes to a reader of whole
+  /// blocks (anonymize's fast path): returns its byte source and sets `unread` to what it has read
+  /// but not returned as lines, or returns null when it is not such a stream. The line source is
+  /// not used afterwards.
+  virtual ByteSource* hand_over(std::string_view& unread) {
+    (void)unread;
+    return nullptr;
+  }
   /// Stops taking new data (a stop signal): no new client is accepted, and each open connection
   /// hands out the partial line it holds (truncated() true) before next() returns kEnd. Call it
   /// when next() has just returned kTimeout. Files and Kafka: no-op (they end at kEnd).
@@ -118,6 +130,11 @@ class ByteLineSource final : public LineSource {
   const std::string& name() const noexcept override { return bytes_->name(); }
   uint64_t line_number() const noexcept override { return reader_.line_number(); }
   bool truncated() const noexcept override { return reader_.truncated(); }
+  ByteSource* hand_over(std::string_view& unread) override {
+    if (reader_.exhausted()) return nullptr;  // a failure may be pending: read it line by line
+    unread = reader_.unread();
+    return bytes_.get();
+  }
 
  private:
   std::unique_ptr<ByteSource> bytes_;

@@ -94,8 +94,8 @@ void RecordPump::handle(std::string_view line, const LineOrigin& where, RecordSi
 // known (the first lines are kept until it is, then replayed). Returns true when the input was
 // read through: to its end, ended by the observer, or drained after a stop (a network input);
 // false when a stop signal cut a file short.
-template <typename OnLine>
-bool RecordPump::read(PumpInput& input, PumpObserver* observer, OnLine&& on_line) {
+template <typename OnLine, typename TakeRest>
+bool RecordPump::read(PumpInput& input, PumpObserver* observer, OnLine&& on_line, TakeRest&& take_rest) {
   LineSource& raw = input.lines();
   // A network input drains what already arrived on a stop; a file stops at once (everything
   // there has "arrived", and stopping is what the user asked for).
@@ -112,9 +112,18 @@ bool RecordPump::read(PumpInput& input, PumpObserver* observer, OnLine&& on_line
     numbers.clear();
   };
   uint64_t lines = 0;
+  bool offered = false;  // the rest of the input offered to take_rest (once the format is known)
   try {
     std::string_view line;
     for (;;) {
+      if (!offered && parser_ && sample.empty() && !input.network()) {
+        offered = true;
+        if (take_rest(raw)) {
+          if (!stop_requested(options_.stop)) return true;
+          stopped_ = true;
+          return false;
+        }
+      }
       if (!input.network() && stop_requested(options_.stop)) {
         replay();
         stopped_ = true;
@@ -253,9 +262,9 @@ void RecordPump::run(std::span<const std::unique_ptr<PumpInput>> inputs, RecordS
       if (input.splittable_size() > 0 && options_.threads > 1 && read_split(input, sink)) {
         complete = !stopped_;
       } else {
-        complete = read(input, observer, [&](std::string_view line, const LineOrigin& where) {
-          handle(line, where, sink);
-        });
+        complete = read(
+            input, observer, [&](std::string_view line, const LineOrigin& where) { handle(line, where, sink); },
+            [](LineSource&) { return false; });
       }
     } catch (const Error& e) {
       if (observer) observer->on_input_end(input, false);
@@ -277,13 +286,25 @@ void RecordPump::run_lines(std::span<const std::unique_ptr<PumpInput>> inputs, L
     if (observer) observer->on_input(input);
     bool complete = false;
     try {
-      complete = read(input, observer, [&](std::string_view line, const LineOrigin& where) {
-        if (!announced) {
-          sink.on_format(format_);
-          announced = true;
-        }
-        sink.on_line(line, where);
-      });
+      auto announce = [&] {
+        if (announced) return;
+        sink.on_format(format_);
+        announced = true;
+      };
+      complete = read(
+          input, observer,
+          [&](std::string_view line, const LineOrigin& where) {
+            announce();
+            sink.on_line(line, where);
+          },
+          [&](LineSource& lines) {
+            std::string_view unread;
+            ByteSource* rest = observer ? nullptr : lines.hand_over(unread);
+            if (!rest) return false;
+            announce();
+            sink.on_input_end();  // the lines handed out so far go first
+            return sink.read_rest(*rest, unread, lines.name(), lines.line_number(), options_.stop);
+          });
     } catch (const Error& e) {
       // An input that failed: what it gave is still written out. A data error (--strict) stops
       // everything: nothing after the bad line may be written.

@@ -339,3 +339,24 @@ TEST_CASE("AnonymizeWriter: order kept across blocks and threads; rejects number
   bool prefix = sink.data == expected.substr(0, expected.find('\n', last_written) + 1);
   CHECK(prefix);
 }
+
+TEST_CASE("AnonymizeWriter: lines of a network input, numbered per client; a cut-short line never written") {
+  // A network input is not a plain byte stream: its lines come one by one (no block fast path).
+  auto script = std::make_unique<ScriptedLineSource>(std::vector<ScriptedLineSource::Step>{
+      line(R"({"username": "staff"})"), line("not json"), line(""), partial(R"({"username": "sta)")});
+  std::vector<std::unique_ptr<PumpInput>> inputs;
+  inputs.push_back(std::make_unique<ScriptedInput>(std::move(script)));
+  StringSink sink;
+  MalformedLog malformed(nullptr, false);
+  AnonymizeOptions o = edx_options();
+  o.format = "auto";
+  AnonymizeWriter writer(o, sink, malformed);
+  RecordPump pump(PumpOptions{o.format}, malformed);
+  pump.run_lines(inputs, writer);
+  CHECK(sink.data == std::string(R"({"username": ")") + kStaff + "\"}\n\n");
+  CHECK(malformed.total() == 2);
+  CHECK(malformed.count(ParseError::kNotJsonObject) == 1);
+  CHECK(malformed.count(ParseError::kTruncatedLine) == 1);
+  CHECK(writer.stats().lines == 4);
+  CHECK(writer.stats().written == 2);
+}
