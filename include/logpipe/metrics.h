@@ -176,12 +176,28 @@ struct EngineStats {
   uint64_t windows_closed = 0;  ///< windows handed to the observer
   uint64_t evicted_keys = 0;    ///< keys dropped by the cap, all panes so far
   uint64_t skipped_windows = 0; ///< empty windows not emitted inside a long silence
-  int64_t max_time_us = kNoTime;  ///< newest event time seen (the watermark before lateness)
+  int64_t max_time_us = kNoTime;  ///< newest event time seen, any source
+  /// The smallest lateness that would have kept every late record (0 when none was late): what
+  /// a batch command that can read its inputs again reruns with.
+  int64_t needed_lateness_us = 0;
+  size_t sources = 1;           ///< sources of event time registered and not removed
+  size_t idle_sources = 0;      ///< of which idle
   size_t open_panes = 0;
   size_t tracked_keys = 0;      ///< keys held in open panes, all dimensions
 };
 
+/// A source of event time: a Kafka partition, a file, a socket server (WindowEngine::add_source).
+using SourceId = uint32_t;
+
 /// The engine. Not thread-safe: one thread adds, the observer runs on that thread.
+///
+/// Event time is tracked per source (as Flink does per partition): the watermark is the minimum,
+/// over the active sources, of the newest time each has delivered (monotone), so that a backlog
+/// read from several Kafka partitions in bursts gives the windows of the same lines read from one
+/// file. A window closes when the watermark passes its end plus the lateness. An idle source
+/// (caught up and quiet) or a removed one (a finished file, a revoked partition) stops holding the
+/// watermark back; when every source is idle, the newest time of any source leads. Source 0
+/// exists from the start: a single-source caller needs none of this.
 class WindowEngine {
  public:
   WindowEngine(EngineConfig config, WindowObserver& observer);
@@ -190,10 +206,21 @@ class WindowEngine {
   WindowEngine& operator=(const WindowEngine&) = delete;
 
   enum class AddResult : uint8_t { kAdded, kLate, kNoTime };
-  /// Counts one record in the windows it belongs to, then closes the windows that the new
-  /// newest time makes complete. kLate: every window of the record had closed (dropped and
-  /// counted). kNoTime: the record has no time (the caller counts it as malformed).
-  AddResult add(const Record& record);
+  /// Counts one record of `source` in the windows it belongs to, then closes the windows that the
+  /// new watermark makes complete. kLate: every window of the record had closed (dropped and
+  /// counted). kNoTime: the record has no time (the caller counts it as malformed). A record
+  /// makes an idle source active again.
+  AddResult add(const Record& record, SourceId source = 0);
+  /// Registers another source, active, that holds the watermark until its first record (or
+  /// until it is idle or removed).
+  SourceId add_source();
+  /// An idle source (caught up and quiet) stops holding the watermark back.
+  void set_idle(SourceId source, bool idle);
+  /// A source that ended (a file read to its end, a partition revoked): it no longer counts.
+  void remove_source(SourceId source);
+  /// The watermark before lateness: every active source has delivered up to this event time
+  /// (kNoTime until they all delivered something). Monotone.
+  int64_t frontier_us() const noexcept { return frontier_us_; }
   /// Moves event time forward without a record (a live stream that went quiet): windows whose
   /// end + lateness <= time_us close. Never moves time backwards.
   void advance_to(int64_t time_us);
@@ -207,6 +234,7 @@ class WindowEngine {
   struct Pane;
   Pane& pane_for(int64_t pane_index);
   void close_ready_windows();
+  void recompute_frontier();
   void close_through(int64_t last_window);
   void close_window(int64_t window_index);
   void drop_dead_panes();
@@ -220,6 +248,14 @@ class WindowEngine {
   bool closed_any_ = false;
   int64_t empty_run_ = 0;  // consecutive empty windows closed
   int64_t newest_record_us_ = INT64_MIN;  // newest time of a counted record (advance_to aside)
+  struct Source {
+    int64_t newest = kNoTime;  // newest event time delivered
+    bool idle = false;
+    bool removed = false;
+  };
+  std::vector<Source> sources_;
+  SourceId min_source_ = 0;        // the active source that holds the frontier
+  int64_t frontier_us_ = kNoTime;  // the watermark before lateness (monotone)
   std::vector<std::unique_ptr<Pane>> panes_;  // open panes, ascending index
   std::vector<std::unique_ptr<Pane>> spare_;  // closed panes kept for reuse
   std::unique_ptr<Pane> merged_;              // scratch for sliding windows

@@ -77,6 +77,7 @@ struct LineOrigin {
   const std::string& source;  ///< the line source's name (a path, or an endpoint and its client)
   uint64_t line = 0;          ///< 1-based line number within that source
   bool truncated = false;     ///< cut short by a failing input or a client that went away
+  uint32_t partition = 0;     ///< the source's partition (Kafka), 0 for unpartitioned sources
 };
 
 /// Receives the lines of a pump themselves (anonymize rewrites them byte for byte).
@@ -174,6 +175,9 @@ class RecordPump {
   /// `auto` has seen no line).
   const std::string& format() const noexcept { return format_; }
   const PumpStats& stats() const noexcept { return stats_; }
+  /// Where the record being handed to a RecordSink comes from (valid during on_record, on the
+  /// pump's thread; not for split files): a sink that tracks event time per partition asks here.
+  const LineOrigin& origin() const noexcept { return *origin_; }
   /// True when a stop signal ended the reading.
   bool stopped() const noexcept { return stopped_; }
   /// True when every line input i gave was handed to the sink: it was read to its end, or it is a
@@ -196,6 +200,7 @@ class RecordPump {
   std::unique_ptr<Parser> parser_;
   std::string format_;
   Record record_;
+  const LineOrigin* origin_ = nullptr;
   PumpStats stats_;
   bool stopped_ = false;
   std::vector<bool> read_through_;

@@ -95,6 +95,16 @@ class LineSource {
   /// True when the line just returned was cut short because its producer went away mid-line (a
   /// client disconnected): callers count it as malformed (ParseError::kTruncatedLine).
   virtual bool truncated() const noexcept { return false; }
+  /// The partition of the line just returned (Kafka), 0 for unpartitioned sources.
+  virtual uint32_t partition() const noexcept { return 0; }
+  /// A partitioned source's partitions now assigned to this reader, and whether each has handed
+  /// out everything it holds (caught up: an idle partition may then stop holding event time
+  /// back). Empty for unpartitioned sources.
+  struct PartitionState {
+    uint32_t partition;
+    bool caught_up;
+  };
+  virtual std::vector<PartitionState> partitions() const { return {}; }
   /// Everything returned so far has been fully processed (Kafka commits offsets; others no-op).
   virtual void commit() {}
   /// Where the source stands: Kafka, per partition, the offset after the last message whose
@@ -154,6 +164,8 @@ class StopDrainingSource final : public LineSource {
   const std::string& name() const noexcept override { return source_.name(); }
   uint64_t line_number() const noexcept override { return source_.line_number(); }
   bool truncated() const noexcept override { return source_.truncated(); }
+  uint32_t partition() const noexcept override { return source_.partition(); }
+  std::vector<PartitionState> partitions() const override { return source_.partitions(); }
   void commit() override { source_.commit(); }
   Position position() const override { return source_.position(); }
   bool commit(const Position& position) override { return source_.commit(position); }

@@ -17,6 +17,7 @@
 #pragma once
 
 #include "logpipe/alerts.h"
+#include "logpipe/event_sources.h"
 #include "logpipe/metrics.h"
 #include "logpipe/pump.h"
 
@@ -63,6 +64,7 @@ struct ServiceConfig {
   int64_t stats_every_us = 0;     ///< --stats period; 0 = no periodic statistics
   int64_t commit_every_us = 5'000'000;  ///< how often a Kafka position is noted (--commit-interval)
   int64_t publish_every_us = 500'000;   ///< how often the Prometheus snapshot is refreshed
+  int64_t partition_idle_us = 5'000'000;  ///< a caught-up partition quiet this long stops holding event time
   bool verbose = false;           ///< say when offsets are committed, and the summary at the end
 };
 
@@ -91,6 +93,7 @@ class StreamService final : public RecordSink, public PumpObserver {
   // PumpObserver.
   void on_input(PumpInput& input) override;
   bool on_tick(PumpInput& input, bool quiet) override;
+  void on_input_end(PumpInput& input, bool complete) override;
 
   /// End of input (or a stop): evaluates the open windows, closes the sinks (which deliver what is
   /// left, or throw), and commits the inputs that `pump` read through when every alert was
@@ -121,6 +124,7 @@ class StreamService final : public RecordSink, public PumpObserver {
   AlertEvaluator alerts_;
   ObserverList observers_;
   WindowEngine engine_;
+  EventSources sources_;
   MetricsPublisher* metrics_;
   Clock& clock_;
   std::FILE* diagnostics_;

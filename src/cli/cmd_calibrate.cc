@@ -18,12 +18,15 @@
 #include "logpipe/calibrate.h"
 #include "logpipe/config.h"
 #include "logpipe/error.h"
+#include "logpipe/event_sources.h"
+#include "logpipe/io/endpoint.h"
 #include "logpipe/format.h"
 #include "logpipe/io/files.h"
 #include "logpipe/io/inputs.h"
 #include "logpipe/malformed.h"
 #include "logpipe/metrics.h"
 #include "logpipe/pump.h"
+#include "logpipe/stream_service.h"
 #include "logpipe/timeutil.h"
 #include "logpipe/window_log.h"
 
@@ -46,18 +49,28 @@ struct CalibrateOptions {
   EndpointOptions net;  ///< --tls-*, --kafka-option[-file], --group, --idle-exit
 };
 
-// Feeds parsed records to the engine; records without a time cannot be placed in a window.
-class EngineSink final : public RecordSink {
+// Feeds parsed records to the engine, each with its source of event time (a file, a Kafka
+// partition: EventSources); records without a time cannot be placed in a window.
+class EngineSink final : public RecordSink, public PumpObserver {
  public:
-  explicit EngineSink(WindowEngine& engine) : engine_(engine) {}
+  EngineSink(WindowEngine& engine, const RecordPump& pump) : engine_(engine), pump_(pump), sources_(engine, 5'000'000) {}
   ParseError on_record(const Record& r) override {
-    if (engine_.add(r) == WindowEngine::AddResult::kNoTime) ++no_time_;
+    if (engine_.add(r, sources_.source_of(pump_.origin())) == WindowEngine::AddResult::kNoTime) ++no_time_;
     return ParseError::kNone;  // counted apart: "N records without a time skipped"
   }
+  void on_input(PumpInput& input) override { sources_.on_input(input); }
+  bool on_tick(PumpInput& input, bool) override {
+    sources_.on_tick(input, clock_.steady_us());
+    return true;
+  }
+  void on_input_end(PumpInput&, bool) override { sources_.on_input_end(); }
   uint64_t no_time() const noexcept { return no_time_; }
 
  private:
   WindowEngine& engine_;
+  const RecordPump& pump_;
+  EventSources sources_;
+  SystemClock clock_;
   uint64_t no_time_ = 0;
 };
 
@@ -126,24 +139,44 @@ int run_calibrate(CalibrateOptions& o) {
   if (o.input.format != "auto") make_parser(o.input.format);  // a bad --format is a usage error now
   auto inputs = open_pump_inputs(info.inputs, o.net, FileReading::kBatch, o.input.verbose);
   const bool live = std::any_of(inputs.begin(), inputs.end(), [](const auto& in) { return in->network(); });
+  // Files can be read again; stdin and network inputs cannot.
+  const bool rereadable = std::none_of(info.inputs.begin(), info.inputs.end(),
+                                       [](const std::string& e) { return e == "-" || endpoint_scheme(e) != "file"; });
   auto out = open_output_replacing(o.output);
   const bool toml_on_stdout = o.output == "-";
-  std::unique_ptr<ByteSink> window_log_sink;
-  if (!o.window_log.empty()) window_log_sink = open_output(o.window_log);
 
-  MalformedLog malformed(open_rejects(o.input.rejects), o.input.strict);
-  RecordPump pump(PumpOptions{o.input.format, o.input.verbose, 1, &g_stop_requested}, malformed);
-  Calibrator calibrator(calibration);
-  ObserverList observers;
-  observers.add(calibrator);
-  std::unique_ptr<WindowLog> window_log;
-  if (window_log_sink) {
-    window_log = std::make_unique<WindowLog>(*window_log_sink);
-    observers.add(*window_log);
-  }
-  WindowEngine engine(engine_config, observers);
-  EngineSink sink(engine);
-  {
+  // One pass over the history. Calibration is batch: a record must not be lost because it came
+  // after its window had closed. Event time is tracked per file and per Kafka partition, so
+  // ordered inputs lose nothing with the default lateness; when files are out of order (given in
+  // the wrong order, or disordered inside), the pass measured the lateness that would have kept
+  // every record, and the files are read again with it.
+  struct Pass {
+    std::unique_ptr<MalformedLog> malformed;
+    std::unique_ptr<RecordPump> pump;
+    std::unique_ptr<Calibrator> calibrator;
+    std::unique_ptr<ByteSink> window_log_sink;
+    std::unique_ptr<WindowLog> window_log;
+    std::unique_ptr<ObserverList> observers;
+    std::unique_ptr<WindowEngine> engine;
+    std::unique_ptr<EngineSink> sink;
+  };
+  auto run_pass = [&](int64_t lateness_us) {
+    Pass p;
+    p.malformed = std::make_unique<MalformedLog>(open_rejects(o.input.rejects), o.input.strict);
+    p.pump = std::make_unique<RecordPump>(PumpOptions{o.input.format, o.input.verbose, 1, &g_stop_requested},
+                                          *p.malformed);
+    p.calibrator = std::make_unique<Calibrator>(calibration);
+    p.observers = std::make_unique<ObserverList>();
+    p.observers->add(*p.calibrator);
+    if (!o.window_log.empty()) {
+      p.window_log_sink = open_output(o.window_log);
+      p.window_log = std::make_unique<WindowLog>(*p.window_log_sink);
+      p.observers->add(*p.window_log);
+    }
+    EngineConfig config = engine_config;
+    config.lateness_us = lateness_us;
+    p.engine = std::make_unique<WindowEngine>(config, *p.observers);
+    p.sink = std::make_unique<EngineSink>(*p.engine, *p.pump);
     std::unique_ptr<ProgressBar> bar;
     uint64_t total = 0;
     for (const auto& in : inputs) total += in->size();
@@ -155,10 +188,27 @@ int run_calibrate(CalibrateOptions& o) {
             return done;
           },
           total);
-    pump.run(inputs, sink);  // a network input: until it ends, --idle-exit or a signal
+    p.pump->run(inputs, *p.sink, p.sink.get());  // a network input: until it ends, --idle-exit or a signal
+    p.engine->flush();
+    if (p.window_log_sink) p.window_log_sink->close();
+    return p;
+  };
+  Pass pass = run_pass(engine_config.lateness_us);
+  if (pass.engine->stats().late > 0 && rereadable && !pass.pump->stopped()) {
+    // Whole seconds, rounded up: the windows then hold every record of this same order.
+    const int64_t lateness = (pass.engine->stats().needed_lateness_us / 1'000'000 + 1) * 1'000'000;
+    fmt::print(stderr,
+               "logpipe: {} record{} came after their window had closed (inputs out of time order); reading "
+               "again with a lateness of {} s so that none is lost\n",
+               pass.engine->stats().late, pass.engine->stats().late == 1 ? "" : "s", lateness / 1'000'000);
+    inputs = open_pump_inputs(info.inputs, o.net, FileReading::kBatch, false);
+    pass = run_pass(lateness);
   }
-  engine.flush();
-  if (window_log_sink) window_log_sink->close();
+  MalformedLog& malformed = *pass.malformed;
+  RecordPump& pump = *pass.pump;
+  WindowEngine& engine = *pass.engine;
+  Calibrator& calibrator = *pass.calibrator;
+  EngineSink& sink = *pass.sink;
   // Files: an interrupted run would calibrate on part of the history, so nothing is written. A
   // network input has no end of its own: a signal ends it and what was read is calibrated.
   if (pump.stopped() && !live) runtime_error("interrupted: no thresholds written");
@@ -195,8 +245,9 @@ int run_calibrate(CalibrateOptions& o) {
     stdout_sink->write(table);
     stdout_sink->close();
   }
-  if (info.late)
-    fmt::print(stderr, "logpipe: {} late record{} dropped (give the files in time order)\n",
+  if (info.late)  // only an input that cannot be read again (stdin, a socket, Kafka) gets here
+    fmt::print(stderr, "logpipe: {} late record{} dropped (the input was out of time order by more than the "
+               "lateness and cannot be read again)\n",
                info.late, info.late == 1 ? "" : "s");
   if (info.no_time)
     fmt::print(stderr, "logpipe: {} record{} without a time skipped\n", info.no_time,

@@ -48,6 +48,7 @@ struct StreamOptions {
   std::string metrics_listen;
   std::string window_log;
   std::string commit_interval = "5s";
+  std::string partition_idle = "5s";
   EndpointOptions net;  ///< --tls-*, --kafka-option[-file], --group
   const CLI::App* app = nullptr;  ///< to tell a flag given from its default (flags override --config)
 };
@@ -125,6 +126,8 @@ Setup resolve(const StreamOptions& o, const ThresholdConfig& file) {
   s.service.idle_exit_us = o.net.idle_exit_us;
   if (o.stats) s.service.stats_every_us = duration_option(o.stats_interval, "--stats-interval", false);
   if (o.stats && s.service.stats_every_us <= 0) usage_error("--stats-interval: must be positive");
+  s.service.partition_idle_us = duration_option(o.partition_idle, "--partition-idle", false);
+  if (s.service.partition_idle_us <= 0) usage_error("--partition-idle: must be positive");
   s.service.commit_every_us = duration_option(o.commit_interval, "--commit-interval", false);
   if (s.service.commit_every_us <= 0) usage_error("--commit-interval: must be positive");
 
@@ -258,6 +261,11 @@ RunFn setup_stream(CLI::App& command) {
                      "Also write one JSON line per closed window (its counts and global values) to ENDPOINT "
                      "(-, FILE appended, tcp://, tls://, kafka://)")
       ->type_name("ENDPOINT");
+  command.add_option("--partition-idle", o->partition_idle,
+                     "Kafka input: a partition that handed out everything and stayed quiet this long stops "
+                     "holding event time back (the watermark is the minimum over active partitions)")
+      ->type_name("DURATION")
+      ->capture_default_str();
   command.add_option("--commit-interval", o->commit_interval,
                      "Kafka input: commit offsets this often while running (only past closed windows and "
                      "delivered alerts)")

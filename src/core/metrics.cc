@@ -83,7 +83,7 @@ MetricValue WindowView::value_of(MetricId m, const KeyTable::Entry& e) const noe
 }
 
 WindowEngine::WindowEngine(EngineConfig config, WindowObserver& observer)
-    : config_(std::move(config)), classifier_(config_.errors), observer_(observer) {
+    : config_(std::move(config)), classifier_(config_.errors), observer_(observer), sources_(1) {
   config_.validate();
   if (config_.hop_us == 0) config_.hop_us = config_.window_us;
   pane_us_ = std::gcd(config_.window_us, config_.hop_us);
@@ -120,32 +120,39 @@ WindowEngine::Pane& WindowEngine::pane_for(int64_t index) {
   return **panes_.insert(pos, std::move(p));
 }
 
-WindowEngine::AddResult WindowEngine::add(const Record& r) {
+WindowEngine::AddResult WindowEngine::add(const Record& r, SourceId source) {
   if (r.time_us == kNoTime) return AddResult::kNoTime;
   const int64_t t = r.time_us;
   const int64_t hop = config_.hop_us, size = config_.window_us;
   // Windows containing t: indices first..last (start = index * hop).
   const int64_t last = floor_div(t, hop);
   const int64_t first = floor_div(t - size, hop) + 1;
+  Source& src = sources_[source];
+  if (src.idle || src.removed) {  // back: it holds the watermark again (from where it is now)
+    if (src.idle) --stats_.idle_sources;
+    if (src.removed) ++stats_.sources;
+    src.idle = src.removed = false;
+    recompute_frontier();
+  }
   if (started_) {
     // Late when every window holding t has closed, or would have by the lateness rule.
     // (Before any window closed, only the lateness rule applies: earlier windows may still open.)
     if ((closed_any_ && last < next_window_) ||
-        last * hop + size + config_.lateness_us < stats_.max_time_us) {
+        (frontier_us_ != kNoTime && last * hop + size + config_.lateness_us < frontier_us_)) {
       ++stats_.late;
+      stats_.needed_lateness_us = std::max(stats_.needed_lateness_us, frontier_us_ - (last * hop + size));
       return AddResult::kLate;
     }
     if (!closed_any_ && first < next_window_) {
       // Out of order before anything closed: open earlier windows, but never one that the
       // lateness rule already considers complete.
       int64_t open_from = first;
-      while (open_from * hop + size + config_.lateness_us < stats_.max_time_us) ++open_from;
+      while (frontier_us_ != kNoTime && open_from * hop + size + config_.lateness_us < frontier_us_) ++open_from;
       next_window_ = std::min(next_window_, open_from);
     }
   } else {
     started_ = true;
     next_window_ = first;
-    stats_.max_time_us = t;
   }
   Pane& pane = pane_for(floor_div(t, pane_us_));
   // Hash the three keys and prefetch their slots first: the three table misses then overlap.
@@ -154,23 +161,84 @@ WindowEngine::AddResult WindowEngine::add(const Record& r) {
   pane.aggregate.add(classifier_.outcome(r), keys, r.duration_us);
   ++stats_.records;
   newest_record_us_ = std::max(newest_record_us_, t);
-  if (t > stats_.max_time_us) {
-    stats_.max_time_us = t;
-    close_ready_windows();
+  if (stats_.max_time_us == kNoTime || t > stats_.max_time_us) stats_.max_time_us = t;
+  if (src.newest == kNoTime || t > src.newest) {
+    src.newest = t;
+    // The frontier moves only when the source holding it moves (newest times only grow).
+    if (sources_.size() == 1) {
+      if (frontier_us_ == kNoTime || t > frontier_us_) {
+        frontier_us_ = t;
+        close_ready_windows();
+      }
+    } else if (source == min_source_) {
+      recompute_frontier();
+    }
   }
   return AddResult::kAdded;
 }
 
+SourceId WindowEngine::add_source() {
+  sources_.push_back(Source{});
+  ++stats_.sources;
+  recompute_frontier();
+  return static_cast<SourceId>(sources_.size() - 1);
+}
+
+void WindowEngine::set_idle(SourceId source, bool idle) {
+  Source& s = sources_[source];
+  if (s.removed || s.idle == idle) return;
+  s.idle = idle;
+  idle ? ++stats_.idle_sources : --stats_.idle_sources;
+  recompute_frontier();
+}
+
+void WindowEngine::remove_source(SourceId source) {
+  Source& s = sources_[source];
+  if (s.removed) return;
+  if (s.idle) --stats_.idle_sources;
+  s.removed = true;
+  s.idle = false;
+  --stats_.sources;
+  recompute_frontier();
+}
+
+// The minimum newest time over the active sources (a source with no record yet holds it at
+// kNoTime), or, when no source is active, the newest time of any: never backwards.
+void WindowEngine::recompute_frontier() {
+  bool any_active = false, waiting = false;
+  int64_t min_active = INT64_MAX, newest = kNoTime;
+  for (SourceId i = 0; i < sources_.size(); ++i) {
+    const Source& s = sources_[i];
+    if (s.newest != kNoTime && (newest == kNoTime || s.newest > newest)) newest = s.newest;
+    if (s.removed || s.idle) continue;
+    any_active = true;
+    if (s.newest == kNoTime) {
+      waiting = true;
+      min_source_ = i;
+    } else if (!waiting && s.newest < min_active) {
+      min_active = s.newest;
+      min_source_ = i;
+    }
+  }
+  const int64_t f = !any_active ? newest : waiting ? kNoTime : min_active;
+  if (f != kNoTime && (frontier_us_ == kNoTime || f > frontier_us_)) {
+    frontier_us_ = f;
+    if (started_) close_ready_windows();
+  }
+}
+
 void WindowEngine::advance_to(int64_t time_us) {
-  if (!started_ || time_us <= stats_.max_time_us) return;
-  stats_.max_time_us = time_us;
+  if (!started_ || (frontier_us_ != kNoTime && time_us <= frontier_us_)) return;
+  frontier_us_ = time_us;
+  if (stats_.max_time_us == kNoTime || time_us > stats_.max_time_us) stats_.max_time_us = time_us;
   close_ready_windows();
 }
 
 void WindowEngine::close_ready_windows() {
   // Window k is complete when the newest time passes its end plus the lateness (SPEC: "passes"):
   // k * hop + size + lateness < newest, i.e. <= newest - 1 us.
-  close_through(floor_div(stats_.max_time_us - 1 - config_.lateness_us - config_.window_us, config_.hop_us));
+  if (frontier_us_ == kNoTime) return;
+  close_through(floor_div(frontier_us_ - 1 - config_.lateness_us - config_.window_us, config_.hop_us));
 }
 
 void WindowEngine::close_through(int64_t last) {
@@ -243,8 +311,10 @@ void WindowEngine::flush() {
   if (!started_) return;
   // Close every window that holds a record, and those the (possibly advanced) time completed;
   // an empty window that only a quiet wall clock opened is not emitted.
-  close_through(std::max(floor_div(newest_record_us_, config_.hop_us),
-                         floor_div(stats_.max_time_us - 1 - config_.lateness_us - config_.window_us, config_.hop_us)));
+  int64_t last = floor_div(newest_record_us_, config_.hop_us);
+  if (frontier_us_ != kNoTime)
+    last = std::max(last, floor_div(frontier_us_ - 1 - config_.lateness_us - config_.window_us, config_.hop_us));
+  close_through(last);
 }
 
 }  // namespace logpipe

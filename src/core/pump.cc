@@ -81,6 +81,7 @@ void RecordPump::handle(std::string_view line, const LineOrigin& where, RecordSi
     return;
   }
   ParseError e = where.truncated ? ParseError::kTruncatedLine : parser_->parse(line, record_);
+  origin_ = &where;
   if (e == ParseError::kNone) e = sink.on_record(record_);
   if (e == ParseError::kNone) {
     ++stats_.records;
@@ -102,12 +103,18 @@ bool RecordPump::read(PumpInput& input, PumpObserver* observer, OnLine&& on_line
   StopDrainingSource drained(raw, options_.stop);
   LineSource& source = input.network() ? static_cast<LineSource&>(drained) : raw;
   std::vector<std::string> sample;
-  std::vector<std::pair<uint64_t, bool>> numbers;  // line number, truncated
+  struct Sampled {
+    uint64_t line;
+    bool truncated;
+    uint32_t partition;
+  };
+  std::vector<Sampled> numbers;
   std::string sample_source;
   auto replay = [&] {
     if (sample.empty()) return;
     if (!parser_) resolve_format(sample, input.name());
-    for (size_t i = 0; i < sample.size(); ++i) on_line(sample[i], LineOrigin{sample_source, numbers[i].first, numbers[i].second});
+    for (size_t i = 0; i < sample.size(); ++i)
+      on_line(sample[i], LineOrigin{sample_source, numbers[i].line, numbers[i].truncated, numbers[i].partition});
     sample.clear();
     numbers.clear();
   };
@@ -134,10 +141,10 @@ bool RecordPump::read(PumpInput& input, PumpObserver* observer, OnLine&& on_line
         ++stats_.lines;
         stats_.bytes += line.size() + 1;
         if (parser_) {
-          on_line(line, LineOrigin{source.name(), source.line_number(), source.truncated()});
+          on_line(line, LineOrigin{source.name(), source.line_number(), source.truncated(), source.partition()});
         } else {
           sample.emplace_back(line);
-          numbers.emplace_back(source.line_number(), source.truncated());
+          numbers.push_back({source.line_number(), source.truncated(), source.partition()});
           sample_source = source.name();
           if (sample.size() >= kFormatSampleLines) replay();
         }

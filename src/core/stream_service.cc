@@ -26,6 +26,7 @@ StreamService::StreamService(ServiceConfig config, std::vector<AlertSink*> sinks
       sinks_(std::move(sinks)),
       alerts_(config_.thresholds, [this](const std::vector<Alert>& batch) { emit(batch); }),
       engine_(config_.engine, observers_),
+      sources_(engine_, config_.partition_idle_us),
       metrics_(metrics),
       clock_(clock),
       diagnostics_(diagnostics) {
@@ -48,16 +49,21 @@ uint64_t StreamService::lines() const noexcept { return pump_ ? pump_->stats().l
 uint64_t StreamService::malformed() const noexcept { return malformed_ ? malformed_->total() : 0; }
 
 ParseError StreamService::on_record(const Record& r) {
-  return engine_.add(r) == WindowEngine::AddResult::kNoTime ? ParseError::kBadTime : ParseError::kNone;
+  const SourceId source = pump_ ? sources_.source_of(pump_->origin()) : 0;
+  return engine_.add(r, source) == WindowEngine::AddResult::kNoTime ? ParseError::kBadTime : ParseError::kNone;
 }
 
-void StreamService::on_input(PumpInput&) {
+void StreamService::on_input(PumpInput& input) {
   checkpoints_.clear();
   closed_.reset();
+  sources_.on_input(input);
 }
+
+void StreamService::on_input_end(PumpInput&, bool) { sources_.on_input_end(); }
 
 bool StreamService::on_tick(PumpInput& input, bool quiet) {
   const int64_t now = clock_.steady_us();
+  sources_.on_tick(input, now);
   if (quiet) {
     if (lines() != lines_at_last_data_) {  // data arrived since the last quiet spell
       lines_at_last_data_ = lines();

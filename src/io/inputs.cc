@@ -126,6 +126,8 @@ class CountingLineSource final : public LineSource {
   const std::string& name() const noexcept override { return inner_->name(); }
   uint64_t line_number() const noexcept override { return inner_->line_number(); }
   bool truncated() const noexcept override { return inner_->truncated(); }
+  uint32_t partition() const noexcept override { return inner_->partition(); }
+  std::vector<PartitionState> partitions() const override { return inner_->partitions(); }
   void commit() override { inner_->commit(); }
   Position position() const override { return inner_->position(); }
   bool commit(const Position& position) override { return inner_->commit(position); }

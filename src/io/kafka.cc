@@ -225,6 +225,33 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
 
   const std::string& name() const noexcept override { return endpoint; }
   uint64_t line_number() const noexcept override { return line_number_; }
+  uint32_t partition() const noexcept override { return line_partition_; }
+
+  // A partition is caught up when every message the broker holds (the high watermark librdkafka
+  // cached from its last fetch) was handed out: its position (the offset after the last message
+  // passed to us) reached it. An empty partition is caught up from the start.
+  std::vector<PartitionState> partitions() const override {
+    std::vector<PartitionState> out;
+    rd_kafka_topic_partition_list_t* list = nullptr;
+    for (size_t p = 0; p < assigned_.size(); ++p) {
+      if (!assigned_[p]) continue;
+      if (!list) list = rd_kafka_topic_partition_list_new(static_cast<int>(assigned_.size()));
+      rd_kafka_topic_partition_list_add(list, spec_.topic.c_str(), static_cast<int32_t>(p));
+    }
+    if (!list) return out;
+    rd_kafka_position(rk_, list);
+    for (int i = 0; i < list->cnt; ++i) {
+      const auto& tp = list->elems[i];
+      int64_t low = -1, high = -1;
+      bool known = rd_kafka_get_watermark_offsets(rk_, spec_.topic.c_str(), tp.partition, &low, &high) ==
+                       RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0;
+      int64_t at = tp.offset >= 0 ? tp.offset : done_[static_cast<size_t>(tp.partition)];
+      bool caught_up = known && (high == low || (at >= 0 && at >= high));
+      out.push_back({static_cast<uint32_t>(tp.partition), caught_up});
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    return out;
+  }
 
   // Commits, for each assigned partition, the offset after the last message whose lines were all
   // returned. Synchronous, so that a caller that commits before exiting really has committed.
@@ -272,6 +299,7 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     cursor_ = nl ? nl + 1 : end_;
     ++line_number_;
+    line_partition_ = static_cast<uint32_t>(current_->partition);
     if (cursor_ == end_) mark_done(current_);  // every line of this message is now returned
     return true;
   }
@@ -358,6 +386,7 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
   const char* cursor_ = nullptr;
   const char* end_ = nullptr;
   uint64_t line_number_ = 0;
+  uint32_t line_partition_ = 0;  // partition of the line last returned
   int64_t last_message_us_ = 0;  // or of the first assignment: the idle clock
   int64_t opened_us_ = 0;
   bool assigned_once_ = false;

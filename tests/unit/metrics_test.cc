@@ -399,3 +399,85 @@ TEST_CASE("engine: max_keys bounds the keys held for two million distinct ips") 
   CHECK(obs.attacker == 20000);
   CHECK(e.stats().evicted_keys > 0);
 }
+
+namespace {
+
+// Windows as text, for comparing two runs.
+std::string windows_text(const Collector& c) {
+  std::string out;
+  for (const auto& w : c.windows) {
+    out += std::to_string(w.start) + " " + std::to_string(w.global[kRequestRate].requests) + " " +
+           std::to_string(w.global[kErrorRate].errors);
+    for (const auto& [k, v] : w.keyed[kIpRequestRate]) out += " " + k + "=" + std::to_string(v.requests);
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("sources: partitions read in bursts give the windows of one ordered stream") {
+  // 4 partitions (by ip), each in time order, 10 minutes of traffic; read one burst of a
+  // partition after the other, as a Kafka consumer reads a backlog.
+  std::vector<std::vector<Record>> parts(4);
+  std::vector<Record> ordered;
+  std::vector<std::string> ips;
+  for (int i = 0; i < 40; ++i) ips.push_back("10.0.0." + std::to_string(i));
+  for (int s = 0; s < 600; ++s)
+    for (int k = 0; k < 3; ++k) {
+      int ip = (s * 7 + k * 13) % 40;
+      Record r = rec(kT0 + s * kS + k * 1000, (s + k) % 9 ? 200 : 500, "/", ips[static_cast<size_t>(ip)]);
+      parts[static_cast<size_t>(ip % 4)].push_back(r);
+      ordered.push_back(r);
+    }
+  Collector truth;
+  {
+    WindowEngine e(tumbling(), truth);
+    for (const auto& r : ordered) e.add(r);
+    e.flush();
+  }
+  for (size_t burst : {size_t{50}, size_t{700}, size_t{100000}}) {
+    CAPTURE(burst);
+    Collector out;
+    WindowEngine e(tumbling(), out);
+    std::vector<SourceId> ids{0, e.add_source(), e.add_source(), e.add_source()};
+    std::vector<size_t> next(4, 0);
+    bool more = true;
+    while (more) {
+      more = false;
+      for (size_t p = 0; p < 4; ++p)
+        for (size_t n = 0; n < burst && next[p] < parts[p].size(); ++n, more = true)
+          CHECK(e.add(parts[p][next[p]++], ids[p]) == WindowEngine::AddResult::kAdded);
+    }
+    e.flush();
+    CHECK(e.stats().late == 0);
+    CHECK(windows_text(out) == windows_text(truth));
+  }
+}
+
+TEST_CASE("sources: one without records holds the watermark until it is idle or removed") {
+  Collector out;
+  WindowEngine e(tumbling(60, 5), out);
+  SourceId quiet = e.add_source();
+  for (int s = 0; s < 200; ++s) e.add(rec(kT0 + s * kS));
+  CHECK(out.windows.empty());  // partition `quiet` has said nothing yet: nothing may close
+  CHECK(e.frontier_us() == kNoTime);
+  e.set_idle(quiet, true);  // caught up and quiet: it no longer holds the others back
+  CHECK(out.windows.size() == 3);  // the frontier is at 199 s: [0, 60) .. [120, 180) close
+  CHECK(e.stats().idle_sources == 1);
+  // Back with an old record: late, and the lateness that would have kept it is known.
+  CHECK(e.add(rec(kT0 + 10 * kS), quiet) == WindowEngine::AddResult::kLate);
+  CHECK(e.stats().needed_lateness_us == 199 * kS - 60 * kS);
+  CHECK(e.stats().idle_sources == 0);  // a record made it active again...
+  e.add(rec(kT0 + 300 * kS));
+  CHECK(out.windows.size() == 3);  // ...and it holds the watermark at its own newest time (10 s)
+  // A removed source does not hold the watermark.
+  e.remove_source(quiet);
+  CHECK(out.windows.size() == 4);  // 300 s: [180, 240) closes
+  SourceId gone = e.add_source();
+  e.add(rec(kT0 + 400 * kS));
+  CHECK(out.windows.size() == 4);  // `gone` holds it
+  e.remove_source(gone);
+  CHECK(out.windows.size() == 6);
+  CHECK(e.stats().sources == 1);
+}
