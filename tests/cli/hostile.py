@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Hostile and unlucky peers for the hardening tests (docs/reliability.md, "Hostile cases"). The
+expected counts come from what these peers send, never from logpipe.
+
+  line C I                 print line I of client C (a combined line, one second apart)
+  tls-write-close PORT CA CLIENTS LINES [--cert CERT KEY]
+                           CLIENTS TLS clients at once, each writes LINES lines and closes its
+                           socket without reading anything and without close_notify (as Python's
+                           ssl and most one-way shippers do)
+  tls-client PORT CA LINES FIRST [--cert CERT KEY]
+                           one TLS client: LINES lines from client number FIRST, then a clean close
+"""
+import datetime
+import socket
+import sys
+import threading
+
+
+def line(client, i):
+    """Line i of client `client`: a 200 from 10.1.C.x, one second apart from 2025-06-23 08:00."""
+    t = datetime.datetime(2025, 6, 23, 8) + datetime.timedelta(seconds=i)
+    return (f'10.1.{client % 250}.{i % 250} - - [{t:%d/%b/%Y:%H:%M:%S} +0000] '
+            f'"GET /c{client}/{i} HTTP/1.1" 200 {i} "-" "hostile"\n')
+
+
+def tls_context(ca, cert):
+    import ssl
+    ctx = ssl.create_default_context(cafile=ca)
+    if cert:
+        ctx.load_cert_chain(cert[0], cert[1])
+    return ctx
+
+
+def tls_write_close(port, ca, clients, lines, cert):
+    errors = []
+
+    def run(c):
+        try:
+            ctx = tls_context(ca, cert)
+            s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+            s.sendall("".join(line(c, i) for i in range(lines)).encode())
+            s.close()  # no read, no close_notify: what one-way shippers do
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(f"client {c}: {e}")
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        sys.exit("\n".join(errors))
+
+
+def tls_client(port, ca, lines, first, cert):
+    ctx = tls_context(ca, cert)
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+    s.sendall("".join(line(first, i) for i in range(lines)).encode())
+    s.unwrap()
+    s.close()
+
+
+def cert_option(args):
+    if "--cert" in args:
+        i = args.index("--cert")
+        return args[i + 1], args[i + 2]
+    return None
+
+
+if __name__ == "__main__":
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "line":
+        sys.stdout.write(line(int(args[0]), int(args[1])))
+    elif cmd == "tls-write-close":
+        tls_write_close(int(args[0]), args[1], int(args[2]), int(args[3]), cert_option(args))
+    elif cmd == "tls-client":
+        tls_client(int(args[0]), args[1], int(args[2]), int(args[3]), cert_option(args))
+    else:
+        sys.exit(__doc__)
