@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <sys/stat.h>
 
 #include "cli/command.h"
 #include "logpipe/anonymize.h"
@@ -131,6 +132,24 @@ int run_anonymize(AnonymizeCliOptions& c) {
   const AnonymizeStats& stats = writer.stats();
   if (c.input.verbose && !stats.format.empty())
     fmt::print(stderr, "logpipe: {}: format {}\n", inputs.front()->name(), stats.format);
+  // A stop signal that cut a file short leaves a copy that looks finished but is not: like
+  // calibrate, nothing replaces the output then (its temporary file is removed with the sink) and
+  // the exit status says so. Network inputs have no end of their own: a signal is how they end,
+  // and what arrived is written.
+  bool cut_short = false;
+  for (size_t i = 0; i < inputs.size(); ++i) cut_short = cut_short || (pump.stopped() && !pump.read_through(i));
+  if (cut_short) {
+    malformed.print_summary(stderr);
+    struct stat st {};
+    const bool replacing = c.output != "-" && endpoint_scheme(c.output) == "file" &&
+                           (::stat(c.output.c_str(), &st) != 0 || S_ISREG(st.st_mode));
+    if (replacing)  // the sink is dropped unclosed: its temporary file goes, FILE stays as it was
+      runtime_error("interrupted after {} lines: '{}' not written (a previous file is kept)", stats.lines,
+                    c.output);
+    sink->close();
+    runtime_error("interrupted: the output ends after {} of the lines (the input was not read to its end)",
+                  stats.written);
+  }
   sink->close();
   if (input_error.empty())  // Kafka: offsets only once the output is written
     for (size_t i = 0; i < inputs.size(); ++i)
