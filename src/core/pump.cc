@@ -34,7 +34,13 @@ std::vector<uint64_t> split_points(PumpInput& input, uint64_t size, unsigned par
     uint64_t pos = std::max(size * i / parts, cuts.back());
     auto src = input.range(pos, size);
     for (;;) {
-      size_t got = pos < size ? src->read(buf, sizeof buf) : 0;
+      size_t got = 0;
+      try {
+        got = pos < size ? src->read(buf, sizeof buf) : 0;
+      } catch (const Error&) {
+        // The file shrank (truncated under us): no more cuts; reading the ranges reports it
+        // after counting every line there is.
+      }
       if (got == 0) {
         pos = size;
         break;
@@ -217,6 +223,7 @@ bool RecordPump::read_split(PumpInput& input, RecordSink& sink) {
       std::string_view line;
       while (reader.next(line)) {
         if (stop_requested(options_.stop)) break;
+        out.lines = reader.line_number();  // kept if the range fails later
         ++out.stats.lines;
         out.stats.bytes += line.size() + 1;
         if (is_blank(line)) {
@@ -242,8 +249,11 @@ bool RecordPump::read_split(PumpInput& input, RecordSink& sink) {
   for (size_t i = 1; i < n; ++i) threads.emplace_back(run_range, i);
   run_range(0);
   for (auto& t : threads) t.join();
+  // A range that failed (the file was truncated under us) still gave its lines before the
+  // failure: everything read is counted and joined, then the first failure is thrown.
+  std::exception_ptr failure;
   for (auto& r : ranges)
-    if (r.failure) std::rethrow_exception(r.failure);
+    if (r.failure && !failure) failure = r.failure;
   uint64_t offset = 0;
   for (size_t i = 0; i < n; ++i) {
     for (const Bad& b : ranges[i].bad) malformed_.add(input.name(), offset + b.line, {}, b.why);
@@ -255,6 +265,7 @@ bool RecordPump::read_split(PumpInput& input, RecordSink& sink) {
     stats_.malformed += ranges[i].stats.malformed;
     if (i > 0) sink.join(*partial[i]);
   }
+  if (failure) std::rethrow_exception(failure);
   if (stop_requested(options_.stop)) stopped_ = true;
   return true;
 }

@@ -39,6 +39,7 @@ class FileLineSource final : public LineSource {
     struct stat st {};
     if (::fstat(fd_, &st) == 0) {
       regular_ = S_ISREG(st.st_mode);
+      if (regular_) size_at_open_ = st.st_size;
       dev_ = st.st_dev;
       ino_ = st.st_ino;
     }
@@ -148,6 +149,10 @@ class FileLineSource final : public LineSource {
 
   int at_end(int timeout_ms) {
     if (!follow_) {
+      // Shorter than when it was opened: truncated while being read. What was read is handed
+      // out, then the input fails, naming the file (as analyze does, inputs.cc).
+      if (regular_ && offset_ < size_at_open_)
+        error_ = std::make_exception_ptr(truncated_while_read(path_, static_cast<uint64_t>(size_at_open_), fd_));
       eof_ = true;
       return 0;
     }
@@ -195,6 +200,7 @@ class FileLineSource final : public LineSource {
   dev_t dev_ = 0;
   ino_t ino_ = 0;
   off_t offset_ = 0;
+  off_t size_at_open_ = 0;  // a regular file's size when opened (without follow: where it must end)
   std::unique_ptr<ByteSource> decoder_;
   std::vector<char> buffer_;
   size_t begin_ = 0, end_ = 0, scan_ = 0;

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace logpipe {
@@ -185,6 +186,13 @@ class ZstdSource final : public ByteSource, DecoderFailure {
 };
 
 }  // namespace
+
+Error truncated_while_read(const std::string& name, uint64_t size_when_opened, int fd) {
+  struct stat st {};
+  std::string now = ::fstat(fd, &st) == 0 ? std::to_string(st.st_size) : std::string("?");
+  return Error(kExitRuntime, fmt::format("{}: truncated while being read (it had {} bytes when opened, {} now)", name,
+                                         size_when_opened, now));
+}
 
 std::unique_ptr<ByteSource> maybe_decompress(std::unique_ptr<ByteSource> raw) {
   std::string head(4, '\0');

@@ -17,17 +17,28 @@
 namespace logpipe {
 namespace {
 
+// A regular file that ends before the size it had when it was opened was truncated while being
+// read: what was read is counted and the input fails, naming it, so that a report of part of the
+// file never looks complete (3,000,000 lines truncated under analyze gave a report of 162,320
+// lines and exit 0).
+
 // Reads a descriptor, counting the raw bytes (compressed ones for a compressed file) for progress.
+// `size` is a regular file's size when opened (0: not a regular file).
 class CountingFdSource final : public ByteSource {
  public:
-  CountingFdSource(int fd, const std::string& name, std::atomic<uint64_t>& counter)
-      : fd_(fd), name_(name), counter_(counter) {}
+  CountingFdSource(int fd, const std::string& name, std::atomic<uint64_t>& counter, uint64_t size)
+      : fd_(fd), name_(name), counter_(counter), size_(size) {}
   size_t read(char* buf, size_t n) override {
     for (;;) {
       ssize_t r = ::read(fd_, buf, n);
-      if (r >= 0) {
+      if (r > 0) {
         counter_.fetch_add(static_cast<uint64_t>(r), std::memory_order_relaxed);
+        position_ += static_cast<uint64_t>(r);
         return static_cast<size_t>(r);
+      }
+      if (r == 0) {
+        if (position_ < size_) throw truncated_while_read(name_, size_, fd_);
+        return 0;
       }
       if (errno != EINTR) system_error(errno, "cannot read '" + name_ + "'");
     }
@@ -38,13 +49,16 @@ class CountingFdSource final : public ByteSource {
   int fd_;
   const std::string& name_;
   std::atomic<uint64_t>& counter_;
+  uint64_t size_;
+  uint64_t position_ = 0;
 };
 
 // Reads bytes [begin, end) of an open file with pread: threads share the descriptor.
 class RangeSource final : public ByteSource {
  public:
-  RangeSource(int fd, uint64_t begin, uint64_t end, const std::string& name, std::atomic<uint64_t>& counter)
-      : fd_(fd), pos_(begin), end_(end), name_(name), counter_(counter) {}
+  RangeSource(int fd, uint64_t begin, uint64_t end, uint64_t file_size, const std::string& name,
+              std::atomic<uint64_t>& counter)
+      : fd_(fd), pos_(begin), end_(end), file_size_(file_size), name_(name), counter_(counter) {}
   size_t read(char* buf, size_t n) override {
     n = static_cast<size_t>(std::min<uint64_t>(n, end_ - pos_));
     if (n == 0) return 0;
@@ -52,6 +66,7 @@ class RangeSource final : public ByteSource {
       ssize_t got = ::pread(fd_, buf, n, static_cast<off_t>(pos_));
       if (got < 0 && errno == EINTR) continue;
       if (got < 0) system_error(errno, "cannot read '" + name_ + "'");
+      if (got == 0) throw truncated_while_read(name_, file_size_, fd_);  // the range was inside the file
       pos_ += static_cast<uint64_t>(got);
       counter_.fetch_add(static_cast<uint64_t>(got), std::memory_order_relaxed);
       return static_cast<size_t>(got);
@@ -62,6 +77,7 @@ class RangeSource final : public ByteSource {
  private:
   int fd_;
   uint64_t pos_, end_;
+  uint64_t file_size_;  // when opened
   const std::string& name_;
   std::atomic<uint64_t>& counter_;
 };
@@ -93,12 +109,14 @@ class BatchFileInput final : public PumpInput {
   }
   const std::string& name() const noexcept override { return name_; }
   LineSource& lines() override {
-    if (!lines_) lines_ = std::make_unique<ByteLineSource>(maybe_decompress(std::make_unique<CountingFdSource>(fd_, name_, read_)));
+    if (!lines_)
+      lines_ = std::make_unique<ByteLineSource>(
+          maybe_decompress(std::make_unique<CountingFdSource>(fd_, name_, read_, size_)));
     return *lines_;
   }
   uint64_t splittable_size() const noexcept override { return splittable_; }
   std::unique_ptr<ByteSource> range(uint64_t begin, uint64_t end) override {
-    return std::make_unique<RangeSource>(fd_, begin, end, name_, read_);
+    return std::make_unique<RangeSource>(fd_, begin, end, size_, name_, read_);
   }
   uint64_t bytes_read() const noexcept override { return read_.load(std::memory_order_relaxed); }
   uint64_t size() const noexcept override { return size_; }

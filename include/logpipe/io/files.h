@@ -2,6 +2,7 @@
 // magic bytes, not by name), and writing with compression chosen by suffix.
 #pragma once
 
+#include "logpipe/error.h"
 #include "logpipe/io/layer.h"
 #include "logpipe/sink.h"
 #include "logpipe/source.h"
@@ -27,6 +28,11 @@ std::unique_ptr<ByteSource> open_input(const std::string& path);
 /// Reads descriptor `fd` (not owned) after replaying `head`, bytes already read from it (to sniff
 /// the magic), decompressing gzip or zstd.
 std::unique_ptr<ByteSource> decompress_fd(int fd, std::string head, const std::string& name);
+
+/// The failure of a regular file (open on `fd`) that ended before the size it had when opened: it
+/// was truncated while being read (copytruncate rotation, a file rewritten in place). A runtime
+/// error naming it, with both sizes.
+Error truncated_while_read(const std::string& name, uint64_t size_when_opened, int fd);
 
 /// Wraps a source so that gzip or zstd content is decompressed (detected from the first bytes).
 std::unique_ptr<ByteSource> maybe_decompress(std::unique_ptr<ByteSource> raw);
