@@ -21,11 +21,15 @@
 #include <boost/asio.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <list>
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 
 namespace logpipe::detail {
 namespace {
@@ -262,8 +266,18 @@ class TcpLineSource final : public LineSource {
   std::vector<Connection*> polled_;
 };
 
+// UDP has no flow control: when datagrams arrive faster than they are read, the kernel drops
+// them once the socket's receive buffer is full. We ask for a large buffer (the kernel caps it at
+// net.core.rmem_max), drain the socket with as few system calls as we can, and count the drops:
+// SO_RXQ_OVFL stamps each datagram with the socket's drop count, and at the end the count is read
+// from /proc/net/udp (drops after the last datagram received are there too). Drops are not
+// silent: a warning while they happen, and at the end the input fails, naming how many, after
+// every datagram received was counted (exit status 1). (The kernel dropped 17,476 datagrams
+// under analyze, which said nothing and exited 0.)
 class UdpLineSource final : public LineSource {
  public:
+  static constexpr int kReceiveBuffer = 32 << 20;
+
   UdpLineSource(const std::string& host_port, const EndpointOptions& o)
       : spec_("udp://" + host_port), idle_exit_us_(o.idle_exit_us), socket_(io_) {
     auto [host, port] = split_host_port(host_port);
@@ -271,13 +285,21 @@ class UdpLineSource final : public LineSource {
     boost::system::error_code ec;
     socket_.open(ep.protocol(), ec);
     if (!ec) socket_.set_option(udp::socket::reuse_address(true), ec);
-    if (!ec) socket_.set_option(asio::socket_base::receive_buffer_size(8 << 20), ec), ec = {};
+    if (!ec) socket_.set_option(asio::socket_base::receive_buffer_size(kReceiveBuffer), ec), ec = {};
     if (!ec) socket_.bind(ep, ec);
     if (ec) runtime_error("{}: cannot listen: {}", spec_, ec.message());
     auto bound = socket_.local_endpoint();
     spec_ = bound.address().is_v6() ? fmt::format("udp://[{}]:{}", bound.address().to_string(), bound.port())
                                     : fmt::format("udp://{}:{}", bound.address().to_string(), bound.port());
     socket_.non_blocking(true, ec);
+    const int fd = socket_.native_handle();
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
+    int size = 0;
+    socklen_t len = sizeof size;
+    if (::getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, &len) == 0) buffer_bytes_ = size;
+    struct stat st {};
+    if (::fstat(fd, &st) == 0) inode_ = st.st_ino;
     buffer_.resize(65536 + kPadding);
   }
 
@@ -294,11 +316,13 @@ class UdpLineSource final : public LineSource {
         ++line_number_;
         return Status::kLine;
       }
-      // One datagram at a time with poll(2): no reactor needed for a single socket.
+      if (finished_) return end();
+      // Read first, poll only when nothing is waiting: one system call per datagram in a burst.
+      if (receive()) continue;
       auto until = deadline;
       if (idle_exit_us_ > 0) {
         auto idle_end = last_data_ + std::chrono::microseconds(idle_exit_us_);
-        if (std::chrono::steady_clock::now() >= idle_end) return Status::kEnd;
+        if (std::chrono::steady_clock::now() >= idle_end) return end();
         until = std::min(until, idle_end);
       }
       pollfd p{socket_.native_handle(), POLLIN, 0};
@@ -307,29 +331,96 @@ class UdpLineSource final : public LineSource {
       int r = ::poll(&p, 1, std::max(left, 0));
       if (r < 0 && errno != EINTR) system_error(errno, "cannot poll '" + spec_ + "'");
       if (r <= 0 && until == deadline) return Status::kTimeout;
-      if (r <= 0) continue;
-      boost::system::error_code ec;
-      size_t n = socket_.receive_from(asio::buffer(buffer_.data(), buffer_.size() - kPadding), peer_, 0, ec);
-      if (ec == asio::error::would_block || ec == asio::error::try_again || ec == asio::error::interrupted) continue;
-      if (ec) runtime_error("{}: cannot receive: {}", spec_, ec.message());
-      begin_ = 0;
-      end_ = n;
-      last_data_ = std::chrono::steady_clock::now();
     }
   }
   const std::string& name() const noexcept override { return spec_; }
   uint64_t line_number() const noexcept override { return line_number_; }
+  // A stop signal: what is queued was read by the caller's draining; the next call ends.
+  void finish() override { finished_ = true; }
 
  private:
+  // One datagram into the buffer; false when none is waiting.
+  bool receive() {
+    iovec iov{buffer_.data(), buffer_.size() - kPadding};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(uint32_t))];
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = ::recvmsg(socket_.native_handle(), &msg, MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return false;
+      system_error(errno, "cannot receive on '" + spec_ + "'");
+    }
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+        uint32_t dropped = 0;
+        std::memcpy(&dropped, CMSG_DATA(c), sizeof dropped);
+        note_drops(dropped);
+      }
+    begin_ = 0;
+    end_ = static_cast<size_t>(n);
+    last_data_ = std::chrono::steady_clock::now();
+    return true;
+  }
+
+  void note_drops(uint64_t total) {
+    if (total <= dropped_) return;
+    dropped_ = total;
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_warning_ < std::chrono::seconds(10)) return;
+    last_warning_ = now;
+    std::fprintf(stderr, "logpipe: %s: warning: the kernel dropped %llu datagrams so far (receive buffer of %d KiB full)\n",
+                 spec_.c_str(), static_cast<unsigned long long>(dropped_), buffer_bytes_ / 1024);
+  }
+
+  // The socket's drop count from /proc/net/udp or udp6 (the last column of its inode's row).
+  uint64_t kernel_drops() const {
+    for (const char* table : {"/proc/net/udp", "/proc/net/udp6"}) {
+      std::FILE* f = std::fopen(table, "r");
+      if (!f) continue;
+      char row[512];
+      uint64_t drops = 0;
+      bool found = false;
+      while (!found && std::fgets(row, sizeof row, f)) {
+        unsigned long long inode = 0, count = 0;
+        // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
+        if (std::sscanf(row, " %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %*s %*s %llu", &inode, &count) == 2 &&
+            inode == inode_) {
+          drops = count;
+          found = true;
+        }
+      }
+      std::fclose(f);
+      if (found) return drops;
+    }
+    return 0;
+  }
+
+  // The end of the input (--idle-exit, or a stop once drained): fails when datagrams were lost.
+  Status end() {
+    note_drops(std::max<uint64_t>(dropped_, kernel_drops()));
+    if (dropped_ > 0)
+      runtime_error("{}: {} datagram{} dropped by the kernel (receive buffer of {} KiB full: send slower, or raise "
+                    "net.core.rmem_max, up to {} MiB is asked for); every datagram received was counted",
+                    spec_, dropped_, dropped_ == 1 ? "" : "s", buffer_bytes_ / 1024, kReceiveBuffer >> 20);
+    return Status::kEnd;
+  }
+
   std::string spec_;
   int64_t idle_exit_us_;
   std::chrono::steady_clock::time_point last_data_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_warning_{};
   asio::io_context io_;
   udp::socket socket_;
-  udp::endpoint peer_;
   std::vector<char> buffer_;
   size_t begin_ = 0, end_ = 0;
   uint64_t line_number_ = 0;
+  uint64_t dropped_ = 0;  // datagrams the kernel dropped, as far as we know
+  int buffer_bytes_ = 0;  // the receive buffer the kernel granted (it reports twice the usable size)
+  ino_t inode_ = 0;
+  bool finished_ = false;
 };
 
 }  // namespace

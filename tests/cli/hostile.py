@@ -9,6 +9,8 @@ expected counts come from what these peers send, never from logpipe.
                            ssl and most one-way shippers do)
   tls-client PORT CA LINES FIRST [--cert CERT KEY]
                            one TLS client: LINES lines from client number FIRST, then a clean close
+  udp-send PORT COUNT      COUNT datagrams of one line each, as fast as it can; prints COUNT once
+                           every sendto() succeeded
 """
 import datetime
 import socket
@@ -60,6 +62,13 @@ def tls_client(port, ca, lines, first, cert):
     s.close()
 
 
+def udp_send(port, count):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for i in range(count):
+        s.sendto(line(7, i).encode(), ("127.0.0.1", port))
+    print(count)
+
+
 def cert_option(args):
     if "--cert" in args:
         i = args.index("--cert")
@@ -75,5 +84,7 @@ if __name__ == "__main__":
         tls_write_close(int(args[0]), args[1], int(args[2]), int(args[3]), cert_option(args))
     elif cmd == "tls-client":
         tls_client(int(args[0]), args[1], int(args[2]), int(args[3]), cert_option(args))
+    elif cmd == "udp-send":
+        udp_send(int(args[0]), int(args[1]))
     else:
         sys.exit(__doc__)
