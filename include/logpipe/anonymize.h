@@ -93,7 +93,7 @@ class AnonymizeWriter final : public LineSink {
   void on_input_end() override;
   /// A file's rest read straight into the rewriting blocks (no copy per line).
   bool read_rest(ByteSource& rest, std::string_view unread, const std::string& source, uint64_t lines_before,
-                 const StopFlag* stop) override;
+                 size_t max_line, const StopFlag* stop) override;
   const AnonymizeStats& stats() const noexcept;
 
  private:

@@ -26,6 +26,7 @@ enum class ParseError : uint8_t {
   kNotJsonObject,
   kBadField,
   kTruncatedLine,  ///< cut short by a disconnect (LineSource::truncated)
+  kLineTooLong,    ///< longer than --max-line-bytes (LineSize::kCut): cut, never parsed
   kCount_,
 };
 

@@ -54,6 +54,8 @@ class PumpInput {
   virtual uint64_t bytes_read() const noexcept { return 0; }
   /// The raw size when known in advance (a regular file), else 0.
   virtual uint64_t size() const noexcept { return 0; }
+  /// --max-line-bytes: the line cap of this input's readers (ranges, a sink's own reading).
+  virtual size_t max_line_bytes() const noexcept { return kDefaultMaxLineBytes; }
 };
 
 /// Receives the parsed records of a pump, in input order.
@@ -78,6 +80,8 @@ struct LineOrigin {
   uint64_t line = 0;          ///< 1-based line number within that source
   bool truncated = false;     ///< cut short by a failing input or a client that went away
   uint32_t partition = 0;     ///< the source's partition (Kafka), 0 for unpartitioned sources
+  bool too_long = false;      ///< the first --max-line-bytes of a longer line (LineSize::kCut);
+                              ///< the rest of that line is never handed out
 };
 
 /// Receives the lines of a pump themselves (anonymize rewrites them byte for byte).
@@ -92,15 +96,18 @@ class LineSink {
   virtual void on_input_end() {}
   /// Optional fast path for a plain byte input (a file, stdin) once the format is known: the sink
   /// reads the rest itself in whole-line blocks, with no copy per line. `unread` comes first,
-  /// then `rest`; the first of those lines is line `lines_before + 1` of `source`. It stops at a
-  /// stop signal between blocks and throws the input's Error after what was read before the
-  /// failure (as the pump would). Returns false when the sink has no such path (the default).
+  /// then `rest`; the first of those lines is line `lines_before + 1` of `source`. A line longer
+  /// than `max_line` bytes is one malformed line (ParseError::kLineTooLong), its rest skipped. It
+  /// stops at a stop signal between blocks and throws the input's Error after what was read
+  /// before the failure (as the pump would). Returns false when the sink has no such path (the
+  /// default).
   virtual bool read_rest(ByteSource& rest, std::string_view unread, const std::string& source,
-                         uint64_t lines_before, const StopFlag* stop) {
+                         uint64_t lines_before, size_t max_line, const StopFlag* stop) {
     (void)rest;
     (void)unread;
     (void)source;
     (void)lines_before;
+    (void)max_line;
     (void)stop;
     return false;
   }
@@ -152,6 +159,10 @@ struct PumpStats {
 
 /// Lines sampled to detect a format.
 inline constexpr size_t kFormatSampleLines = 16;
+/// At most this many bytes of sampled lines are kept (copied) while the format is unknown: a line
+/// that would pass it decides the format with those before it (16 sniffed lines of 64 MiB used to
+/// pin 1 GiB per listener).
+inline constexpr size_t kFormatSampleBytes = 1u << 20;
 /// Byte ranges smaller than this are not worth a thread.
 inline constexpr uint64_t kMinRangeBytes = 256 * 1024;
 
@@ -187,7 +198,9 @@ class RecordPump {
 
  private:
   struct Lines;
-  void resolve_format(std::span<const std::string> sample, const std::string& source);
+  struct Sampled;
+  void resolve_format(std::span<const std::string> sample, std::span<const Sampled> about,
+                      std::string_view also, const std::string& source);
   // Reads an input in order; true when it was read through (see read_through()). Once the format
   // is known, `take_rest(source)` may read the rest of a plain input itself (true: it did).
   template <typename OnLine, typename TakeRest>

@@ -28,6 +28,55 @@ class ByteSource {
   virtual const std::string& name() const noexcept = 0;
 };
 
+/// --max-line-bytes by default: longer lines are cut (memory stays bounded whatever the input,
+/// /dev/zero included).
+inline constexpr size_t kDefaultMaxLineBytes = 64u << 20;
+
+/// How a line handed out by a reader relates to the line cap (--max-line-bytes).
+enum class LineSize : uint8_t {
+  kWhole,  ///< an ordinary line
+  kCut,    ///< the first max-line-bytes of a longer line: counted as one malformed line, not parsed
+  kRest,   ///< more of that longer line, in pieces up to its newline: skipped (already counted)
+};
+
+/// The line cap shared by every reader (files, pipes, sockets): a line with more than `max`
+/// bytes before its newline is handed out as its first `max` bytes (kCut), then the rest in
+/// pieces of whatever is buffered (kRest), so that no reader holds more than about `max` bytes
+/// of one line and a stop signal is still seen between pieces.
+class LongLineCutter {
+ public:
+  explicit LongLineCutter(size_t max_line) noexcept : max_(max_line) {}
+  /// A line ends here (at its newline, or at the end of input): kWhole, or kRest when it is the
+  /// end of a line already cut.
+  LineSize end_line() noexcept {
+    LineSize s = cutting_ ? LineSize::kRest : LineSize::kWhole;
+    cutting_ = false;
+    return s;
+  }
+  /// The line being read has `length` bytes buffered; `complete` when its newline follows them.
+  /// Returns how many of them to hand out now as a piece (its kind in `size`: kCut, or kRest
+  /// before the newline), or 0: the line ends here whole or as the last kRest piece (end_line()),
+  /// or, when not complete, more must be read first.
+  size_t cut(size_t length, bool complete, LineSize& size) noexcept {
+    if (cutting_) {
+      if (complete) return 0;
+      size = LineSize::kRest;
+      return length;
+    }
+    if (length <= max_) return 0;
+    cutting_ = true;
+    size = LineSize::kCut;
+    return max_;
+  }
+  /// True inside a line that was cut (its rest is being skipped).
+  bool cutting() const noexcept { return cutting_; }
+  size_t max() const noexcept { return max_; }
+
+ private:
+  size_t max_;
+  bool cutting_ = false;
+};
+
 /// Splits a byte source into lines with one large reused buffer: no per-line allocation. The last
 /// line without a final newline is a line. A trailing CR is stripped. Every returned view is
 /// followed in memory by at least kLinePadding readable bytes (for SIMD parsers).
@@ -35,17 +84,22 @@ class ByteSource {
 /// When the source fails mid-stream (a gzip or zstd file cut short, a read error), every complete
 /// line read before is still returned, then the partial line left in the buffer (if any) with
 /// truncated() true, and only the next call throws the source's Error: nothing read is lost.
+///
+/// A line longer than `max_line` bytes is handed out in pieces (LineSize): the buffer never grows
+/// much beyond `max_line`.
 class LineReader {
  public:
   static constexpr size_t kLinePadding = 64;
-  explicit LineReader(ByteSource& source, size_t buffer_size = 1 << 20);
+  explicit LineReader(ByteSource& source, size_t buffer_size = 1 << 20, size_t max_line = kDefaultMaxLineBytes);
   /// Next line, or false at end of input. The view is valid until the next call. Throws the
   /// source's Error once the lines read before the failure have been returned.
   bool next(std::string_view& line);
   /// True when the line just returned was cut short because the source failed inside it: callers
   /// count it as malformed (ParseError::kTruncatedLine).
   bool truncated() const noexcept { return truncated_; }
-  /// 1-based number of the line last returned.
+  /// Whether the line just returned is whole or a piece of a line longer than the cap.
+  LineSize line_size() const noexcept { return size_; }
+  /// 1-based number of the line last returned (pieces of a cut line share its number).
   uint64_t line_number() const noexcept { return line_number_; }
   /// Total bytes consumed so far (including newlines).
   uint64_t bytes_read() const noexcept { return bytes_read_; }
@@ -57,6 +111,7 @@ class LineReader {
 
  private:
   bool refill();
+  bool take_piece(std::string_view& line, size_t n);
   ByteSource& source_;
   std::vector<char, HugePageAllocator<char>> buffer_;  // 1 MiB: one huge page, not 257 faults
   size_t begin_ = 0;  // start of unread data
@@ -64,6 +119,8 @@ class LineReader {
   size_t scan_ = 0;   // where to resume the newline search
   bool eof_ = false;
   bool truncated_ = false;
+  LongLineCutter cutter_;
+  LineSize size_ = LineSize::kWhole;
   std::exception_ptr error_;  // the source's failure, thrown once its lines are handed out
   uint64_t line_number_ = 0;
   uint64_t bytes_read_ = 0;
@@ -105,6 +162,10 @@ class LineSource {
     bool caught_up;
   };
   virtual std::vector<PartitionState> partitions() const { return {}; }
+  /// Whether the line just returned is whole or a piece of a line longer than --max-line-bytes
+  /// (callers count a kCut piece as one malformed line, ParseError::kLineTooLong, and skip kRest
+  /// pieces).
+  virtual LineSize line_size() const noexcept { return LineSize::kWhole; }
   /// Everything returned so far has been fully processed (Kafka commits offsets; others no-op).
   virtual void commit() {}
   /// Where the source stands: Kafka, per partition, the offset after the last message whose
@@ -135,11 +196,13 @@ class LineSource {
 /// A byte source read as lines (LineReader): blocking reads, never a timeout. Owns the source.
 class ByteLineSource final : public LineSource {
  public:
-  explicit ByteLineSource(std::unique_ptr<ByteSource> bytes) : bytes_(std::move(bytes)), reader_(*bytes_) {}
+  explicit ByteLineSource(std::unique_ptr<ByteSource> bytes, size_t max_line = kDefaultMaxLineBytes)
+      : bytes_(std::move(bytes)), reader_(*bytes_, 1 << 20, max_line) {}
   Status next(std::string_view& line, int) override { return reader_.next(line) ? Status::kLine : Status::kEnd; }
   const std::string& name() const noexcept override { return bytes_->name(); }
   uint64_t line_number() const noexcept override { return reader_.line_number(); }
   bool truncated() const noexcept override { return reader_.truncated(); }
+  LineSize line_size() const noexcept override { return reader_.line_size(); }
   ByteSource* hand_over(std::string_view& unread) override {
     if (reader_.exhausted()) return nullptr;  // a failure may be pending: read it line by line
     unread = reader_.unread();
@@ -166,6 +229,7 @@ class StopDrainingSource final : public LineSource {
   bool truncated() const noexcept override { return source_.truncated(); }
   uint32_t partition() const noexcept override { return source_.partition(); }
   std::vector<PartitionState> partitions() const override { return source_.partitions(); }
+  LineSize line_size() const noexcept override { return source_.line_size(); }
   void commit() override { source_.commit(); }
   Position position() const override { return source_.position(); }
   bool commit(const Position& position) override { return source_.commit(position); }

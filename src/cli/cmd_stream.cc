@@ -142,6 +142,7 @@ Setup resolve(const StreamOptions& o, const ThresholdConfig& file) {
   finish_endpoint_options(s.endpoint);  // LOGPIPE_KAFKA_* from the environment
   s.endpoint.follow = o.follow;
   s.endpoint.idle_exit_us = o.net.idle_exit_us;
+  s.endpoint.max_line_bytes = o.net.max_line_bytes;
   s.endpoint.alert_queue = o.net.alert_queue;
   if (s.endpoint.alert_queue == 0) usage_error("--alert-queue: must be at least 1");
   for (const auto& l : o.alert_labels) {

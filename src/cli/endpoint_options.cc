@@ -11,6 +11,8 @@
 #include "logpipe/timeutil.h"
 
 #include <cctype>
+#include <charconv>
+#include <cstdint>
 #include <cstdio>
 #include <sys/stat.h>
 #include <string>
@@ -34,6 +36,26 @@ std::pair<std::string, std::string> split_key_value(std::string_view text, const
   std::string_view key = eq == std::string_view::npos ? std::string_view{} : trim(text.substr(0, eq));
   if (key.empty()) usage_error("{}: expected KEY=VALUE", where);
   return {std::string(key), std::string(text.substr(eq + 1))};
+}
+
+// A byte count: digits with an optional K, M or G (powers of 1024). False when malformed or
+// beyond what a size_t holds.
+bool parse_byte_count(std::string_view text, size_t& out) {
+  size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  if (digits == 0) return false;
+  uint64_t value = 0;
+  auto r = std::from_chars(text.data(), text.data() + digits, value);
+  if (r.ec != std::errc()) return false;
+  std::string_view unit = text.substr(digits);
+  unsigned shift = 0;
+  if (unit == "K" || unit == "k") shift = 10;
+  else if (unit == "M" || unit == "m") shift = 20;
+  else if (unit == "G" || unit == "g") shift = 30;
+  else if (!unit.empty()) return false;
+  if (value > (UINT64_MAX >> shift)) return false;
+  out = static_cast<size_t>(value << shift);
+  return true;
 }
 
 }  // namespace
@@ -138,6 +160,18 @@ void add_endpoint_options(CLI::App& command, EndpointOptions& o, bool input_side
           },
           "End an input after DURATION without data (network inputs; with stream also pipes and followed files)")
       ->type_name("DURATION")
+      ->group(group);
+  command
+      .add_option_function<std::string>(
+          "--max-line-bytes",
+          [&o](const std::string& text) {
+            constexpr size_t kMin = 1u << 10, kMax = 1u << 30;
+            if (!parse_byte_count(text, o.max_line_bytes) || o.max_line_bytes < kMin || o.max_line_bytes > kMax)
+              usage_error("--max-line-bytes: expected a size from 1K to 1G such as 64M, got '{}'", text);
+          },
+          "Longest line kept whole (K, M, G suffixes; default 64M): a longer one is cut there, counted as one "
+          "malformed line, its rest skipped (files, pipes and sockets)")
+      ->type_name("BYTES")
       ->group(group);
 }
 

@@ -1037,8 +1037,15 @@ struct Block {
   };
   std::vector<Run> runs;
   std::vector<std::string> names;
-  std::vector<uint64_t> truncated;  // indices of lines cut short by their input (never written)
+  // Lines never written, by index, ascending: cut short by their input (they could hold half of a
+  // PII field) or longer than --max-line-bytes.
+  struct Unwritable {
+    uint64_t index;
+    ParseError why;
+  };
+  std::vector<Unwritable> unwritable;
   uint64_t count = 0;               // lines in the block (lines handed out one by one)
+  size_t max_line = SIZE_MAX;       // raw blocks: --max-line-bytes (lines handed out were cut already)
   // A block read straight from a byte input (AnonymizeWriter::read_rest): raw bytes, one trailing
   // CR per line stripped here, lines numbered once the blocks before it are counted (finish()).
   bool raw = false;
@@ -1074,9 +1081,13 @@ void process(Block& b, bool stop_at_reject) {
     std::string_view line = data.substr(pos, end - pos);
     if (b.raw && !line.empty() && line.back() == '\r') line.remove_suffix(1);  // as LineReader does
     uint64_t index = b.lines++;
-    if (!b.truncated.empty() && std::binary_search(b.truncated.begin(), b.truncated.end(), index)) {
-      // Never written: it could hold half of a PII field.
-      b.rejects.push_back(Block::Reject{pos, line.size(), index, ParseError::kTruncatedLine});
+    auto unwritable = std::lower_bound(b.unwritable.begin(), b.unwritable.end(), index,
+                                       [](const Block::Unwritable& u, uint64_t i) { return u.index < i; });
+    if (unwritable != b.unwritable.end() && unwritable->index == index) {
+      b.rejects.push_back(Block::Reject{pos, line.size(), index, unwritable->why});
+      if (stop_at_reject) return;
+    } else if (line.size() > b.max_line) {  // a raw block's line over the cap: its first bytes are kept
+      b.rejects.push_back(Block::Reject{pos, b.max_line, index, ParseError::kLineTooLong});
       if (stop_at_reject) return;
     } else if (is_blank(line)) {
       b.output.append(line);
@@ -1141,9 +1152,10 @@ struct AnonymizeWriter::Impl {
     b.input.clear();
     b.runs.clear();
     b.names.clear();
-    b.truncated.clear();
+    b.unwritable.clear();
     b.count = 0;
     b.raw = false;
+    b.max_line = SIZE_MAX;
   }
 
   void dispatch() {
@@ -1192,7 +1204,8 @@ void AnonymizeWriter::on_line(std::string_view line, const LineOrigin& where) {
       b.runs.back().first_line + b.runs.back().count != where.line)
     b.runs.push_back({source, where.line, b.count, 0});
   ++b.runs.back().count;
-  if (where.truncated) b.truncated.push_back(b.count);
+  if (where.truncated || where.too_long)
+    b.unwritable.push_back({b.count, where.truncated ? ParseError::kTruncatedLine : ParseError::kLineTooLong});
   ++b.count;
   impl_->stats.bytes_in += line.size() + 1;
   if (b.input.size() >= kBlockSize) impl_->dispatch();
@@ -1205,15 +1218,22 @@ void AnonymizeWriter::on_input_end() {
 
 namespace {
 
-// Cuts a byte input into blocks of whole lines (a line longer than a block grows the block),
-// starting with the bytes a line reader had read ahead. When the input fails, the whole lines read
-// before are still returned, then cut_line() holds the partial last one and error() the failure.
+// Cuts a byte input into blocks of whole lines (a line longer than a block grows the block, up to
+// --max-line-bytes), starting with the bytes a line reader had read ahead. When the input fails,
+// the whole lines read before are still returned, then cut_line() holds the partial last one and
+// error() the failure.
 class BlockReader {
  public:
-  BlockReader(ByteSource& source, std::string_view unread) : source_(source) { carry_.assign(unread); }
+  BlockReader(ByteSource& source, std::string_view unread, size_t max_line, const StopFlag* stop)
+      : source_(source), max_line_(max_line), stop_(stop) {
+    carry_.assign(unread);
+  }
   /// Fills `out` with whole lines (the last one of the input may lack its newline); false at the
-  /// end of input.
-  bool next(ByteBuffer& out) {
+  /// end of input. `too_long`: `out` is instead the first max_line bytes of one longer line (its
+  /// rest is skipped before the next block).
+  bool next(ByteBuffer& out, bool& too_long) {
+    too_long = false;
+    if (skipping_ && !skip_rest()) return false;
     out.assign(carry_.view());
     carry_.clear();
     for (;;) {
@@ -1227,8 +1247,17 @@ class BlockReader {
         }
         return out.size() > 0;
       }
-      // Fill the block up to its size; past it (one line longer than a block), grow by half.
-      size_t want = out.size() < kBlockSize ? kBlockSize - out.size() : out.size() / 2;
+      if (v.size() >= kBlockSize && v.size() > max_line_) {
+        // One line longer than the cap (no newline in the block): its first max_line bytes are
+        // one malformed line, the rest is skipped instead of growing the block without bound.
+        out.resize_down(max_line_);
+        too_long = skipping_ = true;
+        return true;
+      }
+      // Fill the block up to its size; past it (one line longer than a block), grow by half, up
+      // to one byte past the cap.
+      size_t want = out.size() < kBlockSize ? kBlockSize - out.size()
+                                            : std::min(out.size() / 2, max_line_ + 1 - out.size());
       size_t got = 0;
       try {
         got = source_.read(out.reserve_more(want), want);
@@ -1251,27 +1280,61 @@ class BlockReader {
   std::string_view cut_line() const noexcept { return cut_.view(); }
 
  private:
+  // Reads past the rest of a line cut at the cap, up to its newline (what follows it becomes the
+  // carry); false at the end of input, a failure, or a stop signal (/dev/zero never ends).
+  bool skip_rest() {
+    for (;;) {
+      if (eof_ || stop_requested(stop_)) return false;
+      char* buf = carry_.reserve_more(kBlockSize);
+      size_t got = 0;
+      try {
+        got = source_.read(buf, kBlockSize);
+      } catch (const Error&) {
+        error_ = std::current_exception();
+        eof_ = true;
+        return false;
+      }
+      if (got == 0) {
+        eof_ = true;
+        return false;
+      }
+      if (const void* nl = std::memchr(buf, '\n', got)) {
+        size_t after = static_cast<size_t>(static_cast<const char*>(nl) - buf) + 1;
+        std::memmove(buf, buf + after, got - after);
+        carry_.grow(got - after);
+        skipping_ = false;
+        return true;
+      }
+    }
+  }
+
   ByteSource& source_;
+  size_t max_line_;
+  const StopFlag* stop_;
   ByteBuffer carry_;
   ByteBuffer cut_;
   std::exception_ptr error_;
   bool eof_ = false;
+  bool skipping_ = false;
 };
 
 }  // namespace
 
 // The fast path of a file: blocks read straight into the block buffers, no copy per line.
 bool AnonymizeWriter::read_rest(ByteSource& rest, std::string_view unread, const std::string& source,
-                                uint64_t lines_before, const StopFlag* stop) {
+                                uint64_t lines_before, size_t max_line, const StopFlag* stop) {
   Impl& w = *impl_;
   w.raw_lines = lines_before;
-  BlockReader reader(rest, unread);
+  BlockReader reader(rest, unread, max_line, stop);
   for (;;) {
     if (stop_requested(stop)) break;
     Block& b = w.blocks[w.filling];
-    if (!reader.next(b.input)) break;
+    bool too_long = false;
+    if (!reader.next(b.input, too_long)) break;
     w.stats.bytes_in += b.input.size();
     b.raw = true;
+    b.max_line = max_line;
+    if (too_long) b.unwritable.push_back({0, ParseError::kLineTooLong});
     b.names.assign(1, source);
     b.runs.assign(1, Block::Run{0, 0, 0, 0});
     w.dispatch();

@@ -25,6 +25,7 @@ std::string_view describe(ParseError e) noexcept {
     case ParseError::kNotJsonObject: return "not a JSON object";
     case ParseError::kBadField: return "bad field value";
     case ParseError::kTruncatedLine: return "line cut short (the input ended inside it)";
+    case ParseError::kLineTooLong: return "line longer than --max-line-bytes (cut there)";
     case ParseError::kCount_: break;
   }
   return "unknown";

@@ -72,9 +72,23 @@ RecordPump::RecordPump(PumpOptions options, MalformedLog& malformed)
 
 RecordPump::~RecordPump() = default;
 
-// The one place a format is detected: on the sampled first lines of the first input.
-void RecordPump::resolve_format(std::span<const std::string> sample, const std::string& source) {
-  std::vector<std::string_view> views(sample.begin(), sample.end());
+// A line kept while the format is unknown.
+struct RecordPump::Sampled {
+  std::string source;  // its source's name (a listener's lines come from several clients)
+  uint64_t line;
+  bool truncated;
+  uint32_t partition;
+  bool too_long;
+};
+
+// The one place a format is detected: on the sampled first lines of the first input (lines cut at
+// --max-line-bytes left out), and `also`, a line too large to be copied into the sample.
+void RecordPump::resolve_format(std::span<const std::string> sample, std::span<const Sampled> about,
+                                std::string_view also, const std::string& source) {
+  std::vector<std::string_view> views;
+  for (size_t i = 0; i < sample.size(); ++i)
+    if (!about[i].too_long) views.push_back(sample[i]);
+  if (!also.empty()) views.push_back(also);
   parser_ = make_parser(detect_format(views));
   format_ = std::string(parser_->name());
   if (options_.verbose) note(fmt::format("logpipe: {}: detected format {}\n", source, format_));
@@ -82,11 +96,13 @@ void RecordPump::resolve_format(std::span<const std::string> sample, const std::
 
 // Counts one line and hands its record to the sink (or the line to MalformedLog).
 void RecordPump::handle(std::string_view line, const LineOrigin& where, RecordSink& sink) {
-  if (is_blank(line)) {
+  if (!where.too_long && is_blank(line)) {
     ++stats_.blank;
     return;
   }
-  ParseError e = where.truncated ? ParseError::kTruncatedLine : parser_->parse(line, record_);
+  ParseError e = where.truncated  ? ParseError::kTruncatedLine
+                 : where.too_long ? ParseError::kLineTooLong
+                                  : parser_->parse(line, record_);
   origin_ = &where;
   if (e == ParseError::kNone) e = sink.on_record(record_);
   if (e == ParseError::kNone) {
@@ -109,20 +125,17 @@ bool RecordPump::read(PumpInput& input, PumpObserver* observer, OnLine&& on_line
   StopDrainingSource drained(raw, options_.stop);
   LineSource& source = input.network() ? static_cast<LineSource&>(drained) : raw;
   std::vector<std::string> sample;
-  struct Sampled {
-    uint64_t line;
-    bool truncated;
-    uint32_t partition;
-  };
-  std::vector<Sampled> numbers;
-  std::string sample_source;
+  std::vector<Sampled> about;
+  size_t sample_bytes = 0;
   auto replay = [&] {
     if (sample.empty()) return;
-    if (!parser_) resolve_format(sample, input.name());
+    if (!parser_) resolve_format(sample, about, {}, input.name());
     for (size_t i = 0; i < sample.size(); ++i)
-      on_line(sample[i], LineOrigin{sample_source, numbers[i].line, numbers[i].truncated, numbers[i].partition});
+      on_line(sample[i],
+              LineOrigin{about[i].source, about[i].line, about[i].truncated, about[i].partition, about[i].too_long});
     sample.clear();
-    numbers.clear();
+    about.clear();
+    sample_bytes = 0;
   };
   uint64_t lines = 0;
   bool offered = false;  // the rest of the input offered to take_rest (once the format is known)
@@ -144,14 +157,26 @@ bool RecordPump::read(PumpInput& input, PumpObserver* observer, OnLine&& on_line
       }
       LineSource::Status status = source.next(line, options_.poll_ms);
       if (status == LineSource::Status::kLine) {
+        const LineSize size = source.line_size();
+        if (size == LineSize::kRest) {  // more of a line cut at --max-line-bytes: already counted
+          stats_.bytes += line.size();
+          continue;
+        }
         ++stats_.lines;
         stats_.bytes += line.size() + 1;
+        const LineOrigin where{source.name(), source.line_number(), source.truncated(), source.partition(),
+                               size == LineSize::kCut};
         if (parser_) {
-          on_line(line, LineOrigin{source.name(), source.line_number(), source.truncated(), source.partition()});
+          on_line(line, where);
+        } else if (sample_bytes + line.size() > kFormatSampleBytes) {
+          // Too large to keep a copy of: it decides the format with the lines kept before it.
+          resolve_format(sample, about, where.too_long ? std::string_view{} : line, input.name());
+          replay();
+          on_line(line, where);
         } else {
           sample.emplace_back(line);
-          numbers.push_back({source.line_number(), source.truncated(), source.partition()});
-          sample_source = source.name();
+          about.push_back({source.name(), where.line, where.truncated, where.partition, where.too_long});
+          sample_bytes += line.size();
           if (sample.size() >= kFormatSampleLines) replay();
         }
         if (observer && (++lines & 4095) == 0 && !observer->on_tick(input, false)) {
@@ -191,11 +216,18 @@ bool RecordPump::read_split(PumpInput& input, RecordSink& sink) {
   }
   if (!parser_) {  // detect on the first lines, read through a range (nothing is consumed)
     auto head = input.range(0, size);
-    LineReader reader(*head, 64 * 1024);
+    LineReader reader(*head, 64 * 1024, kFormatSampleBytes);
     std::vector<std::string> sample;
+    std::vector<Sampled> about;
+    size_t bytes = 0;
     std::string_view l;
-    while (sample.size() < kFormatSampleLines && reader.next(l)) sample.emplace_back(l);
-    resolve_format(sample, input.name());
+    while (sample.size() < kFormatSampleLines && bytes < kFormatSampleBytes && reader.next(l)) {
+      if (reader.line_size() == LineSize::kRest) continue;
+      sample.emplace_back(l);
+      about.push_back({input.name(), reader.line_number(), false, 0, reader.line_size() == LineSize::kCut});
+      bytes += l.size();
+    }
+    resolve_format(sample, about, {}, input.name());
   }
   std::vector<uint64_t> cuts = split_points(input, size, parts);
   const size_t n = cuts.size() - 1;
@@ -219,18 +251,23 @@ bool RecordPump::read_split(PumpInput& input, RecordSink& sink) {
       // pread into the reader's buffer: measured faster than mmap here (page faults cost more
       // than the copy on a virtual machine).
       auto bytes = input.range(cuts[i], cuts[i + 1]);
-      LineReader reader(*bytes);
+      LineReader reader(*bytes, 1 << 20, input.max_line_bytes());
       std::string_view line;
       while (reader.next(line)) {
         if (stop_requested(options_.stop)) break;
+        const LineSize size = reader.line_size();
+        if (size == LineSize::kRest) {  // more of a line cut at --max-line-bytes: already counted
+          out.stats.bytes += line.size();
+          continue;
+        }
         out.lines = reader.line_number();  // kept if the range fails later
         ++out.stats.lines;
         out.stats.bytes += line.size() + 1;
-        if (is_blank(line)) {
+        if (size != LineSize::kCut && is_blank(line)) {
           ++out.stats.blank;
           continue;
         }
-        ParseError e = parser.parse(line, record);
+        ParseError e = size == LineSize::kCut ? ParseError::kLineTooLong : parser.parse(line, record);
         if (e == ParseError::kNone) e = to.on_record(record);
         if (e == ParseError::kNone) {
           ++out.stats.records;
@@ -321,7 +358,8 @@ void RecordPump::run_lines(std::span<const std::unique_ptr<PumpInput>> inputs, L
             if (!rest) return false;
             announce();
             sink.on_input_end();  // the lines handed out so far go first
-            return sink.read_rest(*rest, unread, lines.name(), lines.line_number(), options_.stop);
+            return sink.read_rest(*rest, unread, lines.name(), lines.line_number(), input.max_line_bytes(),
+                                  options_.stop);
           });
     } catch (const Error& e) {
       // An input that failed: what it gave is still written out. A data error (--strict) stops

@@ -2,13 +2,14 @@
 // implements the bytes (files, decompressors, sockets: src/io).
 #include "logpipe/source.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
 namespace logpipe {
 
-LineReader::LineReader(ByteSource& source, size_t buffer_size)
-    : source_(source), buffer_(buffer_size + kLinePadding) {}
+LineReader::LineReader(ByteSource& source, size_t buffer_size, size_t max_line)
+    : source_(source), buffer_(buffer_size + kLinePadding), cutter_(max_line) {}
 
 bool LineReader::refill() {
   if (eof_) return false;
@@ -21,8 +22,8 @@ bool LineReader::refill() {
     end_ = unread;
   }
   size_t capacity = buffer_.size() - kLinePadding;
-  if (end_ == capacity) {
-    buffer_.resize(capacity * 2 + kLinePadding);
+  if (end_ == capacity) {  // one line fills the buffer: grow, but not past the line cap
+    buffer_.resize(std::max(capacity + 1, std::min(capacity * 2, cutter_.max() + 1)) + kLinePadding);
     capacity = buffer_.size() - kLinePadding;
   }
   size_t got = 0;
@@ -49,16 +50,21 @@ bool LineReader::next(std::string_view& line) {
       const void* nl = std::memchr(base + scan_, '\n', end_ - scan_);
       if (nl) {
         size_t e = static_cast<size_t>(static_cast<const char*>(nl) - base);
+        if (size_t piece = cutter_.cut(e - begin_, true, size_)) return take_piece(line, piece);
         size_t len = e - begin_;
         if (len > 0 && base[e - 1] == '\r') --len;
         line = std::string_view(base + begin_, len);
         bytes_read_ += e + 1 - begin_;
         begin_ = scan_ = e + 1;
-        ++line_number_;
+        size_ = cutter_.end_line();
+        if (size_ == LineSize::kWhole) ++line_number_;
         return true;
       }
       scan_ = end_;
     }
+    // No newline in what is buffered: a line over the cap is handed out in pieces instead of
+    // growing the buffer without bound.
+    if (size_t piece = cutter_.cut(end_ - begin_, false, size_)) return take_piece(line, piece);
     if (!refill()) {
       if (begin_ < end_) {  // last line without a newline
         size_t len = end_ - begin_;
@@ -66,7 +72,8 @@ bool LineReader::next(std::string_view& line) {
         line = std::string_view(buffer_.data() + begin_, len);
         bytes_read_ += end_ - begin_;
         begin_ = scan_ = end_;
-        ++line_number_;
+        size_ = cutter_.end_line();
+        if (size_ == LineSize::kWhole) ++line_number_;
         truncated_ = error_ != nullptr;
         return true;
       }
@@ -74,6 +81,16 @@ bool LineReader::next(std::string_view& line) {
       return false;
     }
   }
+}
+
+// A piece of a line over the cap (size_ set by the cutter): the next `n` bytes.
+bool LineReader::take_piece(std::string_view& line, size_t n) {
+  line = std::string_view(buffer_.data() + begin_, n);
+  bytes_read_ += n;
+  begin_ += n;
+  scan_ = std::max(scan_, begin_);
+  if (size_ == LineSize::kCut) ++line_number_;
+  return true;
 }
 
 LineSource::Status StopDrainingSource::next(std::string_view& line, int timeout_ms) {

@@ -10,6 +10,7 @@
 #include "logpipe/error.h"
 #include "logpipe/io/files.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <exception>
@@ -28,7 +29,8 @@ constexpr int kFollowPollMs = 200;
 
 class FileLineSource final : public LineSource {
  public:
-  FileLineSource(const std::string& path, bool follow) : path_(path), follow_(follow && path != "-") {
+  FileLineSource(const std::string& path, bool follow, size_t max_line)
+      : path_(path), follow_(follow && path != "-"), cutter_(max_line) {
     if (path == "-") {
       fd_ = 0;
       owned_ = false;
@@ -56,11 +58,14 @@ class FileLineSource final : public LineSource {
       if (scan_ < end_) {
         if (const void* nl = std::memchr(buffer_.data() + scan_, '\n', end_ - scan_)) {
           size_t at = static_cast<size_t>(static_cast<const char*>(nl) - buffer_.data());
+          if (size_t piece = cutter_.cut(at - begin_, true, size_)) return take_piece(line, piece);
           line = take(at, at + 1);
           return Status::kLine;
         }
         scan_ = end_;
       }
+      // No newline buffered: a line over --max-line-bytes goes out in pieces, the buffer stays bounded.
+      if (size_t piece = cutter_.cut(end_ - begin_, false, size_)) return take_piece(line, piece);
       if (eof_) {
         if (begin_ < end_) {  // last line without a final newline
           line = take(end_, end_);
@@ -85,14 +90,25 @@ class FileLineSource final : public LineSource {
   const std::string& name() const noexcept override { return path_; }
   uint64_t line_number() const noexcept override { return line_number_; }
   bool truncated() const noexcept override { return truncated_; }
+  LineSize line_size() const noexcept override { return size_; }
 
  private:
+  // A piece of a line over the cap (size_ set by the cutter): the next `n` bytes.
+  Status take_piece(std::string_view& line, size_t n) {
+    line = std::string_view(buffer_.data() + begin_, n);
+    begin_ += n;
+    scan_ = std::max(scan_, begin_);
+    if (size_ == LineSize::kCut) ++line_number_;
+    return Status::kLine;
+  }
+
   // The line [begin_, end) ends; the next starts at next_begin. Strips one trailing CR.
   std::string_view take(size_t end, size_t next_begin) {
     std::string_view l(buffer_.data() + begin_, end - begin_);
     if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
     begin_ = scan_ = next_begin;
-    ++line_number_;
+    size_ = cutter_.end_line();
+    if (size_ == LineSize::kWhole) ++line_number_;
     return l;
   }
 
@@ -104,7 +120,8 @@ class FileLineSource final : public LineSource {
       scan_ -= begin_;
       begin_ = 0;
     }
-    if (buffer_.size() - kPadding - end_ < kChunk / 2) buffer_.resize(buffer_.size() * 2);  // long line
+    if (buffer_.size() - kPadding - end_ < kChunk / 2)  // a long line: grow, not far past the cap
+      buffer_.resize(std::max(buffer_.size() + kChunk / 2, std::min(buffer_.size() * 2, cutter_.max() + kChunk + kPadding)));
     char* dst = buffer_.data() + end_;
     size_t room = buffer_.size() - kPadding - end_;
     if (decoder_) {
@@ -196,6 +213,8 @@ class FileLineSource final : public LineSource {
   bool eof_ = false;
   bool pending_rotation_ = false;
   bool truncated_ = false;
+  LongLineCutter cutter_;
+  LineSize size_ = LineSize::kWhole;
   std::exception_ptr error_;
   dev_t dev_ = 0;
   ino_t ino_ = 0;
@@ -210,7 +229,7 @@ class FileLineSource final : public LineSource {
 }  // namespace
 
 std::unique_ptr<LineSource> open_file_lines(const std::string& path, const EndpointOptions& o) {
-  return std::make_unique<FileLineSource>(path, o.follow);
+  return std::make_unique<FileLineSource>(path, o.follow, o.max_line_bytes);
 }
 
 }  // namespace logpipe::detail

@@ -85,7 +85,7 @@ class RangeSource final : public ByteSource {
 // A file or stdin for a batch command.
 class BatchFileInput final : public PumpInput {
  public:
-  explicit BatchFileInput(const std::string& path) : name_(path) {
+  BatchFileInput(const std::string& path, size_t max_line) : name_(path), max_line_(max_line) {
     if (path == "-") {
       fd_ = 0;
       owned_ = false;
@@ -111,7 +111,7 @@ class BatchFileInput final : public PumpInput {
   LineSource& lines() override {
     if (!lines_)
       lines_ = std::make_unique<ByteLineSource>(
-          maybe_decompress(std::make_unique<CountingFdSource>(fd_, name_, read_, size_)));
+          maybe_decompress(std::make_unique<CountingFdSource>(fd_, name_, read_, size_)), max_line_);
     return *lines_;
   }
   uint64_t splittable_size() const noexcept override { return splittable_; }
@@ -120,9 +120,11 @@ class BatchFileInput final : public PumpInput {
   }
   uint64_t bytes_read() const noexcept override { return read_.load(std::memory_order_relaxed); }
   uint64_t size() const noexcept override { return size_; }
+  size_t max_line_bytes() const noexcept override { return max_line_; }
 
  private:
   std::string name_;
+  size_t max_line_;
   int fd_ = -1;
   bool owned_ = true;
   uint64_t size_ = 0;
@@ -146,6 +148,7 @@ class CountingLineSource final : public LineSource {
   bool truncated() const noexcept override { return inner_->truncated(); }
   uint32_t partition() const noexcept override { return inner_->partition(); }
   std::vector<PartitionState> partitions() const override { return inner_->partitions(); }
+  LineSize line_size() const noexcept override { return inner_->line_size(); }
   void commit() override { inner_->commit(); }
   Position position() const override { return inner_->position(); }
   bool commit(const Position& position) override { return inner_->commit(position); }
@@ -178,7 +181,7 @@ class EndpointInput final : public PumpInput {
 std::unique_ptr<PumpInput> open_pump_input(const std::string& endpoint, const EndpointOptions& options,
                                            FileReading files) {
   const bool file = endpoint_scheme(endpoint) == "file";
-  if (file && files == FileReading::kBatch) return std::make_unique<BatchFileInput>(endpoint);
+  if (file && files == FileReading::kBatch) return std::make_unique<BatchFileInput>(endpoint, options.max_line_bytes);
   return std::make_unique<EndpointInput>(open_line_source(endpoint, options), !file);
 }
 

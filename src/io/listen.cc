@@ -40,7 +40,6 @@ using asio::ip::udp;
 
 constexpr size_t kReadSize = 64 * 1024;
 constexpr size_t kPadding = LineReader::kLinePadding;
-constexpr size_t kMaxLine = 64 * 1024 * 1024;  // a client sending endless bytes without newline
 
 asio::ip::address parse_address(const std::string& host, const std::string& spec) {
   boost::system::error_code ec;
@@ -50,7 +49,7 @@ asio::ip::address parse_address(const std::string& host, const std::string& spec
 }
 
 struct Connection {
-  explicit Connection(tcp::socket s) : socket(std::move(s)) {
+  Connection(tcp::socket s, size_t max_line) : socket(std::move(s)), cutter(max_line) {
     boost::system::error_code ec;
     auto peer = socket.remote_endpoint(ec);
     peer_name = ec ? "?" : peer.address().to_string() + ":" + std::to_string(peer.port());
@@ -63,6 +62,7 @@ struct Connection {
   bool closed = false;
   bool reading = true;  // waiting for bytes (false while its lines are handed out)
   uint64_t line_number = 0;
+  LongLineCutter cutter;  // --max-line-bytes: a longer line leaves in pieces
 
   bool has_line() {
     if (scan >= end) return false;
@@ -75,7 +75,8 @@ struct Connection {
 class TcpLineSource final : public LineSource {
  public:
   TcpLineSource(const std::string& host_port, const EndpointOptions& o)
-      : spec_("tcp://" + host_port), listen_(o.listen), idle_exit_us_(o.idle_exit_us), acceptor_(io_) {
+      : spec_("tcp://" + host_port), listen_(o.listen), idle_exit_us_(o.idle_exit_us), max_line_(o.max_line_bytes),
+        acceptor_(io_) {
     auto [host, port] = split_host_port(host_port);
     boost::system::error_code ec;
     if (listen_) {
@@ -112,17 +113,22 @@ class TcpLineSource final : public LineSource {
           char* start = c.buffer.data() + c.begin;
           auto* nl = static_cast<char*>(std::memchr(c.buffer.data() + c.scan, '\n', c.end - c.scan));
           size_t len = static_cast<size_t>(nl - start);
+          if (size_t piece = c.cutter.cut(len, true, size_)) return take_piece(c, line, piece);
           c.begin = c.scan = c.begin + len + 1;
           if (len && start[len - 1] == '\r') --len;
           line = std::string_view(start, len);
-          ++c.line_number;
+          size_ = c.cutter.end_line();
+          if (size_ == LineSize::kWhole) ++c.line_number;
           return Status::kLine;
         }
+        // No newline buffered: a line over --max-line-bytes leaves in pieces.
+        if (size_t piece = c.cutter.cut(c.end - c.begin, false, size_)) return take_piece(c, line, piece);
         if (c.closed) {
           if (c.begin < c.end) {  // the client went away mid-line
             line = std::string_view(c.buffer.data() + c.begin, c.end - c.begin);
             c.begin = c.scan = c.end;
-            ++c.line_number;
+            size_ = c.cutter.end_line();
+            if (size_ == LineSize::kWhole) ++c.line_number;
             truncated_ = true;
             return Status::kLine;
           }
@@ -154,6 +160,7 @@ class TcpLineSource final : public LineSource {
   const std::string& name() const noexcept override { return name_; }
   uint64_t line_number() const noexcept override { return current_ ? current_->line_number : 0; }
   bool truncated() const noexcept override { return truncated_; }
+  LineSize line_size() const noexcept override { return size_; }
   void finish() override {
     if (!idle_ended_) end_idle();
   }
@@ -182,6 +189,15 @@ class TcpLineSource final : public LineSource {
     return true;
   }
 
+  // A piece of a line over the cap (size_ set by the cutter): the next `n` bytes of c.
+  Status take_piece(Connection& c, std::string_view& line, size_t n) {
+    line = std::string_view(c.buffer.data() + c.begin, n);
+    c.begin += n;
+    c.scan = std::max(c.scan, c.begin);
+    if (size_ == LineSize::kCut) ++c.line_number;
+    return Status::kLine;
+  }
+
   // --idle-exit: no new client, and each open connection hands out what it holds (a partial
   // line as a truncated line: it is counted, not dropped) before the source ends.
   void end_idle() {
@@ -208,7 +224,7 @@ class TcpLineSource final : public LineSource {
   void add(tcp::socket socket) {
     boost::system::error_code ec;
     socket.non_blocking(true, ec);
-    connections_.emplace_back(std::move(socket));
+    connections_.emplace_back(std::move(socket), max_line_);
   }
 
   void remove(Connection* c) {
@@ -227,8 +243,7 @@ class TcpLineSource final : public LineSource {
       c->begin = 0;
     }
     if (c->buffer.size() - kPadding - c->end < kReadSize / 2) {
-      if (c->end >= kMaxLine) {  // hand the oversized partial line out; it will not parse
-        c->buffer[c->end++] = '\n';
+      if (c->end > max_line_ || c->cutter.cutting()) {  // a line over the cap: hand out a piece first
         c->reading = false;
         ready_.push_back(c);
         return;
@@ -244,7 +259,7 @@ class TcpLineSource final : public LineSource {
       c->closed = true;  // end of stream or reset: hand out what is left, then drop it
       c->reading = false;
       ready_.push_back(c);
-    } else if (c->has_line()) {
+    } else if (c->has_line() || c->end > max_line_) {
       c->reading = false;  // backpressure: read again once these lines are consumed
       ready_.push_back(c);
     }
@@ -254,7 +269,9 @@ class TcpLineSource final : public LineSource {
   std::string name_;
   bool listen_;
   bool truncated_ = false;
+  LineSize size_ = LineSize::kWhole;
   int64_t idle_exit_us_;  // --idle-exit: end after this long without data (0 = never)
+  size_t max_line_;       // --max-line-bytes
   bool idle_ended_ = false;
   std::chrono::steady_clock::time_point last_data_ = std::chrono::steady_clock::now();
   asio::io_context io_;

@@ -24,6 +24,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -45,7 +46,6 @@ using SslStream = ssl::stream<tcp::socket>;
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 constexpr auto kConnectTimeout = std::chrono::seconds(10);
 constexpr size_t kInitialBuffer = 64 * 1024;
-constexpr size_t kMaxLine = 16 * 1024 * 1024;  // longer: delivered in pieces (each one a line)
 constexpr size_t kMaxConnections = 4096;
 
 // TLS 1.2 or newer, no compression, no renegotiation by the peer.
@@ -200,8 +200,8 @@ std::unique_ptr<SslStream> connect_client(asio::io_context& io, ssl::context& ct
 // One client connection and its line buffer: bytes [begin, end) are unread, [scan, end) not yet
 // searched for a newline.
 struct Connection {
-  Connection(std::unique_ptr<SslStream> s, asio::io_context& io)
-      : stream_ptr(std::move(s)), stream(*stream_ptr), timer(io) {}
+  Connection(std::unique_ptr<SslStream> s, asio::io_context& io, size_t max_line)
+      : stream_ptr(std::move(s)), stream(*stream_ptr), timer(io), cutter(max_line) {}
   std::unique_ptr<SslStream> stream_ptr;
   SslStream& stream;
   asio::steady_timer timer;  // handshake deadline
@@ -211,6 +211,7 @@ struct Connection {
   uint64_t line_number = 0;
   bool closed = false;  // no more data will come (EOF or error)
   bool queued = false;  // in the ready queue
+  LongLineCutter cutter;  // --max-line-bytes: a longer line leaves in pieces
 };
 
 class TlsLines final : public LineSource {
@@ -219,7 +220,7 @@ class TlsLines final : public LineSource {
   TlsLines(const std::string& host_port, const EndpointOptions& o, bool listen)
       : endpoint_("tls://" + host_port), ctx_(listen ? make_server_context(endpoint_, o)
                                                      : make_client_context(endpoint_, o)),
-        acceptor_(io_), idle_exit_us_(o.idle_exit_us) {
+        acceptor_(io_), idle_exit_us_(o.idle_exit_us), max_line_(o.max_line_bytes) {
     auto [host, port] = split_host_port(host_port);
     if (listen) {
       boost::system::error_code ec;
@@ -244,7 +245,7 @@ class TlsLines final : public LineSource {
       ConnectError error;
       auto stream = connect_client(io_, ctx_, host, port, &error);
       if (!stream) runtime_error("{}: {}", endpoint_, error.message);
-      auto c = std::make_shared<Connection>(std::move(stream), io_);
+      auto c = std::make_shared<Connection>(std::move(stream), io_, max_line_);
       c->name = endpoint_;
       c->buffer.resize(kInitialBuffer);
       connections_.push_back(c);
@@ -307,6 +308,7 @@ class TlsLines final : public LineSource {
   }
   uint64_t line_number() const noexcept override { return current_ ? current_->line_number : 0; }
   bool truncated() const noexcept override { return truncated_; }
+  LineSize line_size() const noexcept override { return size_; }
   void finish() override {
     if (!idle_ended_) end_idle();
   }
@@ -328,7 +330,7 @@ class TlsLines final : public LineSource {
       if (connections_.size() >= kMaxConnections) {
         log("refused {}: {} clients already connected", peer, connections_.size());
       } else {
-        auto c = std::make_shared<Connection>(std::make_unique<SslStream>(std::move(socket), ctx_), io_);
+        auto c = std::make_shared<Connection>(std::make_unique<SslStream>(std::move(socket), ctx_), io_, max_line_);
         c->name = endpoint_ + "/" + peer;
         connections_.push_back(c);
         handshake(c);
@@ -375,7 +377,8 @@ class TlsLines final : public LineSource {
       c->scan -= c->begin;
       c->begin = 0;
     }
-    if (c->end == c->buffer.size()) c->buffer.resize(c->buffer.size() * 2);
+    if (c->end == c->buffer.size())  // one line fills it: grow, not far past --max-line-bytes
+      c->buffer.resize(std::max(c->buffer.size() + 1, std::min(c->buffer.size() * 2, max_line_ + kInitialBuffer)));
     c->stream.async_read_some(
         asio::buffer(c->buffer.data() + c->end, c->buffer.size() - c->end),
         [this, c](boost::system::error_code ec, size_t n) {
@@ -413,17 +416,26 @@ class TlsLines final : public LineSource {
     }
   }
 
-  // The next complete line of c, or its partial last line once c is closed.
+  // The next complete line of c, or its partial last line once c is closed, or a piece of a line
+  // longer than --max-line-bytes.
   bool take_line(Connection& c, std::string_view& line) {
     if (c.begin == c.end) return false;
     const char* base = c.buffer.data();
     const void* nl = std::memchr(base + c.scan, '\n', c.end - c.scan);
     size_t stop;
-    if (nl) {
+    size_t piece = c.cutter.cut(nl ? static_cast<size_t>(static_cast<const char*>(nl) - base) - c.begin : c.end - c.begin,
+                                nl != nullptr, size_);
+    if (piece) {
+      line = std::string_view(base + c.begin, piece);
+      c.begin += piece;
+      c.scan = std::max(c.scan, c.begin);
+      if (size_ == LineSize::kCut) ++c.line_number;
+      return true;
+    } else if (nl) {
       stop = static_cast<size_t>(static_cast<const char*>(nl) - base);
-    } else if (c.closed || c.end - c.begin >= kMaxLine) {
-      stop = c.end;  // disconnected mid-line, or a line too long to hold: deliver what we have
-      truncated_ = c.closed;
+    } else if (c.closed) {
+      stop = c.end;  // disconnected mid-line: deliver what we have
+      truncated_ = true;
     } else {
       c.scan = c.end;
       return false;
@@ -431,7 +443,8 @@ class TlsLines final : public LineSource {
     line = std::string_view(base + c.begin, stop - c.begin);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     c.begin = c.scan = stop < c.end ? stop + 1 : stop;
-    ++c.line_number;
+    size_ = c.cutter.end_line();
+    if (size_ == LineSize::kWhole) ++c.line_number;
     return true;
   }
 
@@ -466,6 +479,8 @@ class TlsLines final : public LineSource {
   ssl::context ctx_;
   tcp::acceptor acceptor_;
   int64_t idle_exit_us_;
+  size_t max_line_;         // --max-line-bytes
+  LineSize size_ = LineSize::kWhole;
   bool truncated_ = false;  // the last line was cut short by its client's disconnect
   bool idle_ended_ = false;
   Clock::time_point last_data_;

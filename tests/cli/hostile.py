@@ -11,6 +11,10 @@ expected counts come from what these peers send, never from logpipe.
                            one TLS client: LINES lines from client number FIRST, then a clean close
   udp-send PORT COUNT      COUNT datagrams of one line each, as fast as it can; prints COUNT once
                            every sendto() succeeded
+  big-lines PORT COUNT MIB  a TCP client sending COUNT lines of MIB MiB of junk each, then closing
+  long-lines OUT CAP       1,000 good lines with, among them, lines longer than CAP bytes (junk, a
+                           valid request with a huge URL, NUL bytes, and a last line without a
+                           newline); prints "RECORDS MALFORMED" expected with --max-line-bytes CAP
 """
 import datetime
 import socket
@@ -69,6 +73,38 @@ def udp_send(port, count):
     print(count)
 
 
+def long_lines(out, cap):
+    records = malformed = 0
+    with open(out, "wb") as f:
+        for i in range(1000):
+            f.write(line(3, i).encode())
+            records += 1
+            if i == 100:
+                f.write(b"x" * (2 * cap) + b"\n")
+                malformed += 1
+            if i == 200:  # would parse: it is still cut, and counted malformed
+                f.write(line(3, i).replace("/c3/", "/" + "u" * (cap + 1) + "/").encode())
+                malformed += 1
+            if i == 300:
+                f.write(b"\0" * (3 * cap + 7) + b"\n")
+                malformed += 1
+            if i == 400:  # exactly the cap, without its newline: whole, a record
+                text = line(3, i)
+                f.write(text.replace("/c3/", "/c3/" + "u" * (cap - len(text) + 1)).encode())
+                records += 1
+        f.write(b"y" * (cap + 1))  # the last line, without a newline
+        malformed += 1
+    print(records, malformed)
+
+
+def big_lines(port, count, mib):
+    s = socket.create_connection(("127.0.0.1", port))
+    junk = b"x" * (mib << 20) + b"\n"
+    for _ in range(count):
+        s.sendall(junk)
+    s.close()
+
+
 def cert_option(args):
     if "--cert" in args:
         i = args.index("--cert")
@@ -84,6 +120,10 @@ if __name__ == "__main__":
         tls_write_close(int(args[0]), args[1], int(args[2]), int(args[3]), cert_option(args))
     elif cmd == "tls-client":
         tls_client(int(args[0]), args[1], int(args[2]), int(args[3]), cert_option(args))
+    elif cmd == "big-lines":
+        big_lines(int(args[0]), int(args[1]), int(args[2]))
+    elif cmd == "long-lines":
+        long_lines(args[0], int(args[1]))
     elif cmd == "udp-send":
         udp_send(int(args[0]), int(args[1]))
     else:

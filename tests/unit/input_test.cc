@@ -54,6 +54,39 @@ TEST_CASE("line reader: CRLF, empty lines, last line without newline") {
   }
 }
 
+TEST_CASE("line reader: a line over the cap is one cut piece, then its rest in pieces to skip") {
+  // Every chunking and buffer size gives the same pieces: the first 10 bytes of a long line as
+  // kCut (one line number), the rest as kRest (same number), ordinary lines around it whole; a
+  // line of exactly the cap is whole.
+  const std::string input = "ab\n" + std::string(35, 'x') + "\n" + std::string(10, 'y') + "\nc\n" + std::string(12, 'z');
+  for (size_t chunk : {1, 3, 7, 4096}) {
+    for (size_t buffer : {4, 16, 1 << 20}) {
+      StringSource src(input, chunk);
+      LineReader reader(src, buffer, 10);
+      std::vector<std::string> whole, cut;
+      std::vector<uint64_t> cut_numbers;
+      size_t rest = 0;
+      std::string_view line;
+      while (reader.next(line)) {
+        if (reader.line_size() == LineSize::kWhole) whole.emplace_back(line);
+        if (reader.line_size() == LineSize::kCut) {
+          cut.emplace_back(line);
+          cut_numbers.push_back(reader.line_number());
+        }
+        if (reader.line_size() == LineSize::kRest) {
+          rest += line.size();
+          CHECK(reader.line_number() == cut_numbers.back());
+        }
+      }
+      CHECK(whole == std::vector<std::string>{"ab", std::string(10, 'y'), "c"});
+      CHECK(cut == std::vector<std::string>{std::string(10, 'x'), std::string(10, 'z')});
+      CHECK(cut_numbers == std::vector<uint64_t>{2, 5});
+      CHECK(rest == 25 + 2);
+      CHECK(reader.line_number() == 5);
+    }
+  }
+}
+
 TEST_CASE("line reader: a line longer than the buffer grows it") {
   std::string big(100000, 'x');
   auto lines = lines_of("s\n" + big + "\nt\n", 1000, 64);

@@ -30,6 +30,9 @@ struct EndpointOptions {
   std::vector<std::pair<std::string, std::string>> kafka_options;  ///< passed to librdkafka as is
   std::string kafka_group = "logpipe";                              ///< consumer group id
   int64_t idle_exit_us = 0;  ///< end a network input after this long without data (0 = never)
+  /// Inputs: a line longer than this is cut there (one malformed line, the rest skipped), files,
+  /// pipes and sockets alike (--max-line-bytes).
+  size_t max_line_bytes = kDefaultMaxLineBytes;
   /// alertmanager:// output: extra labels of every alert (`instance` overrides the host name).
   std::vector<std::pair<std::string, std::string>> alert_labels;
   size_t alert_queue = 10000;  ///< alertmanager:// output: alerts kept while it is unreachable
