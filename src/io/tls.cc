@@ -32,6 +32,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 namespace logpipe::detail {
@@ -46,7 +47,10 @@ using SslStream = ssl::stream<tcp::socket>;
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 constexpr auto kConnectTimeout = std::chrono::seconds(10);
 constexpr size_t kInitialBuffer = 64 * 1024;
-constexpr size_t kMaxConnections = 4096;
+constexpr size_t kMaxConnections = 4096;        // established (handshake done) clients
+constexpr size_t kMaxPendingHandshakes = 256;   // all addresses; beyond, the oldest is dropped
+constexpr size_t kMaxPendingPerAddress = 8;     // one address (an IPv6 /64); beyond, refused
+constexpr auto kLogInterval = std::chrono::seconds(10);  // refusals by a limit: one line per interval
 
 // TLS 1.2 or newer, no compression, no renegotiation by the peer.
 void restrict_protocols(ssl::context& ctx) {
@@ -212,6 +216,9 @@ struct Connection {
   bool closed = false;  // no more data will come (EOF or error)
   bool queued = false;  // in the ready queue
   LongLineCutter cutter;  // --max-line-bytes: a longer line leaves in pieces
+  std::string address;    // the peer's address (an IPv6 /64) while its handshake is pending
+  bool pending = false;   // handshake not finished
+  bool evicted = false;   // its pending handshake was dropped to admit a newer one
 };
 
 class TlsLines final : public LineSource {
@@ -327,16 +334,105 @@ class TlsLines final : public LineSource {
         return;
       }
       std::string peer = peer_name(socket);
-      if (connections_.size() >= kMaxConnections) {
-        log("refused {}: {} clients already connected", peer, connections_.size());
+      std::string address = address_key(socket);
+      if (connections_.size() - pending_count_ >= kMaxConnections) {
+        log_limited(refused_full_, "refused {}: {} clients already connected", peer, kMaxConnections);
+      } else if (pending_by_address_[address] >= kMaxPendingPerAddress) {
+        log_limited(refused_address_, "refused {}: {} TLS handshakes already pending from {}", peer,
+                    kMaxPendingPerAddress, address);
       } else {
+        if (pending_count_ >= kMaxPendingHandshakes) evict_oldest_pending();
         auto c = std::make_shared<Connection>(std::make_unique<SslStream>(std::move(socket), ctx_), io_, max_line_);
         c->name = endpoint_ + "/" + peer;
+        c->address = std::move(address);
+        c->pending = true;
+        ++pending_count_;
+        ++pending_by_address_[c->address];
+        pending_.push_back(c);
         connections_.push_back(c);
         handshake(c);
       }
       accept();
     });
+  }
+
+  // Pending handshakes are bounded apart from established clients, and per address: silent
+  // connections (4,096 of them used to fill every slot until their 10 s handshake timeout, and
+  // reconnecting kept the listener closed to everyone, authenticated peers included) now cost
+  // one address at most kMaxPendingPerAddress slots, and all of them together at most
+  // kMaxPendingHandshakes, the oldest dropped first (a real client's handshake takes
+  // milliseconds). IPv6 addresses count by /64, what one host usually gets.
+  static std::string address_key(const tcp::socket& socket) {
+    boost::system::error_code ec;
+    tcp::endpoint peer = socket.remote_endpoint(ec);
+    if (ec) return "?";
+    asio::ip::address a = peer.address();
+    if (a.is_v6() && !a.to_v6().is_v4_mapped()) {
+      auto bytes = a.to_v6().to_bytes();
+      std::fill(bytes.begin() + 8, bytes.end(), 0);
+      return asio::ip::address_v6(bytes).to_string() + "/64";
+    }
+    return a.is_v6() ? asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string() : a.to_string();
+  }
+
+  // The handshake of c is over (done, failed, timed out or dropped).
+  void end_pending(Connection& c) {
+    if (!c.pending) return;
+    c.pending = false;
+    --pending_count_;
+    auto it = pending_by_address_.find(c.address);
+    if (it != pending_by_address_.end() && --it->second == 0) pending_by_address_.erase(it);
+    while (!pending_.empty() && (pending_.front().expired() || !pending_.front().lock()->pending)) pending_.pop_front();
+  }
+
+  void evict_oldest_pending() {
+    while (!pending_.empty()) {
+      std::shared_ptr<Connection> oldest = pending_.front().lock();
+      pending_.pop_front();
+      if (!oldest || !oldest->pending) continue;
+      oldest->evicted = true;
+      end_pending(*oldest);
+      boost::system::error_code ignored;
+      oldest->stream.lowest_layer().close(ignored);  // its handshake handler drops it
+      return;
+    }
+  }
+
+  // Refusals under a flood: at most `burst` lines per kLogInterval for each kind (1 for the
+  // limits, a few for failed handshakes, which name their reason), then a count. The count of
+  // those not printed is given with the next line, or when the input ends.
+  struct Throttle {
+    explicit Throttle(unsigned burst_lines) : burst(burst_lines) {}
+    unsigned burst;
+    unsigned printed = 0;  // lines in the current interval
+    Clock::time_point since{};
+    uint64_t quiet = 0;  // refusals not printed since the last line
+    std::string text;    // the last one
+  };
+  template <typename... Args>
+  void log_limited(Throttle& t, fmt::format_string<Args...> f, Args&&... args) {
+    auto now = Clock::now();
+    t.text = fmt::format(f, std::forward<Args>(args)...);
+    if (now - t.since >= kLogInterval) {
+      t.since = now;
+      t.printed = 0;
+    }
+    if (t.printed >= t.burst) {
+      ++t.quiet;
+      return;
+    }
+    ++t.printed;
+    flush_log(t);
+  }
+  void flush_log(Throttle& t) {
+    if (t.text.empty()) return;
+    log("{}{}", t.text, t.quiet ? fmt::format(" ({} more like it since the last report)", t.quiet) : "");
+    t.text.clear();
+    t.quiet = 0;
+  }
+  void flush_logs() {
+    for (Throttle* t : {&refused_full_, &refused_address_, &evicted_, &timed_out_, &failed_})
+      if (t->quiet) flush_log(*t);
   }
 
   static std::string peer_name(const tcp::socket& socket) {
@@ -356,11 +452,16 @@ class TlsLines final : public LineSource {
     c->stream.async_handshake(ssl::stream_base::server, [this, c](boost::system::error_code ec) {
       c->timer.cancel();
       if (closing_) return;
+      end_pending(*c);
       if (ec) {
-        std::string reason = ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor
-                                 ? "no TLS handshake within 10 s"
-                                 : describe(ec, &c->stream);
-        log("refused client {}: {}", c->name.substr(endpoint_.size() + 1), reason);
+        std::string client = c->name.substr(endpoint_.size() + 1);
+        if (c->evicted)
+          log_limited(evicted_, "refused client {}: {} TLS handshakes pending, the oldest dropped", client,
+                      kMaxPendingHandshakes);
+        else if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor)
+          log_limited(timed_out_, "refused client {}: no TLS handshake within 10 s", client);
+        else
+          log_limited(failed_, "refused client {}: {}", client, describe(ec, &c->stream));
         drop(c);
         return;
       }
@@ -404,6 +505,7 @@ class TlsLines final : public LineSource {
   // --idle-exit: no new client; each connection hands out what it holds (a partial line as a
   // truncated line, so it is counted rather than dropped), then next() returns kEnd.
   void end_idle() {
+    flush_logs();
     idle_ended_ = true;
     boost::system::error_code ignored;
     acceptor_.close(ignored);
@@ -485,6 +587,10 @@ class TlsLines final : public LineSource {
   bool idle_ended_ = false;
   Clock::time_point last_data_;
   std::vector<std::shared_ptr<Connection>> connections_;
+  std::deque<std::weak_ptr<Connection>> pending_;  // handshakes in accept order (oldest first)
+  size_t pending_count_ = 0;
+  std::unordered_map<std::string, size_t> pending_by_address_;
+  Throttle refused_full_{1}, refused_address_{1}, evicted_{1}, timed_out_{4}, failed_{20};
   std::deque<std::shared_ptr<Connection>> ready_;  // connections with new data or closed
   std::shared_ptr<Connection> current_;            // the one the last line came from
   bool closing_ = false;

@@ -9,6 +9,13 @@ expected counts come from what these peers send, never from logpipe.
                            ssl and most one-way shippers do)
   tls-client PORT CA LINES FIRST [--cert CERT KEY]
                            one TLS client: LINES lines from client number FIRST, then a clean close
+  tls-hold PORT CA LINES FIRST GATE [--cert CERT KEY]
+                           a TLS client that sends half its LINES, writes GATE.up, waits for the
+                           file GATE, sends the other half and closes cleanly
+  silent FROM PORT COUNT READY
+                           COUNT TCP connections from address FROM (a comma-separated list: in
+                           turn) that never send a byte; writes READY once all are connected,
+                           then waits to be killed
   udp-send PORT COUNT      COUNT datagrams of one line each, as fast as it can; prints COUNT once
                            every sendto() succeeded
   big-lines PORT COUNT MIB  a TCP client sending COUNT lines of MIB MiB of junk each, then closing
@@ -27,6 +34,17 @@ def line(client, i):
     t = datetime.datetime(2025, 6, 23, 8) + datetime.timedelta(seconds=i)
     return (f'10.1.{client % 250}.{i % 250} - - [{t:%d/%b/%Y:%H:%M:%S} +0000] '
             f'"GET /c{client}/{i} HTTP/1.1" 200 {i} "-" "hostile"\n')
+
+
+def close_notify(s):
+    """Sends close_notify and closes. The server answers a close_notify by closing, without one
+    of its own: Python's unwrap() then reports an EOF, which is the end we expect."""
+    import ssl
+    try:
+        s.unwrap()
+    except (ssl.SSLEOFError, ConnectionResetError, BrokenPipeError):
+        pass
+    s.close()
 
 
 def tls_context(ca, cert):
@@ -62,8 +80,34 @@ def tls_client(port, ca, lines, first, cert):
     ctx = tls_context(ca, cert)
     s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
     s.sendall("".join(line(first, i) for i in range(lines)).encode())
-    s.unwrap()
-    s.close()
+    close_notify(s)
+
+
+def tls_hold(port, ca, lines, first, gate, cert):
+    import os
+    import time
+    ctx = tls_context(ca, cert)
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+    text = [line(first, i) for i in range(lines)]
+    s.sendall("".join(text[:lines // 2]).encode())
+    open(gate + ".up", "w").close()
+    while not os.path.exists(gate):
+        time.sleep(0.05)
+    s.sendall("".join(text[lines // 2:]).encode())
+    close_notify(s)
+
+
+def silent(source, port, count, ready):
+    import time
+    held = []
+    sources = source.split(",")
+    for i in range(count):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind((sources[i % len(sources)], 0))
+        s.connect(("127.0.0.1", port))
+        held.append(s)
+    open(ready, "w").close()
+    time.sleep(3600)
 
 
 def udp_send(port, count):
@@ -124,6 +168,10 @@ if __name__ == "__main__":
         big_lines(int(args[0]), int(args[1]), int(args[2]))
     elif cmd == "long-lines":
         long_lines(args[0], int(args[1]))
+    elif cmd == "tls-hold":
+        tls_hold(int(args[0]), args[1], int(args[2]), int(args[3]), args[4], cert_option(args))
+    elif cmd == "silent":
+        silent(args[0], int(args[1]), int(args[2]), args[3])
     elif cmd == "udp-send":
         udp_send(int(args[0]), int(args[1]))
     else:
