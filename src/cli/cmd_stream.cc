@@ -25,6 +25,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <exception>
 #include <optional>
 
 namespace logpipe::cli {
@@ -203,7 +204,15 @@ int run_stream(StreamOptions o) {
     if (e.exit_code() != kExitRuntime) throw;
     input_error = e.what();
   }
-  service.finish(inputs, pump, !input_error.empty());
+  // An alert sink that could not deliver everything fails at close (exit 1); what was read is
+  // still summarised first.
+  std::exception_ptr delivery_failure;
+  try {
+    service.finish(inputs, pump, !input_error.empty());
+  } catch (const Error& e) {
+    if (e.exit_code() != kExitRuntime) throw;
+    delivery_failure = std::current_exception();
+  }
   if (window_log_sink) window_log_sink->close();
   const EngineStats& es = service.engine().stats();
   if (o.input.verbose || s.service.stats_every_us)
@@ -214,7 +223,11 @@ int run_stream(StreamOptions o) {
                           es.late == 1 ? "" : "s");
   malformed.flush();
   malformed.print_summary(stderr);
-  if (!input_error.empty()) runtime_error("{}", input_error);
+  if (!input_error.empty()) {
+    if (delivery_failure) fmt::print(stderr, "logpipe: {}\n", input_error);
+    else runtime_error("{}", input_error);
+  }
+  if (delivery_failure) std::rethrow_exception(delivery_failure);
   return kExitOk;
 }
 
@@ -252,7 +265,8 @@ RunFn setup_stream(CLI::App& command) {
       ->type_name("NAME=VALUE")
       ->allow_extra_args(false);
   command.add_option("--alert-queue", o->net.alert_queue,
-                     "alertmanager://: alerts kept while it is unreachable; beyond, the oldest are dropped")
+                     "alertmanager:// and tcp://: alerts kept while the receiver is unreachable or not reading; "
+                     "beyond, the oldest are dropped (and the exit status is 1)")
       ->type_name("N")
       ->capture_default_str();
   command.add_flag("--stats", o->stats, "Print throughput and lag on stderr periodically");

@@ -77,7 +77,8 @@ std::vector<std::string> resolve_inputs(std::vector<std::string> inputs, const s
                                         EndpointOptions& options);
 
 /// After parsing: adds the LOGPIPE_KAFKA_<KEY> environment variables (lowest precedence) to the
-/// Kafka options and validates the TLS flags. Throws Error (usage) naming the option.
+/// Kafka options, points `options.stop` at the stop flag (outputs give up soon after SIGTERM) and
+/// validates the TLS flags. Throws Error (usage) naming the option.
 void finish_endpoint_options(EndpointOptions& options);
 
 /// Reads a file of librdkafka `KEY=VALUE` lines ('#' comments allowed) and appends them to `out`;

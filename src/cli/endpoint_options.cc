@@ -219,6 +219,7 @@ void finish_endpoint_options(EndpointOptions& o) {
     from_env.emplace_back(std::move(key), std::string(entry.substr(eq + 1)));
   }
   o.kafka_options.insert(o.kafka_options.begin(), from_env.begin(), from_env.end());
+  o.stop = &g_stop_requested;  // outputs waiting for a server honour SIGINT/SIGTERM
   if (o.tls_key.empty() != o.tls_cert.empty())
     usage_error("--tls-cert and --tls-key go together (a certificate needs its private key)");
 }

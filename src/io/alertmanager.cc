@@ -19,9 +19,10 @@
 // (kFirstBackoff doubling to kMaxBackoff), alerts kept in order in a bounded queue
 // (EndpointOptions::alert_queue); when it is full the oldest alert is dropped and counted, with a
 // warning on stderr. Other 4xx answers mean Alertmanager will never take that batch: it is dropped
-// with the answer printed. close() waits up to kCloseDeadline for the queue to empty and throws,
-// naming how many alerts were not delivered, when it does not (stream then does not commit Kafka
-// offsets past them).
+// with the answer printed. close() waits up to kCloseDeadline (kAfterStop after a stop signal)
+// for the queue to empty and throws, naming how many alerts were not delivered, when it does not
+// or when the queue dropped some (stream then does not commit Kafka offsets past them, and exits
+// 1: a dropped alert is not delivered).
 //
 // alertmanager+tls://HOST:PORT[/PREFIX] is the same over HTTPS: the server's certificate is
 // checked against --tls-ca (or the system's CA store) and must name HOST; --tls-cert/--tls-key
@@ -56,6 +57,7 @@ constexpr auto kFirstBackoff = 100ms;
 constexpr auto kMaxBackoff = 5000ms;
 constexpr auto kResponseTimeout = 10s;
 constexpr auto kCloseDeadline = 30s;
+constexpr auto kAfterStop = 5s;  // close() after SIGINT/SIGTERM: a stop is not held for long
 constexpr auto kRepostInterval = 60s;
 constexpr int64_t kFiringValidityUs = 5 * 60 * 1'000'000LL;  // 5 reposts may be missed
 constexpr size_t kBatch = 500;                                 // alerts per POST
@@ -76,7 +78,7 @@ struct Target {
 class AlertmanagerSink final : public AlertSink {
  public:
   AlertmanagerSink(Target target, std::string name, const EndpointOptions& o, bool tls)
-      : target_(std::move(target)), name_(std::move(name)), max_queue_(o.alert_queue),
+      : target_(std::move(target)), name_(std::move(name)), max_queue_(o.alert_queue), stop_(o.stop),
         // a bad --tls-* file or an unknown host is a setup error
         http_(name_, target_.host, target_.port, tls ? new_client_ssl_ctx(name_, o) : nullptr) {
     // Labels shared by every alert: instance (the host name, unless --alert-label sets it) and
@@ -118,7 +120,7 @@ class AlertmanagerSink final : public AlertSink {
     {
       std::unique_lock lock(mutex_);
       closing_ = true;
-      close_deadline_ = Clock::now() + kCloseDeadline;
+      close_deadline_ = Clock::now() + (stop_requested(stop_) ? kAfterStop : kCloseDeadline);
       wake_.notify_one();
       done_.wait(lock, [&] { return queue_.empty() || Clock::now() >= close_deadline_ || thread_done_; });
     }
@@ -130,7 +132,10 @@ class AlertmanagerSink final : public AlertSink {
     if (!queue_.empty())
       runtime_error("{}: {} alert{} not delivered after {} s ({})", name_, queue_.size(),
                     queue_.size() == 1 ? "" : "s",
-                    std::chrono::duration_cast<std::chrono::seconds>(kCloseDeadline).count(), last_error_);
+                    std::chrono::duration_cast<std::chrono::seconds>(stop_requested(stop_) ? kAfterStop : kCloseDeadline)
+                        .count(),
+                    last_error_);
+    if (dropped_) runtime_error("{}: {} alert{} not delivered (dropped)", name_, dropped_, dropped_ == 1 ? "" : "s");
   }
 
   bool all_delivered() const noexcept override {
@@ -291,6 +296,7 @@ class AlertmanagerSink final : public AlertSink {
   Target target_;
   std::string name_;
   size_t max_queue_;
+  const StopFlag* stop_;
   HttpClient http_;
   std::string common_labels_;  // ,"instance":"host",... (JSON, after alertname and key)
   bool closed_ = false;

@@ -69,7 +69,9 @@ std::unique_ptr<AlertSink> open_alert_sink(const std::string& endpoint, const En
   if (scheme == "kafka") return detail::open_kafka_alert_sink(rest, o);
   if (scheme == "alertmanager") return detail::open_alertmanager_sink(rest, o, false);
   if (scheme == "alertmanager+tls") return detail::open_alertmanager_sink(rest, o, true);
-  if (scheme == "file" || scheme == "tcp" || scheme == "tls")
+  if (scheme == "tcp") return std::make_unique<JsonLinesAlertSink>(detail::open_tcp_alert_sink(rest, o));
+  if (scheme == "tls") return std::make_unique<JsonLinesAlertSink>(detail::open_tls_alert_sink(rest, o));
+  if (scheme == "file")
     return std::make_unique<JsonLinesAlertSink>(open_sink(endpoint, o, /*append=*/true));
   usage_error("unknown alert endpoint '{}' (expected -, a path, tcp://, tls://, kafka://, alertmanager:// "
               "or alertmanager+tls://)",

@@ -14,9 +14,13 @@ std::unique_ptr<LineSource> open_tcp_lines(const std::string& host_port, const E
 std::unique_ptr<LineSource> open_udp_lines(const std::string& host_port, const EndpointOptions& o);
 // tcp_sink.cc: tcp:// output with reconnection and backoff.
 std::unique_ptr<ByteSink> open_tcp_sink(const std::string& host_port, const EndpointOptions& o);
+// The same for alerts: never blocks; at most o.alert_queue lines wait, the oldest dropped beyond.
+std::unique_ptr<ByteSink> open_tcp_alert_sink(const std::string& host_port, const EndpointOptions& o);
 // tls.cc: tls:// input (server or client) and output.
 std::unique_ptr<LineSource> open_tls_lines(const std::string& host_port, const EndpointOptions& o);
 std::unique_ptr<ByteSink> open_tls_sink(const std::string& host_port, const EndpointOptions& o);
+// The same for alerts, delivered by a thread: never blocks; at most o.alert_queue lines wait.
+std::unique_ptr<ByteSink> open_tls_alert_sink(const std::string& host_port, const EndpointOptions& o);
 // kafka.cc: kafka://BROKERS/TOPIC input (consumer group) and output (keyed producer).
 std::unique_ptr<LineSource> open_kafka_lines(const std::string& spec, const EndpointOptions& o);
 std::unique_ptr<ByteSink> open_kafka_sink(const std::string& spec, const EndpointOptions& o);

@@ -31,6 +31,8 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -602,7 +604,7 @@ class TlsLines final : public LineSource {
 class TlsSink final : public ByteSink {
  public:
   TlsSink(const std::string& host_port, const EndpointOptions& o)
-      : endpoint_("tls://" + host_port), ctx_(make_client_context(endpoint_, o)) {
+      : endpoint_("tls://" + host_port), ctx_(make_client_context(endpoint_, o)), stop_(o.stop) {
     auto hp = split_host_port(host_port);
     host_ = hp.first;
     port_ = hp.second;
@@ -628,12 +630,15 @@ class TlsSink final : public ByteSink {
 
   // Sends the buffer; when the connection has dropped, reconnects with exponential backoff
   // (0.1 s to 5 s) and sends it again, for at most kReconnectWindow. Bytes the old connection
-  // accepted but the server never read may be lost or sent twice: TCP cannot tell which.
+  // accepted but the server never read may be lost or sent twice: TCP cannot tell which. A server
+  // that takes nothing for kSendTimeout counts as a dropped connection (a write used to block for
+  // as long as it did not read), and after a stop signal at most kAfterStop is left to deliver.
   void flush() override {
     if (buffer_.empty()) return;
     auto give_up = Clock::now() + kReconnectWindow;
     Backoff backoff(std::chrono::milliseconds(100), std::chrono::milliseconds(5000));
     for (;;) {
+      check_stop();
       if (!stream_) {
         ConnectError error;
         stream_ = connect_client(io_, ctx_, host_, port_, &error);
@@ -642,12 +647,14 @@ class TlsSink final : public ByteSink {
           if (error.permanent || Clock::now() + wait > give_up) runtime_error("{}: {}", endpoint_, error.message);
           std::fprintf(stderr, "logpipe: %s: %s; retrying in %lld ms\n", endpoint_.c_str(),
                        error.message.c_str(), static_cast<long long>(wait.count()));
-          std::this_thread::sleep_for(wait);
+          for (auto until = Clock::now() + wait; Clock::now() < until;) {  // a stop is seen within 0.2 s
+            check_stop();
+            std::this_thread::sleep_for(std::min<Clock::duration>(until - Clock::now(), std::chrono::milliseconds(200)));
+          }
           continue;
         }
       }
-      boost::system::error_code ec;
-      asio::write(*stream_, asio::buffer(buffer_), ec);
+      boost::system::error_code ec = write_all();
       if (!ec) break;
       std::fprintf(stderr, "logpipe: %s: connection lost (%s); reconnecting\n", endpoint_.c_str(),
                    ec.message().c_str());
@@ -671,8 +678,54 @@ class TlsSink final : public ByteSink {
   const std::string& name() const noexcept override { return endpoint_; }
 
  private:
+  // Writes the whole buffer on the connection, a TLS record at a time, running the event loop in
+  // slices so that a stop signal and a stalled server are noticed: timed_out when one write took
+  // no byte for kSendTimeout.
+  boost::system::error_code write_all() {
+    for (size_t offset = 0; offset < buffer_.size();) {
+      boost::system::error_code result = asio::error::would_block;
+      size_t written = 0;
+      stream_->async_write_some(asio::buffer(buffer_.data() + offset, buffer_.size() - offset),
+                                [&](boost::system::error_code ec, size_t n) {
+                                  result = ec;
+                                  written = n;
+                                });
+      io_.restart();
+      const auto started = Clock::now();
+      while (result == asio::error::would_block) {
+        io_.run_for(std::chrono::milliseconds(200));
+        if (result != asio::error::would_block) break;
+        const bool stopping = stop_deadline_passed();
+        if (stopping || Clock::now() - started >= kSendTimeout) {
+          boost::system::error_code ignored;
+          stream_->lowest_layer().cancel(ignored);
+          io_.restart();
+          io_.run();  // the cancelled write finishes: its handler refers to this frame
+          if (stopping) check_stop();
+          return asio::error::timed_out;
+        }
+      }
+      if (result) return result;
+      offset += written;
+    }
+    return {};
+  }
+
+  bool stop_deadline_passed() {
+    if (!stop_requested(stop_)) return false;
+    if (stop_seen_ == Clock::time_point{}) stop_seen_ = Clock::now();
+    return Clock::now() - stop_seen_ >= kAfterStop;
+  }
+  void check_stop() {
+    if (stop_deadline_passed())
+      runtime_error("{}: interrupted: {} bytes not delivered ({})", endpoint_, buffer_.size(),
+                    stream_ ? "server not reading" : "no connection");
+  }
+
   static constexpr size_t kBufferSize = 64 * 1024;
   static constexpr auto kReconnectWindow = std::chrono::seconds(60);
+  static constexpr auto kSendTimeout = std::chrono::seconds(30);
+  static constexpr auto kAfterStop = std::chrono::seconds(5);
   std::string endpoint_;
   asio::io_context io_;
   ssl::context ctx_;
@@ -681,9 +734,158 @@ class TlsSink final : public ByteSink {
   std::unique_ptr<SslStream> stream_;
   std::string buffer_;
   bool closed_ = false;
+  const StopFlag* stop_;
+  Clock::time_point stop_seen_{};
+};
+
+// tls:// alerts: delivered by a thread of their own through a TlsSink, so that a receiver that
+// stops reading never blocks the input (a TlsSink write waits for the server: up to its send
+// timeout). At most `max_lines` alerts (lines) wait; beyond, the oldest are dropped and counted,
+// and close() fails naming them. close() waits kCloseDeadline for the queue to empty (kAfterStop
+// after a stop signal), then tells the TlsSink to give up (its own stop flag) and reports what
+// was not delivered.
+class QueuedAlertLines final : public ByteSink {
+ public:
+  QueuedAlertLines(const std::string& host_port, EndpointOptions o)
+      : name_("tls://" + host_port), max_lines_(std::max<size_t>(1, o.alert_queue)), stop_(o.stop) {
+    o.stop = &inner_stop_;
+    inner_ = std::make_unique<TlsSink>(host_port, o);  // a bad certificate or host: a setup error
+    thread_ = std::thread([this] { run(); });
+  }
+  ~QueuedAlertLines() override {
+    try {
+      close();
+    } catch (...) {
+    }
+    stop_thread();
+  }
+
+  void write(std::string_view data) override {
+    std::unique_lock lock(mutex_);
+    while (!data.empty()) {
+      size_t nl = data.find('\n');
+      size_t end = nl == std::string_view::npos ? data.size() : nl + 1;
+      queue_.emplace_back(data.substr(0, end));
+      data.remove_prefix(end);
+    }
+    size_t over = queue_.size() > max_lines_ ? queue_.size() - max_lines_ : 0;
+    if (over) {
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(over));
+      dropped_ += over;
+      auto now = Clock::now();
+      if (now - last_drop_warning_ >= std::chrono::seconds(10)) {
+        last_drop_warning_ = now;
+        std::fprintf(stderr, "logpipe: %s: alert queue full (%zu alerts; the server is not reading); dropping the oldest (%llu dropped so far)\n",
+                     name_.c_str(), max_lines_, static_cast<unsigned long long>(dropped_));
+      }
+    }
+  }
+  void flush() override { wake_.notify_one(); }
+
+  void close() override {
+    if (closed_) return;
+    closed_ = true;
+    {
+      std::unique_lock lock(mutex_);
+      closing_ = true;
+      wake_.notify_one();
+      auto deadline = Clock::now() + (stop_requested(stop_) ? kAfterStop : kCloseDeadline);
+      done_.wait_until(lock, deadline, [&] { return (queue_.empty() && !sending_) || thread_done_; });
+    }
+    inner_stop_ = true;  // a send still waiting for the server gives up
+    stop_thread();
+    std::unique_lock lock(mutex_);
+    if (dropped_)
+      std::fprintf(stderr, "logpipe: %s: %llu alert%s dropped in all (queue of %zu full)\n", name_.c_str(),
+                   static_cast<unsigned long long>(dropped_), dropped_ == 1 ? "" : "s", max_lines_);
+    if (!failure_.empty()) runtime_error("{}", failure_);
+    if (!queue_.empty())
+      runtime_error("{}: {} alert{} not delivered (the server is not reading)", name_, queue_.size(),
+                    queue_.size() == 1 ? "" : "s");
+    if (dropped_) runtime_error("{}: {} alert{} not delivered (dropped)", name_, dropped_, dropped_ == 1 ? "" : "s");
+  }
+
+  bool all_delivered() const noexcept override {
+    std::unique_lock lock(mutex_);
+    return queue_.empty() && !sending_ && dropped_ == 0 && failure_.empty();
+  }
+  const std::string& name() const noexcept override { return name_; }
+
+ private:
+  static constexpr auto kCloseDeadline = std::chrono::seconds(30);
+  static constexpr auto kAfterStop = std::chrono::seconds(5);
+
+  void run() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      wake_.wait(lock, [&] { return !queue_.empty() || closing_ || quit_; });
+      if (quit_ || (queue_.empty() && closing_)) break;
+      std::string batch;
+      size_t lines = queue_.size();
+      for (const auto& l : queue_) batch += l;
+      queue_.clear();
+      sending_ = true;
+      lock.unlock();
+      std::string error;
+      try {
+        inner_->write(batch);
+        inner_->flush();
+      } catch (const Error& e) {
+        error = e.what();
+      }
+      lock.lock();
+      sending_ = false;
+      if (!error.empty()) {
+        failure_ = fmt::format("{} ({} alert{} not delivered)", error, lines, lines == 1 ? "" : "s");
+        break;
+      }
+      done_.notify_all();
+    }
+    if (failure_.empty() && closing_) {
+      lock.unlock();
+      try {
+        inner_->close();
+      } catch (const Error& e) {
+        lock.lock();
+        failure_ = e.what();
+        lock.unlock();
+      }
+      lock.lock();
+    }
+    thread_done_ = true;
+    done_.notify_all();
+  }
+
+  void stop_thread() {
+    {
+      std::unique_lock lock(mutex_);
+      quit_ = true;
+    }
+    wake_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  std::string name_;
+  size_t max_lines_;
+  const StopFlag* stop_;
+  StopFlag inner_stop_{false};
+  std::unique_ptr<TlsSink> inner_;
+  bool closed_ = false;
+  mutable std::mutex mutex_;  // guards everything below
+  std::condition_variable wake_, done_;
+  std::deque<std::string> queue_;
+  uint64_t dropped_ = 0;
+  bool sending_ = false, closing_ = false, quit_ = false, thread_done_ = false;
+  std::string failure_;
+  Clock::time_point last_drop_warning_{};
+  std::thread thread_;
 };
 
 }  // namespace
+
+std::unique_ptr<ByteSink> open_tls_alert_sink(const std::string& host_port, const EndpointOptions& o) {
+  return std::make_unique<QueuedAlertLines>(host_port, o);
+}
 
 std::unique_ptr<LineSource> open_tls_lines(const std::string& host_port, const EndpointOptions& o) {
   return std::make_unique<TlsLines>(host_port, o, o.listen);

@@ -5,7 +5,8 @@
 #     (what is still firing is active; what resolved is counted resolved and no longer listed);
 #     --alerts is repeatable and the file sink gets the same episodes;
 #  2. Alertmanager down when stream starts, up later: everything is delivered after retries;
-#  3. Alertmanager down with --alert-queue 2: the oldest alert is dropped, counted and reported,
+#  3. Alertmanager down with --alert-queue 2: the oldest alert is dropped, counted and reported
+#     (exit status 1: a dropped alert is not delivered),
 #     the two newest are delivered.
 # The oracle is Alertmanager's own API (/api/v2/alerts) and its counters (/metrics).
 set -euo pipefail
@@ -122,9 +123,12 @@ for _ in $(seq 300); do grep -q "dropping the oldest" "$tmp/err3" && break; slee
 grep -q "alert queue full (2 alerts, Alertmanager unreachable: .*); dropping the oldest (1 dropped so far)" \
   "$tmp/err3" || { cat "$tmp/err3"; exit 1; }
 start_am "$port"
-wait "$stream_pid" || { echo "stream failed:"; cat "$tmp/err3"; exit 1; }
+status=0
+wait "$stream_pid" || status=$?
 stream_pid=
+[ "$status" = 1 ] || { echo "stream exited $status with an alert dropped, want 1:"; cat "$tmp/err3"; exit 1; }
 grep -q "1 alert dropped in all (queue of 2 full)" "$tmp/err3" || { cat "$tmp/err3"; exit 1; }
+grep -q "1 alert not delivered (dropped)" "$tmp/err3" || { cat "$tmp/err3"; exit 1; }
 # The oldest (the /checkout firing) was dropped; its resolution and the DDoS firing arrived.
 [ "$(received "$port" firing)" = 1 ] && [ "$(received "$port" resolved)" = 1 ] ||
   { echo "bounded: firing=$(received "$port" firing) resolved=$(received "$port" resolved)"; exit 1; }

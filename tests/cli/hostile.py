@@ -16,6 +16,9 @@ expected counts come from what these peers send, never from logpipe.
                            COUNT TCP connections from address FROM (a comma-separated list: in
                            turn) that never send a byte; writes READY once all are connected,
                            then waits to be killed
+  never-read PORTFILE [--tls CERT KEY]
+                           a server that accepts connections (TLS: completes the handshake) and
+                           never reads a byte; writes its port to PORTFILE, runs until killed
   udp-send PORT COUNT      COUNT datagrams of one line each, as fast as it can; prints COUNT once
                            every sendto() succeeded
   big-lines PORT COUNT MIB  a TCP client sending COUNT lines of MIB MiB of junk each, then closing
@@ -110,6 +113,33 @@ def silent(source, port, count, ready):
     time.sleep(3600)
 
 
+def never_read(portfile, tls):
+    import os
+    import time
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills after a few KB
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(64)
+    with open(portfile + ".tmp", "w") as f:
+        f.write(str(srv.getsockname()[1]))
+    os.rename(portfile + ".tmp", portfile)
+    ctx = None
+    if tls:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(tls[0], tls[1])
+    held = []
+    while True:
+        conn, _ = srv.accept()
+        if ctx:
+            try:
+                conn = ctx.wrap_socket(conn, server_side=True)
+            except OSError:
+                continue
+        held.append(conn)  # never read
+        time.sleep(0.01)
+
+
 def udp_send(port, count):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     for i in range(count):
@@ -172,6 +202,8 @@ if __name__ == "__main__":
         tls_hold(int(args[0]), args[1], int(args[2]), int(args[3]), args[4], cert_option(args))
     elif cmd == "silent":
         silent(args[0], int(args[1]), int(args[2]), args[3])
+    elif cmd == "never-read":
+        never_read(args[0], (args[args.index("--tls") + 1], args[args.index("--tls") + 2]) if "--tls" in args else None)
     elif cmd == "udp-send":
         udp_send(int(args[0]), int(args[1]))
     else:

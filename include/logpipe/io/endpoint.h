@@ -35,7 +35,11 @@ struct EndpointOptions {
   size_t max_line_bytes = kDefaultMaxLineBytes;
   /// alertmanager:// output: extra labels of every alert (`instance` overrides the host name).
   std::vector<std::pair<std::string, std::string>> alert_labels;
-  size_t alert_queue = 10000;  ///< alertmanager:// output: alerts kept while it is unreachable
+  /// alertmanager:// and tcp:// alert outputs: alerts kept while the receiver is unreachable or
+  /// not reading; beyond, the oldest are dropped (counted; the command then fails).
+  size_t alert_queue = 10000;
+  /// A stop signal (SIGINT/SIGTERM): outputs that wait for a server give up soon after it is set.
+  const StopFlag* stop = nullptr;
 };
 
 /// Opens an input endpoint. Throws Error (usage for a bad endpoint, runtime when it cannot open).
