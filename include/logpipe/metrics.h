@@ -93,6 +93,10 @@ struct MetricValue {
   bool eligible = false;  ///< requests >= the metric's min_requests (only eligible values alert)
 };
 
+/// The most panes (gcd(window, hop) slices) a window may span: each record is merged into every
+/// window that holds it, so the cost per record grows with it (EngineConfig::validate refuses more).
+inline constexpr int64_t kMaxPanesPerWindow = 120;
+
 /// Settings of the engine. Thresholds are not here: they belong to what observes the windows.
 struct EngineConfig {
   int64_t window_us = 60'000'000;   ///< window size

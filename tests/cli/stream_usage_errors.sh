@@ -17,6 +17,11 @@ expect 2 "--min-requests: '1.5' is not a whole number" --min-requests url_error_
 expect 2 "--window: bad duration" --window 1x
 expect 2 "--window: must be a whole number of seconds" --window 1500ms
 expect 2 "--hop: must not exceed --window" --window 60s --hop 2m
+# Issue 25, case 10: a window of 3,600 panes could not keep up (200,000 lines not done after 120 s).
+expect 2 "--hop: a window may span at most 120 panes of gcd\(window, hop\), this one spans 3600 .*at least 30s here" \
+  --window 1h --hop 1s
+expect 2 "this one spans 3600 .*at least 30s here" --window 1h --hop 31s  # gcd 1 s: 3,600 panes
+"$LOGPIPE" stream --window 1h --hop 30s --alerts /dev/null </dev/null || { echo "FAIL: --window 1h --hop 30s refused"; exit 1; }
 expect 2 "--listen: expected tcp://" --listen /tmp/x
 expect 2 "--max-keys: must be at least 16" --max-keys 3
 printf '[metrics.url_error_rate]\nthreshold = 0.3\nmin_request = 20\n' >"$tmp/bad.toml"
