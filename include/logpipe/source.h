@@ -112,6 +112,7 @@ class LineReader {
  private:
   bool refill();
   bool take_piece(std::string_view& line, size_t n);
+  void release() noexcept;
   ByteSource& source_;
   std::vector<char, HugePageAllocator<char>> buffer_;  // 1 MiB: one huge page, not 257 faults
   size_t begin_ = 0;  // start of unread data
@@ -196,8 +197,10 @@ class LineSource {
 /// A byte source read as lines (LineReader): blocking reads, never a timeout. Owns the source.
 class ByteLineSource final : public LineSource {
  public:
-  explicit ByteLineSource(std::unique_ptr<ByteSource> bytes, size_t max_line = kDefaultMaxLineBytes)
-      : bytes_(std::move(bytes)), reader_(*bytes_, 1 << 20, max_line) {}
+  /// `buffer_size`: the reader's first buffer (a small file needs no more than its size).
+  explicit ByteLineSource(std::unique_ptr<ByteSource> bytes, size_t max_line = kDefaultMaxLineBytes,
+                          size_t buffer_size = 1 << 20)
+      : bytes_(std::move(bytes)), reader_(*bytes_, buffer_size, max_line) {}
   Status next(std::string_view& line, int) override { return reader_.next(line) ? Status::kLine : Status::kEnd; }
   const std::string& name() const noexcept override { return bytes_->name(); }
   uint64_t line_number() const noexcept override { return reader_.line_number(); }

@@ -46,7 +46,11 @@ class FileLineSource final : public LineSource {
       ino_ = st.st_ino;
     }
     if (!regular_ && follow_) follow_ = false;  // a pipe or socket already "follows"
-    buffer_.resize(kChunk + kPadding);
+    // The buffer is allocated on the first read, the size of a small file (3,000 files opened
+    // before any work held 3 GB of buffers), and freed at the end of the input.
+    first_chunk_ = regular_ && !follow_ && size_at_open_ < static_cast<off_t>(kChunk)
+                       ? static_cast<size_t>(size_at_open_) + 1
+                       : kChunk;
   }
   ~FileLineSource() override {
     if (owned_ && fd_ >= 0) ::close(fd_);
@@ -73,6 +77,8 @@ class FileLineSource final : public LineSource {
           return Status::kLine;
         }
         if (error_) std::rethrow_exception(error_);  // after every line read before it
+        std::vector<char>().swap(buffer_);
+        begin_ = end_ = scan_ = 0;
         return Status::kEnd;
       }
       int got = fill(timeout_ms);
@@ -114,13 +120,14 @@ class FileLineSource final : public LineSource {
 
   // Reads more bytes after end_. Returns bytes read, 0 at end of file, -1 on timeout.
   int fill(int timeout_ms) {
+    if (buffer_.empty()) buffer_.resize(first_chunk_ + kPadding);
     if (begin_ > 0) {  // move the partial line to the front
       std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
       end_ -= begin_;
       scan_ -= begin_;
       begin_ = 0;
     }
-    if (buffer_.size() - kPadding - end_ < kChunk / 2)  // a long line: grow, not far past the cap
+    if (buffer_.size() - kPadding - end_ < std::min(kChunk / 2, first_chunk_))  // a long line: grow, not far past the cap
       buffer_.resize(std::max(buffer_.size() + kChunk / 2, std::min(buffer_.size() * 2, cutter_.max() + kChunk + kPadding)));
     char* dst = buffer_.data() + end_;
     size_t room = buffer_.size() - kPadding - end_;
@@ -222,6 +229,7 @@ class FileLineSource final : public LineSource {
   off_t size_at_open_ = 0;  // a regular file's size when opened (without follow: where it must end)
   std::unique_ptr<ByteSource> decoder_;
   std::vector<char> buffer_;
+  size_t first_chunk_ = kChunk;
   size_t begin_ = 0, end_ = 0, scan_ = 0;
   uint64_t line_number_ = 0;
 };

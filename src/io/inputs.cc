@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -92,7 +93,14 @@ class BatchFileInput final : public PumpInput {
       return;
     }
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) system_error(errno, "cannot open '" + path + "'");
+    if (fd_ < 0) {
+      rlimit limit{};
+      if (errno == EMFILE && ::getrlimit(RLIMIT_NOFILE, &limit) == 0)
+        runtime_error("cannot open '{}': too many open files (every input is opened before any work; the limit "
+                      "is {} descriptors: raise it with ulimit -n, or LimitNOFILE= in a systemd unit)",
+                      path, static_cast<unsigned long long>(limit.rlim_cur));
+      system_error(errno, "cannot open '" + path + "'");
+    }
     struct stat st {};
     if (::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode)) {
       size_ = static_cast<uint64_t>(st.st_size);
@@ -109,9 +117,13 @@ class BatchFileInput final : public PumpInput {
   }
   const std::string& name() const noexcept override { return name_; }
   LineSource& lines() override {
-    if (!lines_)
+    if (!lines_) {
+      // A small plain file needs a buffer of its size, not the 1 MiB (2 MiB huge page) a large
+      // one gets: 3,000 small files cost 6.7 s of page zeroing.
+      size_t buffer = splittable_ > 0 && splittable_ < (1u << 20) ? static_cast<size_t>(splittable_) + 1 : 1u << 20;
       lines_ = std::make_unique<ByteLineSource>(
-          maybe_decompress(std::make_unique<CountingFdSource>(fd_, name_, read_, size_)), max_line_);
+          maybe_decompress(std::make_unique<CountingFdSource>(fd_, name_, read_, size_)), max_line_, buffer);
+    }
     return *lines_;
   }
   uint64_t splittable_size() const noexcept override { return splittable_; }
