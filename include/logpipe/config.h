@@ -65,6 +65,9 @@ struct ThresholdConfig {
   std::vector<std::string> error_levels;            ///< [errors] levels (when has_error_levels)
   bool has_error_levels = false;
   ServiceSettings service;  ///< [input], [alerts], [tls], [kafka], [prometheus]
+  /// `FILE:LINE: [window] KEY` of the [window] settings present (flag names for the others), for
+  /// EngineConfig::validate's messages.
+  SettingOrigins origins;
 
   /// Copies window sizes, min_requests and the [errors] rules into an engine configuration.
   void apply_to(EngineConfig& engine) const;

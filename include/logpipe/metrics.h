@@ -21,6 +21,7 @@
 #include <bitset>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -97,6 +98,19 @@ struct MetricValue {
 /// window that holds it, so the cost per record grows with it (EngineConfig::validate refuses more).
 inline constexpr int64_t kMaxPanesPerWindow = 120;
 
+/// The most keys --max-keys may keep per dimension per pane (a larger cap is no cap at all:
+/// --max-keys -1 used to turn the memory bound off, 981 MB instead of 86 MB).
+inline constexpr size_t kMaxKeysLimit = 100'000'000;
+
+/// Where each window setting came from, for messages: a flag, or `FILE:LINE: [window] KEY` of a
+/// settings file (ThresholdConfig::origins).
+struct SettingOrigins {
+  std::string window = "--window";
+  std::string hop = "--hop";
+  std::string lateness = "--lateness";
+  std::string max_keys = "--max-keys";
+};
+
 /// Settings of the engine. Thresholds are not here: they belong to what observes the windows.
 struct EngineConfig {
   int64_t window_us = 60'000'000;   ///< window size
@@ -113,8 +127,9 @@ struct EngineConfig {
   ErrorRules errors;
 
   static std::array<uint64_t, kMetricCount> default_min_requests() noexcept;
-  /// Throws Error (usage) on an inconsistent configuration, naming the option.
-  void validate() const;
+  /// Throws Error (usage) on an inconsistent configuration, naming the option or the file line
+  /// each setting came from.
+  void validate(const SettingOrigins& origins = {}) const;
 };
 
 class WindowEngine;

@@ -126,13 +126,16 @@ RunFn setup_analyze(CLI::App& command) {
       ->check(CLI::IsMember({"text", "json", "csv", "html"}))
       ->capture_default_str();
   command.add_option("-o,--output", o->output, "Write the report to FILE (default stdout; .gz/.zst compress)");
-  command.add_option("--top", o->top, "Entries in each top list (0 = all)")->capture_default_str();
+  command.add_option("--top", o->top, "Entries in each top list (0 = all)")
+      ->check(whole_number(0, 1'000'000'000))
+      ->capture_default_str();
   command.add_option("--since", o->since, "Only records at or after TIME (RFC 3339 or YYYY-MM-DD)");
   command.add_option("--until", o->until, "Only records before TIME (RFC 3339 or YYYY-MM-DD)");
   command.add_option("--by", o->by, "Time-series bucket: minute, hour, day, auto (by span)")
       ->check(CLI::IsMember({"minute", "hour", "day", "auto"}))
       ->capture_default_str();
   command.add_option("--threads", o->threads, "Threads for large regular files (0 = one per core)")
+      ->check(whole_number(0, 64))
       ->capture_default_str();
   command.add_flag("--no-progress", o->no_progress, "Never draw the progress bar (drawn only on a terminal)");
   add_listen_option(command, o->listen, "the report is written on SIGTERM/SIGINT or after --idle-exit");

@@ -205,6 +205,7 @@ RunFn setup_anonymize(CLI::App& command) {
   command
       .add_option("-j,--threads", o->threads,
                   "Rewriting threads (blocks are written in input order)")
+      ->check(whole_number(1, 64))
       ->capture_default_str();
   add_input_options(command, o->input);
   add_listen_option(command, o->listen, "reading ends on SIGTERM/SIGINT or after --idle-exit");

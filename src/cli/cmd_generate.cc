@@ -412,7 +412,8 @@ RunFn setup_generate(CLI::App& command) {
           ->capture_default_str(),
       [](Settings& s, const Settings& v) { s.format = v.format; });
   bind(command.add_option("-n,--count", f.count, "Number of lines to write (0 = no limit)")
-           ->type_name("UINT"),
+           ->type_name("UINT")
+           ->check(whole_number(0)),
        [](Settings& s, const Settings& v) { s.count = v.count; });
   bind(
       command.add_option("--duration", f.duration, "Stop after this much log time (30s, 30m, 24h)"),
@@ -434,13 +435,15 @@ RunFn setup_generate(CLI::App& command) {
            "else 2025-06-23T00:00:00Z)"),
        [](Settings& s, const Settings& v) { s.start = v.start; });
   bind(command.add_option("--seed", f.seed, "Random seed: same seed and options, same bytes")
+           ->check(whole_number(0))
            ->capture_default_str(),
        [](Settings& s, const Settings& v) { s.seed = v.seed; });
-  bind(command.add_option("--users", f.users, "Distinct user names")->capture_default_str(),
+  bind(command.add_option("--users", f.users, "Distinct user names")->check(whole_number(1))->capture_default_str(),
        [](Settings& s, const Settings& v) { s.users = v.users; });
-  bind(command.add_option("--ips", f.ips, "Distinct client addresses")->capture_default_str(),
+  bind(command.add_option("--ips", f.ips, "Distinct client addresses")->check(whole_number(1))->capture_default_str(),
        [](Settings& s, const Settings& v) { s.ips = v.ips; });
   bind(command.add_option("--urls", f.urls, "Distinct URLs (Zipf popularity)")
+           ->check(whole_number(1))
            ->capture_default_str(),
        [](Settings& s, const Settings& v) { s.urls = v.urls; });
   bind(command

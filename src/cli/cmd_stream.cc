@@ -22,11 +22,13 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <cmath>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <exception>
 #include <optional>
+#include <type_traits>
 
 namespace logpipe::cli {
 namespace {
@@ -104,6 +106,10 @@ void parse_assignments(const std::vector<std::string>& given, const char* flag, 
     T v{};
     auto r = std::from_chars(text.data(), text.data() + text.size(), v);
     if (r.ec != std::errc() || r.ptr != text.data() + text.size()) usage_error("{}: '{}' is not {} in '{}'", flag, text, kind, t);
+    // from_chars reads nan and inf: a nan threshold never fired, a negative one fired in every
+    // window (the settings file refused nan already).
+    if constexpr (std::is_floating_point_v<T>)
+      if (!std::isfinite(v) || v < 0) usage_error("{}: '{}' must be a finite number >= 0 in '{}'", flag, text, t);
     store(id, v);
   }
 }
@@ -119,11 +125,25 @@ Setup resolve(const StreamOptions& o, const ThresholdConfig& file) {
                             [&](MetricId id, double v) { s.service.thresholds[id] = v; });
   parse_assignments<uint64_t>(o.min_requests, "--min-requests", "a whole number",
                               [&](MetricId id, uint64_t v) { engine.min_requests[id] = v; });
-  if (!o.window.empty()) engine.window_us = duration_option(o.window, "--window", true);
-  if (!o.hop.empty()) engine.hop_us = duration_option(o.hop, "--hop", true);
-  if (!o.lateness.empty()) engine.lateness_us = duration_option(o.lateness, "--lateness", false);
-  if (o.max_keys) engine.max_keys = o.max_keys;
-  engine.validate();
+  // A setting from the file is named by its FILE:LINE; one from a flag by the flag.
+  SettingOrigins origins = file.origins;
+  if (!o.window.empty()) {
+    engine.window_us = duration_option(o.window, "--window", true);
+    origins.window = "--window";
+  }
+  if (!o.hop.empty()) {
+    engine.hop_us = duration_option(o.hop, "--hop", true);
+    origins.hop = "--hop";
+  }
+  if (!o.lateness.empty()) {
+    engine.lateness_us = duration_option(o.lateness, "--lateness", false);
+    origins.lateness = "--lateness";
+  }
+  if (o.max_keys) {  // 0: not given (the flag refuses 0)
+    engine.max_keys = o.max_keys;
+    origins.max_keys = "--max-keys";
+  }
+  engine.validate(origins);
   s.service.idle_exit_us = o.net.idle_exit_us;
   if (o.stats) s.service.stats_every_us = duration_option(o.stats_interval, "--stats-interval", false);
   if (o.stats && s.service.stats_every_us <= 0) usage_error("--stats-interval: must be positive");
@@ -253,7 +273,8 @@ RunFn setup_stream(CLI::App& command) {
   command.add_option("--window", o->window, "Window size, e.g. 60s, 5m (default 60s or [window] size_s)");
   command.add_option("--hop", o->hop, "Start a window every DURATION (sliding windows; default = --window)");
   command.add_option("--lateness", o->lateness, "How long after its end a window waits for late records (default 5s)");
-  command.add_option("--max-keys", o->max_keys, "Keys kept per dimension (url, user, ip) per window slice (default 200000)");
+  command.add_option("--max-keys", o->max_keys, "Keys kept per dimension (url, user, ip) per window slice (default 200000)")
+      ->check(whole_number(16, kMaxKeysLimit));
   command.add_option("--alerts", o->alerts,
                      "Where alerts go (repeatable; default -): -, FILE (appended), tcp://, tls://, kafka://BROKERS/TOPIC, "
                      "alertmanager://HOST:PORT, alertmanager+tls://HOST:PORT")
@@ -268,6 +289,7 @@ RunFn setup_stream(CLI::App& command) {
                      "alertmanager:// and tcp://: alerts kept while the receiver is unreachable or not reading; "
                      "beyond, the oldest are dropped (and the exit status is 1)")
       ->type_name("N")
+      ->check(whole_number(1, 100'000'000))
       ->capture_default_str();
   command.add_flag("--stats", o->stats, "Print throughput and lag on stderr periodically");
   command.add_option("--stats-interval", o->stats_interval, "Period of --stats")->capture_default_str();

@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -43,6 +44,11 @@ struct InputOptions {
 /// Parses a duration option (`60s`, `5m`, `1h`, `250ms`) into microseconds; `whole_seconds`
 /// refuses fractions of a second (window sizes). Throws Error (usage) naming the option.
 int64_t duration_option(const std::string& text, std::string_view option, bool whole_seconds = false);
+
+/// A CLI11 check for a whole-number option: digits only, from `min` to `max`. CLI11 alone reads
+/// -1 as 18446744073709551615 and lets an overflow through (--max-keys -1 turned the memory bound
+/// off; generate -n -1 never ended).
+CLI::Validator whole_number(uint64_t min, uint64_t max = UINT64_MAX);
 
 /// The --rejects file (malformed lines, verbatim), or null when `path` is empty.
 std::unique_ptr<ByteSink> open_rejects(const std::string& path);

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -55,6 +56,20 @@ int64_t duration_option(const std::string& text, std::string_view option, bool w
   if (!parse_duration(text, us)) usage_error("{}: bad duration '{}' (examples: 60s, 5m, 1h)", option, text);
   if (whole_seconds && us % 1'000'000 != 0) usage_error("{}: must be a whole number of seconds, got '{}'", option, text);
   return us;
+}
+
+CLI::Validator whole_number(uint64_t min, uint64_t max) {
+  return CLI::Validator(
+      [min, max](std::string& text) -> std::string {
+        uint64_t value = 0;
+        auto r = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (text.empty() || r.ec == std::errc::invalid_argument || r.ptr != text.data() + text.size())
+          return fmt::format("expected a whole number, got '{}'", text);
+        if (r.ec == std::errc::result_out_of_range || value < min || value > max)
+          return fmt::format("must be from {} to {}, got {}", min, max, text);
+        return {};
+      },
+      "");
 }
 
 std::unique_ptr<ByteSink> open_rejects(const std::string& path) {

@@ -195,13 +195,22 @@ ThresholdConfig parse_threshold_config(std::string_view text, std::string_view n
   ThresholdConfig c;
   if (const toml::table* window = root["window"].as_table()) {
     for (const auto& [key, node] : *window) {
-      if (key == "size_s") c.window_us = seconds_value(name, node, "size_s", false);
-      else if (key == "hop_s") c.hop_us = seconds_value(name, node, "hop_s", false);
-      else if (key == "lateness_s") c.lateness_us = seconds_value(name, node, "lateness_s", true);
-      else if (key == "max_keys") {
+      std::string origin = fmt::format("{}: [window] {}", where(name, node), key.str());
+      if (key == "size_s") {
+        c.window_us = seconds_value(name, node, "size_s", false);
+        c.origins.window = origin;
+      } else if (key == "hop_s") {
+        c.hop_us = seconds_value(name, node, "hop_s", false);
+        c.origins.hop = origin;
+      } else if (key == "lateness_s") {
+        c.lateness_us = seconds_value(name, node, "lateness_s", true);
+        c.origins.lateness = origin;
+      } else if (key == "max_keys") {
         std::optional<int64_t> v = node.value_exact<int64_t>();
-        if (!v || *v < 16) usage_error("{}: [window] max_keys must be an integer of at least 16", where(name, node));
+        if (!v || *v < 16 || static_cast<uint64_t>(*v) > kMaxKeysLimit)
+          usage_error("{}: [window] max_keys must be an integer from 16 to {}", where(name, node), kMaxKeysLimit);
         c.service.max_keys = static_cast<size_t>(*v);
+        c.origins.max_keys = origin;
       } else usage_error("{}: unknown key [window] {} (expected size_s, hop_s, lateness_s, max_keys)", where(name, node), key.str());
     }
   } else if (root.contains("window")) {
@@ -247,8 +256,8 @@ ThresholdConfig parse_threshold_config(std::string_view text, std::string_view n
       for (const auto& [key, value] : *t) {
         if (key == "threshold") {
           std::optional<double> v = value.value<double>();
-          if (!v || !std::isfinite(*v))
-            usage_error("{}: [metrics.{}] threshold must be a number", where(name, value), metric_name.str());
+          if (!v || !std::isfinite(*v) || *v < 0)  // a negative threshold fires in every window
+            usage_error("{}: [metrics.{}] threshold must be a number >= 0", where(name, value), metric_name.str());
           c.metrics[id].threshold = *v;
         } else if (key == "min_requests") {
           std::optional<int64_t> v = value.value<int64_t>();

@@ -528,7 +528,7 @@ void validate_generator_options(const GeneratorOptions& o) {
   if (o.ips < 1 || o.ips > 1'000'000'000) usage_error("--ips: {} is not in 1..1000000000", o.ips);
   if (o.urls < 1 || o.urls > 10'000'000) usage_error("--urls: {} is not in 1..10000000", o.urls);
   if (!(o.rate > 0 && o.rate <= 1e9))
-    usage_error("--rate: {} must be > 0 lines per second", o.rate);
+    usage_error("--rate: {} is not a number of lines per second above 0 and at most 1e9", o.rate);
   if (!(o.daily_cycle >= 0 && o.daily_cycle <= 0.95))
     usage_error("--daily-cycle: {} is not an amplitude between 0 and 0.95", o.daily_cycle);
   check_share(o.error_rate, "--error-rate");
@@ -553,7 +553,7 @@ void validate_generator_options(const GeneratorOptions& o) {
           usage_error("{}: 'url' is required", where);
         if (!inc.url.empty()) check_url(inc.url, where);
         if (inc.kind == IncidentKind::kLatency && !(inc.factor > 0 && inc.factor <= 1e6))
-          usage_error("{}: factor {} must be > 0", where, inc.factor);
+          usage_error("{}: factor {} is not a number above 0 and at most 1e6", where, inc.factor);
         break;
       case IncidentKind::kDdos: {
         uint32_t a, b, m;
@@ -561,7 +561,7 @@ void validate_generator_options(const GeneratorOptions& o) {
           usage_error("{}: '{}' is neither an IPv4 address nor a subnet like 203.0.113.0/24", where,
                       inc.ip);
         if (!(inc.rate > 0 && inc.rate <= 1e8))
-          usage_error("{}: rate {} must be > 0 lines/s", where, inc.rate);
+          usage_error("{}: rate {} is not a number of lines per second above 0 and at most 1e8", where, inc.rate);
         break;
       }
       case IncidentKind::kBadUser:
@@ -582,7 +582,7 @@ void validate_generator_options(const GeneratorOptions& o) {
     if (!f.url.empty()) check_url(f.url, where);
     if (!f.user.empty()) check_user(f.user, where);
     if (!(f.rate > 0 && f.rate <= 1e6))
-      usage_error("{}: rate {} must be > 0 requests per second", where, f.rate);
+      usage_error("{}: rate {} is not a number of requests per second above 0 and at most 1e6", where, f.rate);
   }
 }
 

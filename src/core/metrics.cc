@@ -28,12 +28,12 @@ std::array<uint64_t, kMetricCount> EngineConfig::default_min_requests() noexcept
   return m;
 }
 
-void EngineConfig::validate() const {
+void EngineConfig::validate(const SettingOrigins& from) const {
   if (window_us < 1'000'000 || window_us % 1'000'000 != 0)
-    usage_error("--window: must be a whole number of seconds, at least 1s");
+    usage_error("{}: must be a whole number of seconds, at least 1s", from.window);
   int64_t hop = hop_us ? hop_us : window_us;
-  if (hop < 1'000'000 || hop % 1'000'000 != 0) usage_error("--hop: must be a whole number of seconds, at least 1s");
-  if (hop > window_us) usage_error("--hop: must not exceed --window (windows would leave gaps)");
+  if (hop < 1'000'000 || hop % 1'000'000 != 0) usage_error("{}: must be a whole number of seconds, at least 1s", from.hop);
+  if (hop > window_us) usage_error("{}: must not exceed {} (windows would leave gaps)", from.hop, from.window);
   // A sliding window is the merge of its panes when it closes, so each record is merged once
   // per window holding it: the work per record grows with window / pane. At 3,600 panes
   // (--window 1h --hop 1s) 200,000 lines were not done after 120 s and a stop took 60 s (the
@@ -43,13 +43,14 @@ void EngineConfig::validate() const {
     const int64_t window_s = window_us / 1'000'000;
     int64_t suggestion = (window_s + kMaxPanesPerWindow - 1) / kMaxPanesPerWindow;
     while (window_s % suggestion != 0) ++suggestion;  // a divisor of the window: panes = hops
-    usage_error("--hop: a window may span at most {} panes of gcd(window, hop), this one spans {} "
+    usage_error("{}: a window may span at most {} panes of gcd(window, hop), this one spans {} "
                 "(each record is merged into every window holding it); use a --hop that divides the "
                 "window, at least {}s here",
-                kMaxPanesPerWindow, panes, suggestion);
+                from.hop, kMaxPanesPerWindow, panes, suggestion);
   }
-  if (lateness_us < 0) usage_error("--lateness: must not be negative");
-  if (max_keys < 16) usage_error("--max-keys: must be at least 16");
+  if (lateness_us < 0) usage_error("{}: must not be negative", from.lateness);
+  if (max_keys < 16 || max_keys > kMaxKeysLimit)
+    usage_error("{}: must be from 16 to {}, got {}", from.max_keys, kMaxKeysLimit, max_keys);
 }
 
 // ---------------------------------------------------------------------------------------------

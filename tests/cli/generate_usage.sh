@@ -18,6 +18,11 @@ fails --start --start yesterday --count 1
 fails --users --users 0 --count 1
 fails --daily-cycle --daily-cycle 2 --count 1
 fails 'unknown output endpoint' -o 'ftp://x/y' --count 1
+# Issue 25, case 13: out-of-range numbers say what range, and negative counts are not wrapped.
+fails '^logpipe: --rate: 1e+300 is not a number of lines per second above 0 and at most 1e9$' --rate 1e300 --count 1
+fails "^--count: expected a whole number, got '-1'" --count -1
+fails "^--seed: expected a whole number, got '-1'" --seed -1 --count 1
+fails "^--users: must be from 1 to " --users 18446744073709551616 --count 1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 printf '[traffic]\nrate = "fast"\n' >"$tmp/bad.toml"

@@ -23,7 +23,23 @@ expect 2 "--hop: a window may span at most 120 panes of gcd\(window, hop\), this
 expect 2 "this one spans 3600 .*at least 30s here" --window 1h --hop 31s  # gcd 1 s: 3,600 panes
 "$LOGPIPE" stream --window 1h --hop 30s --alerts /dev/null </dev/null || { echo "FAIL: --window 1h --hop 30s refused"; exit 1; }
 expect 2 "--listen: expected tcp://" --listen /tmp/x
-expect 2 "--max-keys: must be at least 16" --max-keys 3
+# Issue 25, case 13: no value turns the memory bound or an alert off silently.
+expect 2 "--max-keys: must be from 16 to 100000000, got 3" --max-keys 3
+expect 2 "--max-keys: must be from 16 to 100000000, got 0" --max-keys 0  # was silently the default
+expect 2 "--max-keys: expected a whole number, got '-1'" --max-keys -1  # was no bound at all
+expect 2 "--max-keys: must be from 16 to 100000000, got 18446744073709551616" --max-keys 18446744073709551616
+expect 2 "--alert-queue: expected a whole number, got '-1'" --alert-queue -1
+expect 2 "--threshold: 'nan' must be a finite number >= 0 in 'error_rate=nan'" --threshold error_rate=nan
+expect 2 "--threshold: 'inf' must be a finite number >= 0" --threshold error_rate=inf
+expect 2 "--threshold: '-0.1' must be a finite number >= 0" --threshold error_rate=-0.1  # fired in every window
+printf '[window]\nsize_s = 60\nhop_s = 120\n' >"$tmp/hop.toml"
+expect 2 "hop.toml:3: \[window\] hop_s: must not exceed .*hop.toml:2: \[window\] size_s" --config "$tmp/hop.toml"
+printf '[window]\nhop_s = 120\n' >"$tmp/hop2.toml"
+expect 2 "hop2.toml:2: \[window\] hop_s: must not exceed --window" --config "$tmp/hop2.toml"
+printf '[metrics.error_rate]\nthreshold = -0.5\n' >"$tmp/neg.toml"
+expect 2 "neg.toml:2: \[metrics.error_rate\] threshold must be a number >= 0" --config "$tmp/neg.toml"
+printf '[window]\nmax_keys = 1000000000\n' >"$tmp/keys.toml"
+expect 2 "keys.toml:2: \[window\] max_keys must be an integer from 16 to 100000000" --config "$tmp/keys.toml"
 printf '[metrics.url_error_rate]\nthreshold = 0.3\nmin_request = 20\n' >"$tmp/bad.toml"
 expect 2 "bad.toml:3: unknown key \[metrics.url_error_rate\] min_request" --config "$tmp/bad.toml"
 expect 1 "--config: cannot open '$tmp/none.toml'" --config "$tmp/none.toml"

@@ -52,6 +52,21 @@ TEST_CASE("config: a typo in a metric or key is an error naming the file and lin
   CHECK(message("[window\n").find("t.toml:1:") == 0);
 }
 
+TEST_CASE("config: [window] settings carry their FILE:LINE for the engine's messages") {
+  ThresholdConfig c = parse_threshold_config("[window]\nsize_s = 60\nhop_s = 120\n", "w.toml");
+  CHECK(c.origins.window == "w.toml:2: [window] size_s");
+  CHECK(c.origins.hop == "w.toml:3: [window] hop_s");
+  CHECK(c.origins.lateness == "--lateness");
+  EngineConfig e;
+  c.apply_to(e);
+  try {
+    e.validate(c.origins);
+    FAIL("a hop longer than the window was accepted");
+  } catch (const Error& err) {
+    CHECK(std::string(err.what()) == "w.toml:3: [window] hop_s: must not exceed w.toml:2: [window] size_s (windows would leave gaps)");
+  }
+}
+
 TEST_CASE("config: other top-level tables are ignored (notes written by tools)") {
   ThresholdConfig c = parse_threshold_config("[calibration]\nwindows = 1440\n", "t.toml");
   CHECK_FALSE(c.window_us);
@@ -165,6 +180,7 @@ TEST_CASE("config: unknown keys of the service tables and near-miss tables are e
   CHECK(message("[input]\nendpoints = []\n").find("svc.toml:2: [input] endpoints must not be empty") == 0);
   CHECK(message("[input]\nfollow = \"yes\"\n").find("follow must be true or false") != std::string::npos);
   CHECK(message("[kafka]\nbatch = [1, 2]\n").find("svc.toml:2: [kafka] batch must be") == 0);
-  CHECK(message("[window]\nmax_keys = 3\n").find("max_keys must be an integer of at least 16") != std::string::npos);
+  CHECK(message("[window]\nmax_keys = 3\n").find("max_keys must be an integer from 16 to 100000000") != std::string::npos);
+  CHECK(message("[metrics.error_rate]\nthreshold = -1\n").find("svc.toml:2: [metrics.error_rate] threshold must be a number >= 0") == 0);
   CHECK(message("input = 3\n").find("svc.toml:1: 'input' must be a table") == 0);
 }
