@@ -115,16 +115,20 @@ ssl::context make_client_context(const std::string& name, const EndpointOptions&
 
 }  // namespace
 
-// Certificate checks of a client connection: the chain (context) and the name or address.
+// Certificate checks of a client connection: the chain (context) and the name or address, in
+// the subjectAltName only. OpenSSL falls back to the subject's CN when a certificate has no DNS
+// name in its subjectAltName, so a certificate with CN=localhost and no subjectAltName was
+// accepted for localhost, although the docs (and RFC 6125) say the name is checked against the
+// subjectAltName: NEVER_CHECK_SUBJECT turns the fallback off.
 void expect_server_identity(SSL* ssl, const std::string& host) {
   X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+  X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
   boost::system::error_code ec;
   asio::ip::make_address(host, ec);
   if (!ec) {
     X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
   } else {
     SSL_set_tlsext_host_name(ssl, host.c_str());  // SNI
-    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0);
   }
 }

@@ -6,7 +6,8 @@
 start_server() {  # ERRFILE COMMAND...
   local err=$1
   shift
-  "$@" 2>"$err" &
+  : >"$err"  # not the port of a previous server
+  "$@" 2>>"$err" &
   server=$!
   pids+=("$server")
   for _ in $(seq 300); do grep -q "reading [a-z]*://" "$err" && break; sleep 0.05; done
