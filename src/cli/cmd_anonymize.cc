@@ -45,6 +45,8 @@ std::string read_key_file(const std::string& path) {
   } catch (const Error& e) {
     usage_error("{}", e.what());
   }
+  // Whoever reads the key can re-identify every user of the anonymised logs.
+  warn_if_readable_by_others(path, "the HMAC key");
   if (!key.empty() && key.back() == '\n') {
     key.pop_back();
     if (!key.empty() && key.back() == '\r') key.pop_back();

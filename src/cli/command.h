@@ -94,6 +94,10 @@ void read_kafka_option_file(const std::string& path, std::vector<std::pair<std::
 /// True for librdkafka properties whose value is a secret (sasl.password, ssl.key.password, ...).
 bool is_secret_key(std::string_view key);
 
+/// Prints a warning on stderr when the file at `path`, which holds `what` (a secret: "a TLS
+/// private key", "the HMAC key", a Kafka key name), is readable by its group or by everyone.
+void warn_if_readable_by_others(const std::string& path, std::string_view what);
+
 /// Prints a warning on stderr when `options` (read from `path`) hold a secret and the file is
 /// readable by its group or by everyone.
 void warn_if_secrets_exposed(const std::string& path, const std::vector<std::pair<std::string, std::string>>& options);

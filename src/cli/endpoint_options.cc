@@ -66,19 +66,18 @@ bool is_secret_key(std::string_view key) {
          key == "sasl.oauthbearer.config";
 }
 
-void warn_if_secrets_exposed(const std::string& path, const std::vector<std::pair<std::string, std::string>>& options) {
-  std::string_view secret;
-  for (const auto& [key, value] : options)
-    if (is_secret_key(key)) {
-      secret = key;
-      break;
-    }
+void warn_if_readable_by_others(const std::string& path, std::string_view what) {
   struct stat st {};
-  if (secret.empty() || ::stat(path.c_str(), &st) != 0 || (st.st_mode & (S_IRGRP | S_IROTH)) == 0) return;
+  if (::stat(path.c_str(), &st) != 0 || (st.st_mode & (S_IRGRP | S_IROTH)) == 0) return;
   fmt::print(stderr,
              "logpipe: warning: '{}' holds {} and is readable by {}; run chmod 600 on it (or chmod 640 for a "
              "service group)\n",
-             path, secret, (st.st_mode & S_IROTH) ? "every user" : "its group");
+             path, what, (st.st_mode & S_IROTH) ? "every user" : "its group");
+}
+
+void warn_if_secrets_exposed(const std::string& path, const std::vector<std::pair<std::string, std::string>>& options) {
+  for (const auto& [key, value] : options)
+    if (is_secret_key(key)) return warn_if_readable_by_others(path, key);
 }
 
 // Reads `key=value` lines ('#' comments and blank lines allowed; the value runs to the end of the
@@ -222,6 +221,7 @@ void finish_endpoint_options(EndpointOptions& o) {
   o.stop = &g_stop_requested;  // outputs waiting for a server honour SIGINT/SIGTERM
   if (o.tls_key.empty() != o.tls_cert.empty())
     usage_error("--tls-cert and --tls-key go together (a certificate needs its private key)");
+  if (!o.tls_key.empty()) warn_if_readable_by_others(o.tls_key, "a TLS private key");
 }
 
 }  // namespace logpipe::cli
