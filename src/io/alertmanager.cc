@@ -19,7 +19,7 @@
 // (kFirstBackoff doubling to kMaxBackoff), alerts kept in order in a bounded queue
 // (EndpointOptions::alert_queue); when it is full the oldest alert is dropped and counted, with a
 // warning on stderr. Other 4xx answers mean Alertmanager will never take that batch: it is dropped
-// with the answer printed. close() waits up to kCloseDeadline (kAfterStop after a stop signal)
+// with the answer printed. close() waits up to 30 s (5 s after a stop signal, close_deadline())
 // for the queue to empty and throws, naming how many alerts were not delivered, when it does not
 // or when the queue dropped some (stream then does not commit Kafka offsets past them, and exits
 // 1: a dropped alert is not delivered).
@@ -30,6 +30,7 @@
 // (docs/security.md).
 #include "endpoint_factories.h"
 #include "backoff.h"
+#include "background.h"
 #include "http_client.h"
 #include "tls_client.h"
 
@@ -56,8 +57,7 @@ using namespace std::chrono_literals;
 constexpr auto kFirstBackoff = 100ms;
 constexpr auto kMaxBackoff = 5000ms;
 constexpr auto kResponseTimeout = 10s;
-constexpr auto kCloseDeadline = 30s;
-constexpr auto kAfterStop = 5s;  // close() after SIGINT/SIGTERM: a stop is not held for long
+
 constexpr auto kRepostInterval = 60s;
 constexpr int64_t kFiringValidityUs = 5 * 60 * 1'000'000LL;  // 5 reposts may be missed
 constexpr size_t kBatch = 500;                                 // alerts per POST
@@ -120,7 +120,7 @@ class AlertmanagerSink final : public AlertSink {
     {
       std::unique_lock lock(mutex_);
       closing_ = true;
-      close_deadline_ = Clock::now() + (stop_requested(stop_) ? kAfterStop : kCloseDeadline);
+      close_deadline_ = close_deadline(stop_);
       wake_.notify_one();
       done_.wait(lock, [&] { return queue_.empty() || Clock::now() >= close_deadline_ || thread_done_; });
     }
@@ -132,9 +132,7 @@ class AlertmanagerSink final : public AlertSink {
     if (!queue_.empty())
       runtime_error("{}: {} alert{} not delivered after {} s ({})", name_, queue_.size(),
                     queue_.size() == 1 ? "" : "s",
-                    std::chrono::duration_cast<std::chrono::seconds>(stop_requested(stop_) ? kAfterStop : kCloseDeadline)
-                        .count(),
-                    last_error_);
+                    stop_requested(stop_) ? 5 : 30, last_error_);
     if (dropped_) runtime_error("{}: {} alert{} not delivered (dropped)", name_, dropped_, dropped_ == 1 ? "" : "s");
   }
 
@@ -211,14 +209,7 @@ class AlertmanagerSink final : public AlertSink {
     queue_.push_back(std::move(e));
   }
 
-  void stop_thread() {
-    {
-      std::unique_lock lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_one();
-    if (thread_.joinable()) thread_.join();
-  }
+  void stop_thread() { stop_and_join(thread_, mutex_, wake_, stopping_); }
 
   // The delivery thread: queued alerts first, in order; firing episodes re-posted periodically.
   void run() {

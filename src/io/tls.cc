@@ -14,6 +14,7 @@
 // copy of the data. A returned line is a view into its connection's buffer, which is not touched
 // until the caller asks for the next line.
 #include "backoff.h"
+#include "background.h"
 #include "endpoint_factories.h"
 #include "tls_client.h"
 
@@ -745,8 +746,8 @@ class TlsSink final : public ByteSink {
 // tls:// alerts: delivered by a thread of their own through a TlsSink, so that a receiver that
 // stops reading never blocks the input (a TlsSink write waits for the server: up to its send
 // timeout). At most `max_lines` alerts (lines) wait; beyond, the oldest are dropped and counted,
-// and close() fails naming them. close() waits kCloseDeadline for the queue to empty (kAfterStop
-// after a stop signal), then tells the TlsSink to give up (its own stop flag) and reports what
+// and close() fails naming them. close() waits 30 s for the queue to empty (5 s after a stop
+// signal, close_deadline()), then tells the TlsSink to give up (its own stop flag) and reports what
 // was not delivered.
 class QueuedAlertLines final : public ByteSink {
  public:
@@ -756,10 +757,13 @@ class QueuedAlertLines final : public ByteSink {
     inner_ = std::make_unique<TlsSink>(host_port, o);  // a bad certificate or host: a setup error
     thread_ = std::thread([this] { run(); });
   }
+  // Destroyed without close() (an exception on the way out): what could not be delivered is
+  // still said, as TlsSink does.
   ~QueuedAlertLines() override {
     try {
       close();
-    } catch (...) {
+    } catch (const Error& e) {
+      std::fprintf(stderr, "logpipe: %s\n", e.what());
     }
     stop_thread();
   }
@@ -789,11 +793,11 @@ class QueuedAlertLines final : public ByteSink {
   void close() override {
     if (closed_) return;
     closed_ = true;
+    const auto deadline = close_deadline(stop_);
     {
       std::unique_lock lock(mutex_);
       closing_ = true;
       wake_.notify_one();
-      auto deadline = Clock::now() + (stop_requested(stop_) ? kAfterStop : kCloseDeadline);
       done_.wait_until(lock, deadline, [&] { return (queue_.empty() && !sending_) || thread_done_; });
     }
     inner_stop_ = true;  // a send still waiting for the server gives up
@@ -816,9 +820,6 @@ class QueuedAlertLines final : public ByteSink {
   const std::string& name() const noexcept override { return name_; }
 
  private:
-  static constexpr auto kCloseDeadline = std::chrono::seconds(30);
-  static constexpr auto kAfterStop = std::chrono::seconds(5);
-
   void run() {
     std::unique_lock lock(mutex_);
     for (;;) {
@@ -860,14 +861,7 @@ class QueuedAlertLines final : public ByteSink {
     done_.notify_all();
   }
 
-  void stop_thread() {
-    {
-      std::unique_lock lock(mutex_);
-      quit_ = true;
-    }
-    wake_.notify_one();
-    if (thread_.joinable()) thread_.join();
-  }
+  void stop_thread() { stop_and_join(thread_, mutex_, wake_, quit_); }
 
   std::string name_;
   size_t max_lines_;

@@ -50,8 +50,7 @@ start_server err "$LOGPIPE" analyze -v --format combined --report json -o r.json
 python3 "$SRC/tests/cli/nothing_lost.py" send in.log "$port"
 stop_server err
 expect "analyze --listen tcp://" "$(counts r.json)" "$want"
-make_ca ca
-make_cert server ca localhost "DNS:localhost,IP:127.0.0.1"
+make_test_pki
 start_server err "$LOGPIPE" analyze -v --format combined --report json -o r.json --max-line-bytes 1M \
   --listen tls://127.0.0.1:0 --tls-cert server.pem --tls-key server.key
 python3 "$SRC/tests/cli/nothing_lost.py" send-tls in.log "$port" ca.pem

@@ -46,10 +46,9 @@ grep -q "^logpipe: tcp://127.0.0.1:$port: interrupted: [0-9]* bytes not delivere
 # its end (the client's bytes are all acknowledged, and stream counts them all), the oldest alerts
 # beyond --alert-queue are dropped and counted, and SIGTERM ends stream with exit 1.
 python3 "$SRC/tests/cli/nothing_lost.py" good in.log 20000
-make_ca ca
-make_cert receiver ca localhost "DNS:localhost,IP:127.0.0.1"
+make_test_pki  # server.pem: the receiver that never reads
 for scheme in tcp tls; do
-  if [ $scheme = tls ]; then never_read tls.port --tls receiver.pem receiver.key; else never_read tcp.port; fi
+  if [ $scheme = tls ]; then never_read tls.port --tls server.pem server.key; else never_read tcp.port; fi
   start_server err timeout 120 "$LOGPIPE" stream -v --format combined --threshold ip_request_rate=0 \
     --alert-queue 100 --listen tcp://127.0.0.1:0 --tls-ca ca.pem --alerts "$scheme://127.0.0.1:$sink_port"
   python3 "$SRC/tests/cli/nothing_lost.py" send in.log "$port"

@@ -10,8 +10,7 @@ command -v openssl >/dev/null || { echo "SKIP: openssl CLI absent"; exit 77; }
 cd "$tmp"
 python3 "$SRC/tests/cli/nothing_lost.py" good in.log 10
 printf 'k3y-s3cret' >key
-make_ca ca
-make_cert server ca localhost "DNS:localhost,IP:127.0.0.1"
+make_test_pki
 warned() {  # FILE WHAT WHO ERRFILE
   grep -qF "logpipe: warning: '$1' holds $2 and is readable by $3; run chmod 600 on it" "$4" ||
     { echo "FAIL: no warning for $1 ($3)"; cat "$4"; exit 1; }

@@ -23,9 +23,7 @@ python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.2", 0))' 2>/dev
 . "$SRC/tests/cli/lib/pki.sh"
 peer="$SRC/tests/cli/hostile.py"
 cd "$tmp"
-make_ca ca
-make_cert server ca localhost "DNS:localhost,IP:127.0.0.1"
-make_cert client ca client
+make_test_pki
 requests() { python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); print(r["requests"], r["malformed"])' "$1"; }
 wait_file() { for _ in $(seq 600); do [ -e "$1" ] && return 0; sleep 0.05; done; echo "FAIL: no $1"; exit 1; }
 

@@ -13,9 +13,7 @@ command -v ss >/dev/null || { echo "SKIP: ss (iproute2) absent"; exit 77; }
 . "$SRC/tests/cli/lib/pki.sh"
 peer="$SRC/tests/cli/hostile.py"
 cd "$tmp"
-make_ca ca
-make_cert server ca localhost "DNS:localhost,IP:127.0.0.1"
-make_cert client ca client
+make_test_pki
 
 clients=20 lines=1000
 requests() { python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); print(r["requests"], r["malformed"])' "$1"; }
