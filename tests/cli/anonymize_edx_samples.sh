@@ -9,6 +9,7 @@ set -euo pipefail
 [ -d "$SHARED/edx" ] || { echo "SKIP: $SHARED/edx absent (no ../shared/data)"; exit 77; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 printf 'fun-secret\n' >"$tmp/key"   # the trailing newline is stripped: the key is "fun-secret"
+chmod 600 "$tmp/key"   # a key readable by others is warned about
 python3 - "$tmp" "$SHARED"/edx/*.log "$SHARED"/fun/*.log <<'PY'
 import json, sys
 def inject(src, dst):

@@ -10,6 +10,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
 "$LOGPIPE" generate --count 2000 --seed 3 --error-rate 0.2 >"$tmp/in.log"
 printf 'fault-test-key' >"$tmp/key"
+chmod 600 "$tmp/key"
 
 # expect_failure WHAT FILE CMD...: exit 1 and exactly one stderr line naming FILE.
 expect_failure() {

@@ -10,6 +10,7 @@ fail() { echo "$*"; exit 1; }
 "$LOGPIPE" generate --count 100000 --seed 5 --error-rate 0.1 >"$tmp/big.log" || fail "generate failed"
 [ "$(stat -c %s "$tmp/big.log")" -gt 4000000 ] || fail "input smaller than expected"
 printf 'sigpipe-test-key' >"$tmp/key"
+chmod 600 "$tmp/key"
 
 # check NAME CMD...: CMD | head -1 gives one line, CMD exits 0, stderr stays empty.
 check() {
