@@ -21,7 +21,7 @@ _logpipe() {
       esac;;
     calibrate)
       case "$cur" in
-        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --verbose -v --error-statuses --error-levels --window-log --target-rate --window --hop --min-requests --output -o --report --exact-windows --no-progress --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --group --idle-exit --max-line-bytes " -- "$cur"));;
+        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --verbose -v --error-statuses --error-levels --window-log --target-rate --rules --false-pages-per-day --window --hop --min-requests --output -o --report --exact-windows --no-progress --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --group --idle-exit --max-line-bytes " -- "$cur"));;
         *) COMPREPLY=($(compgen -f -- "$cur"));;
       esac;;
     anonymize)

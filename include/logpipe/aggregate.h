@@ -21,11 +21,13 @@
 
 namespace logpipe {
 
-/// What a metric is keyed by. kGlobal: one value per window for all traffic.
-enum class Dimension : uint8_t { kGlobal, kUrl, kUser, kIp };
+/// What a metric is keyed by. kGlobal: one value per window for all traffic. kPrefix (the /24 of
+/// an IPv4 client, the /48 of an IPv6 one) is derived from the ip table when a window closes: it
+/// costs nothing per record.
+enum class Dimension : uint8_t { kGlobal, kUrl, kUser, kIp, kPrefix };
 /// Number of keyed dimensions (url, user, ip).
 inline constexpr size_t kKeyedDimensions = 3;
-/// "url", "user", "ip" or "" for kGlobal.
+/// "url", "user", "ip", "prefix" or "" for kGlobal.
 std::string_view dimension_name(Dimension d) noexcept;
 /// Index of a keyed dimension in [0, kKeyedDimensions).
 constexpr size_t dimension_index(Dimension d) noexcept { return static_cast<size_t>(d) - 1; }
@@ -67,6 +69,9 @@ class LatencyHistogram {
   /// above the slowest request (a window of identical durations reports that duration exactly).
   /// 0 when empty.
   double quantile_us(double q) const noexcept;
+  /// Samples in buckets whose values are all above `us` (a lower bound of the samples slower
+  /// than `us`, exact to the bucket).
+  uint64_t count_above(double us) const noexcept;
   /// Appends the histogram in the aggregate wire form (only non-empty buckets).
   void serialize(std::string& out) const;
   /// Reads what serialize() wrote; false (and `in` unspecified) on malformed data.

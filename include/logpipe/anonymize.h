@@ -102,9 +102,6 @@ class AnonymizeWriter final : public LineSink {
 };
 
 namespace detail {
-/// Truncates an address to /24 (IPv4, also IPv4-mapped IPv6) or /48 (IPv6), written in canonical
-/// form into `out`. False when `ip` is not an address.
-bool truncate_ip(std::string_view ip, std::string& out);
 /// Decodes the contents of a JSON string (without its quotes) to UTF-8, appending to `out`
 /// (\uD83D\uDE00 pairs joined; a lone surrogate is encoded as is). False on a bad escape.
 bool json_unescape(std::string_view s, std::string& out);

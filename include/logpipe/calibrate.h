@@ -18,10 +18,12 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "logpipe/alerts.h"
 #include "logpipe/classify.h"
 #include "logpipe/metrics.h"
 
@@ -173,6 +175,62 @@ class Calibrator final : public WindowObserver {
   bool sketched_ = false;
 };
 
+/// How the statistical calibration runs (the default of `calibrate`; docs/detection.md).
+struct RuleCalibrationOptions {
+  double target_rate = 0.01;         ///< at most this share of the history's windows may hold a page
+  double false_pages_per_day = 0.2;  ///< what the limits aim at on new days, all metrics together
+  uint64_t warmup_windows = 60;      ///< windows with traffic that set the priors before evidence counts
+  int64_t hop_us = 60'000'000;       ///< the engine's hop: windows per day
+};
+
+/// One metric's statistical rule and what the history showed of it.
+struct RuleCalibration {
+  MetricId metric = kErrorRate;
+  CusumRule rule;
+  double max_fast = 0, max_slow = 0;  ///< the largest evidence of any key in any window
+  double q95_fast = 0, q95_slow = 0;  ///< the 95th percentile of the per-window largest evidence
+  double expected_pages_per_day = 0;  ///< windows a day expected over a limit on traffic like the history's
+  uint64_t history_windows_over = 0;  ///< windows of the history whose evidence passed a limit
+  uint64_t baselines = 0;             ///< known keys written with their own baseline
+};
+
+/// The observer of statistical calibration: a warm-up sets every metric's prior (the site's error
+/// ratios, its request rate and how much it varies, the requests the heaviest keys make),
+/// then an AlertEvaluator in learning mode watches the rest of the history with no limit, and the
+/// limits are set above the largest evidence it saw, at the level where the tail of that
+/// evidence predicts `false_pages_per_day` (at least 10% above the history's worst).
+class RuleCalibrator final : public WindowObserver {
+ public:
+  explicit RuleCalibrator(RuleCalibrationOptions options);
+  ~RuleCalibrator() override;
+  void on_window(const WindowView& window) override;
+  /// One row per metric (kMetrics order), limits set.
+  std::vector<RuleCalibration> results() const;
+  /// The rules to write: every metric's CusumRule with its limits, the baselines of known keys.
+  AlertRules rules() const;
+  uint64_t windows() const noexcept { return windows_; }
+  uint64_t empty_windows() const noexcept { return empty_windows_; }
+  int64_t first_window_start_us() const noexcept { return first_start_us_; }
+  int64_t last_window_end_us() const noexcept { return last_end_us_; }
+  /// Share of the history's windows (after the warm-up) that held any page with the limits set.
+  double history_page_share() const;
+
+ private:
+  void end_warmup();
+  RuleCalibrationOptions options_;
+  AlertRules rules_;
+  EvidenceTrace trace_;
+  std::unique_ptr<AlertEvaluator> evaluator_;
+  uint64_t windows_ = 0, empty_windows_ = 0;
+  int64_t first_start_us_ = 0, last_end_us_ = 0;
+  // Warm-up sums.
+  uint64_t with_status_ = 0, errors_ = 0, server_errors_ = 0;
+  std::vector<double> requests_;  // per warm-up window
+  std::array<std::vector<double>, kMetricCount> top_counts_;  // keyed rates: the heaviest key's requests per window
+  std::array<std::vector<double>, kMetricCount> top_shares_;  // and its share of the window
+  bool warm_ = false;
+};
+
 /// What a calibration run saw, for the file's comments and the reports.
 struct CalibrationInfo {
   std::vector<std::string> inputs;  ///< as given on the command line
@@ -188,6 +246,11 @@ struct CalibrationInfo {
   ErrorRules errors;  ///< what counted as an error (written as [errors] when not the default)
 };
 
+/// The part of a rules file both rule kinds share: the window, and the error rules the history was
+/// classified with when they are not the defaults (stream must classify the same way).
+struct ThresholdConfig;  // config.h
+ThresholdConfig history_config(const CalibrationInfo& info);
+
 /// The thresholds file: `#` comments saying how and when it was computed, `[window]`, and a
 /// `[metrics.NAME]` table (threshold, min_requests) per calibrated metric, written with
 /// format_threshold_config so that load_threshold_config reads the exact same doubles back.
@@ -202,5 +265,17 @@ std::string format_calibration_json(const CalibrationInfo& info,
                                     const std::vector<MetricCalibration>& results);
 /// "a, b, c and 3 more" for messages and comments.
 std::string describe_inputs(const std::vector<std::string>& inputs);
+
+/// The thresholds file of a statistical calibration: what each rule means in `#` comments, then
+/// the rules and the baselines of known keys, written with format_threshold_config.
+std::string format_rules_toml(const CalibrationInfo& info, const std::vector<RuleCalibration>& results,
+                              const AlertRules& rules, double history_page_share, double false_pages_per_day);
+/// The human table of a statistical calibration: per metric the prior, the limits, the history's
+/// worst evidence, expected false pages per day, and the totals.
+std::string format_rules_table(const CalibrationInfo& info, const std::vector<RuleCalibration>& results,
+                               double history_page_share, double false_pages_per_day);
+/// The same as one JSON object.
+std::string format_rules_json(const CalibrationInfo& info, const std::vector<RuleCalibration>& results,
+                              double history_page_share, double false_pages_per_day);
 
 }  // namespace logpipe

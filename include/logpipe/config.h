@@ -15,6 +15,7 @@
 // The TOML library stays in config.cc; this header only speaks of logpipe types.
 #pragma once
 
+#include "logpipe/alerts.h"
 #include "logpipe/metrics.h"
 
 #include <array>
@@ -31,6 +32,7 @@ namespace logpipe {
 struct MetricSettings {
   std::optional<double> threshold;
   std::optional<uint64_t> min_requests;
+  std::optional<CusumRule> cusum;  ///< rule = "cusum" and its parameters
 };
 
 /// The command-line settings a service config file may carry ([input], [alerts], [tls], [kafka],
@@ -61,6 +63,8 @@ struct ThresholdConfig {
   std::optional<int64_t> hop_us;       ///< [window] hop_s
   std::optional<int64_t> lateness_us;  ///< [window] lateness_s
   std::array<MetricSettings, kMetricCount> metrics;
+  /// [baselines.METRIC] "key" = value: what the history taught about known keys.
+  std::array<std::vector<std::pair<std::string, double>>, kMetricCount> baselines;
   std::optional<std::bitset<1000>> error_statuses;  ///< [errors] statuses
   std::vector<std::string> error_levels;            ///< [errors] levels (when has_error_levels)
   bool has_error_levels = false;
@@ -75,6 +79,8 @@ struct ThresholdConfig {
   void apply_to(ErrorRules& errors) const;
   /// The thresholds per metric (nullopt = computed, never alerts).
   std::array<std::optional<double>, kMetricCount> thresholds() const;
+  /// The rules of every metric (fixed or statistical) with the baselines of known keys.
+  AlertRules rules() const;
 };
 
 /// Reads a configuration file. Unknown metric names and unknown keys of the known tables are

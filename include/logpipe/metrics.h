@@ -57,6 +57,7 @@ enum MetricId : uint8_t {
   kIpRequestRate,
   kUserRequestRate,
   kUrlP99LatencyMs,
+  kPrefixRequestRate,
   kMetricCount,
 };
 
@@ -80,6 +81,8 @@ inline constexpr std::array<MetricDef, kMetricCount> kMetrics = {{
      "requests per second, per user (or session when no user)"},
     {"url_p99_latency_ms", Dimension::kUrl, MetricKind::kP99LatencyMs, false, "ms", 20,
      "99th percentile of the response time in ms, per url (formats with a duration)"},
+    {"prefix_request_rate", Dimension::kPrefix, MetricKind::kRequestRate, false, "requests/s", 1,
+     "requests per second, per client network (/24 for IPv4, /48 for IPv6)"},
 }};
 
 /// The id of a metric name, or kMetricCount when unknown.
@@ -147,13 +150,21 @@ class WindowView {
   /// dimension present in the window (eligible or not).
   template <typename F>
   void for_each_key(MetricId m, F&& f) const {
-    const KeyTable& t = pane_->keys[dimension_index(kMetrics[m].dimension)];
+    const KeyTable& t = table(kMetrics[m].dimension);
     for (const auto& e : t.entries()) f(t.key(e), value_of(m, e));
   }
+  /// The keys and counters of a keyed dimension in the window (kPrefix: derived from the ips).
+  const KeyTable& table(Dimension d) const noexcept {
+    return d == Dimension::kPrefix ? *prefixes_ : pane_->keys[dimension_index(d)];
+  }
   /// Number of keys of a dimension in the window.
-  size_t key_count(Dimension d) const noexcept { return pane_->keys[dimension_index(d)].size(); }
+  size_t key_count(Dimension d) const noexcept { return table(d).size(); }
   /// The largest count a key of this dimension may have lost to the cap (0 = exact counts).
-  uint64_t evicted_floor(Dimension d) const noexcept { return pane_->keys[dimension_index(d)].evicted_floor(); }
+  uint64_t evicted_floor(Dimension d) const noexcept { return table(d).evicted_floor(); }
+  /// The window's length in seconds.
+  double seconds() const noexcept { return seconds_; }
+  /// The metric value of a key's counters (an entry of table(kMetrics[m].dimension)).
+  MetricValue value(MetricId m, const KeyTable::Entry& e) const noexcept { return value_of(m, e); }
   /// Index of a keyed dimension in [0, kKeyedDimensions).
   static size_t dimension_index(Dimension d) noexcept { return logpipe::dimension_index(d); }
   /// Everything counted in the window (totals, keys, latency), for observers that need more than
@@ -166,6 +177,7 @@ class WindowView {
   int64_t start_us_ = 0, end_us_ = 0;
   double seconds_ = 1;
   const PaneAggregate* pane_ = nullptr;
+  const KeyTable* prefixes_ = nullptr;
   const std::array<uint64_t, kMetricCount>* min_requests_ = nullptr;
 };
 
@@ -278,6 +290,7 @@ class WindowEngine {
   std::vector<std::unique_ptr<Pane>> panes_;  // open panes, ascending index
   std::vector<std::unique_ptr<Pane>> spare_;  // closed panes kept for reuse
   std::unique_ptr<Pane> merged_;              // scratch for sliding windows
+  KeyTable prefixes_;                         // scratch: the window's ips by /24 or /48
   mutable EngineStats stats_;
 };
 

@@ -59,7 +59,7 @@ class MetricsPublisher {
 /// Settings of the service loop.
 struct ServiceConfig {
   EngineConfig engine;
-  AlertEvaluator::Thresholds thresholds{};
+  AlertRules rules;  ///< how each metric pages (a settings file's [metrics.*], --threshold)
   int64_t idle_exit_us = 0;       ///< end a quiet file or pipe after this long (network inputs do it themselves)
   int64_t stats_every_us = 0;     ///< --stats period; 0 = no periodic statistics
   int64_t commit_every_us = 5'000'000;  ///< how often a Kafka position is noted (--commit-interval)

@@ -22,6 +22,10 @@ bench_stream() {
   echo "== stream: $(cached_line_count "$f") combined lines, $(($(stat -c %s "$f") / 1000000)) MB, on stdin"
   measure "logpipe stream --config (stdin)" "$f" sh -c "\"$LOGPIPE\" stream --format combined --config \"$conf\" <\"$f\""
   measure "logpipe stream, 60s window hop 10s" "$f" sh -c "\"$LOGPIPE\" stream --format combined --config \"$conf\" --hop 10s <\"$f\""
+  # Statistical rules, as calibrate writes them by default (learned here on the same file).
+  local rules="$BENCH_DIR/stream-rules.toml"
+  "$LOGPIPE" calibrate --format combined --no-progress -o "$rules" "$f" >/dev/null
+  measure "logpipe stream, calibrated statistical rules" "$f" sh -c "\"$LOGPIPE\" stream --format combined --config \"$rules\" <\"$f\""
   measure "mawk '{c[\$9]++}' (status count only)" "$f" sh -c "mawk '{c[\$9]++} END {for (k in c) print k, c[k]}' <\"$f\""
 }
 

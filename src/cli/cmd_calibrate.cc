@@ -38,6 +38,8 @@ struct CalibrateOptions {
   ErrorOptions errors;
   std::string window_log;
   double target_rate = 0.01;
+  std::string rules = "cusum";
+  double false_pages_per_day = 0.2;
   std::string window = "60s";
   std::string hop;
   std::vector<std::string> min_requests;
@@ -122,8 +124,15 @@ int run_calibrate(CalibrateOptions& o) {
   engine_config.window_us = duration_option(o.window, "--window", true);
   engine_config.hop_us = o.hop.empty() ? engine_config.window_us : duration_option(o.hop, "--hop", true);
   engine_config.min_requests = Calibrator::engine_min_requests();
+  if (o.rules != "cusum" && o.rules != "threshold") usage_error("--rules: expected cusum or threshold, got '{}'", o.rules);
+  const bool statistical = o.rules == "cusum";
+  if (!(o.false_pages_per_day > 0)) usage_error("--false-pages-per-day: must be > 0, got {}", o.false_pages_per_day);
+  RuleCalibrationOptions rule_options;
+  rule_options.target_rate = o.target_rate;
+  rule_options.false_pages_per_day = o.false_pages_per_day;
   apply_error_options(o.errors, engine_config.errors);
   engine_config.validate();
+  rule_options.hop_us = engine_config.hop_us;
 
   CalibrationInfo info;
   info.generated_at = utc_now();
@@ -153,7 +162,8 @@ int run_calibrate(CalibrateOptions& o) {
   struct Pass {
     std::unique_ptr<MalformedLog> malformed;
     std::unique_ptr<RecordPump> pump;
-    std::unique_ptr<Calibrator> calibrator;
+    std::unique_ptr<Calibrator> calibrator;     // --rules threshold
+    std::unique_ptr<RuleCalibrator> rules;      // --rules cusum
     std::unique_ptr<ByteSink> window_log_sink;
     std::unique_ptr<WindowLog> window_log;
     std::unique_ptr<ObserverList> observers;
@@ -165,9 +175,14 @@ int run_calibrate(CalibrateOptions& o) {
     p.malformed = std::make_unique<MalformedLog>(open_rejects(o.input.rejects), o.input.strict);
     p.pump = std::make_unique<RecordPump>(PumpOptions{o.input.format, o.input.verbose, 1, &g_stop_requested},
                                           *p.malformed);
-    p.calibrator = std::make_unique<Calibrator>(calibration);
     p.observers = std::make_unique<ObserverList>();
-    p.observers->add(*p.calibrator);
+    if (statistical) {
+      p.rules = std::make_unique<RuleCalibrator>(rule_options);
+      p.observers->add(*p.rules);
+    } else {
+      p.calibrator = std::make_unique<Calibrator>(calibration);
+      p.observers->add(*p.calibrator);
+    }
     if (!o.window_log.empty()) {
       p.window_log_sink = open_output(o.window_log);
       p.window_log = std::make_unique<WindowLog>(*p.window_log_sink);
@@ -207,37 +222,49 @@ int run_calibrate(CalibrateOptions& o) {
   MalformedLog& malformed = *pass.malformed;
   RecordPump& pump = *pass.pump;
   WindowEngine& engine = *pass.engine;
-  Calibrator& calibrator = *pass.calibrator;
-  EngineSink& sink = *pass.sink;
   // Files: an interrupted run would calibrate on part of the history, so nothing is written. A
   // network input has no end of its own: a signal ends it and what was read is calibrated.
   if (pump.stopped() && !live) runtime_error("interrupted: no thresholds written");
   if (pump.stopped())
     fmt::print(stderr, "logpipe: stopped by a signal: calibrating on the records read so far\n");
-
   info.records = engine.stats().records;
   info.late = engine.stats().late;
   info.malformed = malformed.total();
-  info.no_time = sink.no_time();
-  info.windows = calibrator.windows();
-  info.empty_windows = calibrator.empty_windows();
-  info.first_start_us = calibrator.first_window_start_us();
-  info.last_end_us = calibrator.last_window_end_us();
-  info.sketched = calibrator.sketched();
+  info.no_time = pass.sink->no_time();
+  if (statistical) {
+    info.windows = pass.rules->windows();
+    info.empty_windows = pass.rules->empty_windows();
+    info.first_start_us = pass.rules->first_window_start_us();
+    info.last_end_us = pass.rules->last_window_end_us();
+  } else {
+    info.windows = pass.calibrator->windows();
+    info.empty_windows = pass.calibrator->empty_windows();
+    info.first_start_us = pass.calibrator->first_window_start_us();
+    info.last_end_us = pass.calibrator->last_window_end_us();
+    info.sketched = pass.calibrator->sketched();
+  }
   if (info.windows == 0) {
     malformed.flush();
     malformed.print_summary(stderr);
     runtime_error("no record with a time in {}: nothing to calibrate",
                   describe_inputs(info.inputs));
   }
-  std::vector<MetricCalibration> results = calibrator.results();
-
-  out->write(format_calibration_toml(info, results));
+  std::string toml, table;
+  if (statistical) {
+    const std::vector<RuleCalibration> results = pass.rules->results();
+    const double share = pass.rules->history_page_share();
+    toml = format_rules_toml(info, results, pass.rules->rules(), share, o.false_pages_per_day);
+    table = o.report == "json" ? format_rules_json(info, results, share, o.false_pages_per_day)
+                               : format_rules_table(info, results, share, o.false_pages_per_day);
+  } else {
+    const std::vector<MetricCalibration> results = pass.calibrator->results();
+    toml = format_calibration_toml(info, results);
+    table = o.report == "json" ? format_calibration_json(info, results) : format_calibration_table(info, results);
+  }
+  out->write(toml);
   out->close();
   for (size_t i = 0; i < inputs.size(); ++i)  // Kafka: offsets only once the thresholds are written
     if (pump.read_through(i)) inputs[i]->lines().commit();
-  std::string table = o.report == "json" ? format_calibration_json(info, results)
-                                         : format_calibration_table(info, results);
   if (toml_on_stdout) {
     fmt::print(stderr, "{}", table);
   } else {
@@ -268,7 +295,20 @@ RunFn setup_calibrate(CLI::App& command) {
       ->type_name("FILE");
   command
       .add_option("--target-rate", o->target_rate,
-                  "Share of windows in which each metric may fire, in (0, 1)")
+                  "Share of the history's windows that may hold a page, all metrics together (cusum), or each "
+                  "metric (threshold); in (0, 1)")
+      ->capture_default_str();
+  command
+      .add_option("--rules", o->rules,
+                  "cusum: statistical rules per key against learned baselines (the default); threshold: one "
+                  "fixed threshold per metric")
+      ->check(CLI::IsMember({"cusum", "threshold"}))
+      ->capture_default_str();
+  command
+      .add_option("--false-pages-per-day", o->false_pages_per_day,
+                  "cusum: the false pages a day the limits aim at on traffic like the history's, all metrics "
+                  "together")
+      ->type_name("F")
       ->capture_default_str();
   command.add_option("--window", o->window, "Window size, as in stream (60s, 5m)")
       ->capture_default_str();

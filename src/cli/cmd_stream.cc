@@ -119,10 +119,13 @@ Setup resolve(const StreamOptions& o, const ThresholdConfig& file) {
   EngineConfig& engine = s.service.engine;
   file.apply_to(engine);
   apply_error_options(o.errors, engine.errors);  // flags over the file's [errors]
-  s.service.thresholds = file.thresholds();
+  s.service.rules = file.rules();
   s.service.verbose = o.input.verbose;
-  parse_assignments<double>(o.thresholds, "--threshold", "a number",
-                            [&](MetricId id, double v) { s.service.thresholds[id] = v; });
+  // --threshold METRIC=V: a fixed rule for that metric, whatever the file says.
+  parse_assignments<double>(o.thresholds, "--threshold", "a number", [&](MetricId id, double v) {
+    s.service.rules.metrics[id].threshold = v;
+    s.service.rules.metrics[id].cusum.reset();
+  });
   parse_assignments<uint64_t>(o.min_requests, "--min-requests", "a whole number",
                               [&](MetricId id, uint64_t v) { engine.min_requests[id] = v; });
   // A setting from the file is named by its FILE:LINE; one from a flag by the flag.

@@ -15,6 +15,7 @@ std::string_view dimension_name(Dimension d) noexcept {
     case Dimension::kUrl: return "url";
     case Dimension::kUser: return "user";
     case Dimension::kIp: return "ip";
+    case Dimension::kPrefix: return "prefix";
   }
   return "";
 }
@@ -82,6 +83,16 @@ double LatencyHistogram::quantile_us(double q) const noexcept {
     if (seen >= rank) return clamped(bucket_midpoint(b));
   }
   return clamped(bucket_midpoint(kBuckets - 1));
+}
+
+uint64_t LatencyHistogram::count_above(double us) const noexcept {
+  if (total_ == 0 || us >= static_cast<double>(max_us_)) return 0;
+  if (us < static_cast<double>(min_us_)) return total_;
+  // The first bucket whose every value is above `us`: the one after the bucket holding it.
+  const size_t from = latency_bucket(static_cast<uint64_t>(us)) + 1;
+  uint64_t n = 0;
+  for (size_t b = from; b < kBuckets; ++b) n += counts_[b];
+  return n;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,8 +7,8 @@
 // the whole line (strings, escapes, numbers, literals, nesting) but decodes only the keys it
 // compares and the values it hashes.
 #include "logpipe/anonymize.h"
+#include "logpipe/netaddr.h"
 
-#include <arpa/inet.h>
 
 #include <algorithm>
 #include <array>
@@ -130,30 +130,6 @@ bool json_unescape(std::string_view s, std::string& out) {
         return false;
     }
   }
-  return true;
-}
-
-bool truncate_ip(std::string_view ip, std::string& out) {
-  char text[64];
-  if (ip.empty() || ip.size() >= sizeof text) return false;
-  std::memcpy(text, ip.data(), ip.size());
-  text[ip.size()] = '\0';
-  unsigned char addr[16];
-  char result[INET6_ADDRSTRLEN];
-  if (inet_pton(AF_INET, text, addr) == 1) {
-    addr[3] = 0;
-    if (!inet_ntop(AF_INET, addr, result, sizeof result)) return false;
-  } else if (inet_pton(AF_INET6, text, addr) == 1) {
-    static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (std::memcmp(addr, kMapped, 12) == 0)
-      addr[15] = 0;  // ::ffff:a.b.c.d is an IPv4 client: /24 like IPv4
-    else
-      std::memset(addr + 6, 0, 10);
-    if (!inet_ntop(AF_INET6, addr, result, sizeof result)) return false;
-  } else {
-    return false;
-  }
-  out.append(result);
   return true;
 }
 
@@ -609,7 +585,7 @@ class JsonRewriter {
     size_t mark = edits_.begin();
     text += '"';
     if (!(action == PathNode::kIp && ip_mode_ == IpMode::kTruncate &&
-          detail::truncate_ip(value, text)))
+          truncate_ip(value, text)))
       text.append(pseudonymizer_.hex(value));
     text += '"';
     edits_.commit(offset(start), offset(p_), mark);
@@ -824,7 +800,7 @@ class AccessRewriter {
         if (item != "-") {
           std::string& text = edits_.text();
           size_t mark = edits_.begin();
-          if (!(ip_mode_ == IpMode::kTruncate && detail::truncate_ip(item, text)))
+          if (!(ip_mode_ == IpMode::kTruncate && truncate_ip(item, text)))
             text.append(pseudonymizer_.hex(item));
           edits_.commit(i, j, mark);
         }

@@ -376,18 +376,22 @@ std::string describe_inputs(const std::vector<std::string>& inputs) {
   return s;
 }
 
-std::string format_calibration_toml(const CalibrationInfo& info,
-                                    const std::vector<MetricCalibration>& results) {
+ThresholdConfig history_config(const CalibrationInfo& info) {
   ThresholdConfig config;
   config.window_us = info.window_us;
   if (info.hop_us != info.window_us) config.hop_us = info.hop_us;
-  // Other error rules than the defaults were calibrated on: stream must classify the same way.
   const ErrorRules defaults;
   if (info.errors.statuses != defaults.statuses) config.error_statuses = info.errors.statuses;
   if (info.errors.levels != defaults.levels) {
     config.error_levels = info.errors.levels;
     config.has_error_levels = true;
   }
+  return config;
+}
+
+std::string format_calibration_toml(const CalibrationInfo& info,
+                                    const std::vector<MetricCalibration>& results) {
+  ThresholdConfig config = history_config(info);
   std::array<std::string, kMetricCount> comments;
   std::string not_calibrated;
   for (const auto& r : results) {

@@ -4,6 +4,7 @@
 #include "logpipe/classify.h"
 
 #include "logpipe/error.h"
+#include "logpipe/text.h"
 #include "logpipe/timeutil.h"
 
 #include <fmt/format.h>
@@ -57,7 +58,7 @@ size_t edit_distance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
-constexpr std::string_view kTables[] = {"window", "errors", "metrics", "input", "alerts", "tls", "kafka", "prometheus"};
+constexpr std::string_view kTables[] = {"window", "errors", "metrics", "baselines", "input", "alerts", "tls", "kafka", "prometheus"};
 
 std::string string_value(std::string_view name, const toml::node& node, std::string_view table, std::string_view key) {
   std::optional<std::string> v = node.value<std::string>();
@@ -253,8 +254,34 @@ ThresholdConfig parse_threshold_config(std::string_view text, std::string_view n
         usage_error("{}: unknown metric [metrics.{}] (known: {})", where(name, node), metric_name.str(), known_metrics());
       const toml::table* t = node.as_table();
       if (!t) usage_error("{}: [metrics.{}] must be a table", where(name, node), metric_name.str());
+      auto number = [&](const toml::node& value, std::string_view key, double lo) {
+        std::optional<double> v = value.value<double>();
+        if (!v || !std::isfinite(*v) || *v < lo)
+          usage_error("{}: [metrics.{}] {} must be a number of at least {}", where(name, value), metric_name.str(), key, lo);
+        return *v;
+      };
+      CusumRule cusum;
+      bool statistical = false, cusum_keys = false;
       for (const auto& [key, value] : *t) {
-        if (key == "threshold") {
+        if (key == "rule") {
+          std::optional<std::string> v = value.value<std::string>();
+          if (!v || (*v != "cusum" && *v != "threshold"))
+            usage_error("{}: [metrics.{}] rule must be \"threshold\" or \"cusum\"", where(name, value), metric_name.str());
+          statistical = *v == "cusum";
+        } else if (key == "limit_fast") { cusum.limit_fast = number(value, key, 0); cusum_keys = true;
+        } else if (key == "limit_slow") { cusum.limit_slow = number(value, key, 0); cusum_keys = true;
+        } else if (key == "prior") { cusum.prior = number(value, key, 0); cusum_keys = true;
+        } else if (key == "prior_weight") { cusum.prior_weight = number(value, key, 0); cusum_keys = true;
+        } else if (key == "fast_shift") { cusum.fast_shift = number(value, key, 1.01); cusum_keys = true;
+        } else if (key == "slow_shift") { cusum.slow_shift = number(value, key, 1.01); cusum_keys = true;
+        } else if (key == "fast_leak") { cusum.fast_leak = number(value, key, 0); cusum_keys = true;
+        } else if (key == "slow_leak") { cusum.slow_leak = number(value, key, 0); cusum_keys = true;
+        } else if (key == "prior_share") { cusum.prior_share = number(value, key, 0); cusum_keys = true;
+        } else if (key == "half_life") { cusum.half_life = number(value, key, 1); cusum_keys = true;
+        } else if (key == "latency_factor") { cusum.latency_factor = number(value, key, 1.01); cusum_keys = true;
+        } else if (key == "dispersion") { cusum.dispersion = number(value, key, 1); cusum_keys = true;
+        } else if (key == "min_expected") { cusum.min_expected = number(value, key, 0); cusum_keys = true;
+        } else if (key == "threshold") {
           std::optional<double> v = value.value<double>();
           if (!v || !std::isfinite(*v) || *v < 0)  // a negative threshold fires in every window
             usage_error("{}: [metrics.{}] threshold must be a number >= 0", where(name, value), metric_name.str());
@@ -266,9 +293,36 @@ ThresholdConfig parse_threshold_config(std::string_view text, std::string_view n
                         metric_name.str());
           c.metrics[id].min_requests = static_cast<uint64_t>(*v);
         } else {
-          usage_error("{}: unknown key [metrics.{}] {} (expected threshold, min_requests)", where(name, value),
-                      metric_name.str(), key.str());
+          usage_error("{}: unknown key [metrics.{}] {} (expected threshold, min_requests, or rule = \"cusum\" and "
+                      "its limit_fast, limit_slow, prior, prior_share, prior_weight, fast_shift, slow_shift, fast_leak, "
+                      "slow_leak, half_life, "
+                      "latency_factor, dispersion, min_expected)",
+                      where(name, value), metric_name.str(), key.str());
         }
+      }
+      if (cusum_keys && !statistical)
+        usage_error("{}: [metrics.{}] has statistical keys but no rule = \"cusum\"", where(name, node), metric_name.str());
+      if (statistical) {
+        if (c.metrics[id].threshold)
+          usage_error("{}: [metrics.{}] rule = \"cusum\" takes no threshold", where(name, node), metric_name.str());
+        if (!(cusum.limit_fast > 0 && cusum.limit_slow > 0))
+          usage_error("{}: [metrics.{}] rule = \"cusum\" needs limit_fast and limit_slow above 0", where(name, node),
+                      metric_name.str());
+        c.metrics[id].cusum = cusum;
+      }
+    }
+  }
+  if (const toml::table* baselines = root["baselines"].as_table()) {
+    for (const auto& [metric_name, node] : *baselines) {
+      MetricId id = find_metric(metric_name.str());
+      const toml::table* t = node.as_table();
+      if (id == kMetricCount || !t)
+        usage_error("{}: [baselines.{}]: not a metric table (known: {})", where(name, node), metric_name.str(), known_metrics());
+      for (const auto& [key, value] : *t) {
+        std::optional<double> v = value.value<double>();
+        if (!v || !std::isfinite(*v) || *v < 0)
+          usage_error("{}: [baselines.{}] \"{}\" must be a non-negative number", where(name, value), metric_name.str(), key.str());
+        c.baselines[id].emplace_back(std::string(key.str()), *v);
       }
     }
   }
@@ -308,6 +362,16 @@ void ThresholdConfig::apply_to(ErrorRules& errors) const {
   if (has_error_levels) errors.levels = error_levels;
 }
 
+AlertRules ThresholdConfig::rules() const {
+  AlertRules r;
+  for (size_t m = 0; m < kMetricCount; ++m) {
+    r.metrics[m].threshold = metrics[m].threshold;
+    r.metrics[m].cusum = metrics[m].cusum;
+    for (const auto& [key, value] : baselines[m]) r.baselines[m][key] = value;
+  }
+  return r;
+}
+
 std::array<std::optional<double>, kMetricCount> ThresholdConfig::thresholds() const {
   std::array<std::optional<double>, kMetricCount> t;
   for (size_t m = 0; m < kMetricCount; ++m) t[m] = metrics[m].threshold;
@@ -338,19 +402,50 @@ std::string format_threshold_config(const ThresholdConfig& c, const std::array<s
     for (size_t i = 0; i < c.error_levels.size(); ++i) out += fmt::format("{}\"{}\"", i ? ", " : "", c.error_levels[i]);
     out += "]\n";
   }
+  // Shortest round-trip form; a whole number keeps a ".0" so that TOML reads a float.
+  auto real = [](double d) {
+    std::string v = fmt::format("{}", d);
+    if (v.find_first_of(".eEn") == std::string::npos) v += ".0";
+    return v;
+  };
   for (size_t m = 0; m < kMetricCount; ++m) {
     const MetricSettings& s = c.metrics[m];
-    if (!s.threshold && !s.min_requests) continue;
+    if (!s.threshold && !s.min_requests && !s.cusum) continue;
     out += '\n';
     if (comments && !(*comments)[m].empty()) out += fmt::format("# {}\n", (*comments)[m]);
     out += fmt::format("[metrics.{}]\n", kMetrics[m].name);
-    // Shortest round-trip form; a whole number keeps a ".0" so that TOML reads a float.
-    if (s.threshold) {
-      std::string v = fmt::format("{}", *s.threshold);
-      if (v.find_first_of(".eEn") == std::string::npos) v += ".0";
-      out += fmt::format("threshold = {}\n", v);
-    }
+    if (s.threshold) out += fmt::format("threshold = {}\n", real(*s.threshold));
     if (s.min_requests) out += fmt::format("min_requests = {}\n", *s.min_requests);
+    if (s.cusum) {
+      const CusumRule& r = *s.cusum;
+      const CusumRule d;
+      out += "rule = \"cusum\"\n";
+      out += fmt::format("limit_fast = {}\nlimit_slow = {}\nprior = {}\n", real(r.limit_fast), real(r.limit_slow),
+                         real(r.prior));
+      // The other parameters only when they differ from the defaults (docs/detection.md).
+      auto other = [&](const char* key, double v, double def) {
+        if (v != def) out += fmt::format("{} = {}\n", key, real(v));
+      };
+      other("prior_weight", r.prior_weight, d.prior_weight);
+      other("fast_shift", r.fast_shift, d.fast_shift);
+      other("slow_shift", r.slow_shift, d.slow_shift);
+      other("fast_leak", r.fast_leak, d.fast_leak);
+      other("slow_leak", r.slow_leak, d.slow_leak);
+      other("prior_share", r.prior_share, d.prior_share);
+      other("half_life", r.half_life, d.half_life);
+      other("latency_factor", r.latency_factor, d.latency_factor);
+      other("dispersion", r.dispersion, d.dispersion);
+      other("min_expected", r.min_expected, d.min_expected);
+    }
+  }
+  for (size_t m = 0; m < kMetricCount; ++m) {
+    if (c.baselines[m].empty()) continue;
+    out += fmt::format("\n[baselines.{}]\n", kMetrics[m].name);
+    for (const auto& [key, value] : c.baselines[m]) {
+      std::string quoted;
+      append_json_string(quoted, key);  // a JSON string is a TOML basic string
+      out += fmt::format("{} = {}\n", quoted, real(value));
+    }
   }
   return out;
 }

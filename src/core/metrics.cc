@@ -2,6 +2,8 @@
 // from the one metric table. See include/logpipe/metrics.h for the model.
 #include "logpipe/metrics.h"
 
+#include "logpipe/netaddr.h"
+
 #include "logpipe/error.h"
 #include "logpipe/intern.h"
 
@@ -304,6 +306,16 @@ void WindowEngine::close_window(int64_t k) {
       if (p->index >= first_pane && p->index < end_pane) m.merge(p->aggregate);
     view.pane_ = &m;
   }
+  // Client networks: the ips summed by /24 (IPv4) or /48 (IPv6), once per window.
+  prefixes_.clear();
+  const KeyTable& ips = view.pane_->keys[dimension_index(Dimension::kIp)];
+  std::string prefix;
+  for (const auto& e : ips.entries()) {
+    prefix.clear();
+    if (!append_network_prefix(ips.key(e), prefix)) continue;  // not an address: no network
+    prefixes_.stats(prefixes_.upsert(prefix)).merge(e.stats);
+  }
+  view.prefixes_ = &prefixes_;
   observer_.on_window(view);
   ++stats_.windows_closed;
 }

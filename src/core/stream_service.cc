@@ -24,7 +24,7 @@ StreamService::StreamService(ServiceConfig config, std::vector<AlertSink*> sinks
                              MetricsPublisher* metrics, Clock& clock, std::FILE* diagnostics)
     : config_(std::move(config)),
       sinks_(std::move(sinks)),
-      alerts_(config_.thresholds, [this](const std::vector<Alert>& batch) { emit(batch); }),
+      alerts_(config_.rules, [this](const std::vector<Alert>& batch) { emit(batch); }),
       engine_(config_.engine, observers_),
       sources_(engine_, config_.partition_idle_us),
       metrics_(metrics),

@@ -1,8 +1,9 @@
 // alertmanager://HOST:PORT[/PREFIX]: alerts to the Prometheus Alertmanager API v2.
 //
 // The sink receives the alert structs every sink gets and turns each into an Alertmanager alert:
-// labels alertname=metric, key (absent for global metrics), instance (the host name) and the
-// --alert-label extras; annotations with the value, threshold, counts and window bounds. Delivery
+// labels alertname=metric, key (absent for global metrics), incident (so that a route can group by
+// it), instance (the host name) and the --alert-label extras; annotations with the value,
+// threshold, counts and window bounds, and for statistical rules the baseline, score and limit. Delivery
 // runs on a background thread, so the engine never waits for HTTP: send() formats and queues,
 // flush() only wakes the thread. The HTTP client (http_client.cc) and the retry delay
 // (backoff.h) are shared pieces of the io layer.
@@ -168,6 +169,10 @@ class AlertmanagerSink final : public AlertSink {
       o += R"(,"key":)";
       append_json_string(o, a.key);
     }
+    if (!a.incident.empty()) {  // a label, so that a route can group_by: [incident]
+      o += R"(,"incident":)";
+      append_json_string(o, a.incident);
+    }
     o += common_labels_;
     o += R"(},"annotations":{"summary":)";
     std::string summary(metric);
@@ -176,9 +181,13 @@ class AlertmanagerSink final : public AlertSink {
     append_json_string(o, summary);
     fmt::format_to(std::back_inserter(o),
                    R"(,"value":"{}","threshold":"{}","requests":"{}","errors":"{}","window_start":"{}",)"
-                   R"("window_end":"{}"}},"startsAt":")",
+                   R"("window_end":"{}")",
                    value, threshold, a.value.requests, a.value.errors, time_text(a.window_start_us),
                    time_text(a.window_end_us));
+    if (a.statistical)  // the evidence of a statistical rule
+      fmt::format_to(std::back_inserter(o), R"(,"baseline":"{}","score":"{}","limit":"{}")", a.baseline, a.score,
+                     a.limit);
+    o += R"(},"startsAt":")";
     if (e.firing) {
       o += time_text(start_us);
       o += '"';

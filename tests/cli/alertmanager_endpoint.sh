@@ -75,7 +75,7 @@ alerts = json.load(open(sys.argv[1]))
 assert len(alerts) == 1, alerts
 a = alerts[0]
 assert a["labels"] == {"alertname": "ip_request_rate", "key": "6.6.6.6", "instance": sys.argv[2],
-                       "team": "shop"}, a["labels"]
+                       "incident": "2025-06-23T08:06:00Z/ip_request_rate", "team": "shop"}, a["labels"]
 assert a["status"]["state"] == "active", a["status"]
 ann = a["annotations"]
 assert (ann["value"], ann["threshold"], ann["requests"], ann["errors"]) == ("10", "5", "600", "0"), ann

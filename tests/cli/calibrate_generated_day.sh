@@ -13,7 +13,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fmt='logformat:%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i" %D'
 "$LOGPIPE" generate --profile "$profile" --rate 30 --no-pace --seed 7 -o "$tmp/day.log.zst"
-"$LOGPIPE" calibrate --format "$fmt" --no-progress -o "$tmp/thresholds.toml" "$tmp/day.log.zst"
+"$LOGPIPE" calibrate --rules threshold --format "$fmt" --no-progress -o "$tmp/thresholds.toml" "$tmp/day.log.zst"
 "$LOGPIPE" stream --format "$fmt" --config "$tmp/thresholds.toml" "$tmp/day.log.zst" >"$tmp/alerts.jsonl"
 python3 "$SRC/tests/cli/calibrate_recompute.py" "$tmp/day.log.zst" "$tmp/thresholds.toml" \
   --alerts "$tmp/alerts.jsonl" --min-firing error_rate request_rate

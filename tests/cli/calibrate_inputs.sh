@@ -12,7 +12,7 @@ expect() {  # expect CODE 'message part' ARGS...
   local code=$1 msg=$2
   shift 2
   set +e
-  "$LOGPIPE" calibrate "$@" >"$tmp/out" 2>"$tmp/err"
+  "$LOGPIPE" calibrate --rules threshold "$@" >"$tmp/out" 2>"$tmp/err"
   local rc=$?
   set -e
   if [ $rc -ne "$code" ] || ! grep -qF -- "$msg" "$tmp/err"; then
@@ -46,14 +46,14 @@ expect 1 "cannot open '$tmp/missing.log'" -o "$tmp/never.toml" "$tmp/h.log" "$tm
 [ ! -e "$tmp/never.toml" ] || { echo "FAIL: output written although an input was missing"; fail=1; }
 
 # Same thresholds from plain, gzip, zstd and a split history (comments name the files: drop them).
-"$LOGPIPE" calibrate --format combined -o "$tmp/plain.toml" "$tmp/h.log" >/dev/null
+"$LOGPIPE" calibrate --rules threshold --format combined -o "$tmp/plain.toml" "$tmp/h.log" >/dev/null
 gzip -c "$tmp/h.log" >"$tmp/h.log.gz"
 zstd -q -c "$tmp/h.log" >"$tmp/h.bin"  # compression is detected by magic bytes, not by name
 head -n 20000 "$tmp/h.log" >"$tmp/part1.log"
 tail -n +20001 "$tmp/h.log" >"$tmp/part2.log"
-"$LOGPIPE" calibrate --format combined -o "$tmp/gz.toml" "$tmp/h.log.gz" >/dev/null
-"$LOGPIPE" calibrate -o "$tmp/zst.toml" "$tmp/h.bin" >/dev/null 2>&1  # format auto-detected
-"$LOGPIPE" calibrate --format combined -o "$tmp/split.toml" "$tmp/part1.log" "$tmp/part2.log" >/dev/null
+"$LOGPIPE" calibrate --rules threshold --format combined -o "$tmp/gz.toml" "$tmp/h.log.gz" >/dev/null
+"$LOGPIPE" calibrate --rules threshold -o "$tmp/zst.toml" "$tmp/h.bin" >/dev/null 2>&1  # format auto-detected
+"$LOGPIPE" calibrate --rules threshold --format combined -o "$tmp/split.toml" "$tmp/part1.log" "$tmp/part2.log" >/dev/null
 for f in gz zst split; do
   if ! diff <(grep -v '^# History' "$tmp/plain.toml") <(grep -v '^# History' "$tmp/$f.toml"); then
     echo "FAIL: $f input gave other thresholds"
@@ -68,7 +68,7 @@ grep -q '^# History: .*part1.log, .*part2.log (.* records, 600 windows of 60s wi
 # A history with a gap (minutes 0-99 and 500-599 only): the 400 empty windows are skipped, so the
 # rule works on the 200 windows with traffic (k = 2), as an independent python count checks.
 awk '$4 < "[06/Jan/2025:01:40:00" || $4 >= "[06/Jan/2025:08:20:00"' "$tmp/h.log" >"$tmp/gap.log"
-"$LOGPIPE" calibrate --format combined -o "$tmp/gap.toml" "$tmp/gap.log" >"$tmp/gap.txt" 2>&1
+"$LOGPIPE" calibrate --rules threshold --format combined -o "$tmp/gap.toml" "$tmp/gap.log" >"$tmp/gap.txt" 2>&1
 grep -q '^# History: .*gap.log (.* records, 200 windows of 60s with traffic and 400 empty ones skipped, 2025-01-06T00:00:00Z to 2025-01-06T10:00:00Z)\.$' \
   "$tmp/gap.toml" || { echo "FAIL: gap history line"; head -3 "$tmp/gap.toml"; fail=1; }
 grep -q '^200 windows of 60s with traffic (400 empty ones skipped), target rate 0.01 (at most 2 firing windows per metric)$' \
@@ -90,12 +90,12 @@ if got != want:
 PY
 
 # --min-requests N sets every keyed metric; METRIC=N one (later wins).
-"$LOGPIPE" calibrate --format combined --min-requests 3 --min-requests ip_request_rate=7 -o "$tmp/m.toml" "$tmp/h.log" >/dev/null
+"$LOGPIPE" calibrate --rules threshold --format combined --min-requests 3 --min-requests ip_request_rate=7 -o "$tmp/m.toml" "$tmp/h.log" >/dev/null
 python3 - "$tmp/m.toml" <<'PY' || fail=1
 import sys, tomllib
 m = tomllib.load(open(sys.argv[1], "rb"))["metrics"]
 want = {"error_rate": 1, "server_error_rate": 1, "request_rate": 1, "url_error_rate": 3, "user_error_rate": 3,
-        "ip_error_rate": 3, "ip_request_rate": 7, "user_request_rate": 3}
+        "ip_error_rate": 3, "ip_request_rate": 7, "user_request_rate": 3, "prefix_request_rate": 3}
 got = {k: v["min_requests"] for k, v in m.items()}
 if got != want:
     print("FAIL: min_requests", got)
@@ -103,8 +103,8 @@ if got != want:
 PY
 
 # The sketch: thresholds at or above the exact ones (within 2.1%), never firing more.
-"$LOGPIPE" calibrate --format combined --report json -o /dev/null "$tmp/h.log" >"$tmp/exact.json"
-"$LOGPIPE" calibrate --format combined --report json --exact-windows 0 -o "$tmp/sketch.toml" "$tmp/h.log" >"$tmp/sketch.json"
+"$LOGPIPE" calibrate --rules threshold --format combined --report json -o /dev/null "$tmp/h.log" >"$tmp/exact.json"
+"$LOGPIPE" calibrate --rules threshold --format combined --report json --exact-windows 0 -o "$tmp/sketch.toml" "$tmp/h.log" >"$tmp/sketch.json"
 grep -q '^# Values from a DDSketch (relative accuracy 0.01)' "$tmp/sketch.toml" || { echo "FAIL: sketch comment"; fail=1; }
 python3 - "$tmp/exact.json" "$tmp/sketch.json" <<'PY' || fail=1
 import json, sys
@@ -125,10 +125,10 @@ PY
 # edX / FUN tracking logs: no status, so only the rate metrics are calibrated.
 edx="$SHARED/edx"
 if [ -d "$edx" ]; then
-  "$LOGPIPE" calibrate --format edx -o "$tmp/edx.toml" "$edx/eap_trajectory_tracking.log" \
+  "$LOGPIPE" calibrate --rules threshold --format edx -o "$tmp/edx.toml" "$edx/eap_trajectory_tracking.log" \
     "$edx/eap_problem_response_tracking.log" "$edx/eap_answer_dist_acceptance_tracking.log" >"$tmp/edx.txt" 2>"$tmp/edx.err"
   got=$(grep -o '^\[metrics\.[a-z_0-9]*\]' "$tmp/edx.toml" | tr '\n' ' ')
-  [ "$got" = "[metrics.request_rate] [metrics.ip_request_rate] [metrics.user_request_rate] " ] ||
+  [ "$got" = "[metrics.request_rate] [metrics.ip_request_rate] [metrics.user_request_rate] [metrics.prefix_request_rate] " ] ||
     { echo "FAIL: edx calibrated: $got"; fail=1; }
   grep -q '^# Not calibrated (no window had an eligible value, so they never alert): error_rate, server_error_rate, url_error_rate, user_error_rate, ip_error_rate, url_p99_latency_ms\.$' \
     "$tmp/edx.toml" || { echo "FAIL: edx not-calibrated comment"; fail=1; }

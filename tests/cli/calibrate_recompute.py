@@ -15,6 +15,7 @@ written without looking at logpipe's parsers. Reads plain or zstd files (via `zs
 """
 import argparse
 import collections
+import ipaddress
 import json
 import math
 import re
@@ -51,6 +52,18 @@ def open_text(path):
     return open(path, encoding='utf-8', errors='replace')
 
 
+def network(ip):
+    """The client's network, as logpipe names it: a.b.c.0/24 (IPv4), the /48 of IPv6."""
+    try:
+        a = ipaddress.ip_address(ip)
+    except ValueError:
+        return ''
+    if a.version == 6 and a.ipv4_mapped:
+        a = a.ipv4_mapped
+    n = ipaddress.ip_network(f'{a}/{24 if a.version == 4 else 48}', strict=False)
+    return str(n)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('log')
@@ -67,7 +80,7 @@ def main():
     # window -> counters; keyed: window -> key -> [requests, errors, durations]
     glob = collections.defaultdict(lambda: [0, 0, 0])
     keyed = {d: collections.defaultdict(lambda: collections.defaultdict(lambda: [0, 0, []]))
-             for d in ('url', 'user', 'ip')}
+             for d in ('url', 'user', 'ip', 'prefix')}
     bad = 0
     window_of = {}  # timestamp text -> window (many lines share a second)
     for line in open_text(args.log):
@@ -86,7 +99,7 @@ def main():
         g[1] += err
         g[2] += 1 if 500 <= status < 600 else 0
         path = url.split('?', 1)[0]
-        keys = {'url': path, 'ip': ip, 'user': '' if user == '-' else user}
+        keys = {'url': path, 'ip': ip, 'user': '' if user == '-' else user, 'prefix': network(ip)}
         for d, k in keys.items():
             if not k:
                 continue
@@ -115,7 +128,8 @@ def main():
                 out[w] = [('', g[0] / size)] if g[0] >= max(minreq, 1) else []
             else:
                 dim = {'url_error_rate': 'url', 'user_error_rate': 'user', 'ip_error_rate': 'ip',
-                       'ip_request_rate': 'ip', 'user_request_rate': 'user', 'url_p99_latency_ms': 'url'}[name]
+                       'ip_request_rate': 'ip', 'user_request_rate': 'user', 'url_p99_latency_ms': 'url',
+                       'prefix_request_rate': 'prefix'}[name]
                 vals = []
                 for key, (req, err, durs) in keyed[dim].get(w, {}).items():
                     if name.endswith('_error_rate'):

@@ -41,7 +41,7 @@ with open(sys.argv[1], "w") as out:
 PY
 fmt='logformat:%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i" %D'
 
-"$LOGPIPE" calibrate --format "$fmt" -o "$tmp/thresholds.toml" "$tmp/day.log" >"$tmp/table.txt"
+"$LOGPIPE" calibrate --rules threshold --format "$fmt" -o "$tmp/thresholds.toml" "$tmp/day.log" >"$tmp/table.txt"
 cat "$tmp/table.txt"
 grep -q '^1440 windows of 60s with traffic, target rate 0.01 (at most 14 firing windows per metric)$' "$tmp/table.txt"
 grep -q '^# Alert thresholds written by `logpipe calibrate`' "$tmp/thresholds.toml"
@@ -52,7 +52,7 @@ python3 "$SRC/tests/cli/calibrate_recompute.py" "$tmp/day.log" "$tmp/thresholds.
   --alerts "$tmp/alerts.jsonl" --min-firing error_rate request_rate
 
 # --report json: the same thresholds as the file, and the counts of the rule.
-"$LOGPIPE" calibrate --format "$fmt" --report json -o "$tmp/again.toml" "$tmp/day.log" >"$tmp/report.json"
+"$LOGPIPE" calibrate --rules threshold --format "$fmt" --report json -o "$tmp/again.toml" "$tmp/day.log" >"$tmp/report.json"
 python3 - "$tmp/report.json" "$tmp/thresholds.toml" <<'PY'
 import json, sys, tomllib
 r = json.load(open(sys.argv[1]))
@@ -61,7 +61,7 @@ assert r["windows"] == 1440 and r["allowed_firing_windows"] == 14 and r["exact"]
 assert r["first_window_start"] == "2025-06-23T00:00:00Z" and r["last_window_end"] == "2025-06-24T00:00:00Z"
 names = [m["metric"] for m in r["metrics"]]
 assert names == ["error_rate", "server_error_rate", "url_error_rate", "user_error_rate", "ip_error_rate",
-                 "request_rate", "ip_request_rate", "user_request_rate", "url_p99_latency_ms"], names
+                 "request_rate", "ip_request_rate", "user_request_rate", "url_p99_latency_ms", "prefix_request_rate"], names
 for m in r["metrics"]:
     s = t["metrics"][m["metric"]]
     assert m["threshold"] == s["threshold"] and m["min_requests"] == s["min_requests"], (m, s)

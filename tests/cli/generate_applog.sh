@@ -117,7 +117,7 @@ print('stream:', got)
 PY
 # calibrate computes the same error rate: with 10 windows and a target of 0.2 the threshold is
 # the largest ratio outside the two burst windows (python computes it from the log).
-"$LOGPIPE" calibrate --format "$fields" --target-rate 0.2 -o "$tmp/cal.toml" "$tmp/burst.log" >/dev/null
+"$LOGPIPE" calibrate --rules threshold --format "$fields" --target-rate 0.2 -o "$tmp/cal.toml" "$tmp/burst.log" >/dev/null
 python3 - "$tmp/burst.log" "$tmp/cal.toml" <<'PY'
 import sys, tomllib
 win = {}

@@ -61,7 +61,7 @@ wait "$pid" || status=$?
 pid=
 [ "$status" -eq 0 ] || { echo "exit status $status"; cat "$tmp/err"; exit 1; }
 { cat "$SRC/tests/data/stream_golden.jsonl"
-  echo '{"state":"firing","metric":"url_error_rate","key":"/fail","value":1,"threshold":0.3,"requests":30,"errors":30,"window_start":"2025-06-23T08:09:00Z","window_end":"2025-06-23T08:10:00Z"}'
+  echo '{"state":"firing","metric":"url_error_rate","key":"/fail","value":1,"threshold":0.3,"requests":30,"errors":30,"window_start":"2025-06-23T08:09:00Z","window_end":"2025-06-23T08:10:00Z","incident":"2025-06-23T08:09:00Z/url_error_rate"}'
 } | diff -u - "$tmp/alerts" || { cat "$tmp/err"; exit 1; }
 grep -q "logpipe: 1 malformed line skipped; first: tcp://127.0.0.1:$port/127.0.0.1:[0-9]*:1: line cut short" "$tmp/err" ||
   { cat "$tmp/err"; exit 1; }

@@ -55,7 +55,7 @@ TEST_CASE("alerts: the JSON line has the SPEC.md keys in order") {
   CHECK(s ==
         "{\"state\":\"firing\",\"metric\":\"url_error_rate\",\"key\":\"/login \\\"x\\\"\",\"value\":0.43,"
         "\"threshold\":0.2,\"requests\":120,\"errors\":52,\"window_start\":\"2025-06-23T08:00:00Z\","
-        "\"window_end\":\"2025-06-23T08:01:00Z\"}\n");
+        "\"window_end\":\"2025-06-23T08:01:00Z\",\"incident\":\"\"}\n");
 }
 
 TEST_CASE("alerts: a global metric fires once per episode, then resolves") {
@@ -70,11 +70,15 @@ TEST_CASE("alerts: a global metric fires once per episode, then resolves") {
   h.engine->flush();
   CHECK(h.out ==
         "{\"state\":\"firing\",\"metric\":\"error_rate\",\"key\":\"\",\"value\":0.8,\"threshold\":0.5,"
-        "\"requests\":10,\"errors\":8,\"window_start\":\"2025-06-23T08:01:00Z\",\"window_end\":\"2025-06-23T08:02:00Z\"}\n"
+        "\"requests\":10,\"errors\":8,\"window_start\":\"2025-06-23T08:01:00Z\",\"window_end\":\"2025-06-23T08:02:00Z\","
+        "\"incident\":\"2025-06-23T08:01:00Z/error_rate\"}\n"
         "{\"state\":\"resolved\",\"metric\":\"error_rate\",\"key\":\"\",\"value\":0.5,\"threshold\":0.5,"
-        "\"requests\":10,\"errors\":5,\"window_start\":\"2025-06-23T08:03:00Z\",\"window_end\":\"2025-06-23T08:04:00Z\"}\n"
+        "\"requests\":10,\"errors\":5,\"window_start\":\"2025-06-23T08:03:00Z\",\"window_end\":\"2025-06-23T08:04:00Z\","
+        "\"incident\":\"2025-06-23T08:01:00Z/error_rate\"}\n"
         "{\"state\":\"firing\",\"metric\":\"error_rate\",\"key\":\"\",\"value\":0.6,\"threshold\":0.5,"
-        "\"requests\":10,\"errors\":6,\"window_start\":\"2025-06-23T08:04:00Z\",\"window_end\":\"2025-06-23T08:05:00Z\"}\n");
+        "\"requests\":10,\"errors\":6,\"window_start\":\"2025-06-23T08:04:00Z\",\"window_end\":\"2025-06-23T08:05:00Z\","
+        // Back over a minute after it resolved: the same incident (no new page for a flap).
+        "\"incident\":\"2025-06-23T08:01:00Z/error_rate\"}\n");
 }
 
 TEST_CASE("alerts: keyed episodes are per key and respect min_requests") {
@@ -89,9 +93,11 @@ TEST_CASE("alerts: keyed episodes are per key and respect min_requests") {
   h.engine->flush();
   CHECK(h.out ==
         "{\"state\":\"firing\",\"metric\":\"url_error_rate\",\"key\":\"/login\",\"value\":0.5,\"threshold\":0.3,"
-        "\"requests\":30,\"errors\":15,\"window_start\":\"2025-06-23T08:00:00Z\",\"window_end\":\"2025-06-23T08:01:00Z\"}\n"
+        "\"requests\":30,\"errors\":15,\"window_start\":\"2025-06-23T08:00:00Z\",\"window_end\":\"2025-06-23T08:01:00Z\","
+        "\"incident\":\"2025-06-23T08:00:00Z/url_error_rate\"}\n"
         "{\"state\":\"resolved\",\"metric\":\"url_error_rate\",\"key\":\"/login\",\"value\":0.1,\"threshold\":0.3,"
-        "\"requests\":30,\"errors\":3,\"window_start\":\"2025-06-23T08:02:00Z\",\"window_end\":\"2025-06-23T08:03:00Z\"}\n");
+        "\"requests\":30,\"errors\":3,\"window_start\":\"2025-06-23T08:02:00Z\",\"window_end\":\"2025-06-23T08:03:00Z\","
+        "\"incident\":\"2025-06-23T08:00:00Z/url_error_rate\"}\n");
   CHECK(h.eval->fired() == 1);
   CHECK(h.eval->resolved() == 1);
   CHECK(h.eval->firing() == 0);
@@ -107,9 +113,11 @@ TEST_CASE("alerts: a key that vanishes from the traffic resolves in the next win
   h.engine->flush();
   CHECK(h.out ==
         "{\"state\":\"firing\",\"metric\":\"ip_request_rate\",\"key\":\"6.6.6.6\",\"value\":2,\"threshold\":1,"
-        "\"requests\":120,\"errors\":0,\"window_start\":\"2025-06-23T08:00:00Z\",\"window_end\":\"2025-06-23T08:01:00Z\"}\n"
+        "\"requests\":120,\"errors\":0,\"window_start\":\"2025-06-23T08:00:00Z\",\"window_end\":\"2025-06-23T08:01:00Z\","
+        "\"incident\":\"2025-06-23T08:00:00Z/ip_request_rate\"}\n"
         "{\"state\":\"resolved\",\"metric\":\"ip_request_rate\",\"key\":\"6.6.6.6\",\"value\":0,\"threshold\":1,"
-        "\"requests\":0,\"errors\":0,\"window_start\":\"2025-06-23T08:01:00Z\",\"window_end\":\"2025-06-23T08:02:00Z\"}\n");
+        "\"requests\":0,\"errors\":0,\"window_start\":\"2025-06-23T08:01:00Z\",\"window_end\":\"2025-06-23T08:02:00Z\","
+        "\"incident\":\"2025-06-23T08:00:00Z/ip_request_rate\"}\n");
 }
 
 TEST_CASE("alerts: a metric without threshold is computed but never alerts") {

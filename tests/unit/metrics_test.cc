@@ -199,8 +199,9 @@ TEST_CASE("windows: times before 1970 are aligned with floor division") {
 }
 
 TEST_CASE("metrics: the table names the contract metrics and find_metric resolves them") {
-  CHECK(kMetrics.size() == 9);
+  CHECK(kMetrics.size() == 10);
   CHECK(find_metric("url_error_rate") == kUrlErrorRate);
+  CHECK(find_metric("prefix_request_rate") == kPrefixRequestRate);
   CHECK(find_metric("url_p99_latency_ms") == kUrlP99LatencyMs);
   CHECK(find_metric("nope") == kMetricCount);
   for (size_t i = 0; i < kMetricCount; ++i) CHECK(find_metric(kMetrics[i].name) == i);
@@ -480,4 +481,22 @@ TEST_CASE("sources: one without records holds the watermark until it is idle or 
   e.remove_source(gone);
   CHECK(out.windows.size() == 6);
   CHECK(e.stats().sources == 1);
+}
+
+TEST_CASE("metrics: prefix_request_rate sums the addresses of each /24 and /48") {
+  Collector out;
+  WindowEngine e(tumbling(60, 0), out);
+  for (int i = 0; i < 256; ++i) e.add(rec(kT0 + kS, 200, "/", "203.0.113." + std::to_string(i)));
+  e.add(rec(kT0 + kS, 200, "/", "2001:db8:1:2::5"));
+  e.add(rec(kT0 + kS, 200, "/", "2001:db8:1:ff::9"));
+  e.add(rec(kT0 + kS, 200, "/", "::ffff:198.51.100.7"));
+  e.add(rec(kT0 + kS, 200, "/", "not-an-address"));
+  e.flush();
+  REQUIRE(out.windows.size() == 1);
+  auto& p = out.windows[0].keyed[kPrefixRequestRate];
+  CHECK(p.size() == 3);
+  CHECK(p["203.0.113.0/24"].requests == 256);
+  CHECK(p["2001:db8:1::/48"].requests == 2);
+  CHECK(p["::ffff:198.51.100.0/24"].requests == 1);
+  CHECK(p["203.0.113.0/24"].value == doctest::Approx(256.0 / 60));
 }

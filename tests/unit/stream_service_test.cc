@@ -30,7 +30,7 @@ std::string at(int minute, int second, int status, const std::string& ip = "10.0
 
 ServiceConfig config_with(double error_threshold) {
   ServiceConfig c;
-  c.thresholds[kErrorRate] = error_threshold;
+  c.rules.metrics[kErrorRate].threshold = error_threshold;
   c.commit_every_us = 5 * kS;
   return c;
 }

@@ -1,0 +1,18 @@
+// Client addresses: their network (/24 of IPv4, /48 of IPv6), for anonymize's --ip truncate and
+// for the per-network request rate (prefix_request_rate).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace logpipe {
+
+/// Appends the address truncated to /24 (IPv4, also IPv4-mapped IPv6) or /48 (IPv6), in
+/// canonical form (`203.0.113.0`, `2001:db8:1::`). False when `ip` is not an address.
+bool truncate_ip(std::string_view ip, std::string& out);
+
+/// Appends the network of an address with its length: `203.0.113.0/24`, `2001:db8:1::/48`.
+/// False when `ip` is not an address.
+bool append_network_prefix(std::string_view ip, std::string& out);
+
+}  // namespace logpipe
