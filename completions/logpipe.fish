@@ -65,6 +65,7 @@ complete -c logpipe -n '__fish_seen_subcommand_from stream' -l stats-interval -r
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l metrics-listen -r -d 'Serve live values in Prometheus text format on HOST:PORT'
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l window-log -r -d 'Also write one JSON line per closed window (its counts and global values) to ENDPOINT (-, FILE appended, tcp://, tls://, kafka://)'
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l partition-idle -r -d 'Kafka input: a partition that handed out everything and stayed quiet this long stops holding event time back (the watermark is the minimum over active partitions)'
+complete -c logpipe -n '__fish_seen_subcommand_from stream' -l state -r -d 'Keep the alert state in FILE across restarts: a stop (SIGTERM, SIGINT) saves open windows'\'' episodes instead of resolving them, and the next run continues from it'
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l commit-interval -r -d 'Kafka input: commit offsets this often while running (only past closed windows and delivered alerts)'
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l tls-cert -r -d 'PEM certificate for tls:// (server, or client cert)'
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l tls-key -r -d 'PEM private key of --tls-cert'

@@ -192,6 +192,14 @@ class AlertEvaluator final : public WindowObserver {
   void for_each_firing(const std::function<void(MetricId, std::string_view)>& f) const;
   /// The fixed thresholds (nullopt for metrics without one, statistical ones included).
   const Thresholds& thresholds() const noexcept { return thresholds_; }
+
+  /// Restarts (stream --state): everything an evaluation carries from one window to the next
+  /// (episodes, evidence, baselines, the open incident, counters) as text, and back. A restored
+  /// evaluator continues as if it had never stopped: an episode that was firing stays firing (no
+  /// resolved, no second page). restore_state throws Error naming what is wrong; it must be given
+  /// to a fresh evaluator.
+  std::string save_state() const;
+  void restore_state(std::string_view text);
   const AlertRules& rules() const noexcept { return rules_; }
 
  private:
@@ -218,6 +226,7 @@ class AlertEvaluator final : public WindowObserver {
   uint64_t incident_active_window_ = 0;
   size_t incident_members_firing_ = 0;
   unsigned incident_families_ = 0;  // kinds of metric among its alerts (errors 1, rates 2, latency 4)
+  std::vector<uint8_t> has_state_;  // evaluate_cusum: scratch, one flag per key of a window
   EvidenceTrace* trace_ = nullptr;
   uint64_t warmup_ = 0;
 };

@@ -42,6 +42,7 @@ struct ServiceSettings {
   std::optional<std::string> listen;          ///< [input] listen (server mode)
   std::optional<std::string> format;          ///< [input] format
   std::optional<std::string> rejects;         ///< [input] rejects
+  std::optional<std::string> state;           ///< [input] state (stream --state)
   std::optional<std::string> group;           ///< [input] group (Kafka consumer group)
   std::optional<int64_t> idle_exit_us;        ///< [input] idle_exit ("10s" or seconds)
   std::optional<bool> follow;                 ///< [input] follow

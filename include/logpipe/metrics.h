@@ -204,6 +204,7 @@ class ObserverList final : public WindowObserver {
 struct EngineStats {
   uint64_t records = 0;         ///< records counted in at least one window
   uint64_t late = 0;            ///< records whose every window had already closed (dropped)
+  uint64_t replayed = 0;        ///< records of windows closed before a restart (resume): counted then
   uint64_t windows_closed = 0;  ///< windows handed to the observer
   uint64_t evicted_keys = 0;    ///< keys dropped by the cap, all panes so far
   uint64_t skipped_windows = 0; ///< empty windows not emitted inside a long silence
@@ -260,6 +261,12 @@ class WindowEngine {
   void flush();
   const EngineStats& stats() const noexcept;
   const EngineConfig& config() const noexcept { return config_; }
+  /// Restarts (stream --state): the lowest window index not closed yet, or INT64_MIN when no
+  /// window has closed. resume() gives a fresh engine that cursor: windows before it count as
+  /// closed, and a record that only they hold (read again after a restart) is counted as
+  /// `replayed`, not added a second time nor called late.
+  int64_t next_window() const noexcept { return started_ && closed_any_ ? next_window_ : INT64_MIN; }
+  void resume(int64_t next_window);
 
  private:
   struct Pane;
@@ -275,6 +282,7 @@ class WindowEngine {
   WindowObserver& observer_;
   int64_t pane_us_;
   int64_t next_window_ = 0;  // lowest window index not closed yet (valid when started_)
+  int64_t resumed_at_ = INT64_MIN;  // resume(): windows before it were closed by the previous run
   bool started_ = false;
   bool closed_any_ = false;
   int64_t empty_run_ = 0;  // consecutive empty windows closed

@@ -99,7 +99,18 @@ class StreamService final : public RecordSink, public PumpObserver {
   /// left, or throw), and commits the inputs that `pump` read through when every alert was
   /// delivered and `input_failed` is false; otherwise says on `diagnostics` why nothing was
   /// committed. Publishes a last snapshot.
-  void finish(std::span<const std::unique_ptr<PumpInput>> inputs, const RecordPump& pump, bool input_failed);
+  /// `keep_open` (a stop with stream --state): the open windows are neither evaluated nor
+  /// resolved, they are left to the next run, and Kafka commits only the position whose windows
+  /// had all closed (their records are re-read and counted by the next run).
+  void finish(std::span<const std::unique_ptr<PumpInput>> inputs, const RecordPump& pump, bool input_failed,
+              bool keep_open = false);
+
+  /// Restarts (stream --state): the window cursor and the alert state (AlertEvaluator::save_state)
+  /// as text. restore_state, on a fresh service before any record, continues from there: windows
+  /// already evaluated are not evaluated again (records read again for them are `replayed`), open
+  /// episodes stay open. Throws Error when the text is not a state or its windows differ.
+  std::string save_state() const;
+  void restore_state(std::string_view text);
 
   const WindowEngine& engine() const noexcept { return engine_; }
   const AlertEvaluator& alerts() const noexcept { return alerts_; }
@@ -142,6 +153,7 @@ class StreamService final : public RecordSink, public PumpObserver {
   // At-least-once: positions waiting for their windows to close, then for alert delivery.
   std::deque<Checkpoint> checkpoints_;
   std::optional<LineSource::Position> closed_;
+  LineSource* checkpoint_source_ = nullptr;  // the input the positions above are of
 };
 
 }  // namespace logpipe

@@ -11,6 +11,7 @@
 #include "logpipe/error.h"
 #include "logpipe/format.h"
 #include "logpipe/io/endpoint.h"
+#include "logpipe/io/files.h"
 #include "logpipe/io/inputs.h"
 #include "logpipe/io/metrics_server.h"
 #include "logpipe/malformed.h"
@@ -52,6 +53,7 @@ struct StreamOptions {
   std::string window_log;
   std::string commit_interval = "5s";
   std::string partition_idle = "5s";
+  std::string state;  ///< --state FILE
   EndpointOptions net;  ///< --tls-*, --kafka-option[-file], --group
   const CLI::App* app = nullptr;  ///< to tell a flag given from its default (flags override --config)
 };
@@ -68,6 +70,7 @@ void apply_file_settings(const ServiceSettings& f, const std::string& path, Stre
   }
   if (f.format && !given("--format")) o.input.format = *f.format;
   if (f.rejects && !given("--rejects")) o.input.rejects = *f.rejects;
+  if (f.state && !given("--state")) o.state = *f.state;
   if (f.group && !given("--group")) o.net.kafka_group = *f.group;
   if (f.idle_exit_us && !given("--idle-exit")) o.net.idle_exit_us = *f.idle_exit_us;
   if (f.follow && !given("--follow")) o.follow = *f.follow;
@@ -217,6 +220,28 @@ int run_stream(StreamOptions o) {
   SystemClock clock;
   StreamService service(s.service, std::move(sink_list), window_log.get(), metrics_server.get(), clock, stderr);
   service.watch(pump, malformed);
+  // --state: continue where the previous run stopped (its open episodes, evidence, baselines and
+  // the windows it had evaluated). A missing file is a first run.
+  if (!o.state.empty()) {
+    if (std::FILE* f = std::fopen(o.state.c_str(), "rb")) {
+      std::string text;
+      char buf[65536];
+      size_t n;
+      while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+      const bool read_error = std::ferror(f);
+      std::fclose(f);
+      if (read_error) runtime_error("--state: cannot read '{}'", o.state);
+      try {
+        service.restore_state(text);
+      } catch (const Error& e) {
+        runtime_error("--state '{}': {}", o.state, e.what());
+      }
+      if (o.input.verbose)
+        fmt::print(stderr, "logpipe: stream: continuing from '{}' ({} firing)\n", o.state, service.alerts().firing());
+    } else if (errno != ENOENT) {
+      system_error(errno, fmt::format("--state: cannot open '{}'", o.state));
+    }
+  }
   // An input that fails mid-read (a compressed file cut short, a dropped connection, a fatal
   // broker error) ends the reading; the windows read so far are still evaluated and their alerts
   // delivered, then the command fails (exit 1) without committing Kafka offsets.
@@ -230,11 +255,20 @@ int run_stream(StreamOptions o) {
   // An alert sink that could not deliver everything fails at close (exit 1); what was read is
   // still summarised first.
   std::exception_ptr delivery_failure;
+  // Stopped by a signal with --state: the open windows and episodes are saved, not evaluated nor
+  // resolved (the next run goes on with them). Any other end evaluates everything, as without it.
+  const bool keep_open = !o.state.empty() && g_stop_requested;
   try {
-    service.finish(inputs, pump, !input_error.empty());
+    service.finish(inputs, pump, !input_error.empty(), keep_open);
   } catch (const Error& e) {
     if (e.exit_code() != kExitRuntime) throw;
     delivery_failure = std::current_exception();
+  }
+  if (!o.state.empty()) {  // replaced atomically: a crash leaves the previous state
+    auto out = open_output_replacing(o.state);
+    out->write(service.save_state());
+    out->close();
+    if (o.input.verbose) fmt::print(stderr, "logpipe: stream: state saved to '{}'\n", o.state);
   }
   if (window_log_sink) window_log_sink->close();
   const EngineStats& es = service.engine().stats();
@@ -244,6 +278,9 @@ int run_stream(StreamOptions o) {
                service.alerts().resolved());
   if (es.late) fmt::print(stderr, "logpipe: {} late record{} dropped (older than their closed window)\n", es.late,
                           es.late == 1 ? "" : "s");
+  if (es.replayed)
+    fmt::print(stderr, "logpipe: {} record{} read again for windows the previous run had evaluated (not counted twice)\n",
+               es.replayed, es.replayed == 1 ? "" : "s");
   malformed.flush();
   malformed.print_summary(stderr);
   if (!input_error.empty()) {
@@ -306,6 +343,10 @@ RunFn setup_stream(CLI::App& command) {
                      "holding event time back (the watermark is the minimum over active partitions)")
       ->type_name("DURATION")
       ->capture_default_str();
+  command.add_option("--state", o->state,
+                     "Keep the alert state in FILE across restarts: a stop (SIGTERM, SIGINT) saves open windows' "
+                     "episodes instead of resolving them, and the next run continues from it")
+      ->type_name("FILE");
   command.add_option("--commit-interval", o->commit_interval,
                      "Kafka input: commit offsets this often while running (only past closed windows and "
                      "delivered alerts)")

@@ -117,6 +117,7 @@ void parse_service_tables(const toml::table& root, std::string_view name, Servic
       else if (k == "listen") s.listen = string_value(name, node, "input", k);
       else if (k == "format") s.format = string_value(name, node, "input", k);
       else if (k == "rejects") s.rejects = string_value(name, node, "input", k);
+      else if (k == "state") s.state = string_value(name, node, "input", k);
       else if (k == "group") s.group = string_value(name, node, "input", k);
       else if (k == "follow") {
         std::optional<bool> b = node.value_exact<bool>();
@@ -136,7 +137,7 @@ void parse_service_tables(const toml::table& root, std::string_view name, Servic
         }
         s.idle_exit_us = us;
       } else {
-        unknown("input", k, node, "endpoint, endpoints, listen, format, rejects, group, follow, idle_exit");
+        unknown("input", k, node, "endpoint, endpoints, listen, format, rejects, state, group, follow, idle_exit");
       }
     }
   }

@@ -135,6 +135,12 @@ WindowEngine::Pane& WindowEngine::pane_for(int64_t index) {
   return **panes_.insert(pos, std::move(p));
 }
 
+void WindowEngine::resume(int64_t next_window) {
+  if (next_window == INT64_MIN) return;  // the previous run closed nothing
+  started_ = closed_any_ = true;
+  next_window_ = resumed_at_ = next_window;
+}
+
 WindowEngine::AddResult WindowEngine::add(const Record& r, SourceId source) {
   if (r.time_us == kNoTime) return AddResult::kNoTime;
   const int64_t t = r.time_us;
@@ -142,6 +148,10 @@ WindowEngine::AddResult WindowEngine::add(const Record& r, SourceId source) {
   // Windows containing t: indices first..last (start = index * hop).
   const int64_t last = floor_div(t, hop);
   const int64_t first = floor_div(t - size, hop) + 1;
+  if (last < resumed_at_) {  // its windows were evaluated before the restart, with it
+    ++stats_.replayed;
+    return AddResult::kLate;
+  }
   Source& src = sources_[source];
   if (src.idle || src.removed) {  // back: it holds the watermark again (from where it is now)
     if (src.idle) --stats_.idle_sources;

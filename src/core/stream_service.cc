@@ -1,11 +1,14 @@
 // The service loop of `stream` (include/logpipe/stream_service.h).
 #include "logpipe/stream_service.h"
 
+#include "logpipe/error.h"
 #include "logpipe/text.h"
 
 #include <fmt/format.h>
 
+#include <cinttypes>
 #include <chrono>
+#include <cstdio>
 #include <iterator>
 
 namespace logpipe {
@@ -56,6 +59,7 @@ ParseError StreamService::on_record(const Record& r) {
 void StreamService::on_input(PumpInput& input) {
   checkpoints_.clear();
   closed_.reset();
+  checkpoint_source_ = nullptr;
   sources_.on_input(input);
 }
 
@@ -123,6 +127,7 @@ bool StreamService::windows_closed_through(int64_t t) const {
 void StreamService::checkpoint(LineSource& source, int64_t now) {
   if (now < next_checkpoint_us_) return;
   next_checkpoint_us_ = now + config_.commit_every_us;
+  checkpoint_source_ = &source;
   LineSource::Position p = source.position();
   if (p.empty()) return;
   const int64_t newest = engine_.stats().max_time_us;
@@ -149,7 +154,21 @@ void StreamService::checkpoint(LineSource& source, int64_t now) {
 }
 
 void StreamService::finish(std::span<const std::unique_ptr<PumpInput>> inputs, const RecordPump& pump,
-                           bool input_failed) {
+                           bool input_failed, bool keep_open) {
+  if (keep_open) {
+    // Stopped with --state: the open windows go on in the next run. Only what is committable
+    // (every window that can hold a record before the position has closed) is committed.
+    for (AlertSink* sink : sinks_) sink->close();
+    bool delivered = true;
+    for (AlertSink* sink : sinks_) delivered = delivered && sink->all_delivered();
+    while (!checkpoints_.empty() && windows_closed_through(checkpoints_.front().newest_time_us)) {
+      closed_ = std::move(checkpoints_.front().position);
+      checkpoints_.pop_front();
+    }
+    if (!input_failed && delivered && closed_ && checkpoint_source_) checkpoint_source_->commit(*closed_);
+    if (metrics_) metrics_->publish(prometheus_text());
+    return;
+  }
   // Evaluate the open windows and flush their alerts. Only then are Kafka offsets committed:
   // every record read so far has had its window evaluated and its alerts delivered (a run killed
   // before this point re-reads from the last commit). close() waits until the sinks delivered
@@ -171,6 +190,37 @@ void StreamService::finish(std::span<const std::unique_ptr<PumpInput>> inputs, c
                    in->name());
   }
   if (metrics_) metrics_->publish(prometheus_text());
+}
+
+namespace {
+constexpr std::string_view kServiceStateMagic = "logpipe-stream-state 1\n";
+}
+
+std::string StreamService::save_state() const {
+  const EngineConfig& c = engine_.config();
+  std::string out(kServiceStateMagic);
+  fmt::format_to(std::back_inserter(out), "window {} {} {}\n", c.window_us, c.hop_us, engine_.next_window());
+  out += alerts_.save_state();
+  return out;
+}
+
+void StreamService::restore_state(std::string_view text) {
+  if (!text.starts_with(kServiceStateMagic)) runtime_error("not a logpipe stream state (or another version)");
+  text.remove_prefix(kServiceStateMagic.size());
+  const size_t eol = text.find('\n');
+  int64_t window = 0, hop = 0, next = 0;
+  char tail = 0;
+  const std::string line(text.substr(0, eol));
+  if (eol == std::string_view::npos ||
+      std::sscanf(line.c_str(), "window %" SCNd64 " %" SCNd64 " %" SCNd64 "%c", &window, &hop, &next, &tail) != 3)
+    runtime_error("stream state: the window line is malformed");
+  const EngineConfig& c = engine_.config();
+  if (window != c.window_us || hop != c.hop_us)
+    runtime_error("the state was saved with {} s windows every {} s, this run has {} s every {} s: use the same "
+                  "--window and --hop, or another state file",
+                  window / 1'000'000, hop / 1'000'000, c.window_us / 1'000'000, c.hop_us / 1'000'000);
+  alerts_.restore_state(text.substr(eol + 1));
+  engine_.resume(next);
 }
 
 // The Prometheus snapshot: counters of the run, then the last closed window's values.

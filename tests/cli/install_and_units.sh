@@ -43,7 +43,7 @@ for name in ("logpipe-stream@.service", "logpipe-analyze@.service", "logpipe-cal
     assert s.get("RestrictAddressFamilies"), name
     assert s.get("CapabilityBoundingSet") == "", name
 stream = load("logpipe-stream@.service")
-assert stream["Service"]["ExecStart"] == "logpipe stream --config /etc/logpipe/%i.toml", stream["Service"]["ExecStart"]
+assert stream["Service"]["ExecStart"] == "logpipe stream --config /etc/logpipe/%i.toml --state ${STATE_DIRECTORY}/stream.state", stream["Service"]["ExecStart"]
 assert stream["Service"]["Restart"] == "on-failure"
 assert stream["Service"]["RestartPreventExitStatus"] == "2"
 assert stream["Install"]["WantedBy"] == "multi-user.target"
