@@ -27,6 +27,10 @@ bool parse_iso_time(std::string_view s, int64_t& out_us) noexcept;
 /// Parses a --start/--since value: RFC 3339 or a date `2025-06-23`, or `now`.
 bool parse_time_arg(std::string_view s, int64_t& out_us) noexcept;
 
+/// Parses seconds since the epoch with an optional decimal fraction (`1646861401.5241024`, as
+/// Caddy and nginx's $msec write them) exactly, digits past microseconds truncated.
+bool parse_epoch_seconds(std::string_view s, int64_t& out_us) noexcept;
+
 /// The longest duration logpipe accepts anywhere (1e18 us, about 31,700 years: `--lateness
 /// 100000d` stands for "never late"). Beyond it a value is garbage; below it the conversion to
 /// int64_t is defined and event time plus the duration cannot overflow.

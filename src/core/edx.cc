@@ -23,36 +23,6 @@ std::string_view strip(std::string_view s) noexcept {
   return s;
 }
 
-// The course id in a URL: `/courses/<id>/...` (old `Org/Course/Run` or `course-v1:...`), or
-// `/xblock/block-v1:Org+Course+Run+type@...` (edx-analytics-pipeline's get_course_id).
-std::string_view course_from_url(std::string_view url) noexcept {
-  size_t p = url.find("/courses/");
-  if (p != std::string_view::npos) {
-    std::string_view rest = url.substr(p + 9);
-    if (rest.starts_with("course-v1:")) {
-      size_t end = rest.find_first_of("/?#");
-      return rest.substr(0, end);
-    }
-    // Org/Course/Run: three path segments.
-    size_t s1 = rest.find('/');
-    if (s1 == std::string_view::npos) return {};
-    size_t s2 = rest.find('/', s1 + 1);
-    if (s2 == std::string_view::npos) return {};
-    size_t s3 = rest.find_first_of("/?#", s2 + 1);
-    std::string_view id = rest.substr(0, s3);
-    return s2 + 1 < id.size() ? id : std::string_view{};
-  }
-  p = url.find("/xblock/block-v1:");
-  if (p != std::string_view::npos) {
-    std::string_view rest = url.substr(p + 17);
-    size_t type = rest.find("+type@");
-    if (type == std::string_view::npos) return {};
-    // Keep "block-v1:" content up to +type@, rebuilt as course-v1: below by the caller.
-    return rest.substr(0, type);
-  }
-  return {};
-}
-
 class EdxParser final : public Parser {
  public:
   std::string_view name() const noexcept override { return "edx"; }
@@ -72,13 +42,12 @@ class EdxParser final : public Parser {
       buffer_.resize(json.size() + simdjson::SIMDJSON_PADDING);
     std::memcpy(buffer_.data(), json.data(), json.size());
     std::memset(buffer_.data() + json.size(), 0, simdjson::SIMDJSON_PADDING);
-    strings_.clear();
 
     od::document doc;
     if (parser_.iterate(buffer_.data(), json.size(), buffer_.size()).get(doc)) return ParseError::kBadJson;
     od::object obj;
     if (doc.get_object().get(obj)) return ParseError::kNotJsonObject;
-    std::string_view page, time_text, event_source;
+    std::string_view page, time_text, event_source, usage_key, event_course;
     bool have_time = false;
     for (auto field : obj) {
       std::string_view key;
@@ -95,9 +64,8 @@ class EdxParser final : public Parser {
             if (cf.value().get(cv)) return ParseError::kBadJson;
             if (ck == "course_id") r.course_id = string_of(cv);
             else if (ck == "path") r.url = string_of(cv);
-            else if (ck == "user_id" || ck == "org_id") {
-              // not a record field; skipped
-            }
+            else if (ck == "module") usage_key = member_of(cv, "usage_key");
+            // other members (user_id, org_id, ...) are skipped by the iterator
           }
         }
         continue;
@@ -114,22 +82,26 @@ class EdxParser final : public Parser {
       else if (key == "time") {
         time_text = string_of(value);
         have_time = true;
+      } else if (key == "event") {
+        event_course = member_of(value, "course_id");  // an object; a JSON-encoded string is not read
       }
-      // other fields (event, accept_language, ...) are skipped by the iterator
+      // other fields (accept_language, ...) are skipped by the iterator
     }
     if (have_time && !time_text.empty() && !parse_iso_time(time_text, r.time_us))
       return ParseError::kBadTime;
-    if (r.course_id.empty()) {
-      std::string_view from = course_from_url(event_source == "browser" ? page : r.event_type);
-      if (from.empty() && event_source != "browser") from = course_from_url(page);
-      if (!from.empty() && page.find("/xblock/block-v1:") != std::string_view::npos &&
-          r.event_type.find("/courses/") == std::string_view::npos) {
-        // block-v1:Org+Course+Run+type@... -> course-v1:Org+Course+Run
-        std::string& s = strings_.emplace_back("course-v1:");
-        s.append(from);
-        from = s;
+    // The course: one rule (course_key_of) over every place it may be, the event's own first
+    // (the URL a server event is named after, the page of a browser event), as
+    // edx-analytics-pipeline's get_course_id does, then the other places.
+    if (!r.course_id.empty()) {
+      std::string_view key = course_key_of(r.course_id, course_scratch_);
+      if (!key.empty()) r.course_id = key;
+    } else {
+      const bool browser = event_source == "browser";
+      for (std::string_view place : {browser ? page : r.event_type, browser ? r.event_type : page, r.url, usage_key,
+                                     event_course}) {
+        r.course_id = course_key_of(place, course_scratch_);
+        if (!r.course_id.empty()) break;
       }
-      r.course_id = from;
     }
     return ParseError::kNone;
   }
@@ -142,12 +114,104 @@ class EdxParser final : public Parser {
     return s;
   }
 
+  // The string member `name` of an object value, or empty (also when the value is no object).
+  static std::string_view member_of(od::value& v, std::string_view name) noexcept {
+    od::object o;
+    if (v.get_object().get(o)) return {};
+    for (auto f : o) {
+      std::string_view k;
+      if (f.unescaped_key().get(k)) return {};
+      if (k != name) continue;
+      od::value inner;
+      if (f.value().get(inner)) return {};
+      return string_of(inner);
+    }
+    return {};
+  }
+
   od::parser parser_;
   std::vector<char> buffer_;
-  std::vector<std::string> strings_;
+  std::string course_scratch_;
 };
 
 }  // namespace
+
+namespace {
+
+// The end of a key component: course keys are made of letters, digits and `_ . - ~ %`; anything
+// else (`/`, `?`, `#`, `"`, a space, `+` between components) ends one.
+size_t component_end(std::string_view s, size_t pos) noexcept {
+  while (pos < s.size()) {
+    char c = s[pos];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+              c == '-' || c == '~' || c == '%';
+    if (!ok) break;
+    ++pos;
+  }
+  return pos;
+}
+
+// `Org+Course+Run` (or `Org/Course/Run` with `sep` '/') at s[pos]: its length, 0 when the three
+// components are not all there.
+size_t three_components(std::string_view s, size_t pos, char sep) noexcept {
+  size_t p = pos;
+  for (int i = 0; i < 3; ++i) {
+    size_t e = component_end(s, p);
+    if (e == p) return 0;
+    p = e;
+    if (i < 2) {
+      if (p >= s.size() || s[p] != sep) return 0;
+      ++p;
+    }
+  }
+  return p - pos;
+}
+
+}  // namespace
+
+std::string_view course_key_of(std::string_view text, std::string& scratch) noexcept {
+  if (text.empty()) return {};
+  // A course key anywhere (a URL /courses/course-v1:.../, the key itself).
+  size_t p = text.find("course-v1:");
+  if (p != std::string_view::npos) {
+    size_t n = three_components(text, p + 10, '+');
+    return n ? text.substr(p, 10 + n) : std::string_view{};
+  }
+  // A CCX (custom course) key: ccx-v1:Org+Course+Run+ccx@N, kept whole.
+  p = text.find("ccx-v1:");
+  if (p != std::string_view::npos) {
+    size_t n = three_components(text, p + 7, '+');
+    if (n == 0 || text.substr(p + 7 + n).substr(0, 5) != "+ccx@") return {};
+    size_t end = p + 7 + n + 5, digits = end;
+    while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+    return digits > end ? text.substr(p, digits - p) : std::string_view{};
+  }
+  // A usage or asset key: block-v1:Org+Course+Run+type@... -> course-v1:Org+Course+Run. Without
+  // its `+type@` part it is no key (edx-analytics-pipeline rejects it too).
+  for (std::string_view kind : {"block-v1:", "asset-v1:"}) {
+    p = text.find(kind);
+    if (p == std::string_view::npos) continue;
+    size_t start = p + kind.size();
+    size_t n = three_components(text, start, '+');
+    if (n == 0 || text.substr(start + n).substr(0, 6) != "+type@") return {};
+    try {
+      scratch.assign("course-v1:");
+      scratch.append(text.substr(start, n));
+    } catch (...) {
+      return {};
+    }
+    return scratch;
+  }
+  // An old id in a URL: /courses/Org/Course/Run/...
+  p = text.find("/courses/");
+  if (p != std::string_view::npos) {
+    size_t n = three_components(text, p + 9, '/');
+    return n ? text.substr(p + 9, n) : std::string_view{};
+  }
+  // An old id as such: Org/Course/Run and nothing else.
+  size_t n = three_components(text, 0, '/');
+  return n == text.size() ? text : std::string_view{};
+}
 
 std::unique_ptr<Parser> make_edx_parser() { return std::make_unique<EdxParser>(); }
 

@@ -4,12 +4,17 @@
 // Names that are record fields fill the record; `date` + `time` (or `timestamp`) give the time;
 // `level` is kept in Record::level (which levels are errors: classify.h); every other name is kept as an extra
 // field. The last field takes the rest of the line (a user agent may contain spaces).
+//
+// A name ending in `?` is optional: a line may end before it (only trailing fields may be). A value
+// in double quotes may hold spaces (`"Direct Entry"`; the quotes are not part of it). `-` means
+// absent, and so does every value listed with `none=` (`none="Direct Entry"`, repeatable).
 #include "parsers.h"
 
 #include "logpipe/error.h"
 #include "logpipe/timeutil.h"
 
 #include <charconv>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -48,19 +53,55 @@ Slot slot_for(std::string_view n) {
 
 bool is_space(char c) noexcept { return c == ' ' || c == '\t'; }
 
+// The end of a value starting at `pos`: its closing quote when it starts with one (escapes as in
+// access logs), else the next space or tab. npos for an unterminated quote.
+size_t value_end(std::string_view line, size_t pos) noexcept {
+  if (line[pos] == '"') {
+    size_t q = find_closing_quote(line, pos + 1);
+    return q == std::string_view::npos ? q : q + 1;
+  }
+  while (pos < line.size() && !is_space(line[pos])) ++pos;
+  return pos;
+}
+
+std::string_view unquote(std::string_view v) noexcept {
+  return v.size() >= 2 && v.front() == '"' && v.back() == '"' ? v.substr(1, v.size() - 2) : v;
+}
+
 class FieldsParser final : public Parser {
  public:
-  explicit FieldsParser(std::string_view names) : name_("fields:" + std::string(names)) {
+  FieldsParser(std::string_view spec, std::string name) : name_(std::move(name)) {
     size_t i = 0;
-    while (i < names.size()) {
-      while (i < names.size() && is_space(names[i])) ++i;
+    while (i < spec.size()) {
+      while (i < spec.size() && is_space(spec[i])) ++i;
+      if (i >= spec.size()) break;
       size_t j = i;
-      while (j < names.size() && !is_space(names[j])) ++j;
-      if (j > i) {
-        std::string n(names.substr(i, j - i));
-        slots_.push_back(slot_for(n));
-        names_.push_back(std::move(n));
+      if (spec.substr(i).starts_with("none=")) {
+        j = i + 5;
+        size_t end = j < spec.size() && spec[j] == '"' ? spec.find('"', j + 1) : j;
+        if (end == std::string_view::npos) usage_error("--format fields: unclosed quote in '{}'", spec.substr(i));
+        if (spec[j] == '"') {
+          none_.emplace_back(spec.substr(j + 1, end - j - 1));
+          j = end + 1;
+        } else {
+          while (j < spec.size() && !is_space(spec[j])) ++j;
+          none_.emplace_back(spec.substr(i + 5, j - i - 5));
+        }
+        if (none_.back().empty()) usage_error("--format fields: empty none= value");
+        i = j;
+        continue;
       }
+      while (j < spec.size() && !is_space(spec[j])) ++j;
+      std::string n(spec.substr(i, j - i));
+      bool optional = n.size() > 1 && n.back() == '?';
+      if (optional) n.pop_back();
+      if (n.find_first_of("?=\"") != std::string::npos)
+        usage_error("--format fields: bad field name '{}'", spec.substr(i, j - i));
+      if (!optional && !slots_.empty() && first_optional_ != SIZE_MAX)
+        usage_error("--format fields: '{}' follows an optional field; only trailing fields may be optional", n);
+      if (optional && first_optional_ == SIZE_MAX) first_optional_ = slots_.size();
+      slots_.push_back(slot_for(n));
+      names_.push_back(std::move(n));
       i = j;
     }
     if (slots_.empty()) usage_error("--format fields: no field names");
@@ -76,16 +117,20 @@ class FieldsParser final : public Parser {
     size_t pos = 0;
     for (size_t k = 0; k < slots_.size(); ++k) {
       while (pos < line.size() && is_space(line[pos])) ++pos;
-      if (pos >= line.size()) return ParseError::kMissingField;
-      size_t end = pos;
-      if (k + 1 == slots_.size()) {
-        end = line.size();
-      } else {
-        while (end < line.size() && !is_space(line[end])) ++end;
+      if (pos >= line.size()) {
+        if (k >= first_optional_) break;  // the optional fields left are absent
+        return ParseError::kMissingField;
       }
-      std::string_view v = line.substr(pos, end - pos);
+      size_t end = value_end(line, pos);
+      if (end == std::string_view::npos) return ParseError::kUnterminatedQuote;
+      // The last field takes the rest of the line, unless it is one quoted value.
+      if (k + 1 == slots_.size() && !(line[pos] == '"' && end == line.size())) end = line.size();
+      std::string_view v = unquote(line.substr(pos, end - pos));
       pos = end;
       std::string_view value = dash_to_empty(v);
+      for (const auto& none : none_)
+        if (value == none) value = {};
+      if (value.empty()) v = "-";
       switch (slots_[k]) {
         case Slot::kExtra: extra_.emplace_back(names_[k], value); break;
         case Slot::kDate: date = v; break;
@@ -141,6 +186,8 @@ class FieldsParser final : public Parser {
  private:
   std::string name_;
   std::vector<Slot> slots_;
+  size_t first_optional_ = SIZE_MAX;
+  std::vector<std::string> none_;
   std::vector<std::string> names_;
   std::vector<std::pair<std::string_view, std::string_view>> extra_;
   std::string scratch_;
@@ -148,10 +195,11 @@ class FieldsParser final : public Parser {
 
 }  // namespace
 
-std::unique_ptr<Parser> make_fields_parser(std::string_view names) {
+std::unique_ptr<Parser> make_fields_parser(std::string_view names, std::string name) {
   if (names.size() >= 2 && (names.front() == '\'' || names.front() == '"') && names.back() == names.front())
     names = names.substr(1, names.size() - 2);
-  return std::make_unique<FieldsParser>(names);
+  if (name.empty()) name = "fields:" + std::string(names);
+  return std::make_unique<FieldsParser>(names, std::move(name));
 }
 
 }  // namespace logpipe::detail

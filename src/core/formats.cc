@@ -4,6 +4,7 @@
 #include "logpipe/error.h"
 #include "logpipe/timeutil.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstring>
@@ -26,6 +27,8 @@ std::string_view describe(ParseError e) noexcept {
     case ParseError::kBadField: return "bad field value";
     case ParseError::kTruncatedLine: return "line cut short (the input ended inside it)";
     case ParseError::kLineTooLong: return "line longer than --max-line-bytes (cut there)";
+    case ParseError::kPartialLine: return "partial line (a fragment split by the container runtime)";
+    case ParseError::kBadPrefix: return "missing or bad line prefix (syslog, CRI or Docker JSON)";
     case ParseError::kCount_: break;
   }
   return "unknown";
@@ -180,8 +183,16 @@ namespace {
 
 using detail::dash_to_empty;
 
-// `12345` (microseconds) or `0.123` (seconds): the response time some combined variants append.
+// `12345` (microseconds), `0.123` (seconds) or `12ms` (Traefik's CLF): the response time some
+// combined variants append.
 bool parse_duration_token(std::string_view v, int64_t& out_us) noexcept {
+  if (v.size() > 2 && v.ends_with("ms")) {
+    v.remove_suffix(2);
+    if (!parse_duration_token(v, out_us) || out_us > 1'000'000'000'000'000) return false;
+    // an integer was read as microseconds, a fraction as seconds: both were milliseconds
+    out_us = v.find('.') == std::string_view::npos ? out_us * 1000 : out_us / 1000;
+    return true;
+  }
   if (v.empty() || v.size() > 18) return false;
   int64_t whole = 0;
   size_t i = 0;
@@ -333,44 +344,172 @@ class AccessLogParser final : public Parser {
 }  // namespace
 
 std::unique_ptr<Parser> make_parser(std::string_view format) {
+  size_t prefix_length = 0;
+  if (detail::LinePrefix p = detail::format_prefix(format, prefix_length); p != detail::LinePrefix::kNone)
+    return detail::make_prefixed_parser(p, make_parser(format.substr(prefix_length)), std::string(format));
   if (format == "common") return std::make_unique<AccessLogParser>(AccessMode::kCommon);
   if (format == "combined") return std::make_unique<AccessLogParser>(AccessMode::kCombined);
   if (format == "clickstream") return std::make_unique<AccessLogParser>(AccessMode::kClickstream);
   if (format == "edx") return detail::make_edx_parser();
-  if (format.starts_with("logformat:")) return detail::make_logformat_parser(format.substr(10));
+  if (format == "applog") return detail::make_fields_parser(detail::kApplogFields, "applog");
+  if (format == "json") return detail::make_json_parser({});
+  if (format.starts_with("json:")) return detail::make_json_parser(format.substr(5));
+  if (format.starts_with("nginxformat:")) return detail::make_nginx_parser(format.substr(12));
+  if (format.starts_with("logformat:")) {
+    std::string_view f = format.substr(10);
+    if (detail::looks_like_nginx_format(f)) return detail::make_nginx_parser(f);
+    return detail::make_logformat_parser(f);
+  }
   if (format.starts_with("fields:")) return detail::make_fields_parser(format.substr(7));
-  usage_error("--format: unknown format '{}' (expected auto, common, combined, clickstream, edx, "
-              "logformat:'...' or fields:'...')", format);
+  if (detail::looks_like_nginx_format(format)) return detail::make_nginx_parser(format);
+  usage_error("--format: unknown format '{}' (expected auto, common, combined, clickstream, edx, applog, json, "
+              "json:MAPPING, logformat:'...', nginxformat:'...', fields:'...', or one of them after syslog+, "
+              "cri+ or docker+)", format);
 }
 
-std::string detect_format(std::span<const std::string_view> lines) {
-  // Votes per format over the sample; the first non-blank line decides JSON vs access log.
-  int edx = 0, common = 0, combined = 0, clickstream = 0;
-  AccessLogParser access(AccessMode::kCombined);
+bool FormatGuess::reads_well() const noexcept {
+  if (lines == 0) return true;
+  return !candidates.empty() && candidates.front().parsed * 2 >= lines;
+}
+
+namespace {
+
+// How much of a record a format filled: the vote prefers the format that explains most of a line.
+size_t filled(const Record& r) noexcept {
+  return (r.time_us != kNoTime) + !r.ip.empty() + !r.user.empty() + !r.method.empty() + !r.url.empty() +
+         (r.status != 0) + (r.bytes >= 0) + !r.referer.empty() + !r.agent.empty() + !r.session.empty() +
+         !r.host.empty() + !r.event_type.empty() + !r.course_id.empty() + (r.duration_us >= 0) + !r.level.empty() +
+         !r.protocol.empty();
+}
+
+// The shapes detection tries, in order of preference on a tie. Common, combined and clickstream
+// share one parser: which of them a sample is follows from what its lines carry (below).
+constexpr std::string_view kAccess = "access";
+constexpr std::string_view kCandidates[] = {
+    "edx",
+    "json:nginx",
+    "json:caddy",
+    "json:traefik",
+    "json:ecs",
+    kAccess,
+    "logformat:vhost_combined",
+    "nginxformat:upstreaminfo",
+    "applog",
+    "fields:date time level message?",
+    "fields:timestamp level message?",
+};
+
+// A --format value worth trying when nothing reads an input well, from its first line's shape.
+std::string suggest(std::string_view line) {
+  line = detail::trim_right(line);
+  size_t b = line.find_first_not_of(" \t");
+  if (b != std::string_view::npos && line[b] == '{')
+    return "json:time=KEY,ip=KEY,url=KEY,status=KEY";
+  auto digit = [&](size_t i) { return i < line.size() && line[i] >= '0' && line[i] <= '9'; };
+  if (digit(0) && digit(1) && digit(2) && digit(3) && line.size() > 10 && line[4] == '-')
+    return line.size() > 10 && line[10] == 'T' ? "fields:timestamp level message?" : "fields:date time level message?";
+  if (line.find('$') == std::string_view::npos && line.find('[') != std::string_view::npos &&
+      line.find('"') != std::string_view::npos)
+    return "logformat:%h %l %u %t \"%r\" %>s %b";
+  return "fields:NAME NAME ... message";
+}
+
+// Votes over sample lines without a prefix.
+FormatGuess detect_inner(std::span<const std::string_view> lines) {
+  struct Trial {
+    std::string_view name;
+    std::unique_ptr<Parser> parser;
+    FormatCandidate result;
+  };
+  std::vector<Trial> trials;
+  for (std::string_view c : kCandidates)
+    trials.push_back(Trial{c, c == kAccess ? std::make_unique<AccessLogParser>(AccessMode::kCombined) : make_parser(c),
+                           FormatCandidate{std::string(c), 0, 0}});
+  int common = 0, combined = 0, clickstream = 0;
+  size_t n = 0;
   Record r;
   for (std::string_view raw : lines) {
     if (is_blank(raw)) continue;
+    ++n;
     std::string_view line = detail::trim_right(raw);
-    size_t brace = line.find('{');
-    if (brace != std::string_view::npos && line.back() == '}' &&
-        line.find_first_not_of(' ') == brace) {
-      ++edx;
-      continue;
+    for (Trial& t : trials) {
+      if (t.parser->parse(line, r) != ParseError::kNone) continue;
+      ++t.result.parsed;
+      t.result.score += 1 + filled(r);
+      if (t.name != kAccess) continue;
+      if (!r.session.empty() || line.find("PHPSESSID") != std::string_view::npos ||
+          line.find("\"user = ") != std::string_view::npos)
+        ++clickstream;
+      else if (line.back() == '"' || !r.agent.empty() || !r.referer.empty() || r.duration_us >= 0)
+        ++combined;
+      else
+        ++common;
     }
-    if (access.parse(line, r) != ParseError::kNone) continue;
-    if (!r.session.empty() || line.find("PHPSESSID") != std::string_view::npos ||
-        line.find("\"user = ") != std::string_view::npos)
-      ++clickstream;
-    else if (line.back() == '"' || !r.agent.empty() || !r.referer.empty() || r.duration_us >= 0)
-      ++combined;
-    else
-      ++common;
   }
-  if (edx > 0 && edx >= common + combined + clickstream) return "edx";
-  if (clickstream > 0 && clickstream * 2 >= combined + common) return "clickstream";
-  if (combined > 0 && combined >= common) return "combined";
-  if (common > 0) return "common";
-  return "combined";
+  std::string access = clickstream > 0 && clickstream * 2 >= combined + common ? "clickstream"
+                       : combined > 0 && combined >= common                    ? "combined"
+                       : common > 0                                            ? "common"
+                                                                               : "combined";
+  FormatGuess g;
+  g.lines = n;
+  for (Trial& t : trials) {
+    if (t.name == kAccess) t.result.format = access;
+    if (t.result.parsed > 0) g.candidates.push_back(std::move(t.result));
+  }
+  std::stable_sort(g.candidates.begin(), g.candidates.end(),
+                   [](const FormatCandidate& a, const FormatCandidate& b) { return a.score > b.score; });
+  g.format = g.candidates.empty() ? std::string("combined") : g.candidates.front().format;
+  if (!g.reads_well()) {
+    for (std::string_view raw : lines)
+      if (!is_blank(raw)) {
+        g.suggestion = suggest(raw);
+        break;
+      }
+  }
+  return g;
+}
+
+}  // namespace
+
+FormatGuess detect_format(std::span<const std::string_view> lines) {
+  // A prefix seen on most lines is split off first; the format behind it is voted on the
+  // messages, so a syslog-wrapped edX log is `syslog+edx`, not malformed `combined`.
+  using detail::LinePrefix;
+  detail::DockerLineReader docker;
+  detail::SyslogYear year = detail::SyslogYear::now();
+  detail::PrefixParts parts;
+  size_t n = 0, syslog = 0, cri = 0, docker_lines = 0;
+  for (std::string_view raw : lines) {
+    if (is_blank(raw)) continue;
+    ++n;
+    std::string_view line = detail::trim_right(raw);
+    bool tagged = false;
+    if (docker.read(line, parts) == ParseError::kNone) ++docker_lines;
+    else if (detail::split_cri(line, parts)) ++cri;
+    else if (detail::split_syslog(line, year, parts, &tagged) && tagged) ++syslog;
+  }
+  LinePrefix prefix = LinePrefix::kNone;
+  if (docker_lines * 2 > n) prefix = LinePrefix::kDocker;
+  else if (cri * 2 > n) prefix = LinePrefix::kCri;
+  else if (syslog * 2 > n) prefix = LinePrefix::kSyslog;
+  if (prefix == LinePrefix::kNone) return detect_inner(lines);
+
+  std::vector<std::string> messages;
+  for (std::string_view raw : lines) {
+    if (is_blank(raw)) continue;
+    std::string_view line = detail::trim_right(raw);
+    if (detail::split_prefix(prefix, line, year, docker, parts) == ParseError::kNone && !parts.partial)
+      messages.emplace_back(parts.message);
+    else
+      messages.emplace_back(line);  // counted as a line no candidate reads
+  }
+  std::vector<std::string_view> views(messages.begin(), messages.end());
+  FormatGuess g = detect_inner(views);
+  std::string p = std::string(detail::prefix_name(prefix)) + "+";
+  g.format = p + g.format;
+  for (auto& c : g.candidates) c.format = p + c.format;
+  if (!g.suggestion.empty()) g.suggestion = p + g.suggestion;
+  return g;
 }
 
 }  // namespace logpipe

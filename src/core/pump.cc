@@ -82,16 +82,35 @@ struct RecordPump::Sampled {
 };
 
 // The one place a format is detected: on the sampled first lines of the first input (lines cut at
-// --max-line-bytes left out), and `also`, a line too large to be copied into the sample.
+// --max-line-bytes left out), and `also`, a line too large to be copied into the sample, by a vote
+// (detect_format). An input that no format reads well is named with the best candidates and a
+// command that names its format; it is then read with the best one.
 void RecordPump::resolve_format(std::span<const std::string> sample, std::span<const Sampled> about,
                                 std::string_view also, const std::string& source) {
   std::vector<std::string_view> views;
   for (size_t i = 0; i < sample.size(); ++i)
     if (!about[i].too_long) views.push_back(sample[i]);
   if (!also.empty()) views.push_back(also);
-  parser_ = make_parser(detect_format(views));
+  FormatGuess guess = detect_format(views);
+  parser_ = make_parser(guess.format);
   format_ = std::string(parser_->name());
-  if (options_.verbose) note(fmt::format("logpipe: {}: detected format {}\n", source, format_));
+  if (guess.reads_well()) {
+    if (options_.verbose) {
+      size_t parsed = guess.candidates.empty() ? 0 : guess.candidates.front().parsed;
+      note(fmt::format("logpipe: {}: detected format {} ({} of {} sample lines)\n", source, format_, parsed,
+                       guess.lines));
+    }
+    return;
+  }
+  std::string best;
+  for (size_t i = 0; i < guess.candidates.size() && i < 3; ++i)
+    best += fmt::format("{}{}, {} of {} lines", i ? "; " : "", guess.candidates[i].format, guess.candidates[i].parsed,
+                        guess.lines);
+  if (best.empty()) best = fmt::format("none of the known formats reads any of its first {} lines", guess.lines);
+  else best = "best: " + best;
+  note(fmt::format("logpipe: {}: no known format reads its first lines well ({}); reading it as {}. Name its "
+                   "format, for example: logpipe analyze --format '{}' {}\n",
+                   source, best, format_, guess.suggestion, source));
 }
 
 // Counts one line and hands its record to the sink (or the line to MalformedLog).

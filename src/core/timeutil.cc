@@ -167,6 +167,24 @@ bool parse_time_arg(std::string_view s, int64_t& out_us) noexcept {
   return parse_iso_time(s, out_us);
 }
 
+bool parse_epoch_seconds(std::string_view s, int64_t& out_us) noexcept {
+  size_t dot = s.find('.');
+  std::string_view whole = s.substr(0, dot);
+  if (whole.empty() || whole.size() > 12) return false;
+  int64_t secs = 0;
+  for (char c : whole) {
+    if (c < '0' || c > '9') return false;
+    secs = secs * 10 + (c - '0');
+  }
+  int64_t frac = 0;
+  if (dot != std::string_view::npos) {
+    size_t pos = dot;
+    if (!parse_fraction(s, pos, frac) || pos != s.size()) return false;
+  }
+  out_us = secs * kUsPerSecond + frac;
+  return true;
+}
+
 bool parse_duration(std::string_view s, int64_t& out_us) noexcept {
   if (s.empty()) return false;
   double value = 0;

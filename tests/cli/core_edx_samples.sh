@@ -36,7 +36,7 @@ PY
   cmp "$tmp/plain.json" "$tmp/gz.json"
   cmp "$tmp/plain.json" "$tmp/zst.json"
 done
-# Auto-detection picks edx on tracking logs, and says so with -v.
+# Auto-detection picks edx on tracking logs, and says so with -v (with the sample lines it read).
 "$LOGPIPE" analyze -v --report json "$SHARED/edx/eap_trajectory_tracking.log" 2>&1 >/dev/null |
-  grep -qx "logpipe: $SHARED/edx/eap_trajectory_tracking.log: detected format edx"
+  grep -qx "logpipe: $SHARED/edx/eap_trajectory_tracking.log: detected format edx (16 of 16 sample lines)"
 echo ok

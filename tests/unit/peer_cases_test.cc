@@ -8,7 +8,10 @@
 #include <doctest/doctest.h>
 #include <simdjson.h>
 
+#include <cmath>
+#include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <string>
@@ -22,9 +25,11 @@ struct PeerCase {
   std::string line, expected, id;
 };
 
-// Returns false (and says so) when ../shared/data is absent, as in a user's clone.
-bool read_cases(const std::string& file, std::vector<PeerCase>& out) {
-  std::string path = std::string(LOGPIPE_SHARED_DATA) + "/peer-cases/" + file;
+// Returns false (and says so) when ../shared/data is absent, as in a user's clone. `dir`: the
+// cases kept in the repository (tests/data/peers, see its README), which are always there.
+bool read_cases(const std::string& file, std::vector<PeerCase>& out,
+                const std::string& dir = std::string(LOGPIPE_SHARED_DATA) + "/peer-cases") {
+  std::string path = dir + "/" + file;
   std::ifstream in(path);
   if (!in) {
     MESSAGE("SKIPPED: " << path << " absent (no ../shared/data)");
@@ -53,6 +58,12 @@ void flatten(simdjson::dom::element e, const std::string& prefix, Flat& out) {
     case element_type::STRING: out[prefix] = std::string(std::string_view(e.get_string())); break;
     case element_type::INT64: out[prefix] = std::to_string(int64_t(e.get_int64())); break;
     case element_type::UINT64: out[prefix] = std::to_string(uint64_t(e.get_uint64())); break;
+    case element_type::DOUBLE: {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.17g", double(e.get_double()));
+      out[prefix] = buf;
+      break;
+    }
     case element_type::NULL_VALUE: out[prefix] = "\x01null"; break;
     case element_type::BOOL: out[prefix] = bool(e.get_bool()) ? "true" : "false"; break;
     default: out[prefix] = "\x01other"; break;
@@ -132,6 +143,33 @@ const std::map<std::string, std::string> kEcsNames = {
 void ecs_fixups(std::map<std::string, std::string>& m) {
   if (m.count("protocol")) m["protocol"] = "HTTP/" + m["protocol"];
   if (m.count("time") && m["time"].ends_with(".000Z")) m["time"] = m["time"].substr(0, m["time"].size() - 5) + "Z";
+}
+
+const std::string kOwnCases = std::string(LOGPIPE_SOURCE_DIR) + "/tests/data/peers";
+
+// The cases of tests/data/peers: present in every checkout.
+std::vector<PeerCase> own_cases(const std::string& file) {
+  std::vector<PeerCase> cases;
+  REQUIRE(read_cases(file, cases, kOwnCases));
+  return cases;
+}
+
+// A request line as the peers keep it, split as our record holds it.
+void expect_request(std::map<std::string, std::string>& expected, const std::string& request) {
+  Record split;
+  // split_request is internal; a one-field LogFormat reads a request line the same way.
+  auto p = make_parser("logformat:%r");
+  REQUIRE(p->parse(request, split) == ParseError::kNone);
+  expected["method"] = std::string(split.method);
+  expected["url"] = std::string(split.url);
+  expected["protocol"] = std::string(split.protocol);
+}
+
+// A peer's timestamp (RFC 3339, any precision) as ours: UTC, microseconds at most.
+std::string our_time(const std::string& peer) {
+  int64_t us;
+  REQUIRE(parse_iso_time(peer, us));
+  return format_rfc3339(us);
 }
 
 }  // namespace
@@ -270,4 +308,180 @@ TEST_CASE("peer cases: edx-analytics-pipeline eventlog") {
     ++checked;
   }
   CHECK(checked == 27);
+}
+
+TEST_CASE("peer cases: Vector parse_nginx_log, its combined, main and ingress-nginx upstreaminfo formats") {
+  // Vector's names per format; `request` is the raw request line, which we keep split.
+  const std::map<std::string, std::string> names = {
+      {"client", "ip"},           {"remote_addr", "ip"},        {"user", "user"},
+      {"remote_user", "user"},    {"timestamp", "time"},        {"status", "status"},
+      {"size", "bytes"},          {"body_bytes_size", "bytes"}, {"referer", "referer"},
+      {"http_referer", "referer"}, {"agent", "agent"},          {"http_user_agent", "agent"}};
+  int checked = 0;
+  for (const auto& c : own_cases("vector-nginx.tsv")) {
+    Flat peer = parse_expected(c.expected);
+    auto parser = make_parser(peer["_format"]);
+    Record r;
+    ParseError e = parser->parse(c.line, r);
+    INFO(c.id);
+    ++checked;
+    if (peer.count("error")) {
+      CHECK(e != ParseError::kNone);
+      continue;
+    }
+    REQUIRE(e == ParseError::kNone);
+    auto expected = rename(peer, names);
+    expect_request(expected, peer["request"]);
+    expected["time"] = our_time(expected["time"]);
+    compare(expected, r, true, c.id);
+    if (peer.count("request_time")) CHECK(r.duration_us == std::llround(std::stod(peer["request_time"]) * 1e6));
+  }
+  CHECK(checked == 14);
+}
+
+TEST_CASE("peer cases: Vector's Docker json-file and CRI parsers are the docker+ and cri+ prefixes") {
+  int checked = 0;
+  for (const auto& c : own_cases("vector-containers.tsv")) {
+    Flat peer = parse_expected(c.expected);
+    // One field named `message` takes the whole line behind the prefix: what the peer calls the
+    // message; the prefix's time fills the record (the message has none).
+    auto parser = make_parser(peer["_format"] + "+fields:message");
+    Record r;
+    ParseError e = parser->parse(c.line, r);
+    INFO(c.id);
+    ++checked;
+    if (peer.count("error")) {
+      CHECK(e != ParseError::kNone);
+    } else if (peer["partial"] == "true") {
+      CHECK(e == ParseError::kPartialLine);  // a fragment: counted, never read as a record
+    } else {
+      REQUIRE(e == ParseError::kNone);
+      REQUIRE(r.extra.size() == 1);
+      CHECK(std::string(r.extra[0].second) == peer["message"]);
+      CHECK(format_rfc3339(r.time_us) == our_time(peer["timestamp"]));
+    }
+  }
+  CHECK(checked == 16);
+}
+
+TEST_CASE("peer cases: Logstash SYSLOGLINE and SYSLOG5424LINE are the syslog+ prefix") {
+  int checked = 0;
+  for (const auto& c : own_cases("logstash-syslog.tsv")) {
+    Flat peer = parse_expected(c.expected);
+    auto parser = make_parser("syslog+fields:message");
+    Record r;
+    INFO(c.id);
+    REQUIRE(parser->parse(c.line, r) == ParseError::kNone);
+    // The program and its pid are no record field; the host, the message and the time are.
+    if (peer.count("host.hostname")) CHECK(std::string(r.host) == normalise(peer["host.hostname"]));
+    if (peer.count("message")) {
+      REQUIRE(r.extra.size() == 1);
+      CHECK(std::string(r.extra[0].second) == peer["message"]);
+    }
+    if (peer.count("timestamp") && peer["timestamp"].find('T') != std::string::npos) {
+      CHECK(format_rfc3339(r.time_us) == our_time(peer["timestamp"]));
+    } else if (peer.count("timestamp")) {  // RFC 3164 has no year: month, day and time must match
+      const std::string t = peer["timestamp"];  // `May 11 15:40:51`
+      const std::string months = "JanFebMarAprMayJunJulAugSepOctNovDec";
+      char want[16];
+      std::snprintf(want, sizeof want, "%02zu-%02d %s", months.find(t.substr(0, 3)) / 3 + 1, std::stoi(t.substr(4, 2)),
+                    t.substr(7).c_str());
+      std::string mine = format_rfc3339(r.time_us).substr(5, 14);
+      mine[5] = ' ';
+      CHECK(mine == want);
+    }
+    ++checked;
+  }
+  CHECK(checked == 14);
+}
+
+TEST_CASE("peer cases: GoAccess's CADDY format names the keys json:caddy reads") {
+  // GoAccess reads Caddy's JSON access log with a template of %-specifiers; filling each with a
+  // distinct value and reading the line back tells which record field each specifier lands in.
+  std::ifstream in(kOwnCases + "/goaccess-caddy.format");
+  REQUIRE(in);
+  std::string tpl((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!tpl.empty() && tpl.back() == '\n') tpl.pop_back();
+  const std::map<std::string, std::string> values = {
+      {"%x.%^", "1646861401.5241024"}, {"%h", "203.0.113.9"}, {"%H", "HTTP/2.0"}, {"%m", "POST"},
+      {"%v", "example.com"},           {"%U", "/api?q=1"},    {"%u", "curl/8.1"}, {"%R", "https://ref.example/"},
+      {"%k", "TLS_AES_128_GCM_SHA256"}, {"%K", "tls1.3"},     {"%T", "0.25"},     {"%b", "5120"},
+      {"%s", "503"},                   {"%M", "text/html"}};
+  std::string line = tpl;
+  for (const auto& [spec, value] : values) {
+    size_t at;
+    while ((at = line.find("\"" + spec + "\"")) != std::string::npos) line.replace(at + 1, spec.size(), value);
+  }
+  REQUIRE(line.find('%') == std::string::npos);
+  auto parser = make_parser("json:caddy");
+  Record r;
+  REQUIRE(parser->parse(line, r) == ParseError::kNone);
+  CHECK(format_rfc3339(r.time_us) == "2022-03-09T21:30:01.524102Z");
+  CHECK(r.ip == "203.0.113.9");
+  CHECK(r.protocol == "HTTP/2.0");
+  CHECK(r.method == "POST");
+  CHECK(r.host == "example.com");
+  CHECK(r.url == "/api?q=1");
+  CHECK(r.agent == "curl/8.1");
+  CHECK(r.referer == "https://ref.example/");
+  CHECK(r.duration_us == 250000);
+  CHECK(r.bytes == 5120);
+  CHECK(r.status == 503);
+  // Detection picks the same mapping.
+  std::vector<std::string_view> sample = {line};
+  CHECK(detect_format(sample).format == "json:caddy");
+}
+
+TEST_CASE("peer cases: Filebeat traefik module (Traefik's own CLF) with the combined format") {
+  for (const auto& c : own_cases("filebeat-traefik.tsv")) {
+    Flat peer = parse_expected(c.expected);
+    auto parser = make_parser("combined");
+    Record r;
+    ParseError e = parser->parse(c.line, r);
+    INFO(c.id);
+    if (peer.count("_differs")) {  // the peer's grok tolerates the broken quote; we count the line
+      CHECK(e == ParseError::kTrailingData);
+      continue;
+    }
+    REQUIRE(e == ParseError::kNone);
+    std::map<std::string, std::string> expected = rename(
+        peer, {{"@timestamp", "time"},
+               {"traefik.access.remote_ip", "ip"},
+               {"traefik.access.user_name", "user"},
+               {"traefik.access.method", "method"},
+               {"traefik.access.url", "url"},
+               {"traefik.access.http_version", "protocol"},
+               {"traefik.access.response_code", "status"},
+               {"traefik.access.body_sent.bytes", "bytes"},
+               {"traefik.access.referrer", "referer"},
+               {"traefik.access.user_agent.original", "agent"}});
+    ecs_fixups(expected);
+    compare(expected, r, true, c.id);
+    CHECK(r.duration_us == std::stoll(peer["_duration_ms"]) * 1000);
+  }
+}
+
+TEST_CASE("peer cases: Filebeat's ECS documents read with json:ecs give the record of the line they came from") {
+  // The expected output of Filebeat's nginx and apache modules is an ECS document (dotted keys):
+  // reading it as a JSON access log must give what the original line gives as combined.
+  for (const char* file : {"filebeat-apache-access.tsv", "filebeat-nginx-access.tsv"}) {
+    std::vector<PeerCase> cases;
+    if (!read_cases(file, cases)) return;
+    auto ecs = make_parser("json:ecs");
+    auto combined = make_parser("combined");
+    for (const auto& c : cases) {
+      if (c.expected.find("\"_format\"") != std::string::npos) continue;  // mod_ssl's other format
+      Record from_doc, from_line;
+      INFO(c.id);
+      REQUIRE(ecs->parse(c.expected, from_doc) == ParseError::kNone);
+      REQUIRE(combined->parse(c.line, from_line) == ParseError::kNone);
+      auto doc = ours(from_doc), line = ours(from_line);
+      // Filebeat keeps the request's client in source.address when it is a host name, and gives
+      // no source.ip then; the ECS mapping reads either.
+      for (const char* k : {"ip", "user", "method", "url", "protocol", "status", "bytes", "referer", "agent", "time"}) {
+        INFO("field " << k);
+        CHECK(doc.at(k) == line.at(k));
+      }
+    }
+  }
 }
