@@ -72,6 +72,7 @@ class Anonymizer {
 struct AnonymizeStats {
   uint64_t lines = 0;     ///< lines read
   uint64_t written = 0;   ///< lines written (rewritten or blank)
+  uint64_t blank = 0;     ///< blank lines (copied)
   uint64_t rejected = 0;  ///< lines not written (counted in MalformedLog)
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
@@ -93,7 +94,7 @@ class AnonymizeWriter final : public LineSink {
   void on_input_end() override;
   /// A file's rest read straight into the rewriting blocks (no copy per line).
   bool read_rest(ByteSource& rest, std::string_view unread, const std::string& source, uint64_t lines_before,
-                 size_t max_line, const StopFlag* stop) override;
+                 size_t max_line, const StopFlag* stop, PumpStats& counted) override;
   const AnonymizeStats& stats() const noexcept;
 
  private:

@@ -24,6 +24,10 @@ class MalformedLog {
   /// Number of malformed lines so far.
   uint64_t total() const noexcept { return total_; }
   uint64_t count(ParseError why) const noexcept { return by_reason_[static_cast<size_t>(why)]; }
+  /// Starts a new input: input_first() is empty until the next add().
+  void begin_input() { input_first_.clear(); }
+  /// The first malformed line since begin_input(), `FILE:LINE: reason`; empty when none.
+  const std::string& input_first() const noexcept { return input_first_; }
   /// Adds the counts of another log (parallel scans).
   void merge_counts(const MalformedLog& other);
   /// `N malformed lines skipped; first: FILE:LINE: reason` plus a per-reason breakdown, on `out`;
@@ -36,6 +40,7 @@ class MalformedLog {
   uint64_t total_ = 0;
   std::array<uint64_t, static_cast<size_t>(ParseError::kCount_)> by_reason_{};
   std::string first_;
+  std::string input_first_;
   bool strict_;
   std::unique_ptr<ByteSink> rejects_;
 };

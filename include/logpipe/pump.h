@@ -3,8 +3,8 @@
 //
 //   input (PumpInput: a file, stdin, a socket server, a Kafka topic; opened by the io layer)
 //     -> lines (LineSource, with timeouts so that a quiet live input still lets time pass)
-//     -> format resolution (`auto`: the first lines are sampled, the format detected once, and
-//        the sampled lines replayed)
+//     -> format resolution (`auto`: the first lines of each input are sampled, its format voted
+//        on them, and the sampled lines replayed)
 //     -> parser -> malformed-line accounting (MalformedLog: counts, FILE:LINE, --rejects, --strict)
 //     -> a sink: records (RecordSink) or, for anonymize, the lines themselves (LineSink)
 //
@@ -13,7 +13,9 @@
 // file at once and drains a network input of what already arrived (StopDrainingSource). A large
 // regular file can be split into byte ranges parsed on several threads when the sink can split
 // and join (analyze's Report): malformed lines are then replayed in order, so counts and FILE:LINE
-// are what one thread gives.
+// are what one thread gives. Each input's counts are kept: an input from which no record could be
+// read, or whose malformed share exceeds --max-malformed, fails the run (exit 3) once every input
+// was read, naming the input, its format and its first bad line -- for every command alike.
 #pragma once
 
 #include "logpipe/format.h"
@@ -74,6 +76,15 @@ class RecordSink {
   virtual void join(RecordSink& later) { (void)later; }
 };
 
+/// Counts of a pump. lines = records + malformed + blank (rejected records count as malformed).
+struct PumpStats {
+  uint64_t lines = 0;
+  uint64_t records = 0;
+  uint64_t blank = 0;
+  uint64_t malformed = 0;
+  uint64_t bytes = 0;  ///< line bytes, newlines included (decompressed)
+};
+
 /// Where a line comes from.
 struct LineOrigin {
   const std::string& source;  ///< the line source's name (a path, or an endpoint and its client)
@@ -88,7 +99,8 @@ struct LineOrigin {
 class LineSink {
  public:
   virtual ~LineSink() = default;
-  /// The format of the lines, resolved once before the first line.
+  /// The format of the lines that follow: before the first line, and again when an input of
+  /// another format begins (formats are detected per input).
   virtual void on_format(const std::string& format) = 0;
   /// Every line, blank ones included, in input order (views valid during the call).
   virtual void on_line(std::string_view line, const LineOrigin& where) = 0;
@@ -99,16 +111,17 @@ class LineSink {
   /// then `rest`; the first of those lines is line `lines_before + 1` of `source`. A line longer
   /// than `max_line` bytes is one malformed line (ParseError::kLineTooLong), its rest skipped. It
   /// stops at a stop signal between blocks and throws the input's Error after what was read
-  /// before the failure (as the pump would). Returns false when the sink has no such path (the
-  /// default).
+  /// before the failure (as the pump would). It adds the lines, blank lines and bytes it read to
+  /// `counted` (also before throwing). Returns false when the sink has no such path (the default).
   virtual bool read_rest(ByteSource& rest, std::string_view unread, const std::string& source,
-                         uint64_t lines_before, size_t max_line, const StopFlag* stop) {
+                         uint64_t lines_before, size_t max_line, const StopFlag* stop, PumpStats& counted) {
     (void)rest;
     (void)unread;
     (void)source;
     (void)lines_before;
     (void)max_line;
     (void)stop;
+    (void)counted;
     return false;
   }
 };
@@ -137,8 +150,8 @@ class PumpObserver {
 
 /// How a pump reads.
 struct PumpOptions {
-  std::string format = "auto";  ///< --format; `auto` is detected once, on the first input
-  bool verbose = false;         ///< print the detected format (and splits) on stderr
+  std::string format = "auto";  ///< --format; `auto` is detected on each input's first lines
+  bool verbose = false;         ///< print the detected formats (and splits) on stderr
   unsigned threads = 1;         ///< byte ranges per splittable input, when the sink splits
   const StopFlag* stop = nullptr;  ///< a stop signal (SIGINT, SIGTERM)
   int poll_ms = 100;            ///< how long a read waits before a quiet tick
@@ -146,15 +159,19 @@ struct PumpOptions {
   /// error, a fatal broker error) is recorded here, its message naming it, and the pump goes on
   /// with the next input: the lines read before the failure stay counted. Otherwise it throws.
   std::vector<std::string>* input_errors = nullptr;
+  /// --max-malformed: once every input was read, an input whose malformed lines are more than this
+  /// share of its non-blank lines, or that gave no record at all, makes run() throw Error (exit 3)
+  /// naming it. 1 (100%) turns the check off; an input with no line at all always passes.
+  double max_malformed = 0.5;
 };
 
-/// Counts of a pump. lines = records + malformed + blank (rejected records count as malformed).
-struct PumpStats {
-  uint64_t lines = 0;
-  uint64_t records = 0;
-  uint64_t blank = 0;
-  uint64_t malformed = 0;
-  uint64_t bytes = 0;  ///< line bytes, newlines included (decompressed)
+
+/// What one input gave: its format and counts, and its first malformed line.
+struct InputReport {
+  std::string name;
+  std::string format;      ///< "" when the input gave no line to detect a format from
+  PumpStats stats;         ///< for run_lines(): records = non-blank lines the sink did not reject
+  std::string first_malformed;  ///< `FILE:LINE: reason`, empty when none
 };
 
 /// Lines sampled to detect a format.
@@ -182,13 +199,17 @@ class RecordPump {
   void run_lines(std::span<const std::unique_ptr<PumpInput>> inputs, LineSink& sink,
                  PumpObserver* observer = nullptr);
 
-  /// The format in use: the --format value's canonical name, or the detected one ("" while
-  /// `auto` has seen no line).
+  /// The format of the input being read (or of the last one): the --format value's canonical
+  /// name, or the detected one ("" while `auto` has seen no line of it).
   const std::string& format() const noexcept { return format_; }
+  /// The formats of all inputs read so far, each once, in order of appearance (`combined, edx`).
+  std::string formats() const;
   const PumpStats& stats() const noexcept { return stats_; }
   /// Where the record being handed to a RecordSink comes from (valid during on_record, on the
   /// pump's thread; not for split files): a sink that tracks event time per partition asks here.
   const LineOrigin& origin() const noexcept { return *origin_; }
+  /// Per input, in order, once run() or run_lines() returned (or threw).
+  const std::vector<InputReport>& inputs() const noexcept { return reports_; }
   /// True when a stop signal ended the reading.
   bool stopped() const noexcept { return stopped_; }
   /// True when every line input i gave was handed to the sink: it was read to its end, or it is a
@@ -201,6 +222,10 @@ class RecordPump {
   struct Sampled;
   void resolve_format(std::span<const std::string> sample, std::span<const Sampled> about,
                       std::string_view also, const std::string& source);
+  void begin_input(PumpInput& input);
+  void end_input(size_t index, bool count_records);
+  // Throws Error (exit 3) naming the inputs that fail --max-malformed.
+  void check_inputs() const;
   // Reads an input in order; true when it was read through (see read_through()). Once the format
   // is known, `take_rest(source)` may read the rest of a plain input itself (true: it did).
   template <typename OnLine, typename TakeRest>
@@ -217,6 +242,9 @@ class RecordPump {
   PumpStats stats_;
   bool stopped_ = false;
   std::vector<bool> read_through_;
+  std::vector<InputReport> reports_;
+  PumpStats input_start_;           // stats_ when the current input began
+  uint64_t malformed_at_start_ = 0;  // malformed_.total() then
 };
 
 }  // namespace logpipe

@@ -253,8 +253,10 @@ class Report final : public RecordSink {
 struct SummaryOptions {
   size_t top = 10;        ///< entries per top table (0 = all)
   std::string by = "auto";  ///< minute, hour, day or auto (by span)
-  std::string format;     ///< the log format, shown in the report
+  std::string format;     ///< the log format(s), shown in the report (`combined, edx`)
   std::vector<std::string> inputs;  ///< shown in the report
+  /// (input, format) per input, when they were detected one by one: shown in the report.
+  std::vector<std::pair<std::string, std::string>> input_formats;
 };
 
 /// A sorted, trimmed view of a Report for the writers. Views point into the Report, which must
@@ -286,6 +288,7 @@ struct ReportSummary {
   const Report* report = nullptr;
   std::string format;
   std::vector<std::string> inputs;
+  std::vector<std::pair<std::string, std::string>> input_formats;
   size_t top = 10;
   std::vector<std::pair<int, uint64_t>> status;  ///< by code, ascending
   std::vector<Row> urls, ips, users, referers, agents, methods, events, courses;

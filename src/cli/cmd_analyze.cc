@@ -60,7 +60,7 @@ int run_analyze(AnalyzeOptions& o) {
   unsigned threads = o.threads ? o.threads : std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
   // Rejects are written verbatim and in order: only one thread reads then.
   if (!o.input.rejects.empty()) threads = 1;
-  PumpOptions pumping{o.input.format, o.input.verbose, threads, &g_stop_requested};
+  PumpOptions pumping = pump_options(o.input, threads);
   // An input that fails mid-read (a compressed file cut short, a dropped connection) is named on
   // stderr and makes the exit status 1, but the report still covers every line read.
   std::vector<std::string> input_errors;
@@ -99,7 +99,9 @@ int run_analyze(AnalyzeOptions& o) {
   report.finish_sessions();
   report.malformed = malformed.total();
 
-  ReportSummary summary = summarize(report, SummaryOptions{o.top, o.by, pump.format(), endpoints});
+  SummaryOptions summary_options{o.top, o.by, pump.formats(), endpoints};
+  for (const InputReport& in : pump.inputs()) summary_options.input_formats.emplace_back(in.name, in.format);
+  ReportSummary summary = summarize(report, summary_options);
   std::string text;
   if (o.report == "json") text = write_json(summary);
   else if (o.report == "csv") text = write_csv(summary);

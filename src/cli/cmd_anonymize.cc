@@ -118,7 +118,7 @@ int run_anonymize(AnonymizeCliOptions& c) {
   auto sink = endpoint_scheme(c.output) == "file" ? open_output_replacing(c.output)
                                                   : open_sink(c.output, output_options);
   MalformedLog malformed(open_rejects(c.input.rejects), c.input.strict);
-  RecordPump pump(PumpOptions{o.format, false, 1, &g_stop_requested}, malformed);
+  RecordPump pump(pump_options(c.input, 1), malformed);
 
   // An input that fails mid-read (a compressed file cut short): what was read before is written
   // and the counts printed, then exit 1; Kafka offsets are not committed then.
@@ -132,8 +132,6 @@ int run_anonymize(AnonymizeCliOptions& c) {
     input_error = e.what();
   }
   const AnonymizeStats& stats = writer.stats();
-  if (c.input.verbose && !stats.format.empty())
-    fmt::print(stderr, "logpipe: {}: format {}\n", inputs.front()->name(), stats.format);
   // A stop signal that cut a file short leaves a copy that looks finished but is not: like
   // calibrate, nothing replaces the output then (its temporary file is removed with the sink) and
   // the exit status says so. Network inputs have no end of their own: a signal is how they end,

@@ -173,8 +173,7 @@ int run_calibrate(CalibrateOptions& o) {
   auto run_pass = [&](int64_t lateness_us) {
     Pass p;
     p.malformed = std::make_unique<MalformedLog>(open_rejects(o.input.rejects), o.input.strict);
-    p.pump = std::make_unique<RecordPump>(PumpOptions{o.input.format, o.input.verbose, 1, &g_stop_requested},
-                                          *p.malformed);
+    p.pump = std::make_unique<RecordPump>(pump_options(o.input, 1), *p.malformed);
     p.observers = std::make_unique<ObserverList>();
     if (statistical) {
       p.rules = std::make_unique<RuleCalibrator>(rule_options);

@@ -213,7 +213,7 @@ int run_stream(StreamOptions o) {
     if (o.input.verbose) fmt::print(stderr, "logpipe: stream: metrics on port {}\n", metrics_server->port());
   }
   MalformedLog malformed(open_rejects(o.input.rejects), o.input.strict);
-  RecordPump pump(PumpOptions{o.input.format, o.input.verbose, 1, &g_stop_requested}, malformed);
+  RecordPump pump(pump_options(o.input, 1), malformed);
 
   std::vector<AlertSink*> sink_list;
   for (auto& sink : sinks) sink_list.push_back(sink.get());

@@ -4,6 +4,7 @@
 
 #include "logpipe/classify.h"
 #include "logpipe/io/endpoint.h"
+#include "logpipe/pump.h"
 #include "logpipe/sink.h"
 
 #include <CLI/CLI.hpp>
@@ -39,7 +40,12 @@ struct InputOptions {
   std::string rejects;
   bool strict = false;
   bool verbose = false;
+  double max_malformed = 0.5;  ///< --max-malformed, as a share (checked by the pump, pump.h)
 };
+
+/// The pump's options from the shared input flags (format, -v, --max-malformed), with `threads`
+/// byte ranges per splittable input and the stop signal.
+PumpOptions pump_options(const InputOptions& options, unsigned threads);
 
 /// Parses a duration option (`60s`, `5m`, `1h`, `250ms`) into microseconds; `whole_seconds`
 /// refuses fractions of a second (window sizes). Throws Error (usage) naming the option.
@@ -64,7 +70,8 @@ void add_error_options(CLI::App& command, ErrorOptions& options);
 /// Throws Error (usage) naming the flag on a malformed list.
 void apply_error_options(const ErrorOptions& options, ErrorRules& rules);
 
-/// Registers --format, --rejects, --strict, -v and (when `positional`) the FILES argument.
+/// Registers --format, --rejects, --strict, -v, --max-malformed and (when `positional`) the FILES
+/// argument.
 void add_input_options(CLI::App& command, InputOptions& options, bool positional = true);
 
 /// Registers the network endpoint flags (endpoint_options.cc; docs/endpoints.md): --tls-cert,

@@ -97,15 +97,38 @@ void apply_error_options(const ErrorOptions& o, ErrorRules& rules) {
 void add_input_options(CLI::App& command, InputOptions& o, bool positional) {
   command
       .add_option("--format", o.format,
-                  "Log format: auto, common, combined, clickstream, edx, logformat:'...'")
+                  "Log format (detected per input by default): auto, common, combined, clickstream, edx, "
+                  "applog, json, json:nginx, json:caddy, json:traefik, json:ecs, json:FIELD=PATH,..., logformat:'...', "
+                  "nginxformat:'...', fields:'...'; any of them behind syslog+, cri+ or docker+")
       ->capture_default_str();
   command.add_option("--rejects", o.rejects, "Write every malformed line verbatim to FILE");
   command.add_flag("--strict", o.strict, "Stop at the first malformed line (exit 3)");
-  command.add_flag("-v,--verbose", o.verbose, "Print the detected format and details on stderr");
+  command
+      .add_option_function<std::string>(
+          "--max-malformed",
+          [&o](const std::string& v) {
+            std::string_view t = v;
+            if (!t.empty() && t.back() == '%') t.remove_suffix(1);
+            double share = -1;
+            auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), share);
+            if (ec != std::errc() || p != t.data() + t.size() || !(share >= 0 && share <= 100))
+              throw CLI::ValidationError("--max-malformed", "expected a percentage from 0 to 100, got '" + v + "'");
+            o.max_malformed = share / 100;
+          },
+          "Exit 3 when an input gave no record or more than this share of malformed lines (default 50%; "
+          "100% never)")
+      ->type_name("PERCENT");
+  command.add_flag("-v,--verbose", o.verbose, "Print the detected format of each input and details on stderr");
   if (positional)
     command.add_option("FILES", o.inputs,
                        "Inputs: files (`-` = stdin; gzip/zstd ok) or endpoints tcp://, tls://, "
                        "udp://, kafka:// (client side)");
+}
+
+PumpOptions pump_options(const InputOptions& o, unsigned threads) {
+  PumpOptions p{o.format, o.verbose, threads, &g_stop_requested};
+  p.max_malformed = o.max_malformed;
+  return p;
 }
 
 int run_main(int argc, char** argv) {

@@ -1039,7 +1039,7 @@ struct Block {
     ParseError why;
   };
   std::vector<Reject> rejects;
-  uint64_t lines = 0, written = 0;
+  uint64_t lines = 0, written = 0, blank = 0;
   std::unique_ptr<Anonymizer> anonymizer;
 };
 
@@ -1048,7 +1048,7 @@ struct Block {
 void process(Block& b, bool stop_at_reject) {
   b.output.clear();
   b.rejects.clear();
-  b.lines = b.written = 0;
+  b.lines = b.written = b.blank = 0;
   std::string_view data = b.input.view();
   size_t pos = 0;
   while (pos < data.size()) {
@@ -1069,6 +1069,7 @@ void process(Block& b, bool stop_at_reject) {
       b.output.append(line);
       b.output += '\n';
       ++b.written;
+      ++b.blank;
     } else {
       ParseError e = b.anonymizer->rewrite(line, b.output);
       if (e == ParseError::kNone) {
@@ -1115,6 +1116,7 @@ struct AnonymizeWriter::Impl {
     stats.bytes_out += b.output.size();
     stats.lines += b.lines;
     stats.written += b.written;
+    stats.blank += b.blank;
     stats.rejected += b.rejects.size();
     for (const auto& r : b.rejects) {
       auto [source, line] = b.origin(r.index);
@@ -1298,9 +1300,21 @@ class BlockReader {
 
 // The fast path of a file: blocks read straight into the block buffers, no copy per line.
 bool AnonymizeWriter::read_rest(ByteSource& rest, std::string_view unread, const std::string& source,
-                                uint64_t lines_before, size_t max_line, const StopFlag* stop) {
+                                uint64_t lines_before, size_t max_line, const StopFlag* stop, PumpStats& counted) {
   Impl& w = *impl_;
   w.raw_lines = lines_before;
+  // What this path reads is counted for the pump (its per-input check), also when it throws.
+  const uint64_t lines0 = w.stats.lines, blank0 = w.stats.blank, bytes0 = w.stats.bytes_in;
+  struct Count {
+    Impl& w;
+    PumpStats& counted;
+    uint64_t lines0, blank0, bytes0;
+    ~Count() {
+      counted.lines += w.stats.lines - lines0;
+      counted.blank += w.stats.blank - blank0;
+      counted.bytes += w.stats.bytes_in - bytes0;
+    }
+  } count{w, counted, lines0, blank0, bytes0};
   BlockReader reader(rest, unread, max_line, stop);
   for (;;) {
     if (stop_requested(stop)) break;

@@ -21,7 +21,8 @@ void MalformedLog::add(std::string_view source, uint64_t line_number, std::strin
                        ParseError why) {
   ++total_;
   ++by_reason_[static_cast<size_t>(why)];
-  if (first_.empty()) first_ = fmt::format("{}:{}: {}", source, line_number, describe(why));
+  if (input_first_.empty()) input_first_ = fmt::format("{}:{}: {}", source, line_number, describe(why));
+  if (first_.empty()) first_ = input_first_;
   if (rejects_) {
     rejects_->write(line);
     rejects_->write("\n");

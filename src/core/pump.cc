@@ -81,10 +81,11 @@ struct RecordPump::Sampled {
   bool too_long;
 };
 
-// The one place a format is detected: on the sampled first lines of the first input (lines cut at
+// The one place a format is detected: on the sampled first lines of each input (lines cut at
 // --max-line-bytes left out), and `also`, a line too large to be copied into the sample, by a vote
 // (detect_format). An input that no format reads well is named with the best candidates and a
-// command that names its format; it is then read with the best one.
+// command that names its format; it is then read with the best one (and fails the run at the end
+// if that reads too little of it).
 void RecordPump::resolve_format(std::span<const std::string> sample, std::span<const Sampled> about,
                                 std::string_view also, const std::string& source) {
   std::vector<std::string_view> views;
@@ -111,6 +112,76 @@ void RecordPump::resolve_format(std::span<const std::string> sample, std::span<c
   note(fmt::format("logpipe: {}: no known format reads its first lines well ({}); reading it as {}. Name its "
                    "format, for example: logpipe analyze --format '{}' {}\n",
                    source, best, format_, guess.suggestion, source));
+}
+
+std::string RecordPump::formats() const {
+  std::vector<std::string_view> seen;
+  std::string out;
+  for (const InputReport& r : reports_) {
+    if (r.format.empty() || std::find(seen.begin(), seen.end(), r.format) != seen.end()) continue;
+    seen.push_back(r.format);
+    if (!out.empty()) out += ", ";
+    out += r.format;
+  }
+  return out.empty() ? format_ : out;
+}
+
+// Each input is detected on its own lines (`auto`), and its counts are kept apart.
+void RecordPump::begin_input(PumpInput& input) {
+  if (options_.format == "auto") {
+    parser_.reset();
+    format_.clear();
+  }
+  reports_.push_back(InputReport{input.name(), {}, {}, {}});
+  input_start_ = stats_;
+  malformed_at_start_ = malformed_.total();
+  malformed_.begin_input();
+}
+
+void RecordPump::end_input(size_t index, bool count_records) {
+  InputReport& r = reports_[index];
+  r.format = parser_ ? format_ : std::string();
+  r.stats.lines = stats_.lines - input_start_.lines;
+  r.stats.blank = stats_.blank - input_start_.blank;
+  r.stats.bytes = stats_.bytes - input_start_.bytes;
+  r.stats.malformed = malformed_.total() - malformed_at_start_;
+  if (count_records) {
+    r.stats.records = stats_.records - input_start_.records;
+  } else {  // lines handed to a LineSink: what it did not reject is a record
+    uint64_t taken = r.stats.lines - std::min(r.stats.lines, r.stats.blank);
+    r.stats.records = taken - std::min(taken, r.stats.malformed);
+    stats_.records += r.stats.records;
+    stats_.malformed += r.stats.malformed;
+  }
+  r.first_malformed = malformed_.input_first();
+}
+
+void RecordPump::check_inputs() const {
+  if (options_.max_malformed >= 1.0) return;
+  std::string text;
+  for (const InputReport& in : reports_) {
+    const PumpStats& s = in.stats;
+    const uint64_t non_blank = s.records + s.malformed;
+    if (non_blank == 0) continue;  // an empty input: nothing was wrong with it
+    if (s.records > 0 && static_cast<double>(s.malformed) <= options_.max_malformed * static_cast<double>(non_blank))
+      continue;
+    const std::string& format = in.format.empty() ? options_.format : in.format;
+    if (!text.empty()) text += "\nlogpipe: ";
+    if (s.records == 0)
+      text += fmt::format("{}: no record could be read with format {} ({} malformed line{}; first: {})", in.name,
+                          format, s.malformed, s.malformed == 1 ? "" : "s", in.first_malformed);
+    else
+      text += fmt::format("{}: {} of {} lines malformed with format {} ({:.1f}%, more than --max-malformed {}%); "
+                          "first: {}",
+                          in.name, s.malformed, non_blank, format,
+                          100.0 * static_cast<double>(s.malformed) / static_cast<double>(non_blank),
+                          100.0 * options_.max_malformed, in.first_malformed);
+  }
+  if (text.empty()) return;
+  text += "\nlogpipe: name the format with --format, or accept such inputs with --max-malformed 100%";
+  if (options_.input_errors)
+    for (const auto& e : *options_.input_errors) text += "\nlogpipe: " + e;
+  throw Error(kExitData, text);
 }
 
 // Counts one line and hands its record to the sink (or the line to MalformedLog).
@@ -328,9 +399,11 @@ bool RecordPump::read_split(PumpInput& input, RecordSink& sink) {
 
 void RecordPump::run(std::span<const std::unique_ptr<PumpInput>> inputs, RecordSink& sink, PumpObserver* observer) {
   read_through_.assign(inputs.size(), false);
+  reports_.clear();
   for (size_t i = 0; i < inputs.size() && !stopped_; ++i) {
     PumpInput& input = *inputs[i];
     if (observer) observer->on_input(input);
+    begin_input(input);
     bool complete = false;
     try {
       if (input.splittable_size() > 0 && options_.threads > 1 && read_split(input, sink)) {
@@ -341,34 +414,44 @@ void RecordPump::run(std::span<const std::unique_ptr<PumpInput>> inputs, RecordS
             [](LineSource&) { return false; });
       }
     } catch (const Error& e) {
+      end_input(i, true);
       if (observer) observer->on_input_end(input, false);
       if (!options_.input_errors || e.exit_code() != kExitRuntime) throw;
       options_.input_errors->push_back(e.what());
       continue;
     }
+    end_input(i, true);
     read_through_[i] = complete;
     if (observer) observer->on_input_end(input, complete);
   }
+  check_inputs();
 }
 
 void RecordPump::run_lines(std::span<const std::unique_ptr<PumpInput>> inputs, LineSink& sink,
                            PumpObserver* observer) {
   read_through_.assign(inputs.size(), false);
-  bool announced = false;
+  reports_.clear();
+  std::string announced;  // the format the sink was last told
+  bool told = false;
   for (size_t i = 0; i < inputs.size() && !stopped_; ++i) {
     PumpInput& input = *inputs[i];
     if (observer) observer->on_input(input);
+    begin_input(input);
     bool complete = false;
     try {
+      // The sink learns the format before the first line of an input, and again whenever an
+      // input's format differs from the one before (the previous input was written out by then).
       auto announce = [&] {
-        if (announced) return;
+        if (told && announced == format_) return;
         sink.on_format(format_);
-        announced = true;
+        announced = format_;
+        told = true;
       };
       complete = read(
           input, observer,
           [&](std::string_view line, const LineOrigin& where) {
             announce();
+            if (!where.too_long && is_blank(line)) ++stats_.blank;
             sink.on_line(line, where);
           },
           [&](LineSource& lines) {
@@ -378,21 +461,24 @@ void RecordPump::run_lines(std::span<const std::unique_ptr<PumpInput>> inputs, L
             announce();
             sink.on_input_end();  // the lines handed out so far go first
             return sink.read_rest(*rest, unread, lines.name(), lines.line_number(), input.max_line_bytes(),
-                                  options_.stop);
+                                  options_.stop, stats_);
           });
     } catch (const Error& e) {
       // An input that failed: what it gave is still written out. A data error (--strict) stops
       // everything: nothing after the bad line may be written.
       if (e.exit_code() == kExitRuntime) sink.on_input_end();
+      end_input(i, false);
       if (observer) observer->on_input_end(input, false);
       if (!options_.input_errors || e.exit_code() != kExitRuntime) throw;
       options_.input_errors->push_back(e.what());
       continue;
     }
     sink.on_input_end();
+    end_input(i, false);
     read_through_[i] = complete;
     if (observer) observer->on_input_end(input, complete);
   }
+  check_inputs();
 }
 
 }  // namespace logpipe

@@ -118,6 +118,18 @@ std::string write_json(const ReportSummary& s) {
                  r.filtered_out);
   key(out, "format");
   append_json_string(out, s.format);
+  if (s.input_formats.size() > 1) {  // formats are detected per input
+    key(out, "input_formats");
+    out += '[';
+    for (size_t i = 0; i < s.input_formats.size(); ++i) {
+      out += i ? ",{\"input\":" : "{\"input\":";
+      append_json_string(out, s.input_formats[i].first);
+      out += ",\"format\":";
+      append_json_string(out, s.input_formats[i].second);
+      out += '}';
+    }
+    out += ']';
+  }
   time_value(out, "first_time", r.min_time);
   time_value(out, "last_time", r.max_time);
   key(out, "timeseries_by");

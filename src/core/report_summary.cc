@@ -67,6 +67,7 @@ ReportSummary summarize(const Report& r, const SummaryOptions& o) {
   ReportSummary s;
   s.report = &r;
   s.format = o.format;
+  s.input_formats = o.input_formats;
   s.inputs = o.inputs;
   s.top = o.top;
   for (size_t code = 0; code < r.status.size(); ++code)

@@ -150,6 +150,9 @@ std::string write_text(const ReportSummary& s, bool color) {
   std::string& out = w.out();
   fmt::format_to(Out(out), "logpipe analyze: {} requests ({}), {} to {}\n", r.requests,
                  s.format.empty() ? "no input" : s.format, time_text(r.min_time), time_text(r.max_time));
+  if (s.input_formats.size() > 1)  // formats are detected per input
+    for (const auto& [input, format] : s.input_formats)
+      fmt::format_to(Out(out), "  {}: {}\n", clean(input), format.empty() ? "no line" : format);
   w.title("Totals");
   std::vector<std::vector<std::string>> totals = {
       {"requests", fmt::format("{}", r.requests), ""},

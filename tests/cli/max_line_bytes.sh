@@ -57,17 +57,26 @@ python3 "$SRC/tests/cli/nothing_lost.py" send-tls in.log "$port" ca.pem
 stop_server err
 expect "analyze --listen tls://" "$(counts r.json)" "$want"
 
-# Memory: 256 MiB without a newline through a pipe, cap 1 MiB: one malformed line, a small peak.
+# An input that is one line over the cap gives no record: exit 3 (issue 18), naming that line.
+set +e
+head -c $((3 << 20)) /dev/zero | "$LOGPIPE" analyze --report json --max-line-bytes 1M -o r.json - 2>err
+status=$?
+set -e
+expect "analyze /dev/zero exit status" "$status" 3
+grep -q "no record could be read .*first: -:1: line longer than --max-line-bytes" err || { cat err; exit 1; }
+
+# Memory: 256 MiB without a newline through a pipe, cap 1 MiB: one malformed line, a small peak
+# (--max-malformed 100%: the report is written although no record could be read).
 peak=$(python3 -c 'import resource, subprocess, sys
 zeros = subprocess.Popen(["head", "-c", str(256 << 20), "/dev/zero"], stdout=subprocess.PIPE)
 subprocess.run(sys.argv[1:], stdin=zeros.stdout, check=True)
 print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)' \
-  "$LOGPIPE" analyze --report json --max-line-bytes 1M -o r.json - 2>err)
+  "$LOGPIPE" analyze --report json --max-line-bytes 1M --max-malformed 100% -o r.json - 2>err)
 expect "analyze /dev/zero" "$(counts r.json)" "0 1"
 [ "$peak" -lt 200 ] || { echo "FAIL: 256 MiB without a newline peaked at $peak MB"; exit 1; }
 
 # 7. --format auto on a listener: 16 lines of 24 MiB are not all kept for sniffing.
-start_server err "$LOGPIPE" analyze -v --report json -o r.json --listen tcp://127.0.0.1:0
+start_server err "$LOGPIPE" analyze -v --report json --max-malformed 100% -o r.json --listen tcp://127.0.0.1:0
 python3 "$peer" big-lines "$port" 16 24
 wait_clients_done
 hwm=$(awk '/^VmHWM/ {print int($2 / 1024)}' "/proc/$server/status")

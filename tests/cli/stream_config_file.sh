@@ -40,12 +40,13 @@ lines = open(sys.argv[1]).read().splitlines()
 assert len(lines) == 300 and lines[-1].split('[')[1][:20] < '23/Jun/2025:08:03:00', lines[-1]
 assert open(sys.argv[2]).read() == '', open(sys.argv[2]).read()
 PY
-# --format on the command line beats [input] format (edx reads nothing of an access log).
+# --format on the command line beats [input] format (edx reads nothing of an access log: exit 3).
 set +e
 "$LOGPIPE" stream --config "$tmp/svc.toml" --alerts - --format edx >"$tmp/out4" 2>"$tmp/err4"
+rc=$?
 set -e
-[ ! -s "$tmp/out4" ]
-grep -q "malformed lines skipped" "$tmp/err4"
+[ ! -s "$tmp/out4" ] && [ "$rc" -eq 3 ]
+grep -q "no record could be read with format edx" "$tmp/err4"
 
 # Server mode, idle exit and the Prometheus listener from the file alone (port 0: any free port).
 printf '[input]\nlisten = "tcp://127.0.0.1:0"\nidle_exit = "2s"\n[prometheus]\nlisten = "127.0.0.1:0"\n' >"$tmp/listen.toml"

@@ -352,7 +352,9 @@ TEST_CASE("AnonymizeWriter: lines of a network input, numbered per client; a cut
   AnonymizeOptions o = edx_options();
   o.format = "auto";
   AnonymizeWriter writer(o, sink, malformed);
-  RecordPump pump(PumpOptions{o.format}, malformed);
+  PumpOptions pumping{o.format};
+  pumping.max_malformed = 1;  // two bad lines of three: on purpose
+  RecordPump pump(pumping, malformed);
   pump.run_lines(inputs, writer);
   CHECK(sink.data == std::string(R"({"username": ")") + kStaff + "\"}\n\n");
   CHECK(malformed.total() == 2);

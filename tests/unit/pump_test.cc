@@ -225,3 +225,137 @@ TEST_CASE("pump: the line sink gets the format first, then every line, blank one
   CHECK(sink.ends == 1);
   CHECK(malformed.total() == 0);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Per-input formats and the exit status of unreadable inputs (issue 18).
+
+namespace {
+
+std::string applog_lines(int n) {
+  std::string s;
+  for (int i = 0; i < n; ++i)
+    s += "2023-12-22 22:07:3" + std::to_string(i % 10) + ".780 INFO req_" + std::to_string(i) +
+         " sess user view_page GET /p" + std::to_string(i % 3) + "\n";
+  return s;
+}
+
+std::vector<std::unique_ptr<PumpInput>> inputs_of(std::vector<std::pair<std::string, std::string>> files) {
+  std::vector<std::unique_ptr<PumpInput>> v;
+  for (auto& [name, data] : files) v.push_back(std::make_unique<MemoryInput>(data, name));
+  return v;
+}
+
+std::string error_of(RecordPump& pump, std::span<const std::unique_ptr<PumpInput>> inputs, RecordSink& sink) {
+  try {
+    pump.run(inputs, sink);
+  } catch (const Error& e) {
+    CHECK(e.exit_code() == kExitData);
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("pump: each input is detected on its own lines; the formats are kept per input") {
+  // The first input decided for all: a directory of mixed logs was read with one format.
+  std::string access_lines;
+  for (int i = 0; i < 20; ++i) access_lines += access(i) + "\n";
+  auto inputs = inputs_of({{"access.log", access_lines},
+                           {"app.log", applog_lines(20)},
+                           {"empty.log", ""},
+                           {"edx.log", R"({"username": "ann", "event_type": "play_video"})" "\n"}});
+  MalformedLog malformed;
+  RecordPump pump(PumpOptions{}, malformed);
+  Collect sink;
+  pump.run(inputs, sink);
+  CHECK(malformed.total() == 0);
+  CHECK(sink.urls.size() == 41);  // the edX record has no url
+  REQUIRE(pump.inputs().size() == 4);
+  CHECK(pump.inputs()[0].format == "combined");
+  CHECK(pump.inputs()[1].format == "applog");
+  CHECK(pump.inputs()[2].format == "");
+  CHECK(pump.inputs()[3].format == "edx");
+  CHECK(pump.inputs()[1].stats.records == 20);
+  CHECK(pump.formats() == "combined, applog, edx");
+}
+
+TEST_CASE("pump: an input that gave no record fails the run (exit 3), naming it, its format and first bad line") {
+  // A run where every line was malformed exited 0.
+  auto inputs = inputs_of({{"good.log", access(1) + "\n"}, {"bad.log", "garbage one\ngarbage two\n"}});
+  MalformedLog malformed;
+  RecordPump pump(PumpOptions{"combined"}, malformed);
+  Collect sink;
+  std::string what = error_of(pump, inputs, sink);
+  CHECK(what.starts_with("bad.log: no record could be read with format combined (2 malformed lines; first: "
+                         "bad.log:1: bad or missing time)"));
+  CHECK(what.find("good.log") == std::string::npos);
+  CHECK(sink.urls.size() == 1);  // every input was read first
+}
+
+TEST_CASE("pump: more malformed lines than --max-malformed fails; the share itself passes; 100% never fails") {
+  auto lines = [](int good, int bad) {
+    std::string s;
+    for (int i = 0; i < good; ++i) s += access(i) + "\n";
+    for (int i = 0; i < bad; ++i) s += "garbage\n";
+    return s + "\n\n";  // blank lines count for nothing
+  };
+  // The exit-3 message of one input read as combined with --max-malformed `share`, "" when none.
+  auto check = [&](const char* name, std::string data, double share) {
+    auto inputs = inputs_of({{name, std::move(data)}});
+    MalformedLog malformed;
+    PumpOptions o{"combined"};
+    o.max_malformed = share;
+    RecordPump pump(o, malformed);
+    Collect sink;
+    std::string what = error_of(pump, inputs, sink);
+    CHECK(pump.inputs()[0].stats.blank == 2);
+    return what;
+  };
+  CHECK(PumpOptions{"combined"}.max_malformed == 0.5);
+  CHECK(check("half.log", lines(3, 3), 0.5) == "");  // 3 of 6: exactly the default 50%
+  CHECK(check("most.log", lines(2, 4), 0.5)
+            .starts_with("most.log: 4 of 6 lines malformed with format combined (66.7%, more than --max-malformed "
+                         "50%); first: most.log:3: "));
+  CHECK_FALSE(check("few.log", lines(5, 1), 0.1).empty());
+  CHECK(check("bad.log", lines(0, 4), 1) == "");  // 100%: even nothing readable passes
+}
+
+TEST_CASE("pump: records a sink refuses count as malformed for the check (stream: no time)") {
+  auto inputs = inputs_of({{"a.log", access(1) + "\n" + access(2) + "\n"}});
+  MalformedLog malformed;
+  RecordPump pump(PumpOptions{"combined"}, malformed);
+  Collect sink;
+  sink.refuse_url = "/p1";
+  sink.refuse = ParseError::kBadTime;
+  CHECK(error_of(pump, inputs, sink) == "");  // one of two
+  auto again = inputs_of({{"a.log", access(1) + "\n" + access(6) + "\n"}});
+  RecordPump pump2(PumpOptions{"combined"}, malformed);
+  Collect sink2;
+  sink2.refuse_url = "/p1";
+  sink2.refuse = ParseError::kBadTime;
+  CHECK(error_of(pump2, again, sink2).starts_with("a.log: no record could be read with format combined"));
+}
+
+TEST_CASE("pump: the line sink's rejects are checked per input too, and it learns each input's format") {
+  struct Lines final : LineSink {
+    std::vector<std::string> formats;
+    MalformedLog* log = nullptr;
+    void on_format(const std::string& f) override { formats.push_back(f); }
+    void on_line(std::string_view l, const LineOrigin& where) override {
+      if (l.starts_with("garbage")) log->add(where.source, where.line, l, ParseError::kBadJson);
+    }
+  } sink;
+  MalformedLog malformed;
+  sink.log = &malformed;
+  auto inputs = inputs_of({{"a.json", "{\"username\": \"a\"}\n"}, {"b.log", access(1) + "\n"},
+                           {"c.log", access(2) + "\ngarbage\ngarbage\n"}});
+  RecordPump pump(PumpOptions{}, malformed);
+  try {
+    pump.run_lines(inputs, sink);
+    FAIL("expected exit 3");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).starts_with("c.log: 2 of 3 lines malformed with format combined"));
+  }
+  CHECK(sink.formats == std::vector<std::string>{"edx", "combined"});  // told again only on a change
+}
