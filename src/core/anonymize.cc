@@ -25,6 +25,7 @@
 #include "logpipe/intern.h"
 #include "logpipe/malformed.h"
 #include "logpipe/sink.h"
+#include "logpipe/text.h"
 
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -271,17 +272,35 @@ struct PathNode {
 
 class JsonRewriter {
  public:
-  JsonRewriter(const AnonymizeOptions& o, Pseudonymizer& pseudonymizer)
-      : pseudonymizer_(pseudonymizer), ip_mode_(o.ip), owned_root_(std::make_unique<PathNode>()) {
+  /// `ip_paths`: where the client address is (edx: `ip`; a JSON access log: its mapping's).
+  /// `keep_syslog`: a syslog prefix before the object is kept as it is (FUN's edx lines, which
+  /// the edx parser reads too). Any other text before it is rejected: it could hold a name.
+  JsonRewriter(const AnonymizeOptions& o, Pseudonymizer& pseudonymizer, const std::vector<std::string>& ip_paths,
+               bool keep_syslog)
+      : pseudonymizer_(pseudonymizer), ip_mode_(o.ip), owned_root_(std::make_unique<PathNode>()),
+        keep_syslog_(keep_syslog) {
     for (const auto& f : o.hash_fields) owned_root_->add(f, PathNode::kHash, "--hash-field");
-    if (o.ip != IpMode::kKeep) owned_root_->add("ip", PathNode::kIp, "--ip");
+    if (o.ip != IpMode::kKeep)
+      for (const auto& ip : ip_paths) owned_root_->add(ip, PathNode::kIp, "--ip");
     for (const auto& f : o.drop_fields) owned_root_->add(f, PathNode::kDrop, "--drop");
   }
 
-  /// Rewrites one line: a JSON object and nothing else but whitespace.
+  /// Rewrites one line: a JSON object and nothing else but whitespace (and, with keep_prefix,
+  /// any text before it).
   ParseError rewrite(std::string_view line, std::string& out) {
-    ParseError e = parse(line, *owned_root_);
-    if (e == ParseError::kNone) edits_.apply(line, out);
+    size_t start = 0;
+    size_t first = line.find_first_not_of(" \t\r\n");  // JSON's whitespace
+    if (keep_syslog_ && first != std::string_view::npos && line[first] != '{') {
+      detail::PrefixParts parts;
+      if (!detail::split_syslog(line, year_, parts) || !parts.message.starts_with('{'))
+        return ParseError::kNotJsonObject;
+      start = parts.message_begin;
+    }
+    std::string_view json = line.substr(start);
+    ParseError e = parse(json, *owned_root_);
+    if (e != ParseError::kNone) return e;
+    out.append(line.substr(0, start));
+    edits_.apply(json, out);
     return e;
   }
 
@@ -681,6 +700,8 @@ class JsonRewriter {
   Pseudonymizer& pseudonymizer_;
   IpMode ip_mode_;
   std::unique_ptr<PathNode> owned_root_;  // the outermost rewriter owns the path tree
+  bool keep_syslog_ = false;
+  detail::SyslogYear year_ = detail::SyslogYear::now();
   std::unique_ptr<JsonRewriter> inner_;   // for JSON inside strings, created on first use
   std::string decoded_;
   std::vector<uint32_t> positions_;
@@ -705,16 +726,23 @@ class AccessRewriter {
  public:
   AccessRewriter(const AnonymizeOptions& o, Pseudonymizer& pseudonymizer)
       : pseudonymizer_(pseudonymizer), ip_mode_(o.ip), parser_(make_parser(o.format)) {
-    if (o.format.starts_with("logformat:")) {
-      std::string_view f = std::string_view(o.format).substr(10);
-      if (f.size() >= 2 && (f.front() == '\'' || f.front() == '"') && f.back() == f.front())
-        f = f.substr(1, f.size() - 2);
+    // nginx log_format strings are Apache LogFormat strings in other words (logformat.cc).
+    std::string apache;
+    std::string_view format = o.format;
+    if (format.starts_with("nginxformat:")) apache = detail::nginx_to_logformat(format.substr(12));
+    else if (format.starts_with("logformat:") && detail::looks_like_nginx_format(format.substr(10)))
+      apache = detail::nginx_to_logformat(format.substr(10));
+    else if (format.starts_with("logformat:")) apache = detail::logformat_string(format.substr(10));
+    else if (detail::looks_like_nginx_format(format) && format != "applog" && !format.starts_with("fields:"))
+      apache = detail::nginx_to_logformat(format);
+    if (!apache.empty()) {
+      std::string_view f = apache;
       logformat_ = true;
       // %u alone (cookie ignored): record.user is the %u field.
       user_parser_ = make_parser("logformat:" + rewrite_directives(f, false));
       // The client field read as %u: record.user is the whole (unsplit) client field.
       host_parser_ = make_parser("logformat:" + rewrite_directives(f, true));
-    } else if (o.format.starts_with("fields:")) {
+    } else if (format.starts_with("fields:") || format == "applog") {
       // Named fields: the record's views point into the line; --hash-field names more fields.
       fields_ = true;
       for (const auto& f : o.hash_fields)
@@ -926,11 +954,19 @@ class AccessRewriter {
 
 // ---------------------------------------------------------------------------------------------
 
+// A prefixed format (`syslog+edx`, `docker+combined`) rewrites the message behind the prefix with
+// the anonymizer of the inner format and keeps the prefix's bytes; Docker's `log` string is decoded,
+// rewritten and encoded again, the rest of its JSON kept.
 struct Anonymizer::Impl {
   std::string format;
   Pseudonymizer pseudonymizer;
   std::unique_ptr<JsonRewriter> json;
   std::unique_ptr<AccessRewriter> access;
+  detail::LinePrefix prefix = detail::LinePrefix::kNone;
+  std::unique_ptr<Anonymizer> inner;
+  std::unique_ptr<detail::DockerLineReader> docker;
+  detail::SyslogYear year = detail::SyslogYear::now();
+  std::string message_out;
   explicit Impl(const AnonymizeOptions& o) : format(o.format), pseudonymizer(o.key) {}
 };
 
@@ -939,12 +975,32 @@ Anonymizer::Anonymizer(const AnonymizeOptions& o) {
     usage_error("the HMAC key is empty: refusing to pseudonymise with an empty key");
   if (o.format == "auto") usage_error("anonymize: the format must be resolved before rewriting");
   impl_ = std::make_unique<Impl>(o);
+  size_t prefix_length = 0;
+  impl_->prefix = detail::format_prefix(o.format, prefix_length);
+  if (impl_->prefix != detail::LinePrefix::kNone) {
+    AnonymizeOptions inner = o;
+    inner.format = o.format.substr(prefix_length);
+    impl_->inner = std::make_unique<Anonymizer>(inner);
+    if (impl_->prefix == detail::LinePrefix::kDocker) impl_->docker = std::make_unique<detail::DockerLineReader>();
+    return;
+  }
+  const bool json_access = o.format == "json" || o.format.starts_with("json:");
   if (o.format == "edx") {
-    impl_->json = std::make_unique<JsonRewriter>(o, impl_->pseudonymizer);
+    impl_->json = std::make_unique<JsonRewriter>(o, impl_->pseudonymizer, std::vector<std::string>{"ip"}, true);
+  } else if (json_access) {
+    // The user and the client are wherever the mapping reads them from; --hash-field adds paths.
+    std::vector<std::string> users, ips;
+    detail::json_mapping_paths(o.format == "json" ? std::string_view{} : std::string_view(o.format).substr(5), users,
+                               ips);
+    AnonymizeOptions mapped = o;
+    mapped.hash_fields = users;
+    for (const auto& f : o.hash_fields)
+      if (f != "username") mapped.hash_fields.push_back(f);
+    impl_->json = std::make_unique<JsonRewriter>(mapped, impl_->pseudonymizer, ips, false);
   } else {
     bool custom_hash = !(o.hash_fields.size() == 1 && o.hash_fields[0] == "username");
-    if (custom_hash && !o.hash_fields.empty() && !o.format.starts_with("fields:"))
-      usage_error("--hash-field applies to edx and fields: formats only (format is {})", o.format);
+    if (custom_hash && !o.hash_fields.empty() && !o.format.starts_with("fields:") && o.format != "applog")
+      usage_error("--hash-field applies to edx, json and fields: formats only (format is {})", o.format);
     impl_->access = std::make_unique<AccessRewriter>(o, impl_->pseudonymizer);
   }
 }
@@ -955,6 +1011,28 @@ const std::string& Anonymizer::format() const noexcept { return impl_->format; }
 
 ParseError Anonymizer::rewrite(std::string_view line, std::string& out) {
   if (line.size() >= (1u << 31)) return ParseError::kTrailingData;  // offsets are 32-bit
+  if (impl_->inner) {
+    Impl& m = *impl_;
+    detail::PrefixParts parts;
+    if (m.prefix == detail::LinePrefix::kDocker) {
+      if (ParseError e = m.docker->read(line, parts); e != ParseError::kNone) return e;
+    } else if (!(m.prefix == detail::LinePrefix::kSyslog ? detail::split_syslog(line, m.year, parts)
+                                                           : detail::split_cri(line, parts))) {
+      return ParseError::kBadPrefix;
+    }
+    if (parts.partial) return ParseError::kPartialLine;
+    m.message_out.clear();
+    if (ParseError e = m.inner->rewrite(parts.message, m.message_out); e != ParseError::kNone) return e;
+    out.append(line.substr(0, parts.message_begin));
+    if (!parts.decoded) {
+      out.append(m.message_out);
+    } else {
+      if (parts.had_newline) m.message_out += '\n';
+      append_json_string(out, m.message_out);
+      out.append(line.substr(parts.message_end));
+    }
+    return ParseError::kNone;
+  }
   return impl_->json ? impl_->json->rewrite(line, out) : impl_->access->rewrite(line, out);
 }
 

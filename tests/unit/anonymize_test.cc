@@ -153,11 +153,27 @@ TEST_CASE("edx: --ip hash and --ip truncate rewrite the top-level ip") {
   CHECK(run(truncate, R"({"ip": "not an address"})").find("not") == std::string::npos);
 }
 
+TEST_CASE("edx: a syslog prefix is kept as it is and the JSON behind it rewritten (issue 18)") {
+  // FUN's tracking lines: `May  9 10:11:12 lms-1 tracking[123]: {...}`. analyze read them; anonymize
+  // refused them as "not a JSON object".
+  Anonymizer a(edx_options());
+  CHECK(run(a, R"(May  9 10:11:12 lms-1 tracking[123]: {"username": "staff"})") ==
+        std::string(R"(May  9 10:11:12 lms-1 tracking[123]: {"username": ")") + kStaff + "\"}");
+  AnonymizeOptions o = edx_options();
+  o.format = "syslog+edx";
+  Anonymizer prefixed(o);
+  CHECK(run(prefixed, R"(<14>May  9 10:11:12 lms-1 tracking[123]: {"username": "staff"})") ==
+        std::string(R"(<14>May  9 10:11:12 lms-1 tracking[123]: {"username": ")") + kStaff + "\"}");
+  CHECK(run(prefixed, R"({"username": "staff"})") == "REJECTED: missing or bad line prefix (syslog, CRI or Docker JSON)");
+  // Other text before the object may hold a name: rejected, as before.
+  CHECK(run(a, R"(exported by bob@example.org {"username": "staff"})") == "REJECTED: not a JSON object");
+  CHECK(run(a, R"(Jan 1 host app: {"username": "staff"})") == "REJECTED: not a JSON object");  // no time
+}
+
 TEST_CASE("edx: lines that are not one complete JSON object are rejected") {
   Anonymizer a(edx_options());
   CHECK(run(a, "# comment with bob@example.org") == "REJECTED: not a JSON object");
   CHECK(run(a, R"(["username", "staff"])") == "REJECTED: not a JSON object");
-  CHECK(run(a, R"(Jan 1 host app: {"username": "staff"})") == "REJECTED: not a JSON object");
   CHECK(run(a, R"({"username": "staff"} trailing)") ==
         "REJECTED: unexpected data after the last field");
   CHECK(run(a, R"({"username": "staff"}{})") == "REJECTED: unexpected data after the last field");
@@ -253,6 +269,59 @@ TEST_CASE("fields: the user, the client and --hash-field fields are hashed") {
         "view GET /login");
   std::string dash = "2023-12-22 22:07:37.780 INFO - - - view GET /login";
   CHECK(run(a, dash) == dash);
+}
+
+TEST_CASE("nginxformat and Apache nicknames: the user and the client rewritten like LogFormat fields") {
+  AnonymizeOptions o;
+  o.key = "secret";
+  o.ip = IpMode::kHash;
+  o.format = R"(nginxformat:$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent)";
+  Anonymizer a(o);
+  std::string line = R"(192.0.2.17 - bob [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.0" 200 2326)";
+  CHECK(run(a, line) == sub(sub(line, "bob", kBob), "192.0.2.17", kIp));
+  o.format = "logformat:combined";  // Debian's string, with %O
+  Anonymizer nick(o);
+  std::string combined = R"(192.0.2.17 - bob [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.0" 200 2326 "-" "ua")";
+  CHECK(run(nick, combined) == sub(sub(combined, "bob", kBob), "192.0.2.17", kIp));
+}
+
+TEST_CASE("json: the mapping's user and client paths are rewritten; applog like fields:") {
+  AnonymizeOptions o;
+  o.key = "secret";
+  o.ip = IpMode::kHash;
+  o.format = "json:nginx";
+  Anonymizer a(o);
+  std::string line = R"({"remote_addr":"192.0.2.17","remote_user":"bob","status":200,"request":"GET / HTTP/1.1"})";
+  CHECK(run(a, line) == sub(sub(line, "bob", kBob), "192.0.2.17", kIp));
+  o.format = "json:caddy";
+  Anonymizer caddy(o);
+  std::string nested = R"({"request":{"client_ip":"192.0.2.17","uri":"/"},"user_id":"bob","status":200})";
+  CHECK(run(caddy, nested) == sub(sub(nested, "bob", kBob), "192.0.2.17", kIp));
+  o.format = "applog";
+  o.ip = IpMode::kKeep;
+  Anonymizer app(o);
+  std::string app_line = "2023-12-22 22:07:37.780 INFO req_1 s1 bob view_page GET /login Direct Entry";
+  CHECK(run(app, app_line) == sub(app_line, "bob", kBob));
+}
+
+TEST_CASE("prefixes: syslog and CRI bytes kept; Docker's log string decoded, rewritten, encoded again") {
+  AnonymizeOptions o;
+  o.key = "secret";
+  o.format = "cri+combined";
+  Anonymizer cri(o);
+  std::string access = R"(192.0.2.17 - bob [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.0" 200 2326 "-" "ua")";
+  CHECK(run(cri, "2016-10-06T00:17:09.669794202Z stdout F " + access) ==
+        "2016-10-06T00:17:09.669794202Z stdout F " + sub(access, "bob", kBob));
+  CHECK(run(cri, "2016-10-06T00:17:09.669794202Z stdout P " + access) ==
+        "REJECTED: partial line (a fragment split by the container runtime)");
+  o.format = "docker+combined";
+  Anonymizer docker(o);
+  std::string wrapped =
+      R"({"log":"192.0.2.17 - bob [10/Oct/2000:13:55:36 -0700] \"GET /caf\u00e9 HTTP/1.0\" 200 2326 \"-\" \"ua\"\n","stream":"stdout","time":"2016-10-05T00:00:30.082640485Z"})";
+  CHECK(run(docker, wrapped) ==
+        std::string(R"({"log":"192.0.2.17 - )") + kBob +
+            "\x20[10/Oct/2000:13:55:36 -0700] \\\"GET /caf\xc3\xa9 HTTP/1.0\\\" 200 2326 \\\"-\\\" \\\"ua\\\"\\n\""
+            R"(,"stream":"stdout","time":"2016-10-05T00:00:30.082640485Z"})");
 }
 
 TEST_CASE("setup errors: empty key, --hash-field on access logs") {
