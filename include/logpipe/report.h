@@ -15,6 +15,7 @@
 #include "logpipe/intern.h"
 #include "logpipe/malformed.h"
 #include "logpipe/pump.h"
+#include "logpipe/timezone.h"
 #include "logpipe/record.h"
 
 #include <array>
@@ -159,6 +160,10 @@ class Report final : public RecordSink {
   int64_t since_us() const noexcept { return since_us_; }
   int64_t until_us() const noexcept { return until_us_; }
 
+  /// The zone whose days `user_days` counts (--tz; UTC by default). Set before the first record.
+  void set_time_zone(const TimeZone& zone) { zone_ = zone; }
+  const TimeZone& time_zone() const noexcept { return zone_; }
+
   ParseError on_record(const Record& r) override;
   /// A continuation report for the range that follows (the pump's split of a large file).
   std::unique_ptr<RecordSink> split() override { return continuation(); }
@@ -192,7 +197,8 @@ class Report final : public RecordSink {
   KeyTable courses;  ///< edx course_id
   /// Per minute since the epoch (UTC).
   std::unordered_map<int64_t, TimeBucket> minutes;
-  /// Requests per (day since epoch << 32 | user id): the users active each day.
+  /// Requests per (day since epoch << 32 | user id): the users active each day, days of the
+  /// report's time zone.
   U64Counter user_days;
 
   /// Finished sessions.
@@ -234,6 +240,11 @@ class Report final : public RecordSink {
   bool continuation_;
   int64_t since_us_ = kNoTime;
   int64_t until_us_ = kNoTime;
+  TimeZone zone_;
+  // The offset of zone_ over [zone_from_, zone_to_): logs are nearly sorted, so one lookup serves
+  // every record until the next change of offset.
+  int64_t zone_from_ = 1, zone_to_ = 0;
+  int64_t zone_offset_us_ = 0;
   int64_t cached_minute_ = kNoTime;
   TimeBucket* cached_bucket_ = nullptr;
   std::vector<uint8_t> url_is_page_;  // by url id: 0 unknown, 1 asset, 2 page
@@ -289,6 +300,9 @@ struct ReportSummary {
   std::string format;
   std::vector<std::string> inputs;
   std::vector<std::pair<std::string, std::string>> input_formats;
+  /// The report's zone: hour and day buckets start at its local boundaries, times are written
+  /// with its offset (RFC 3339 either way; `Z` when the zone is UTC).
+  TimeZone zone;
   size_t top = 10;
   std::vector<std::pair<int, uint64_t>> status;  ///< by code, ascending
   std::vector<Row> urls, ips, users, referers, agents, methods, events, courses;
@@ -299,8 +313,12 @@ struct ReportSummary {
   Stat session_duration_s, session_pages;
   std::vector<Count> entry_pages, exit_pages;
   std::vector<Path> click_paths;
-  std::vector<std::pair<int64_t, uint64_t>> active_users_per_day;  ///< (day start us, users)
+  /// (local day as microseconds since the epoch of a UTC midnight of that date, users).
+  std::vector<std::pair<int64_t, uint64_t>> active_users_per_day;
 };
+
+/// `2025-06-23T10:00:00+02:00` in `zone` (`...Z` for UTC); "-" for kNoTime.
+std::string zoned_time_text(int64_t us, const TimeZone& zone);
 
 /// Sorts and trims a finished report. Throws Error (usage) on a bad `by`.
 ReportSummary summarize(const Report& report, const SummaryOptions& options);

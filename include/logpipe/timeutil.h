@@ -31,6 +31,10 @@ bool parse_time_arg(std::string_view s, int64_t& out_us) noexcept;
 /// Caddy and nginx's $msec write them) exactly, digits past microseconds truncated.
 bool parse_epoch_seconds(std::string_view s, int64_t& out_us) noexcept;
 
+/// True when an ISO 8601 time ends with a UTC offset (`Z`, `+02:00`, `-0500`): it names an
+/// instant; without one it is a wall time of some zone.
+bool has_utc_offset(std::string_view s) noexcept;
+
 /// The longest duration logpipe accepts anywhere (1e18 us, about 31,700 years: `--lateness
 /// 100000d` stands for "never late"). Beyond it a value is garbage; below it the conversion to
 /// int64_t is defined and event time plus the duration cannot overflow.

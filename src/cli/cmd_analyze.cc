@@ -14,6 +14,7 @@
 #include "logpipe/pump.h"
 #include "logpipe/report.h"
 #include "logpipe/timeutil.h"
+#include "logpipe/timezone.h"
 
 #include <fmt/format.h>
 
@@ -37,20 +38,25 @@ struct AnalyzeOptions {
   unsigned threads = 0;
   bool no_progress = false;
   std::string listen;
+  std::string tz = "UTC";
   EndpointOptions net;  ///< --tls-*, --kafka-option[-file], --group, --idle-exit
 };
 
-int64_t parse_bound(const std::string& value, const char* flag) {
+// A time with an offset (`...Z`, `...+02:00`) is that instant; a date or a time without one is a
+// wall time of the report's zone (--tz).
+int64_t parse_bound(const std::string& value, const char* flag, const TimeZone& zone) {
   if (value.empty()) return kNoTime;
   int64_t us;
   if (!parse_time_arg(value, us)) usage_error("{}: expected RFC 3339 time or a date (2025-06-23), got '{}'", flag, value);
+  if (value != "now" && !has_utc_offset(value)) us = zone.to_utc(us);
   return us;
 }
 
 int run_analyze(AnalyzeOptions& o) {
   // Validate everything before any work.
-  const int64_t since = parse_bound(o.since, "--since");
-  const int64_t until = parse_bound(o.until, "--until");
+  const TimeZone zone = TimeZone::load(o.tz);
+  const int64_t since = parse_bound(o.since, "--since", zone);
+  const int64_t until = parse_bound(o.until, "--until", zone);
   if (since != kNoTime && until != kNoTime && since >= until) usage_error("--since must be before --until");
   ErrorRules rules;
   apply_error_options(o.errors, rules);
@@ -87,6 +93,7 @@ int run_analyze(AnalyzeOptions& o) {
 
   Report report(rules);
   report.set_time_filter(since, until);
+  report.set_time_zone(zone);
   try {
     pump.run(inputs, report);
   } catch (...) {
@@ -131,8 +138,11 @@ RunFn setup_analyze(CLI::App& command) {
   command.add_option("--top", o->top, "Entries in each top list (0 = all)")
       ->check(whole_number(0, 1'000'000'000))
       ->capture_default_str();
-  command.add_option("--since", o->since, "Only records at or after TIME (RFC 3339 or YYYY-MM-DD)");
-  command.add_option("--until", o->until, "Only records before TIME (RFC 3339 or YYYY-MM-DD)");
+  command.add_option("--since", o->since, "Only records at or after TIME (RFC 3339 or YYYY-MM-DD; no offset: --tz)");
+  command.add_option("--until", o->until, "Only records before TIME (RFC 3339 or YYYY-MM-DD; no offset: --tz)");
+  command.add_option("--tz", o->tz,
+                     "Time zone of the buckets, days and --since/--until dates (IANA name, e.g. Europe/Paris)")
+      ->capture_default_str();
   command.add_option("--by", o->by, "Time-series bucket: minute, hour, day, auto (by span)")
       ->check(CLI::IsMember({"minute", "hour", "day", "auto"}))
       ->capture_default_str();

@@ -117,6 +117,7 @@ bool is_page_path(std::string_view path) noexcept {
 std::unique_ptr<Report> Report::continuation() const {
   auto r = std::make_unique<Report>(classifier_.rules(), true);
   r->set_time_filter(since_us_, until_us_);
+  r->set_time_zone(zone_);
   return r;
 }
 
@@ -183,7 +184,16 @@ ParseError Report::on_record(const Record& r) {
   b.add(outcome);
   b.bytes += nbytes;
   if (user_id != KeyTable::kNone) {
-    uint64_t day = static_cast<uint64_t>(floor_div(t, kUsPerDay)) & 0xffffffffu;
+    int64_t local = t;
+    if (!zone_.is_utc()) {  // the day of the report's zone
+      if (t < zone_from_ || t >= zone_to_) {
+        zone_offset_us_ = int64_t(zone_.offset_at(t)) * 1000000;
+        zone_from_ = t;
+        zone_to_ = zone_.next_change(t);
+      }
+      local = t + zone_offset_us_;
+    }
+    uint64_t day = static_cast<uint64_t>(floor_div(local, kUsPerDay)) & 0xffffffffu;
     user_days.add(day << 32 | user_id);
   }
 

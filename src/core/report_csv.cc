@@ -45,7 +45,9 @@ void header(std::string& out, std::initializer_list<std::string_view> names) {
 }
 
 // CSV leaves an absent time empty (a spreadsheet reads it as blank, not as the text "-").
-std::string csv_time(int64_t us) { return us == kNoTime ? std::string() : time_text(us); }
+std::string csv_time(int64_t us, const TimeZone& zone = TimeZone()) {
+  return us == kNoTime ? std::string() : zoned_time_text(us, zone);
+}
 
 void keyed(std::string& out, std::string_view section, std::string_view key,
            const std::vector<ReportSummary::Row>& v) {
@@ -75,9 +77,10 @@ std::string write_csv(const ReportSummary& s) {
   row(out, "totals", "unique_ips", r.ips.size());
   row(out, "totals", "unique_users", r.users.size());
   row(out, "totals", "filtered_out", r.filtered_out);
-  row(out, "totals", "first_time", csv_time(r.min_time));
-  row(out, "totals", "last_time", csv_time(r.max_time));
+  row(out, "totals", "first_time", csv_time(r.min_time, s.zone));
+  row(out, "totals", "last_time", csv_time(r.max_time, s.zone));
   row(out, "totals", "format", s.format);
+  if (!s.zone.is_utc()) row(out, "totals", "time_zone", s.zone.name());
   out += "\r\n";
   header(out, {"status", "requests"});
   for (const auto& [code, n] : s.status) row(out, "status", code, n);
@@ -94,7 +97,7 @@ std::string write_csv(const ReportSummary& s) {
   keyed(out, "courses", "course_id", s.courses);
   header(out, {"time", "requests", "errors", "server_errors", "bytes"});
   for (const auto& p : s.timeseries)
-    row(out, "timeseries", csv_time(p.time), p.value.requests, p.value.errors, p.value.server_errors, p.value.bytes);
+    row(out, "timeseries", csv_time(p.time, s.zone), p.value.requests, p.value.errors, p.value.server_errors, p.value.bytes);
   out += "\r\n";
   header(out, {"day", "users"});
   for (const auto& [day, n] : s.active_users_per_day) row(out, "active_users_per_day", csv_time(day).substr(0, 10), n);

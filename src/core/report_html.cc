@@ -162,7 +162,7 @@ class Html {
     size_t ticks = std::min<size_t>(n, 6);
     for (size_t k = 0; k < ticks; ++k) {
       size_t i = ticks == 1 ? 0 : k * (n - 1) / (ticks - 1);
-      std::string t = time_text(s.timeseries[i].time);
+      std::string t = zoned_time_text(s.timeseries[i].time, s.zone);
       std::string label = s.by == "day" ? t.substr(0, 10) : t.substr(0, 10) + " " + t.substr(11, 5);
       const char* anchor = ticks > 1 && k == 0 ? "start" : ticks > 1 && k + 1 == ticks ? "end" : "middle";
       fmt::format_to(Out(out), "<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"{}\">{}</text>", x(i), H - bottom + 18,
@@ -206,9 +206,14 @@ std::string write_html(const ReportSummary& s) {
   out += "</style></head><body><header><h1>logpipe analyze</h1><p>";
   esc(out, s.format.empty() ? "no input" : s.format);
   out += " &middot; ";
-  esc(out, time_text(r.min_time));
+  esc(out, zoned_time_text(r.min_time, s.zone));
   out += " &ndash; ";
-  esc(out, time_text(r.max_time));
+  esc(out, zoned_time_text(r.max_time, s.zone));
+  if (!s.zone.is_utc()) {
+    out += " (";
+    esc(out, s.zone.name());
+    out += ')';
+  }
   if (!s.inputs.empty()) {
     out += " &middot; ";
     for (size_t i = 0; i < s.inputs.size() && i < 5; ++i) {

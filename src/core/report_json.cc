@@ -55,16 +55,15 @@ void stat(std::string& out, std::string_view name, const ReportSummary::Stat& s)
   fmt::format_to(Out(out), "{{\"mean\":{:.2f},\"p50\":{},\"p90\":{},\"max\":{}}}", s.mean, s.p50, s.p90, s.max);
 }
 
-void time_value(std::string& out, std::string_view name, int64_t us) {
+// RFC 3339 in the report's zone: `...Z` for UTC, `...+02:00` for Europe/Paris in summer.
+void time_value(std::string& out, std::string_view name, int64_t us, const TimeZone& zone) {
   key(out, name);
   if (us == kNoTime) {
     out += "null";
     return;
   }
-  char buf[32];
-  size_t n = format_rfc3339_seconds(us, buf);
   out += '"';
-  out.append(buf, n);
+  out += zoned_time_text(us, zone);
   out += '"';
 }
 
@@ -88,7 +87,7 @@ std::string write_json(const ReportSummary& s) {
   for (size_t i = 0; i < s.timeseries.size(); ++i) {
     if (i) out += ',';
     out += '{';
-    time_value(out, "time", s.timeseries[i].time);
+    time_value(out, "time", s.timeseries[i].time, s.zone);
     const TimeBucket& b = s.timeseries[i].value;
     fmt::format_to(Out(out), ",\"requests\":{},\"errors\":{},\"server_errors\":{},\"bytes\":{}}}",
                    b.requests, b.errors, b.server_errors, b.bytes);
@@ -130,8 +129,12 @@ std::string write_json(const ReportSummary& s) {
     }
     out += ']';
   }
-  time_value(out, "first_time", r.min_time);
-  time_value(out, "last_time", r.max_time);
+  if (!s.zone.is_utc()) {  // --tz: the zone of the times and buckets below
+    key(out, "time_zone");
+    append_json_string(out, s.zone.name());
+  }
+  time_value(out, "first_time", r.min_time, s.zone);
+  time_value(out, "last_time", r.max_time, s.zone);
   key(out, "timeseries_by");
   append_json_string(out, s.by);
   rows(out, "methods", "method", s.methods);

@@ -2,7 +2,10 @@
 // scan: sorting and roll-ups cost nothing next to parsing.
 #include "logpipe/error.h"
 #include "logpipe/report.h"
+#include "logpipe/text.h"
 #include "logpipe/timeutil.h"
+
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <map>
@@ -63,11 +66,49 @@ std::vector<ReportSummary::Count> page_counts(const Report& r, const std::vector
 
 }  // namespace
 
+namespace {
+
+// The UTC instant at which the bucket of `t` begins: the local boundary of `step` before t.
+int64_t bucket_start(int64_t t, int64_t step, const TimeZone& zone) noexcept {
+  if (zone.is_utc()) return floor_div(t, step) * step;
+  const int32_t offset = zone.offset_at(t);
+  const int64_t local = t + int64_t(offset) * 1000000;
+  return zone.to_utc(floor_div(local, step) * step, offset);
+}
+
+// The bucket after the one starting at `b`: the next local boundary, or an earlier change of
+// offset that starts a bucket of its own (the repeated hour of a setback).
+int64_t next_bucket(int64_t b, int64_t step, const TimeZone& zone) noexcept {
+  if (zone.is_utc()) return b + step;
+  const int32_t offset = zone.offset_at(b);
+  const int64_t local = b + int64_t(offset) * 1000000;
+  int64_t next = zone.to_utc(floor_div(local, step) * step + step, offset);
+  const int64_t change = zone.next_change(b);
+  if (change < next) {
+    int64_t c = bucket_start(change, step, zone);
+    if (c > b && c < next) next = c;
+  }
+  return next > b ? next : b + step;
+}
+
+}  // namespace
+
+std::string zoned_time_text(int64_t us, const TimeZone& zone) {
+  if (us == kNoTime) return "-";
+  if (zone.is_utc()) return time_text(us);
+  const int32_t offset = zone.offset_at(us);
+  char buf[32];
+  size_t n = format_rfc3339_seconds(us + int64_t(offset) * 1000000, buf);
+  const int32_t a = offset < 0 ? -offset : offset;
+  return fmt::format("{}{}{:02}:{:02}", std::string_view(buf, n - 1), offset < 0 ? '-' : '+', a / 3600, a / 60 % 60);
+}
+
 ReportSummary summarize(const Report& r, const SummaryOptions& o) {
   ReportSummary s;
   s.report = &r;
   s.format = o.format;
   s.input_formats = o.input_formats;
+  s.zone = r.time_zone();
   s.inputs = o.inputs;
   s.top = o.top;
   for (size_t code = 0; code < r.status.size(); ++code)
@@ -106,14 +147,17 @@ ReportSummary summarize(const Report& r, const SummaryOptions& o) {
   else if (by == "day") step = kUsPerDay;
   else usage_error("--by: expected minute, hour, day or auto, got '{}'", o.by);
   s.by = by;
+  // Buckets start at the zone's local boundaries; their keys are UTC instants, so the hour that
+  // a setback repeats stays two buckets, and a local day of 23 or 25 hours is one.
+  const TimeZone& zone = s.zone;
   std::map<int64_t, TimeBucket> rolled;
   for (const auto& [minute, b] : r.minutes) {
-    rolled[floor_div(minute * kUsPerMinute, step) * step].merge(b);
+    rolled[bucket_start(minute * kUsPerMinute, step, zone)].merge(b);
   }
   if (!rolled.empty()) {
     int64_t first = rolled.begin()->first, last = rolled.rbegin()->first;
     if ((last - first) / step < kMaxFilledBuckets) {
-      for (int64_t t = first; t <= last; t += step) {
+      for (int64_t t = first; t <= last; t = next_bucket(t, step, zone)) {
         auto it = rolled.find(t);
         s.timeseries.push_back({t, it == rolled.end() ? TimeBucket{} : it->second});
       }

@@ -148,8 +148,9 @@ std::string write_text(const ReportSummary& s, bool color) {
   const Report& r = *s.report;
   Writer w(color);
   std::string& out = w.out();
-  fmt::format_to(Out(out), "logpipe analyze: {} requests ({}), {} to {}\n", r.requests,
-                 s.format.empty() ? "no input" : s.format, time_text(r.min_time), time_text(r.max_time));
+  fmt::format_to(Out(out), "logpipe analyze: {} requests ({}), {} to {}{}\n", r.requests,
+                 s.format.empty() ? "no input" : s.format, zoned_time_text(r.min_time, s.zone),
+                 zoned_time_text(r.max_time, s.zone), s.zone.is_utc() ? "" : " (" + s.zone.name() + ")");
   if (s.input_formats.size() > 1)  // formats are detected per input
     for (const auto& [input, format] : s.input_formats)
       fmt::format_to(Out(out), "  {}: {}\n", clean(input), format.empty() ? "no line" : format);
@@ -188,7 +189,7 @@ std::string write_text(const ReportSummary& s, bool color) {
     w.title(fmt::format("Time series (per {})", s.by));
     std::vector<std::vector<std::string>> rows;
     for (const auto& p : s.timeseries)
-      rows.push_back({time_text(p.time), fmt::format("{}", p.value.requests), fmt::format("{}", p.value.errors),
+      rows.push_back({zoned_time_text(p.time, s.zone), fmt::format("{}", p.value.requests), fmt::format("{}", p.value.errors),
                       fmt::format("{}", p.value.server_errors), human_bytes(p.value.bytes)});
     w.table({"time", "requests", "errors", "5xx", "bytes"}, rows, 2, 1);
   }

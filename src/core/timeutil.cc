@@ -185,6 +185,13 @@ bool parse_epoch_seconds(std::string_view s, int64_t& out_us) noexcept {
   return true;
 }
 
+bool has_utc_offset(std::string_view s) noexcept {
+  if (s.size() <= 19) return false;  // a date, or a time to the second without anything after
+  if (s.back() == 'Z' || s.back() == 'z') return true;
+  size_t sign = s.find_last_of("+-");
+  return sign != std::string_view::npos && sign >= 19;
+}
+
 bool parse_duration(std::string_view s, int64_t& out_us) noexcept {
   if (s.empty()) return false;
   double value = 0;

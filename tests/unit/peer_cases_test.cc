@@ -383,7 +383,7 @@ TEST_CASE("peer cases: Logstash SYSLOGLINE and SYSLOG5424LINE are the syslog+ pr
     } else if (peer.count("timestamp")) {  // RFC 3164 has no year: month, day and time must match
       const std::string t = peer["timestamp"];  // `May 11 15:40:51`
       const std::string months = "JanFebMarAprMayJunJulAugSepOctNovDec";
-      char want[16];
+      char want[64];
       std::snprintf(want, sizeof want, "%02zu-%02d %s", months.find(t.substr(0, 3)) / 3 + 1, std::stoi(t.substr(4, 2)),
                     t.substr(7).c_str());
       std::string mine = format_rfc3339(r.time_us).substr(5, 14);

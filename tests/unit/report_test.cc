@@ -1,3 +1,4 @@
+#include "logpipe/error.h"
 #include "logpipe/report.h"
 #include "logpipe/timeutil.h"
 
@@ -251,4 +252,86 @@ TEST_CASE("U64Counter: adds, grows, visits every key") {
   });
   CHECK(zero == 11);
   CHECK(total == 10 + 5000 / 3 * 6 + 1 + 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// --tz (issue 18): buckets and days of a zone; times written with its offset.
+
+namespace {
+
+bool paris(TimeZone& zone) {
+  try {
+    zone = TimeZone::load("Europe/Paris");
+    return true;
+  } catch (const Error&) {
+    MESSAGE("SKIPPED: no Europe/Paris in the system tz database");
+    return false;
+  }
+}
+
+int64_t at(const char* t) {
+  int64_t us;
+  REQUIRE(parse_iso_time(t, us));
+  return us;
+}
+
+}  // namespace
+
+TEST_CASE("report --tz: days, active users and day buckets are Paris days; times carry the offset") {
+  TimeZone zone;
+  if (!paris(zone)) return;
+  Report r;
+  r.set_time_zone(zone);
+  // 23:30 UTC on June 22 is 01:30 on June 23 in Paris: one Paris day, two UTC days.
+  r.on_record(rec("1.1.1.1", "/a", 200, at("2025-06-22T23:30:00Z"), "ann"));
+  r.on_record(rec("1.1.1.1", "/a", 200, at("2025-06-23T20:00:00Z"), "bob"));
+  r.on_record(rec("1.1.1.1", "/a", 200, at("2025-06-23T22:30:00Z"), "ann"));  // June 24, 00:30
+  r.finish_sessions();
+  auto s = summarize(r, SummaryOptions{0, "day", "test", {}});
+  REQUIRE(s.timeseries.size() == 2);
+  CHECK(zoned_time_text(s.timeseries[0].time, s.zone) == "2025-06-23T00:00:00+02:00");
+  CHECK(s.timeseries[0].value.requests == 2);
+  CHECK(zoned_time_text(s.timeseries[1].time, s.zone) == "2025-06-24T00:00:00+02:00");
+  REQUIRE(s.active_users_per_day.size() == 2);
+  CHECK(s.active_users_per_day[0].second == 2);  // ann and bob on June 23
+  CHECK(s.active_users_per_day[1].second == 1);
+  std::string j = write_json(s);
+  CHECK(j.find(R"("time_zone":"Europe/Paris","first_time":"2025-06-23T01:30:00+02:00")") != std::string::npos);
+  CHECK(j.find(R"({"day":"2025-06-23","users":2})") != std::string::npos);
+  // Without --tz the same records fall on three UTC days.
+  Report utc;
+  for (const char* t : {"2025-06-22T23:30:00Z", "2025-06-23T20:00:00Z", "2025-06-23T22:30:00Z"})
+    utc.on_record(rec("1.1.1.1", "/a", 200, at(t), "ann"));
+  utc.finish_sessions();
+  CHECK(summarize(utc, SummaryOptions{0, "day", "test", {}}).timeseries.size() == 2);
+  CHECK(write_json(summarize(utc, SummaryOptions{0, "day", "test", {}})).find("time_zone") == std::string::npos);
+}
+
+TEST_CASE("report --tz: the hour repeated by a setback is two buckets, a 25-hour day one") {
+  TimeZone zone;
+  if (!paris(zone)) return;
+  Report r;
+  r.set_time_zone(zone);
+  // 2024-10-27: 02:00-03:00 happens twice in Paris (00:00Z-01:00Z in CEST, 01:00Z-02:00Z in CET).
+  for (const char* t : {"2024-10-26T23:30:00Z", "2024-10-27T00:30:00Z", "2024-10-27T01:30:00Z", "2024-10-27T02:30:00Z"})
+    r.on_record(rec("1.1.1.1", "/a", 200, at(t)));
+  r.finish_sessions();
+  auto hours = summarize(r, SummaryOptions{0, "hour", "test", {}});
+  std::vector<std::string> times;
+  for (const auto& p : hours.timeseries) times.push_back(zoned_time_text(p.time, hours.zone));
+  CHECK(times == std::vector<std::string>{"2024-10-27T01:00:00+02:00", "2024-10-27T02:00:00+02:00",
+                                          "2024-10-27T02:00:00+01:00", "2024-10-27T03:00:00+01:00"});
+  auto days = summarize(r, SummaryOptions{0, "day", "test", {}});
+  REQUIRE(days.timeseries.size() == 1);
+  CHECK(days.timeseries[0].value.requests == 4);
+  // The hour skipped in spring leaves no empty bucket behind: 01:00 CET is followed by 03:00 CEST.
+  Report spring;
+  spring.set_time_zone(zone);
+  for (const char* t : {"2024-03-31T00:30:00Z", "2024-03-31T02:30:00Z"}) spring.on_record(rec("1.1.1.1", "/a", 200, at(t)));
+  spring.finish_sessions();
+  auto sh = summarize(spring, SummaryOptions{0, "hour", "test", {}});
+  times.clear();
+  for (const auto& p : sh.timeseries) times.push_back(zoned_time_text(p.time, sh.zone));
+  CHECK(times == std::vector<std::string>{"2024-03-31T01:00:00+01:00", "2024-03-31T03:00:00+02:00",
+                                          "2024-03-31T04:00:00+02:00"});
 }
