@@ -21,5 +21,14 @@ for shell in bash zsh fish; do
   fi
 done
 grep -q 'logpipe\\-analyze' "$SRC/man/logpipe.1" || { echo "man/logpipe.1 does not list the commands"; fail=1; }
+# Every format that --help names is documented in docs/formats.md and in FORMATS of logpipe(1).
+help=$("$LOGPIPE" analyze --help)
+for f in common combined clickstream edx applog json json:nginx json:caddy json:traefik json:ecs \
+  logformat: nginxformat: fields: syslog+ cri+ docker+; do
+  grep -qF -- "$f" <<<"$help" || { echo "--help does not name format $f"; fail=1; }
+  grep -qF -- "\`$f" "$SRC/docs/formats.md" || { echo "docs/formats.md does not document $f"; fail=1; }
+  roff=$(printf '%s' "$f" | sed 's/-/\\\\-/g')
+  grep -qE -- "(^|[ \"(])($f|$roff)" "$SRC/man/logpipe.1" || { echo "man/logpipe.1 does not list format $f"; fail=1; }
+done
 [ $fail -eq 0 ] && echo ok
 exit $fail
