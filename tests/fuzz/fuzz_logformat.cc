@@ -1,6 +1,7 @@
-// Fuzzes the LogFormat and `fields:` compilers and the parsers they build: the input's first line
-// is the format (`fields:...` as is, anything else as a LogFormat),
-// the rest are log lines. Bad formats must be refused with logpipe::Error, never crash.
+// Fuzzes the LogFormat, nginx log_format and `fields:` compilers and the parsers they build: the
+// input's first line is the format (`fields:...` and `nginxformat:...` as they are, anything else
+// as a LogFormat), the rest are log lines. Bad formats must be refused with logpipe::Error, never
+// crash.
 #include "logpipe/error.h"
 #include "logpipe/format.h"
 
@@ -15,7 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::unique_ptr<logpipe::Parser> parser;
   try {
     std::string spec(input.substr(0, nl));
-    parser = logpipe::make_parser(spec.starts_with("fields:") ? spec : "logformat:" + spec);
+    bool as_is = spec.starts_with("fields:") || spec.starts_with("nginxformat:");
+    parser = logpipe::make_parser(as_is ? spec : "logformat:" + spec);
   } catch (const logpipe::Error&) {
     return 0;
   }
