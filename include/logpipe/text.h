@@ -22,4 +22,22 @@ std::string human_bytes(uint64_t bytes);
 /// `2025-06-23T08:00:00Z` (seconds precision), or `-` for an absent time (kNoTime).
 std::string time_text(int64_t us);
 
+/// Calls `f(item)` for each item of a `sep`-separated list, with the spaces around it trimmed:
+/// `a, b,,c` gives `a`, `b`, an empty item, `c`; an empty list gives one empty item. For option
+/// values such as `--status-mix 404=3,500=1` and `json:nginx,ip=x`.
+template <typename F>
+void for_each_list_item(std::string_view list, char sep, F&& f) {
+  size_t i = 0;
+  for (;;) {
+    size_t end = list.find(sep, i);
+    if (end == std::string_view::npos) end = list.size();
+    std::string_view item = list.substr(i, end - i);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    f(item);
+    if (end == list.size()) return;
+    i = end + 1;
+  }
+}
+
 }  // namespace logpipe

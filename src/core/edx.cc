@@ -38,10 +38,7 @@ class EdxParser final : public Parser {
     std::string_view json = line.substr(first, last - first + 1);
 
     // Copy into a padded buffer: simdjson reads up to SIMDJSON_PADDING bytes past the end.
-    if (buffer_.size() < json.size() + simdjson::SIMDJSON_PADDING)
-      buffer_.resize(json.size() + simdjson::SIMDJSON_PADDING);
-    std::memcpy(buffer_.data(), json.data(), json.size());
-    std::memset(buffer_.data() + json.size(), 0, simdjson::SIMDJSON_PADDING);
+    copy_for_simdjson(buffer_, json);
 
     od::document doc;
     if (parser_.iterate(buffer_.data(), json.size(), buffer_.size()).get(doc)) return ParseError::kBadJson;

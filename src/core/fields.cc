@@ -159,16 +159,10 @@ class FieldsParser final : public Parser {
         case Slot::kEventType: r.event_type = value; break;
         case Slot::kCourseId: r.course_id = value; break;
         case Slot::kDurationUs:
-        case Slot::kDurationMs: {
-          if (value.empty()) break;
-          double d = 0;
-          auto res = std::from_chars(v.data(), v.data() + v.size(), d);
-          if (res.ec != std::errc() || res.ptr != v.data() + v.size()) return ParseError::kBadField;
-          double us = slots_[k] == Slot::kDurationMs ? d * 1000 : d;
-          if (!duration_in_range(us)) return ParseError::kBadField;  // "nan", "1e300": no UB cast
-          r.duration_us = static_cast<int64_t>(us);
+        case Slot::kDurationMs:
+          if (!value.empty() && !parse_duration_value(v, slots_[k] == Slot::kDurationMs ? 1e3 : 1, r.duration_us))
+            return ParseError::kBadField;
           break;
-        }
       }
     }
     if (!timestamp.empty() && !parse_iso_time(timestamp, r.time_us)) return ParseError::kBadTime;

@@ -162,6 +162,22 @@ bool parse_status(std::string_view v, int& out) noexcept {
   return true;
 }
 
+bool parse_duration_value(std::string_view v, double unit_us, int64_t& out_us, bool list_ok) noexcept {
+  double d = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
+  if (ec != std::errc() || p == v.data()) return false;
+  if (p != v.data() + v.size() && !(list_ok && *p == ',')) return false;
+  double us = d * unit_us;
+  if (!duration_in_range(us)) return false;  // "nan", "1e300": no UB cast
+  out_us = static_cast<int64_t>(us);
+  return true;
+}
+
+bool parse_integer(std::string_view v, int64_t& out) noexcept {
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  return ec == std::errc() && !v.empty() && p == v.data() + v.size();
+}
+
 bool parse_bytes(std::string_view v, int64_t& out) noexcept {
   if (v == "-") {
     out = -1;

@@ -22,6 +22,7 @@
 #include <numbers>
 
 #include "logpipe/error.h"
+#include "logpipe/text.h"
 #include "logpipe/timeutil.h"
 
 namespace logpipe {
@@ -397,13 +398,7 @@ bool parse_generate_format(std::string_view text, GenerateFormat& out) noexcept 
 
 std::vector<StatusWeight> parse_status_mix(std::string_view text) {
   std::vector<StatusWeight> mix;
-  size_t i = 0;
-  while (i <= text.size()) {
-    size_t end = text.find(',', i);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view item = text.substr(i, end - i);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+  for_each_list_item(text, ',', [&](std::string_view item) {
     size_t eq = item.find('=');
     if (eq == std::string_view::npos)
       usage_error("--status-mix: '{}' is not STATUS=WEIGHT (e.g. '404=3,500=0.5')", item);
@@ -421,8 +416,7 @@ std::vector<StatusWeight> parse_status_mix(std::string_view text) {
       if (other.status == sw.status)
         usage_error("--status-mix: status {} appears twice", sw.status);
     mix.push_back(sw);
-    i = end + 1;
-  }
+  });
   return mix;
 }
 

@@ -10,13 +10,13 @@
 #include "parsers.h"
 
 #include "logpipe/error.h"
+#include "logpipe/text.h"
 #include "logpipe/timeutil.h"
 
 #include <simdjson.h>
 
 #include <array>
 #include <charconv>
-#include <cmath>
 #include <cstring>
 #include <span>
 
@@ -148,24 +148,11 @@ struct Node {
   }
 };
 
-bool parse_int(std::string_view v, int64_t& out) noexcept {
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-  return ec == std::errc() && p == v.data() + v.size();
-}
-
-// A number of a JSON value or of a string holding one; `rest_ok` lets `0.1, 0.2` (nginx's
-// upstream times) give its first number.
-bool parse_double(std::string_view v, double& out, bool rest_ok = false) noexcept {
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-  if (ec != std::errc() || p == v.data()) return false;
-  return p == v.data() + v.size() || (rest_ok && *p == ',');
-}
-
 // Seconds, milliseconds, microseconds or nanoseconds since the epoch, told apart by magnitude
 // (the present is 1.7e9 s, 1.7e12 ms, 1.7e15 us, 1.7e18 ns).
 bool epoch_to_us(std::string_view v, int64_t& out_us) noexcept {
   int64_t i;
-  if (parse_int(v, i)) {
+  if (parse_integer(v, i)) {
     int64_t a = i < 0 ? -i : i;
     out_us = a >= 100'000'000'000'000'000 ? i / 1000
              : a >= 100'000'000'000'000   ? i
@@ -187,10 +174,7 @@ class JsonAccessParser final : public Parser {
     size_t first = line.find_first_not_of(" \t");
     if (first == std::string_view::npos || line[first] != '{') return ParseError::kNotJsonObject;
     if (line.back() != '}') return ParseError::kBadJson;  // cut short, or text after the object
-    if (buffer_.size() < line.size() + simdjson::SIMDJSON_PADDING)
-      buffer_.resize(line.size() + simdjson::SIMDJSON_PADDING);
-    std::memcpy(buffer_.data(), line.data(), line.size());
-    std::memset(buffer_.data() + line.size(), 0, simdjson::SIMDJSON_PADDING);
+    copy_for_simdjson(buffer_, line);
     od::document doc;
     if (parser_.iterate(buffer_.data(), line.size(), buffer_.size()).get(doc)) return ParseError::kBadJson;
     od::object obj;
@@ -309,14 +293,14 @@ class JsonAccessParser final : public Parser {
       case Slot::kStatus: {
         int64_t st = 0;
         if (value.empty()) break;
-        if (!parse_int(value, st) || st < 100 || st > 999) return ParseError::kBadStatus;
+        if (!parse_integer(value, st) || st < 100 || st > 999) return ParseError::kBadStatus;
         r.status = static_cast<int>(st);
         break;
       }
       case Slot::kBytes: {
         if (value.empty()) break;
         int64_t b;
-        if (!parse_int(value, b) || b < 0) return ParseError::kBadBytes;
+        if (!parse_integer(value, b) || b < 0) return ParseError::kBadBytes;
         r.bytes = b;
         break;
       }
@@ -339,13 +323,10 @@ class JsonAccessParser final : public Parser {
       case Slot::kDurationUs:
       case Slot::kDurationNs: {
         if (value.empty()) break;
-        double d;
-        if (!parse_double(value, d, /*rest_ok=*/true)) return ParseError::kBadField;
-        double scale = slot == Slot::kDurationS ? 1e6 : slot == Slot::kDurationMs ? 1e3
-                       : slot == Slot::kDurationUs ? 1 : 1e-3;
-        double us = d * scale;
-        if (!duration_in_range(us)) return ParseError::kBadField;
-        r.duration_us = static_cast<int64_t>(us);
+        double unit = slot == Slot::kDurationS ? 1e6 : slot == Slot::kDurationMs ? 1e3 : slot == Slot::kDurationUs ? 1 : 1e-3;
+        int64_t us;
+        if (!parse_duration_value(value, unit, us, /*list_ok=*/true)) return ParseError::kBadField;
+        r.duration_us = us;
         break;
       }
       case Slot::kCount_: break;
@@ -381,24 +362,17 @@ struct Mapping {
 
 Mapping compile_mapping(std::string_view spec) {
   Mapping m;
-  bool any_preset = false;
   if (spec.empty()) {  // `json`: every preset, in order
     for (const Preset& p : kPresets) m.add_preset(p);
     for (const PresetPath& pp : kAnyLevel) m.add(pp.slot, pp.path);
     return m;
   }
-  size_t i = 0;
-  while (i <= spec.size()) {
-    size_t comma = spec.find(',', i);
-    if (comma == std::string_view::npos) comma = spec.size();
-    std::string_view item = spec.substr(i, comma - i);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    i = comma + 1;
-    if (item.empty()) {
-      if (comma == spec.size()) break;
-      usage_error("--format json: empty item in '{}'", spec);
-    }
+  // One trailing comma is allowed (`json:nginx,`), as before; an empty item elsewhere is refused.
+  std::string_view items = spec;
+  while (!items.empty() && items.back() == ' ') items.remove_suffix(1);
+  if (!items.empty() && items.back() == ',') items.remove_suffix(1);
+  for_each_list_item(items, ',', [&](std::string_view item) {
+    if (item.empty()) usage_error("--format json: empty item in '{}'", spec);
     size_t eq = item.find('=');
     if (eq == std::string_view::npos) {
       const Preset* found = nullptr;
@@ -407,8 +381,7 @@ Mapping compile_mapping(std::string_view spec) {
       if (!found)
         usage_error("--format json: unknown mapping '{}' (expected nginx, caddy, traefik, ecs or FIELD=PATH)", item);
       m.add_preset(*found);
-      any_preset = true;
-      continue;
+      return;
     }
     std::string_view name = item.substr(0, eq), path = item.substr(eq + 1);
     const SlotName* slot = nullptr;
@@ -421,8 +394,7 @@ Mapping compile_mapping(std::string_view spec) {
     // with both keys uses the user's).
     auto& v = m.paths[static_cast<size_t>(slot->slot)];
     v.insert(v.begin(), std::string(path));
-  }
-  (void)any_preset;
+  });
   return m;
 }
 
@@ -466,6 +438,12 @@ std::string_view strip_quotes(std::string_view s) noexcept {
 
 }  // namespace
 
+void copy_for_simdjson(std::vector<char>& buffer, std::string_view text) {
+  if (buffer.size() < text.size() + simdjson::SIMDJSON_PADDING) buffer.resize(text.size() + simdjson::SIMDJSON_PADDING);
+  if (!text.empty()) std::memcpy(buffer.data(), text.data(), text.size());
+  std::memset(buffer.data() + text.size(), 0, simdjson::SIMDJSON_PADDING);
+}
+
 std::unique_ptr<Parser> make_json_parser(std::string_view spec) {
   spec = strip_quotes(spec);
   Node root = build_tree(compile_mapping(spec));
@@ -496,9 +474,7 @@ ParseError DockerLineReader::read(std::string_view line, PrefixParts& out) {
   size_t last = line.find_last_not_of(" \t\r");
   if (line[last] != '}') return ParseError::kBadJson;
   auto& buffer = impl_->buffer;
-  if (buffer.size() < line.size() + simdjson::SIMDJSON_PADDING) buffer.resize(line.size() + simdjson::SIMDJSON_PADDING);
-  std::memcpy(buffer.data(), line.data(), line.size());
-  std::memset(buffer.data() + line.size(), 0, simdjson::SIMDJSON_PADDING);
+  copy_for_simdjson(buffer, line);
   od::document doc;
   if (impl_->parser.iterate(buffer.data(), line.size(), buffer.size()).get(doc)) return ParseError::kBadJson;
   od::object obj;

@@ -215,11 +215,6 @@ bool read_strftime(std::string_view line, size_t& pos, std::string_view format, 
   return true;
 }
 
-bool parse_int(std::string_view v, int64_t& out) noexcept {
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-  return ec == std::errc() && p == v.data() + v.size() && !v.empty();
-}
-
 bool self_delimiting(Field f) noexcept { return f == Field::kTimeStrftime; }
 
 class LogFormatParser final : public Parser {
@@ -295,7 +290,7 @@ class LogFormatParser final : public Parser {
       case Field::kTimeEpochUs: {
         if (v == "-") break;
         int64_t n;
-        if (!parse_int(v, n) || n < 0 || n > 253402300799'000'000) return ParseError::kBadTime;
+        if (!parse_integer(v, n) || n < 0 || n > 253402300799'000'000) return ParseError::kBadTime;
         int64_t scale = f == Field::kTimeEpochS ? 1'000'000 : f == Field::kTimeEpochMs ? 1000 : 1;
         if (n > 253402300799'000'000 / scale) return ParseError::kBadTime;
         r.time_us = n * scale;
@@ -308,7 +303,7 @@ class LogFormatParser final : public Parser {
       case Field::kTimeFracUs: {
         int64_t n;
         if (v == "-") break;
-        if (!parse_int(v, n) || n < 0 || n >= (f == Field::kTimeFracMs ? 1000 : 1'000'000)) return ParseError::kBadTime;
+        if (!parse_integer(v, n) || n < 0 || n >= (f == Field::kTimeFracMs ? 1000 : 1'000'000)) return ParseError::kBadTime;
         frac_us_ = f == Field::kTimeFracMs ? n * 1000 : n;
         break;
       }
@@ -334,13 +329,10 @@ class LogFormatParser final : public Parser {
       case Field::kDurationMs:
       case Field::kDurationS: {
         if (v == "-") break;
-        double d = 0;
-        auto res = std::from_chars(v.data(), v.data() + v.size(), d);
-        if (res.ec != std::errc() || res.ptr != v.data() + v.size()) return ParseError::kBadField;
-        double scale = f == Field::kDurationUs ? 1 : f == Field::kDurationMs ? 1e3 : 1e6;
-        double us = d * scale;
-        if (!duration_in_range(us)) return ParseError::kBadField;  // "nan", "1e300": no UB cast
-        if (f == duration_field_) r.duration_us = static_cast<int64_t>(us);
+        int64_t us;
+        if (!parse_duration_value(v, f == Field::kDurationUs ? 1 : f == Field::kDurationMs ? 1e3 : 1e6, us))
+          return ParseError::kBadField;
+        if (f == duration_field_) r.duration_us = us;
         break;
       }
       case Field::kVhost: r.host = dash_to_empty(v); break;

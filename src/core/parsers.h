@@ -31,6 +31,18 @@ inline std::string_view dash_to_empty(std::string_view v) noexcept {
   return v == "-" ? std::string_view{} : v;
 }
 
+/// Parses a duration logged as a decimal number of units of `unit_us` microseconds (1e6 for
+/// seconds, 1e-3 for nanoseconds). With `list_ok`, the first number of a list (`0.1, 0.2`, nginx's
+/// upstream times). False on anything else, `nan` and `1e300` included (checked before the cast).
+bool parse_duration_value(std::string_view v, double unit_us, int64_t& out_us, bool list_ok = false) noexcept;
+
+/// Parses a whole signed decimal integer. False on anything else.
+bool parse_integer(std::string_view v, int64_t& out) noexcept;
+
+/// Copies `text` into `buffer` followed by the zeroed padding simdjson reads past the end of a
+/// document (jsonlog.cc); the copy stays valid until the next call with the same buffer.
+void copy_for_simdjson(std::vector<char>& buffer, std::string_view text);
+
 /// Parses a 3-digit status or `-` (0). False on anything else.
 bool parse_status(std::string_view v, int& out) noexcept;
 /// Parses a byte count or `-` (-1). False on anything else.

@@ -103,6 +103,9 @@ TEST_CASE("json: user mappings, alone or over a preset; every known mapping with
   CHECK_THROWS_AS(make_parser("json:apache"), Error);
   CHECK_THROWS_AS(make_parser("json:colour=c"), Error);
   CHECK_THROWS_AS(make_parser("json:ip=a..b"), Error);
+  CHECK_NOTHROW(make_parser("json:nginx, ip=x ,"));  // spaces and one trailing comma
+  CHECK_THROWS_AS(make_parser("json:nginx,,ip=x"), Error);
+  CHECK_THROWS_AS(make_parser("json:,"), Error);
 }
 
 TEST_CASE("json: epochs in seconds, milliseconds, microseconds and nanoseconds") {
