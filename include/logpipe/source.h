@@ -180,6 +180,15 @@ class LineSource {
     (void)position;
     return true;
   }
+  /// Restarts (stream --state): the last position committed (commit() or commit(position)), or
+  /// empty; resume_at() gives a source that has read nothing yet a position saved by an earlier
+  /// run, and returns false when it cannot continue there (then it reads from its start).
+  /// A followed file's position is {device, inode, byte offset, line number} of its next line.
+  virtual Position committed() const { return {}; }
+  virtual bool resume_at(const Position& position) {
+    (void)position;
+    return false;
+  }
   /// A plain byte stream (a file, stdin) may give up the rest of its bytes to a reader of whole
   /// blocks (anonymize's fast path): returns its byte source and sets `unread` to what it has read
   /// but not returned as lines, or returns null when it is not such a stream. The line source is
@@ -236,6 +245,8 @@ class StopDrainingSource final : public LineSource {
   void commit() override { source_.commit(); }
   Position position() const override { return source_.position(); }
   bool commit(const Position& position) override { return source_.commit(position); }
+  Position committed() const override { return source_.committed(); }
+  bool resume_at(const Position& position) override { return source_.resume_at(position); }
   void finish() override { source_.finish(); }
   /// True once the stop flag was seen (the input ended because of it).
   bool stopped() const noexcept { return phase_ != Phase::kRunning; }

@@ -95,6 +95,34 @@ class FileLineSource final : public LineSource {
   }
   const std::string& name() const noexcept override { return path_; }
   uint64_t line_number() const noexcept override { return line_number_; }
+
+  // A followed file has a position (stream --state): the start of its next line. Lines are
+  // committed in memory here; the caller saves committed() and gives it back to resume_at().
+  Position position() const override {
+    if (!follow_ || decoder_ || pending_rotation_) return {};
+    const off_t next_line = offset_ - static_cast<off_t>(end_ - begin_);
+    return {static_cast<int64_t>(dev_), static_cast<int64_t>(ino_), static_cast<int64_t>(next_line),
+            static_cast<int64_t>(line_number_)};
+  }
+  void commit() override { committed_ = position(); }
+  bool commit(const Position& p) override {
+    committed_ = p;
+    return true;
+  }
+  Position committed() const override { return committed_; }
+  bool resume_at(const Position& p) override {
+    if (!follow_ || sniffed_ || p.size() != 4 || p[2] < 0) return false;
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0 || static_cast<int64_t>(st.st_dev) != p[0] || static_cast<int64_t>(st.st_ino) != p[1] ||
+        st.st_size < p[2])
+      return false;  // another file has the name (rotated), or it was truncated: from its start
+    if (::lseek(fd_, static_cast<off_t>(p[2]), SEEK_SET) < 0) return false;
+    offset_ = static_cast<off_t>(p[2]);
+    line_number_ = static_cast<uint64_t>(p[3]);
+    sniffed_ = true;  // followed files are never compressed
+    committed_ = p;
+    return true;
+  }
   bool truncated() const noexcept override { return truncated_; }
   LineSize line_size() const noexcept override { return size_; }
 
@@ -232,6 +260,7 @@ class FileLineSource final : public LineSource {
   size_t first_chunk_ = kChunk;
   size_t begin_ = 0, end_ = 0, scan_ = 0;
   uint64_t line_number_ = 0;
+  Position committed_;
 };
 
 }  // namespace
