@@ -199,7 +199,8 @@ constexpr std::string_view kServiceStateMagic = "logpipe-stream-state 1\n";
 std::string StreamService::save_state() const {
   const EngineConfig& c = engine_.config();
   std::string out(kServiceStateMagic);
-  fmt::format_to(std::back_inserter(out), "window {} {} {}\n", c.window_us, c.hop_us, engine_.next_window());
+  fmt::format_to(std::back_inserter(out), "window {} {} {}\n", c.window_us, c.hop_us ? c.hop_us : c.window_us,
+                 engine_.next_window());
   out += alerts_.save_state();
   return out;
 }
@@ -215,10 +216,11 @@ void StreamService::restore_state(std::string_view text) {
       std::sscanf(line.c_str(), "window %" SCNd64 " %" SCNd64 " %" SCNd64 "%c", &window, &hop, &next, &tail) != 3)
     runtime_error("stream state: the window line is malformed");
   const EngineConfig& c = engine_.config();
-  if (window != c.window_us || hop != c.hop_us)
+  const int64_t our_hop = c.hop_us ? c.hop_us : c.window_us;
+  if (window != c.window_us || hop != our_hop)
     runtime_error("the state was saved with {} s windows every {} s, this run has {} s every {} s: use the same "
                   "--window and --hop, or another state file",
-                  window / 1'000'000, hop / 1'000'000, c.window_us / 1'000'000, c.hop_us / 1'000'000);
+                  window / 1'000'000, hop / 1'000'000, c.window_us / 1'000'000, our_hop / 1'000'000);
   alerts_.restore_state(text.substr(eol + 1));
   engine_.resume(next);
 }
