@@ -458,10 +458,11 @@ void RecordPump::run_lines(std::span<const std::unique_ptr<PumpInput>> inputs, L
             std::string_view unread;
             ByteSource* rest = observer ? nullptr : lines.hand_over(unread);
             if (!rest) return false;
+            const std::string name = lines.name();
+            const uint64_t line_number = lines.line_number();
             announce();
             sink.on_input_end();  // the lines handed out so far go first
-            return sink.read_rest(*rest, unread, lines.name(), lines.line_number(), input.max_line_bytes(),
-                                  options_.stop, stats_);
+            return sink.read_rest(*rest, unread, name, line_number, input.max_line_bytes(), options_.stop, stats_);
           });
     } catch (const Error& e) {
       // An input that failed: what it gave is still written out. A data error (--strict) stops

@@ -39,6 +39,13 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)' "$@"
   [ "$mb" -lt 200 ] || { echo "FAIL: stream of 3,000 small files peaked at $mb MB"; exit 1; }
 )
 python3 -c 'import json; r = json.load(open("r.json")); assert (r["requests"], r["malformed"]) == (6000, 0), r'
+if [ -n "${LOGPIPE_SANITIZE:-}" ]; then
+  # Out of descriptors, UBSan cannot read /proc/self/maps and reports every virtual call of fmt
+  # as a bad vptr ("memory cannot be printed"): the limit case is checked by the normal build.
+  echo "note: the 256-descriptor case is skipped under the sanitizers (they need descriptors of their own)"
+  echo ok
+  exit 0
+fi
 (
   ulimit -n 256  # soft and hard: nothing to raise
   status=0

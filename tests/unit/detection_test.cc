@@ -80,7 +80,8 @@ void noisy_minutes(WindowObserver& observer, int first, int count, double p, uin
         r.time_us = kT0 + minute * 60 * kS + (u * n + i) * (59 * kS / (urls * n));
         r.status = i < e ? 503 : 200;
         r.url = url;
-        r.ip = "10.0.0." + std::to_string(i % 7);
+        const std::string ip = "10.0.0." + std::to_string(i % 7);  // Record holds views
+        r.ip = ip;
         r.duration_us = 20'000 + (i * 7919) % 30'000;
         engine.add(r);
       }
