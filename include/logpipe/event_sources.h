@@ -31,6 +31,10 @@ class EventSources {
   void on_tick(PumpInput& input, int64_t now_us);
   /// The input ended: its sources no longer hold event time.
   void on_input_end();
+  /// Every assigned partition has handed out what it holds (as of the last tick; true for an
+  /// unpartitioned input). Only then may a quiet spell move event time on (StreamService): a
+  /// pause between the fetches of a backlog is not a quiet stream.
+  bool caught_up() const noexcept { return caught_up_; }
 
  private:
   struct Partition {
@@ -42,12 +46,15 @@ class EventSources {
   Partition& partition(uint32_t p, int64_t now_us);
 
   WindowEngine& engine_;
+  PumpInput* input_ = nullptr;  // the input being read (its partition assignment)
+  bool maybe_partitioned_ = false;  // a Kafka input: its records may carry partitions
   int64_t idle_timeout_us_;
   bool first_input_ = true;
   bool partitioned_ = false;
   SourceId whole_ = 0;  // the source of an unpartitioned input
   std::unordered_map<uint32_t, Partition> partitions_;
   int64_t last_tick_us_ = 0;
+  bool caught_up_ = true;
 };
 
 }  // namespace logpipe

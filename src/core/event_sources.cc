@@ -2,12 +2,15 @@
 
 namespace logpipe {
 
-void EventSources::on_input(PumpInput&) {
+void EventSources::on_input(PumpInput& input) {
+  input_ = &input;
+  maybe_partitioned_ = input.name().starts_with("kafka://");
   // The engine's source 0 serves the first input; later inputs get their own (the previous one
   // was removed at its end, so a finished file does not hold the next one back).
   whole_ = first_input_ ? 0 : engine_.add_source();
   first_input_ = false;
   partitioned_ = false;
+  caught_up_ = true;
   partitions_.clear();
 }
 
@@ -17,6 +20,16 @@ EventSources::Partition& EventSources::partition(uint32_t p, int64_t now_us) {
   if (!partitioned_) {  // the input turns out to be partitioned: its whole source goes away
     partitioned_ = true;
     engine_.remove_source(whole_);
+    // Every partition assigned now holds event time from the start, not only those a tick saw:
+    // after a restart from committed offsets the first fetch answers come before any tick, and
+    // the first partition read would run ahead of the others (their records late).
+    if (input_)
+      for (const auto& st : input_->lines().partitions())
+        if (st.partition != p && !partitions_.count(st.partition)) {
+          Partition other{engine_.add_source()};
+          other.quiet_since_us = now_us;
+          partitions_.emplace(st.partition, other);
+        }
   }
   Partition part{engine_.add_source()};
   part.quiet_since_us = now_us;
@@ -24,7 +37,13 @@ EventSources::Partition& EventSources::partition(uint32_t p, int64_t now_us) {
 }
 
 SourceId EventSources::source_of(const LineOrigin& origin) {
-  if (!partitioned_) return whole_;
+  if (!partitioned_) {
+    // A Kafka input's first records may come before any tick saw its assignment (a restart from
+    // committed offsets fetches at once): register the assignment now, or every record would go
+    // to one source and the first partition read would run ahead of the others.
+    if (!maybe_partitioned_ || !input_ || input_->lines().partitions().empty()) return whole_;
+    partition(origin.partition, last_tick_us_);
+  }
   auto it = partitions_.find(origin.partition);
   Partition& part = it != partitions_.end() ? it->second : partition(origin.partition, last_tick_us_);
   ++part.records;
@@ -34,6 +53,8 @@ SourceId EventSources::source_of(const LineOrigin& origin) {
 void EventSources::on_tick(PumpInput& input, int64_t now_us) {
   last_tick_us_ = now_us;
   std::vector<LineSource::PartitionState> states = input.lines().partitions();
+  caught_up_ = true;
+  for (const auto& st : states) caught_up_ = caught_up_ && st.caught_up;
   if (states.empty() && !partitioned_) return;
   std::unordered_map<uint32_t, bool> assigned;
   for (const auto& st : states) {

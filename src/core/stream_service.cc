@@ -77,7 +77,9 @@ bool StreamService::on_tick(PumpInput& input, bool quiet) {
     const int64_t quiet_us = now - last_data_us_;
     // Event time follows the wall clock while nothing arrives, so a window still closes (and an
     // episode still resolves) when the traffic stops.
-    if (time_at_last_data_ != kNoTime) engine_.advance_to(time_at_last_data_ + quiet_us);
+    // Not while a partition still holds records: a pause between the fetches of a backlog
+    // (another broker's answer pending) is not a quiet stream, and would close its windows early.
+    if (time_at_last_data_ != kNoTime && sources_.caught_up()) engine_.advance_to(time_at_last_data_ + quiet_us);
     // Network sources apply --idle-exit themselves (Kafka counts from its partition assignment,
     // which takes seconds); files and pipes here.
     if (config_.idle_exit_us && !input.network() && quiet_us >= config_.idle_exit_us) return false;
