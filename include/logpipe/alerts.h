@@ -62,7 +62,7 @@ class AlertSink {
   virtual const std::string& name() const noexcept = 0;
 };
 
-/// The JSON-lines sink over any byte sink (stdout, a file, tcp://, tls://): one SPEC.md line per
+/// The JSON-lines sink over any byte sink (stdout, a file, tcp://, tls://): one docs/reference.md line per
 /// alert, flushed per window (an alert is only useful now).
 class JsonLinesAlertSink final : public AlertSink {
  public:
@@ -78,7 +78,7 @@ class JsonLinesAlertSink final : public AlertSink {
   std::string text_;
 };
 
-/// Appends the SPEC.md JSON line for an alert (with its newline). Numbers are written in the
+/// Appends the docs/reference.md JSON line for an alert (with its newline). Numbers are written in the
 /// shortest form that reads back to the same double (`0.43333333333333335`, `2`).
 void append_alert_json(std::string& out, const Alert& alert);
 

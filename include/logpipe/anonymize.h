@@ -1,4 +1,4 @@
-// Pseudonymisation of logs so that they can be shared (SPEC.md "anonymize").
+// Pseudonymisation of logs so that they can be shared (docs/reference.md "anonymize").
 //
 // edx (JSON lines): chosen string values are replaced by hex(HMAC-SHA256(key, value)) and PII
 // members are removed; every other byte of the line is kept. Access logs: the %u user, the

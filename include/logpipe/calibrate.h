@@ -1,4 +1,4 @@
-// Threshold calibration (SPEC.md "calibrate"): a WindowObserver on the one metrics engine that
+// Threshold calibration (docs/reference.md "calibrate"): a WindowObserver on the one metrics engine that
 // keeps one value per window and metric, and the rule that turns those values into thresholds.
 //
 // The promise checked by replay: `stream --config` over the same history fires a metric in at

@@ -1,4 +1,4 @@
-// The configuration file that `calibrate` writes and `stream --config` reads (SPEC.md "stream"):
+// The configuration file that `calibrate` writes and `stream --config` reads (docs/reference.md "stream"):
 //
 //   [window]
 //   size_s = 60            # also hop_s, lateness_s, max_keys

@@ -1,4 +1,4 @@
-// Setup errors: one exception type, caught in main and mapped to the exit codes of SPEC.md.
+// Setup errors: one exception type, caught in main and mapped to the exit codes of docs/reference.md.
 #pragma once
 
 #include <fmt/format.h>
@@ -8,7 +8,7 @@
 
 namespace logpipe {
 
-/// Exit codes of SPEC.md.
+/// Exit codes of docs/reference.md.
 enum ExitCode : int {
   kExitOk = 0,
   kExitRuntime = 1,  ///< I/O, network, broker

@@ -1,5 +1,5 @@
 // Log formats: a line goes in, a Record comes out. Parsers never throw on data; they return
-// a ParseError that the caller counts (SPEC.md "Bad input never crashes and never vanishes").
+// a ParseError that the caller counts (docs/reference.md "Bad input never crashes and never vanishes").
 #pragma once
 
 #include "logpipe/record.h"

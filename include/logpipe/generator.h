@@ -11,7 +11,7 @@
 
 namespace logpipe {
 
-/// The output formats of `generate` (SPEC.md "generate").
+/// The output formats of `generate` (docs/reference.md "generate").
 /// kApplog: application-log lines (`date time level request_id session user action method url
 /// referer`, level ERROR for failed requests) that `--format fields:...` reads back.
 enum class GenerateFormat : uint8_t { kCombined, kCommon, kClickstream, kEdx, kApplog };

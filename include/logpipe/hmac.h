@@ -1,4 +1,4 @@
-// HMAC-SHA256 for pseudonymisation (SPEC.md "anonymize"). OpenSSL stays in src/core/hmac.cc.
+// HMAC-SHA256 for pseudonymisation (docs/reference.md "anonymize"). OpenSSL stays in src/core/hmac.cc.
 #pragma once
 
 #include <array>

@@ -1,4 +1,4 @@
-// The windowed-metrics engine shared by `stream`, `calibrate` and `analyze` (SPEC.md "stream").
+// The windowed-metrics engine shared by `stream`, `calibrate` and `analyze` (docs/reference.md "stream").
 //
 // Records go in (add), event-time windows come out (WindowObserver::on_window). The engine
 // counts per *pane* (a slice of gcd(window, hop) seconds): a record touches one pane whatever the
@@ -37,7 +37,7 @@ enum class MetricKind : uint8_t {
 
 /// One row of the metric table.
 struct MetricDef {
-  std::string_view name;   ///< contract name (SPEC.md), also the TOML table and Prometheus label
+  std::string_view name;   ///< contract name (docs/reference.md), also the TOML table and Prometheus label
   Dimension dimension;     ///< global or the key it is computed per
   MetricKind kind;         ///< numerator / denominator
   bool needs_status;       ///< only records with an HTTP status feed it

@@ -13,7 +13,7 @@ namespace logpipe {
 /// Marks an absent time.
 inline constexpr int64_t kNoTime = std::numeric_limits<int64_t>::min();
 
-/// One log record (SPEC.md "Records and formats"). Absent text fields are empty; `-` in access
+/// One log record (docs/reference.md "Records and formats"). Absent text fields are empty; `-` in access
 /// logs means absent for ident, user, referer, agent and is stored as empty.
 struct Record {
   int64_t time_us = kNoTime;  ///< UTC microseconds since the Unix epoch, or kNoTime.

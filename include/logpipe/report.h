@@ -1,4 +1,4 @@
-// Batch aggregation for `analyze` (SPEC.md "analyze"): totals, status breakdown, per-key counters
+// Batch aggregation for `analyze` (docs/reference.md "analyze"): totals, status breakdown, per-key counters
 // (urls, ips, users, referers, agents, methods, edx events and courses) keyed by interned strings,
 // a per-minute time series, sessions with click paths, and active users per day.
 //
@@ -323,7 +323,7 @@ std::string zoned_time_text(int64_t us, const TimeZone& zone);
 /// Sorts and trims a finished report. Throws Error (usage) on a bad `by`.
 ReportSummary summarize(const Report& report, const SummaryOptions& options);
 
-/// The report as one JSON object: the SPEC.md contract keys first, then the extras (docs/analyze.md).
+/// The report as one JSON object: the docs/reference.md contract keys first, then the extras (docs/analyze.md).
 std::string write_json(const ReportSummary& s);
 /// Aligned terminal tables; ANSI colour when `color`.
 std::string write_text(const ReportSummary& s, bool color);

@@ -1,4 +1,4 @@
-// The JSON report: the SPEC.md contract keys first (requests, errors, malformed, bytes,
+// The JSON report: the docs/reference.md contract keys first (requests, errors, malformed, bytes,
 // unique_ips, unique_users, status, urls, ips, users, timeseries, sessions), then the extras
 // documented in docs/analyze.md. Compact, one object, newline-terminated.
 #include "logpipe/report.h"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# analyze reads any input endpoint (SPEC.md "Endpoints"): the golden log served once over
+# analyze reads any input endpoint (docs/reference.md, "Endpoints"): the golden log served once over
 # tcp://127.0.0.1 gives the same JSON report as the file; the malformed line is named by endpoint.
 set -euo pipefail
 dir="$SRC/tests/cli/analyze_golden"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent recomputation of logpipe's window metrics (SPEC.md "stream" table) over an access
+"""Independent recomputation of logpipe's window metrics (docs/reference.md "stream" table) over an access
 log, to check a thresholds file written by `logpipe calibrate`:
 
   calibrate_recompute.py LOG THRESHOLDS.toml [--alerts ALERTS.jsonl] [--min-firing METRIC ...]

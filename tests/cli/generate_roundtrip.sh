@@ -33,7 +33,7 @@ check combined combined --with-duration
 check combined 'logformat:%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i" %D' --with-duration
 # auto detection picks the right format too
 "$LOGPIPE" analyze --report json "$tmp/edx.log" | python3 -c 'import json,sys; r=json.load(sys.stdin); assert r["requests"]==100000 and r["malformed"]==0'
-# edx: valid JSON on every line, with the fields of SPEC.md; server events carry `event` as a
+# edx: valid JSON on every line, with the fields of docs/reference.md; server events carry `event` as a
 # JSON string, browser events as an object.
 python3 - "$tmp/edx.log" <<'PY'
 import json, sys

@@ -41,7 +41,7 @@ struct Harness {
 
 }  // namespace
 
-TEST_CASE("alerts: the JSON line has the SPEC.md keys in order") {
+TEST_CASE("alerts: the JSON line has the docs/reference.md keys in order") {
   Alert a;
   a.firing = true;
   a.metric = kUrlErrorRate;

@@ -1,4 +1,4 @@
-// The thresholds file: the SPEC.md example, errors that name the key, and the writer's round trip.
+// The thresholds file: the docs/reference.md example, errors that name the key, and the writer's round trip.
 #include "logpipe/config.h"
 #include "logpipe/error.h"
 
@@ -10,7 +10,7 @@
 
 using namespace logpipe;
 
-TEST_CASE("config: the SPEC.md example sets the window and one metric") {
+TEST_CASE("config: the docs/reference.md example sets the window and one metric") {
   ThresholdConfig c = parse_threshold_config(
       "[window]\nsize_s = 60\n[metrics.url_error_rate]\nthreshold = 0.3\nmin_requests = 20\n", "t.toml");
   REQUIRE(c.window_us);

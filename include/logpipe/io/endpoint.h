@@ -1,4 +1,4 @@
-// One syntax for every input and output (SPEC.md "Endpoints"):
+// One syntax for every input and output (docs/reference.md, "Endpoints"):
 //   `-`, a path, tcp://HOST:PORT, tls://HOST:PORT, udp://HOST:PORT (input),
 //   kafka://BROKER[,BROKER...]/TOPIC, alertmanager://HOST:PORT (alerts output).
 // Inputs are line sources (a socket server has many clients; a Kafka message is a line); outputs
