@@ -255,10 +255,11 @@ ThresholdConfig parse_threshold_config(std::string_view text, std::string_view n
         usage_error("{}: unknown metric [metrics.{}] (known: {})", where(name, node), metric_name.str(), known_metrics());
       const toml::table* t = node.as_table();
       if (!t) usage_error("{}: [metrics.{}] must be a table", where(name, node), metric_name.str());
+      const std::string_view metric_text = metric_name.str();  // lambdas cannot capture bindings (clang 14)
       auto number = [&](const toml::node& value, std::string_view key, double lo) {
         std::optional<double> v = value.value<double>();
         if (!v || !std::isfinite(*v) || *v < lo)
-          usage_error("{}: [metrics.{}] {} must be a number of at least {}", where(name, value), metric_name.str(), key, lo);
+          usage_error("{}: [metrics.{}] {} must be a number of at least {}", where(name, value), metric_text, key, lo);
         return *v;
       };
       CusumRule cusum;
