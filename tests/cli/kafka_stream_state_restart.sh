@@ -9,6 +9,7 @@ set -euo pipefail
 command -v kcat >/dev/null || { echo "SKIP: kcat absent"; exit 77; }
 . "$SRC/tests/cli/lib/scratch.sh"
 . "$SRC/tests/cli/lib/kafka_mock.sh"
+. "$SRC/tests/cli/lib/lines_read.sh"
 kafka_mock_start --brokers 3 http-logs:12
 bin=$(dirname "$LOGPIPE")
 stream_pid=
@@ -50,19 +51,7 @@ total=$(wc -l <"$tmp/all.log")
 
 opts=(--format "$fmt" --config "$conf" --input "kafka://$bs/http-logs" --group restart --state "$tmp/state"
       --kafka-option session.timeout.ms=6000 --kafka-option heartbeat.interval.ms=1000 --commit-interval 200ms)
-wait_lines() {  # wait_lines N: until the run read N lines, then a second for its commit ticks
-  python3 - "$mport" "$1" <<'PY'
-import sys, time, urllib.request
-for _ in range(600):
-    text = urllib.request.urlopen(f'http://127.0.0.1:{sys.argv[1]}/metrics', timeout=5).read().decode()
-    got = [l for l in text.splitlines() if l.startswith('logpipe_lines_total ')]
-    if got and int(got[0].split()[1]) == int(sys.argv[2]):
-        time.sleep(1.5)
-        sys.exit(0)
-    time.sleep(0.1)
-sys.exit(f'stream did not read {sys.argv[2]} lines')
-PY
-}
+wait_lines() { wait_lines_read "$mport" "$1" 1.5; }  # then a second for its commit ticks
 
 # Run 1: the first 3.5 minutes, then up to 4.5 (the burst fires in window 00:03), then SIGTERM.
 "$bin/logpipe-endpoint-cat" "$tmp/a" "kafka://$bs/http-logs"

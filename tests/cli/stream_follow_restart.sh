@@ -12,6 +12,7 @@ tmp=$(mktemp -d)
 pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
+. "$SRC/tests/cli/lib/lines_read.sh"
 python3 "$SRC/tests/cli/stream_traffic.py" "$tmp/t.log"
 conf="$SRC/tests/data/stream_thresholds.toml"
 awk '$4 < "[23/Jun/2025:08:03:30"' "$tmp/t.log" >"$tmp/a"
@@ -28,19 +29,7 @@ start() {  # start ALERTS ERR
   mport=$(sed -n 's|.*metrics on port \([0-9]*\)$|\1|p' "$2")
   [ -n "$mport" ] || { cat "$2"; exit 1; }
 }
-wait_lines() {  # wait_lines N: until this run has read N lines, then two quiet ticks more
-  python3 - "$mport" "$1" <<'PY'
-import sys, time, urllib.request
-for _ in range(300):
-    text = urllib.request.urlopen(f'http://127.0.0.1:{sys.argv[1]}/metrics', timeout=5).read().decode()
-    got = [l for l in text.splitlines() if l.startswith('logpipe_lines_total ')]
-    if got and int(got[0].split()[1]) == int(sys.argv[2]):
-        time.sleep(0.6)
-        sys.exit(0)
-    time.sleep(0.1)
-sys.exit(f'stream did not read {sys.argv[2]} lines')
-PY
-}
+wait_lines() { wait_lines_read "$mport" "$1"; }
 stop() {
   kill -TERM "$pid"
   local status=0
