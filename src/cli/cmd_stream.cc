@@ -186,62 +186,6 @@ Setup resolve(const StreamOptions& o, const ThresholdConfig& file) {
   return s;
 }
 
-// The state file (--state) starts with the committed position of every input that has one (a
-// followed file: where its next uncounted line starts), one line each, then a blank line, then
-// the service's state (StreamService::save_state).
-constexpr std::string_view kInputsMagic = "logpipe-stream-inputs 1\n";
-
-std::string save_input_positions(const std::vector<std::unique_ptr<PumpInput>>& inputs) {
-  std::string out(kInputsMagic);
-  for (const auto& in : inputs) {
-    const LineSource::Position p = in->lines().committed();
-    if (p.empty() || in->network()) continue;  // Kafka keeps its own offsets
-    fmt::format_to(std::back_inserter(out), "input {}:{}", in->name().size(), in->name());
-    for (int64_t v : p) fmt::format_to(std::back_inserter(out), " {}", v);
-    out += '\n';
-  }
-  out += '\n';
-  return out;
-}
-
-// Gives each input the position saved for it (matched by name) and returns the rest of the text.
-std::string_view restore_input_positions(std::string_view text, const std::vector<std::unique_ptr<PumpInput>>& inputs,
-                                         bool verbose) {
-  if (!text.starts_with(kInputsMagic)) runtime_error("not a logpipe stream state (or another version)");
-  text.remove_prefix(kInputsMagic.size());
-  for (;;) {
-    const size_t eol = text.find('\n');
-    if (eol == std::string_view::npos) runtime_error("the input positions are cut short");
-    std::string_view line = text.substr(0, eol);
-    text.remove_prefix(eol + 1);
-    if (line.empty()) return text;
-    size_t colon = line.find(':');
-    size_t len = 0;
-    if (!line.starts_with("input ") || colon == std::string_view::npos ||
-        std::from_chars(line.data() + 6, line.data() + colon, len).ec != std::errc() || line.size() < colon + 1 + len)
-      runtime_error("an input position is malformed");
-    const std::string_view name = line.substr(colon + 1, len);
-    std::string_view numbers = line.substr(colon + 1 + len);
-    LineSource::Position p;
-    while (!numbers.empty()) {
-      int64_t v = 0;
-      auto [end, ec] = std::from_chars(numbers.data() + 1, numbers.data() + numbers.size(), v);
-      if (numbers[0] != ' ' || ec != std::errc()) runtime_error("an input position is malformed");
-      p.push_back(v);
-      numbers.remove_prefix(static_cast<size_t>(end - numbers.data()));
-    }
-    for (const auto& in : inputs) {
-      if (in->name() != name) continue;
-      if (in->lines().resume_at(p)) {
-        if (verbose) fmt::print(stderr, "logpipe: stream: {}: continuing at line {}\n", name, p.size() > 3 ? p[3] + 1 : 0);
-      } else {
-        fmt::print(stderr, "logpipe: stream: {}: not the file the state names (rotated or truncated since): reading it "
-                           "from its start\n", name);
-      }
-    }
-  }
-}
-
 int run_stream(StreamOptions o) {
   ThresholdConfig config;
   if (!o.config.empty()) {

@@ -34,4 +34,14 @@ std::vector<std::unique_ptr<PumpInput>> open_pump_inputs(const std::vector<std::
                                                          const EndpointOptions& options, FileReading files,
                                                          bool verbose);
 
+/// stream --state: the committed position of every input that has one (a followed file: where its
+/// next uncounted line starts; Kafka keeps its own offsets), as the first part of the state file,
+/// ending with a blank line.
+std::string save_input_positions(const std::vector<std::unique_ptr<PumpInput>>& inputs);
+/// Gives each input the position saved for it (matched by name; one that cannot continue there,
+/// rotated or truncated, is said on stderr and read from its start) and returns the rest of the
+/// text. Throws Error on a malformed part.
+std::string_view restore_input_positions(std::string_view text, const std::vector<std::unique_ptr<PumpInput>>& inputs,
+                                         bool verbose);
+
 }  // namespace logpipe
