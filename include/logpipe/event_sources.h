@@ -44,6 +44,7 @@ class EventSources {
     int64_t quiet_since_us = 0;
   };
   Partition& partition(uint32_t p, int64_t now_us);
+  Partition& add_partition(uint32_t p, int64_t now_us);  // registered once, holding event time
 
   WindowEngine& engine_;
   PumpInput* input_ = nullptr;  // the input being read (its partition assignment)

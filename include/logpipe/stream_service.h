@@ -126,6 +126,7 @@ class StreamService final : public RecordSink, public PumpObserver {
   void emit(const std::vector<Alert>& alerts);
   void periodic(int64_t now_us);
   void checkpoint(LineSource& source, int64_t now_us);
+  void take_committable();
   bool windows_closed_through(int64_t time_us) const;
   uint64_t lines() const noexcept;
   uint64_t malformed() const noexcept;

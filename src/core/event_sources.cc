@@ -25,15 +25,18 @@ EventSources::Partition& EventSources::partition(uint32_t p, int64_t now_us) {
     // the first partition read would run ahead of the others (their records late).
     if (input_)
       for (const auto& st : input_->lines().partitions())
-        if (st.partition != p && !partitions_.count(st.partition)) {
-          Partition other{engine_.add_source()};
-          other.quiet_since_us = now_us;
-          partitions_.emplace(st.partition, other);
-        }
+        if (st.partition != p) add_partition(st.partition, now_us);
   }
-  Partition part{engine_.add_source()};
-  part.quiet_since_us = now_us;
-  return partitions_.emplace(p, part).first->second;
+  return add_partition(p, now_us);
+}
+
+EventSources::Partition& EventSources::add_partition(uint32_t p, int64_t now_us) {
+  auto [it, added] = partitions_.try_emplace(p, Partition{});
+  if (added) {
+    it->second.source = engine_.add_source();
+    it->second.quiet_since_us = now_us;
+  }
+  return it->second;
 }
 
 SourceId EventSources::source_of(const LineOrigin& origin) {
@@ -42,7 +45,6 @@ SourceId EventSources::source_of(const LineOrigin& origin) {
     // committed offsets fetches at once): register the assignment now, or every record would go
     // to one source and the first partition read would run ahead of the others.
     if (!maybe_partitioned_ || !input_ || input_->lines().partitions().empty()) return whole_;
-    partition(origin.partition, last_tick_us_);
   }
   auto it = partitions_.find(origin.partition);
   Partition& part = it != partitions_.end() ? it->second : partition(origin.partition, last_tick_us_);

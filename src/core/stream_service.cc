@@ -138,10 +138,7 @@ void StreamService::checkpoint(LineSource& source, int64_t now) {
   } else if (checkpoints_.empty() || checkpoints_.back().position != p) {
     checkpoints_.push_back({std::move(p), newest});
   }
-  while (!checkpoints_.empty() && windows_closed_through(checkpoints_.front().newest_time_us)) {
-    closed_ = std::move(checkpoints_.front().position);
-    checkpoints_.pop_front();
-  }
+  take_committable();
   if (!closed_) return;
   // Not yet (alertmanager:// still retrying), or never in this run (its full queue dropped alerts:
   // committing would lose them for good; a restart re-reads and re-sends them).
@@ -155,33 +152,32 @@ void StreamService::checkpoint(LineSource& source, int64_t now) {
   closed_.reset();
 }
 
+// The oldest noted positions whose windows have all closed: the newest of them becomes closed_.
+void StreamService::take_committable() {
+  while (!checkpoints_.empty() && windows_closed_through(checkpoints_.front().newest_time_us)) {
+    closed_ = std::move(checkpoints_.front().position);
+    checkpoints_.pop_front();
+  }
+}
+
 void StreamService::finish(std::span<const std::unique_ptr<PumpInput>> inputs, const RecordPump& pump,
                            bool input_failed, bool keep_open) {
-  if (keep_open) {
-    // Stopped with --state: the open windows go on in the next run. Only what is committable
-    // (every window that can hold a record before the position has closed) is committed.
-    for (AlertSink* sink : sinks_) sink->close();
-    bool delivered = true;
-    for (AlertSink* sink : sinks_) delivered = delivered && sink->all_delivered();
-    while (!checkpoints_.empty() && windows_closed_through(checkpoints_.front().newest_time_us)) {
-      closed_ = std::move(checkpoints_.front().position);
-      checkpoints_.pop_front();
-    }
-    if (!input_failed && delivered && closed_ && checkpoint_source_) checkpoint_source_->commit(*closed_);
-    if (metrics_) metrics_->publish(prometheus_text());
-    return;
-  }
   // Evaluate the open windows and flush their alerts. Only then are Kafka offsets committed:
   // every record read so far has had its window evaluated and its alerts delivered (a run killed
   // before this point re-reads from the last commit). close() waits until the sinks delivered
   // everything (Kafka: acknowledged; alertmanager://: accepted, within its deadline) and throws
-  // otherwise, so nothing is committed past a lost alert.
-  engine_.flush();
+  // otherwise, so nothing is committed past a lost alert. Stopped with --state (keep_open), the
+  // open windows go on in the next run: they are not evaluated, and only what is committable
+  // (every window that can hold a record before the position has closed) is committed.
+  if (!keep_open) engine_.flush();
   for (AlertSink* sink : sinks_) sink->close();
   bool delivered = true;
   for (AlertSink* sink : sinks_) delivered = delivered && sink->all_delivered();
   if (input_failed) {
     // The input failed: nothing is committed, a restart re-reads it.
+  } else if (keep_open) {
+    take_committable();
+    if (delivered && closed_ && checkpoint_source_) checkpoint_source_->commit(*closed_);
   } else if (delivered) {
     for (size_t i = 0; i < inputs.size(); ++i)
       if (pump.read_through(i)) inputs[i]->lines().commit();
