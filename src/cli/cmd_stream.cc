@@ -21,6 +21,7 @@
 #include "logpipe/window_log.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include <cctype>
 #include <cmath>
@@ -222,26 +223,17 @@ int run_stream(StreamOptions o) {
   service.watch(pump, malformed);
   // --state: continue where the previous run stopped (its open episodes, evidence, baselines and
   // the windows it had evaluated). A missing file is a first run.
-  if (!o.state.empty()) {
-    if (std::FILE* f = std::fopen(o.state.c_str(), "rb")) {
-      std::string text;
-      char buf[65536];
-      size_t n;
-      while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
-      const bool read_error = std::ferror(f);
-      std::fclose(f);
-      if (read_error) runtime_error("--state: cannot read '{}'", o.state);
-      try {
-        std::string_view rest = restore_input_positions(text, inputs, o.input.verbose);
-        service.restore_state(rest);
-      } catch (const Error& e) {
-        runtime_error("--state '{}': {}", o.state, e.what());
-      }
-      if (o.input.verbose)
-        fmt::print(stderr, "logpipe: stream: continuing from '{}' ({} firing)\n", o.state, service.alerts().firing());
-    } else if (errno != ENOENT) {
-      system_error(errno, fmt::format("--state: cannot open '{}'", o.state));
+  struct stat state_file {};
+  if (!o.state.empty() && (::stat(o.state.c_str(), &state_file) == 0 || errno != ENOENT)) {
+    const std::string text = read_settings_file(o.state, "--state");  // names the file when it cannot
+    try {
+      std::string_view rest = restore_input_positions(text, inputs, o.input.verbose);
+      service.restore_state(rest);
+    } catch (const Error& e) {
+      runtime_error("--state '{}': {}", o.state, e.what());
     }
+    if (o.input.verbose)
+      fmt::print(stderr, "logpipe: stream: continuing from '{}' ({} firing)\n", o.state, service.alerts().firing());
   }
   // An input that fails mid-read (a compressed file cut short, a dropped connection, a fatal
   // broker error) ends the reading; the windows read so far are still evaluated and their alerts
