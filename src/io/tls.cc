@@ -52,7 +52,8 @@ constexpr auto kConnectTimeout = std::chrono::seconds(10);
 constexpr size_t kInitialBuffer = 64 * 1024;
 constexpr size_t kMaxConnections = 4096;        // established (handshake done) clients
 constexpr size_t kMaxPendingHandshakes = 256;   // all addresses; beyond, the oldest is dropped
-constexpr size_t kMaxPendingPerAddress = 8;     // one address (an IPv6 /64); beyond, refused
+constexpr size_t kMaxHandshakingPerAddress = 8;  // one address (an IPv6 /64): handshakes at once
+constexpr size_t kMaxPendingPerAddress = 64;     // handshaking + waiting their turn; beyond, refused
 constexpr auto kLogInterval = std::chrono::seconds(10);  // refusals by a limit: one line per interval
 
 // TLS 1.2 or newer, no compression, no renegotiation by the peer.
@@ -225,6 +226,7 @@ struct Connection {
   LongLineCutter cutter;  // --max-line-bytes: a longer line leaves in pieces
   std::string address;    // the peer's address (an IPv6 /64) while its handshake is pending
   bool pending = false;   // handshake not finished
+  bool waiting = false;   // pending, its handshake not started (its address has enough going)
   bool evicted = false;   // its pending handshake was dropped to admit a newer one
 };
 
@@ -342,9 +344,11 @@ class TlsLines final : public LineSource {
       }
       std::string peer = peer_name(socket);
       std::string address = address_key(socket);
+      auto slots = by_address_.find(address);
       if (connections_.size() - pending_count_ >= kMaxConnections) {
         log_limited(refused_full_, "refused {}: {} clients already connected", peer, kMaxConnections);
-      } else if (pending_by_address_[address] >= kMaxPendingPerAddress) {
+      } else if (slots != by_address_.end() &&
+                 slots->second.handshaking + slots->second.waiting.size() >= kMaxPendingPerAddress) {
         log_limited(refused_address_, "refused {}: {} TLS handshakes already pending from {}", peer,
                     kMaxPendingPerAddress, address);
       } else {
@@ -354,10 +358,17 @@ class TlsLines final : public LineSource {
         c->address = std::move(address);
         c->pending = true;
         ++pending_count_;
-        ++pending_by_address_[c->address];
         pending_.push_back(c);
         connections_.push_back(c);
-        handshake(c);
+        start_deadline(c);
+        Slots& mine = by_address_[c->address];  // after the eviction, which may erase entries
+        if (mine.handshaking < kMaxHandshakingPerAddress) {
+          ++mine.handshaking;
+          handshake(c);
+        } else {
+          c->waiting = true;  // a burst from one address (a NAT, shippers reconnecting) queues
+          mine.waiting.push_back(c);
+        }
       }
       accept();
     });
@@ -368,7 +379,9 @@ class TlsLines final : public LineSource {
   // reconnecting kept the listener closed to everyone, authenticated peers included) now cost
   // one address at most kMaxPendingPerAddress slots, and all of them together at most
   // kMaxPendingHandshakes, the oldest dropped first (a real client's handshake takes
-  // milliseconds). IPv6 addresses count by /64, what one host usually gets.
+  // milliseconds). One address handshakes kMaxHandshakingPerAddress clients at once; the rest
+  // of its burst waits its turn (20 shippers behind one NAT that connect together used to see 12
+  // of them refused). IPv6 addresses count by /64, what one host usually gets.
   static std::string address_key(const tcp::socket& socket) {
     boost::system::error_code ec;
     tcp::endpoint peer = socket.remote_endpoint(ec);
@@ -382,14 +395,49 @@ class TlsLines final : public LineSource {
     return a.is_v6() ? asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string() : a.to_string();
   }
 
-  // The handshake of c is over (done, failed, timed out or dropped).
+  // The handshake of c is over (done, failed, timed out or dropped), or c was dropped while
+  // waiting for its turn. A handshake slot freed goes to the next waiting client of the address.
   void end_pending(Connection& c) {
     if (!c.pending) return;
     c.pending = false;
     --pending_count_;
-    auto it = pending_by_address_.find(c.address);
-    if (it != pending_by_address_.end() && --it->second == 0) pending_by_address_.erase(it);
+    auto it = by_address_.find(c.address);
+    if (it != by_address_.end()) {
+      Slots& slots = it->second;
+      if (c.waiting) {
+        c.waiting = false;
+        std::erase_if(slots.waiting, [&](const std::weak_ptr<Connection>& w) {
+          auto p = w.lock();
+          return !p || p.get() == &c;
+        });
+      } else {
+        --slots.handshaking;
+        while (slots.handshaking < kMaxHandshakingPerAddress && !slots.waiting.empty()) {
+          std::shared_ptr<Connection> next = slots.waiting.front().lock();
+          slots.waiting.pop_front();
+          if (!next || !next->waiting) continue;
+          next->waiting = false;
+          ++slots.handshaking;
+          handshake(next);
+        }
+      }
+      if (slots.handshaking == 0 && slots.waiting.empty()) by_address_.erase(it);
+    }
     while (!pending_.empty() && (pending_.front().expired() || !pending_.front().lock()->pending)) pending_.pop_front();
+  }
+
+  // A client still waiting for its turn has no operation under way to report its end: this
+  // reports it and forgets it (a handshaking one is reported by its handshake's handler).
+  void drop_waiting(const std::shared_ptr<Connection>& c) {
+    std::string client = c->name.substr(endpoint_.size() + 1);
+    if (c->evicted)
+      log_limited(evicted_, "refused client {}: {} TLS handshakes pending, the oldest dropped", client,
+                  kMaxPendingHandshakes);
+    else
+      log_limited(timed_out_, "refused client {}: no TLS handshake within 10 s", client);
+    end_pending(*c);
+    c->timer.cancel();
+    drop(c);
   }
 
   void evict_oldest_pending() {
@@ -398,6 +446,10 @@ class TlsLines final : public LineSource {
       pending_.pop_front();
       if (!oldest || !oldest->pending) continue;
       oldest->evicted = true;
+      if (oldest->waiting) {
+        drop_waiting(oldest);
+        return;
+      }
       end_pending(*oldest);
       boost::system::error_code ignored;
       oldest->stream.lowest_layer().close(ignored);  // its handshake handler drops it
@@ -451,11 +503,19 @@ class TlsLines final : public LineSource {
     return address + ":" + std::to_string(peer.port());
   }
 
-  void handshake(const std::shared_ptr<Connection>& c) {
+  // The handshake deadline runs from the accept, the wait for a turn included.
+  void start_deadline(const std::shared_ptr<Connection>& c) {
     c->timer.expires_after(kHandshakeTimeout);
-    c->timer.async_wait([c](boost::system::error_code ec) {
-      if (!ec) c->stream.lowest_layer().close();  // a silent client does not hold a slot
+    c->timer.async_wait([this, c](boost::system::error_code ec) {
+      if (ec || closing_) return;
+      if (c->waiting)
+        drop_waiting(c);
+      else
+        c->stream.lowest_layer().close();  // a silent client does not hold a slot
     });
+  }
+
+  void handshake(const std::shared_ptr<Connection>& c) {
     c->stream.async_handshake(ssl::stream_base::server, [this, c](boost::system::error_code ec) {
       c->timer.cancel();
       if (closing_) return;
@@ -596,7 +656,11 @@ class TlsLines final : public LineSource {
   std::vector<std::shared_ptr<Connection>> connections_;
   std::deque<std::weak_ptr<Connection>> pending_;  // handshakes in accept order (oldest first)
   size_t pending_count_ = 0;
-  std::unordered_map<std::string, size_t> pending_by_address_;
+  struct Slots {
+    size_t handshaking = 0;
+    std::deque<std::weak_ptr<Connection>> waiting;  // their turn to come, oldest first
+  };
+  std::unordered_map<std::string, Slots> by_address_;  // addresses with pending clients
   Throttle refused_full_{1}, refused_address_{1}, evicted_{1}, timed_out_{4}, failed_{20};
   std::deque<std::shared_ptr<Connection>> ready_;  // connections with new data or closed
   std::shared_ptr<Connection> current_;            // the one the last line came from

@@ -6,7 +6,8 @@ expected counts come from what these peers send, never from logpipe.
   tls-write-close PORT CA CLIENTS LINES [--cert CERT KEY]
                            CLIENTS TLS clients at once, each writes LINES lines and closes its
                            socket without reading anything and without close_notify (as Python's
-                           ssl and most one-way shippers do)
+                           ssl and most one-way shippers do); all of them connect before any
+                           starts its handshake (a burst from one address)
   tls-client PORT CA LINES FIRST [--cert CERT KEY]
                            one TLS client: LINES lines from client number FIRST, then a clean close
   tls-hold PORT CA LINES FIRST GATE [--cert CERT KEY]
@@ -60,11 +61,14 @@ def tls_context(ca, cert):
 
 def tls_write_close(port, ca, clients, lines, cert):
     errors = []
+    connected = threading.Barrier(clients)
 
     def run(c):
         try:
             ctx = tls_context(ca, cert)
-            s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+            raw = socket.create_connection(("127.0.0.1", port))
+            connected.wait()
+            s = ctx.wrap_socket(raw, server_hostname="localhost")
             s.sendall("".join(line(c, i) for i in range(lines)).encode())
             s.close()  # no read, no close_notify: what one-way shippers do
         except Exception as e:  # noqa: BLE001 - reported below
