@@ -11,27 +11,27 @@ _logpipe() {
   case "$cmd" in
     generate)
       case "$cur" in
-        -*) COMPREPLY=($(compgen -W "--help -h --format --count -n --duration --rate --no-pace --start --seed --users --ips --urls --error-rate --status-mix --bad-users --bad-user-error-rate --bad-urls --daily-cycle --with-duration --host --profile --truth --no-incidents --output -o --verbose -v --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option " -- "$cur"));;
+        -*) COMPREPLY=($(compgen -W "--help -h --format --count -n --duration --rate --no-pace --start --seed --users --ips --urls --error-rate --status-mix --bad-users --bad-user-error-rate --bad-urls --daily-cycle --with-duration --host --profile --truth --no-incidents --output -o --verbose -v --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --retry-for " -- "$cur"));;
         *) COMPREPLY=($(compgen -f -- "$cur"));;
       esac;;
     stream)
       case "$cur" in
-        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --max-malformed --verbose -v --error-statuses --error-levels --input --listen --follow -f --config --threshold --min-requests --window --hop --lateness --max-keys --alerts --alert-label --alert-queue --stats --stats-interval --metrics-listen --window-log --partition-idle --state --commit-interval --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --group --idle-exit --max-line-bytes " -- "$cur"));;
+        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --max-malformed --verbose -v --error-statuses --error-levels --input --listen --follow -f --config --threshold --min-requests --window --hop --lateness --max-keys --alerts --alert-label --alert-queue --stats --stats-interval --metrics-listen --window-log --partition-idle --state --commit-interval --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
         *) COMPREPLY=($(compgen -f -- "$cur"));;
       esac;;
     calibrate)
       case "$cur" in
-        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --max-malformed --verbose -v --error-statuses --error-levels --window-log --target-rate --rules --false-pages-per-day --window --hop --min-requests --output -o --report --exact-windows --no-progress --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --group --idle-exit --max-line-bytes " -- "$cur"));;
+        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --max-malformed --verbose -v --error-statuses --error-levels --window-log --target-rate --rules --false-pages-per-day --window --hop --min-requests --output -o --report --exact-windows --no-progress --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
         *) COMPREPLY=($(compgen -f -- "$cur"));;
       esac;;
     anonymize)
       case "$cur" in
-        -*) COMPREPLY=($(compgen -W "--help -h --key-file --key-env --hash-field --drop --no-default-drop --ip --output -o --threads -j --format --rejects --strict --max-malformed --verbose -v --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --group --idle-exit --max-line-bytes " -- "$cur"));;
+        -*) COMPREPLY=($(compgen -W "--help -h --key-file --key-env --hash-field --drop --no-default-drop --ip --output -o --threads -j --format --rejects --strict --max-malformed --verbose -v --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
         *) COMPREPLY=($(compgen -f -- "$cur"));;
       esac;;
     analyze)
       case "$cur" in
-        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --max-malformed --verbose -v --error-statuses --error-levels --report --output -o --top --since --until --tz --by --threads --no-progress --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --group --idle-exit --max-line-bytes " -- "$cur"));;
+        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --max-malformed --verbose -v --error-statuses --error-levels --report --output -o --top --since --until --tz --by --threads --no-progress --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
         *) COMPREPLY=($(compgen -f -- "$cur"));;
       esac;;
   esac

@@ -145,6 +145,17 @@ void add_endpoint_options(CLI::App& command, EndpointOptions& o, bool input_side
       ->take_all()
       ->allow_extra_args(false)
       ->group(group);
+  command
+      .add_option_function<std::string>(
+          "--retry-for",
+          [&o](const std::string& text) {
+            if (!parse_duration(text, o.retry_for_us) || o.retry_for_us <= 0)
+              usage_error("--retry-for: bad duration '{}' (expected e.g. 30s, 5m, 250ms)", text);
+          },
+          "tcp:// and tls:// outputs: keep reconnecting to a server that is down for DURATION (default 60s), "
+          "then fail")
+      ->type_name("DURATION")
+      ->group(group);
   if (!input_side) return;
   command.add_option("--group", o.kafka_group, "Kafka consumer group (instances share partitions)")
       ->type_name("ID")

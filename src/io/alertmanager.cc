@@ -20,7 +20,8 @@
 // (kFirstBackoff doubling to kMaxBackoff), alerts kept in order in a bounded queue
 // (EndpointOptions::alert_queue); when it is full the oldest alert is dropped and counted, with a
 // warning on stderr. Other 4xx answers mean Alertmanager will never take that batch: it is dropped
-// with the answer printed. close() waits up to 30 s (5 s after a stop signal, close_deadline())
+// with the answer printed. A refusal that will not heal (401, 403, 404, a certificate refused by
+// either side) stops delivery and ends the command at the next alert or at close, exit 1. close() waits up to 30 s (5 s after a stop signal, close_deadline())
 // for the queue to empty and throws, naming how many alerts were not delivered, when it does not
 // or when the queue dropped some (stream then does not commit Kafka offsets past them, and exits
 // 1: a dropped alert is not delivered).
@@ -109,6 +110,7 @@ class AlertmanagerSink final : public AlertSink {
 
   void send(std::span<const Alert> alerts) override {
     std::unique_lock lock(mutex_);
+    throw_if_refused();
     for (const Alert& a : alerts) enqueue(a);
     wake_.notify_one();
   }
@@ -130,6 +132,7 @@ class AlertmanagerSink final : public AlertSink {
     if (dropped_)
       fmt::print(stderr, "logpipe: {}: {} alert{} dropped in all (queue of {} full)\n", name_, dropped_,
                  dropped_ == 1 ? "" : "s", max_queue_);
+    throw_if_refused();
     if (!queue_.empty())
       runtime_error("{}: {} alert{} not delivered after {} s ({})", name_, queue_.size(),
                     queue_.size() == 1 ? "" : "s",
@@ -137,9 +140,17 @@ class AlertmanagerSink final : public AlertSink {
     if (dropped_) runtime_error("{}: {} alert{} not delivered (dropped)", name_, dropped_, dropped_ == 1 ? "" : "s");
   }
 
+  // A refusal that will not heal ends the command: at the next alert, or at close. Said once.
+  void throw_if_refused() {
+    if (refused_.empty() || refusal_reported_) return;
+    refusal_reported_ = true;
+    throw Error(kExitRuntime, fmt::format("{} ({} alert{} not delivered)", refused_, queue_.size(),
+                                          queue_.size() == 1 ? "" : "s"));
+  }
+
   bool all_delivered() const noexcept override {
     std::unique_lock lock(mutex_);
-    return queue_.empty() && dropped_ == 0 && rejected_ == 0;
+    return queue_.empty() && dropped_ == 0 && rejected_ == 0 && refused_.empty();
   }
 
   const std::string& name() const noexcept override { return name_; }
@@ -262,6 +273,13 @@ class AlertmanagerSink final : public AlertSink {
       lock.lock();
       now = Clock::now();
       const int status = answer.status;
+      if (answer.permanent || status == 401 || status == 403 || status == 404) {
+        // Will not heal (a refused certificate or login, a wrong path): the command ends.
+        refused_ = status ? fmt::format("{}: Alertmanager refused the alerts (HTTP {}): {:.300}", name_, status,
+                                        answer.body)
+                          : fmt::format("{}: {}", name_, answer.error);
+        break;
+      }
       bool retry = status == 0 || status >= 500 || status == 408 || status == 429;
       if (!retry) {
         if (status >= 300) {
@@ -305,6 +323,8 @@ class AlertmanagerSink final : public AlertSink {
   std::condition_variable wake_, done_;
   std::deque<Entry> queue_;
   std::map<std::string, std::string> firing_;  // fingerprint -> object (re-posted)
+  std::string refused_;  // the refusal that stopped delivery, if any
+  bool refusal_reported_ = false;
   uint64_t seq_ = 0, dropped_ = 0, rejected_ = 0;
   bool closing_ = false, stopping_ = false, thread_done_ = false, failing_ = false;
   Clock::time_point close_deadline_{}, last_drop_warning_{}, last_failure_warning_{};

@@ -84,7 +84,7 @@ bool tls_wait(const Connection& c, int ssl_error, Clock::time_point deadline, bo
 }
 
 bool tls_handshake(Connection& c, SSL_CTX* ctx, const std::string& host, Clock::time_point deadline,
-                   std::string& error) {
+                   std::string& error, bool& permanent) {
   c.ssl = SSL_new(ctx);
   if (!c.ssl) {
     error = "TLS: cannot create a session";
@@ -101,6 +101,9 @@ bool tls_handshake(Connection& c, SSL_CTX* ctx, const std::string& host, Clock::
     int e = SSL_get_error(c.ssl, rc);
     bool timed_out = false;
     if (tls_wait(c, e, deadline, timed_out)) continue;
+    // A verdict of TLS (our check of the certificate, or the server's alert) will not change;
+    // a connection reset or a timeout may.
+    permanent = !timed_out && e == SSL_ERROR_SSL;
     error = timed_out ? "TLS handshake: no answer within 10 s" : tls_error("TLS handshake", c.ssl, e);
     return false;
   }
@@ -193,7 +196,7 @@ HttpResponse HttpClient::post(std::string_view path, std::string_view content_ty
   c.fd = connect_any(addresses_, r.error);
   if (c.fd < 0) return r;
   auto deadline = Clock::now() + timeout;
-  if (tls_ && !tls_handshake(c, tls_.get(), host_, deadline, r.error)) return r;
+  if (tls_ && !tls_handshake(c, tls_.get(), host_, deadline, r.error, r.permanent)) return r;
   std::string request = fmt::format(
       "POST {} HTTP/1.1\r\nHost: {}:{}\r\nUser-Agent: logpipe\r\nContent-Type: {}\r\n"
       "Content-Length: {}\r\nConnection: close\r\n\r\n",

@@ -22,6 +22,9 @@ struct HttpResponse {
   int status = 0;     ///< HTTP status; 0 when there was no complete answer (see error)
   std::string body;   ///< the body's first 64 KiB
   std::string error;  ///< why there was no answer (connect, TLS, timeout), or empty
+  /// The server's certificate was refused, or the server refused the TLS handshake (an alert):
+  /// trying again will get the same answer.
+  bool permanent = false;
 };
 
 class HttpClient {

@@ -63,8 +63,10 @@ int64_t now_ms() {
 class TcpSink final : public ByteSink {
  public:
   // `max_lines` > 0: the alerts policy (a bounded queue of that many lines, never blocking).
-  TcpSink(std::string host, uint16_t port, std::string name, const StopFlag* stop, size_t max_lines)
-      : host_(std::move(host)), port_(port), name_(std::move(name)), stop_(stop), max_lines_(max_lines) {
+  TcpSink(std::string host, uint16_t port, std::string name, const StopFlag* stop, size_t max_lines,
+          int64_t retry_for_ms)
+      : host_(std::move(host)), port_(port), name_(std::move(name)), stop_(stop), max_lines_(max_lines),
+        retry_for_ms_(retry_for_ms) {
     resolve();  // a bad host name is a setup error; a refused connection is retried later
     if (!try_connect())
       fmt::print(stderr, "logpipe: {}: cannot connect ({}); buffering and retrying\n", name_,
@@ -87,9 +89,11 @@ class TcpSink final : public ByteSink {
       return;
     }
     if (pending_.size() - sent_ >= kSendThreshold) send_available();
-    // Over the bound: block until enough was delivered (reconnecting as needed).
+    // Over the bound: block until enough was delivered (reconnecting as needed, for --retry-for).
     while (undelivered() > kMaxPending) {
-      wait_for_connection(no_deadline());
+      if (!wait_for_connection(give_up_ms()))
+        runtime_error("{}: no connection for {} s: {} bytes not delivered ({})", name_, retry_for_ms_ / 1000,
+                      undelivered(), last_error_);
       send_available(no_deadline(), kMaxPending);
     }
   }
@@ -99,7 +103,7 @@ class TcpSink final : public ByteSink {
   void close() override {
     if (closed_) return;
     closed_ = true;
-    int64_t deadline = now_ms() + kCloseDeadlineMs;
+    int64_t deadline = std::min(now_ms() + kCloseDeadlineMs, give_up_ms());
     std::string interrupted;  // a stop signal ended the wait: reported after the counts
     try {
       while (undelivered() > 0 && now_ms() < deadline) {
@@ -119,6 +123,9 @@ class TcpSink final : public ByteSink {
       fmt::print(stderr, "logpipe: {}: {} alert{} dropped in all (queue of {} full: {})\n", name_, dropped_,
                  dropped_ == 1 ? "" : "s", max_lines_, why);
     if (!interrupted.empty()) throw Error(kExitRuntime, interrupted);
+    if (undelivered() > 0 && fd_ < 0 && down_since_ms_ && now_ms() >= give_up_ms())
+      runtime_error("{}: no connection for {} s: {} bytes not delivered ({})", name_, retry_for_ms_ / 1000,
+                    undelivered(), why);
     if (undelivered() > 0)
       runtime_error("{}: gave up after {} s: {} bytes not delivered ({})", name_, kCloseDeadlineMs / 1000,
                     undelivered(), why);
@@ -130,6 +137,8 @@ class TcpSink final : public ByteSink {
 
  private:
   static int64_t no_deadline() { return INT64_MAX; }
+  // While there is no connection: when --retry-for runs out.
+  int64_t give_up_ms() const { return down_since_ms_ ? down_since_ms_ + retry_for_ms_ : INT64_MAX; }
   size_t undelivered() const noexcept { return pending_.size() - line_start_; }
 
   void resolve() { addresses_ = resolve_stream_addresses(name_, host_, port_); }
@@ -141,6 +150,7 @@ class TcpSink final : public ByteSink {
       int fd = connect_stream(a, static_cast<int>(kConnectTimeoutMs), /*interruptible=*/true, err);
       if (fd >= 0) {
         fd_ = fd;
+        down_since_ms_ = 0;
         backoff_.reset();
         if (was_connected_) fmt::print(stderr, "logpipe: {}: reconnected\n", name_);
         was_connected_ = true;
@@ -150,6 +160,7 @@ class TcpSink final : public ByteSink {
       last_error_ = std::strerror(err);
       if (err == EINTR) note_signal();
     }
+    if (!down_since_ms_) down_since_ms_ = now_ms();
     next_attempt_ms_ = now_ms() + backoff_.next().count();
     return false;
   }
@@ -164,6 +175,7 @@ class TcpSink final : public ByteSink {
     connection_bytes_ = 0;
     ::close(fd_);
     fd_ = -1;
+    down_since_ms_ = now_ms();
     sent_ = line_start_;  // resend from the start of the partly sent line
     next_attempt_ms_ = now_ms() + backoff_.next().count();
   }
@@ -320,6 +332,8 @@ class TcpSink final : public ByteSink {
   std::string name_;
   const StopFlag* stop_;
   size_t max_lines_;  // > 0: the alerts policy
+  int64_t retry_for_ms_;   // --retry-for
+  int64_t down_since_ms_ = 0;  // the connection is down since (0: connected)
   std::vector<Address> addresses_;
   int fd_ = -1;
   std::string pending_;
@@ -342,12 +356,13 @@ class TcpSink final : public ByteSink {
 
 std::unique_ptr<ByteSink> open_tcp_sink(const std::string& spec, const EndpointOptions& o) {
   auto [host, port] = split_host_port(spec);
-  return std::make_unique<TcpSink>(host, port, "tcp://" + spec, o.stop, 0);
+  return std::make_unique<TcpSink>(host, port, "tcp://" + spec, o.stop, 0, o.retry_for_us / 1000);
 }
 
 std::unique_ptr<ByteSink> open_tcp_alert_sink(const std::string& spec, const EndpointOptions& o) {
   auto [host, port] = split_host_port(spec);
-  return std::make_unique<TcpSink>(host, port, "tcp://" + spec, o.stop, std::max<size_t>(1, o.alert_queue));
+  return std::make_unique<TcpSink>(host, port, "tcp://" + spec, o.stop, std::max<size_t>(1, o.alert_queue),
+                                   o.retry_for_us / 1000);
 }
 
 }  // namespace logpipe::detail

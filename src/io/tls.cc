@@ -26,6 +26,7 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -673,13 +674,13 @@ class TlsLines final : public LineSource {
 class TlsSink final : public ByteSink {
  public:
   TlsSink(const std::string& host_port, const EndpointOptions& o)
-      : endpoint_("tls://" + host_port), ctx_(make_client_context(endpoint_, o)), stop_(o.stop) {
+      : endpoint_("tls://" + host_port), ctx_(make_client_context(endpoint_, o)),
+        reconnect_window_(std::chrono::microseconds(o.retry_for_us)), stop_(o.stop) {
     auto hp = split_host_port(host_port);
     host_ = hp.first;
     port_ = hp.second;
     ConnectError error;
-    stream_ = connect_client(io_, ctx_, host_, port_, &error);
-    if (!stream_) runtime_error("{}: {}", endpoint_, error.message);
+    if (!connect(error)) runtime_error("{}: {}", endpoint_, error.message);
     buffer_.reserve(kBufferSize);
   }
 
@@ -698,22 +699,25 @@ class TlsSink final : public ByteSink {
   }
 
   // Sends the buffer; when the connection has dropped, reconnects with exponential backoff
-  // (0.1 s to 5 s) and sends it again, for at most kReconnectWindow. Bytes the old connection
+  // (0.1 s to 5 s) and sends it again, for at most --retry-for. Bytes the old connection
   // accepted but the server never read may be lost or sent twice: TCP cannot tell which. A server
   // that takes nothing for kSendTimeout counts as a dropped connection (a write used to block for
   // as long as it did not read), and after a stop signal at most kAfterStop is left to deliver.
   void flush() override {
     if (buffer_.empty()) return;
-    auto give_up = Clock::now() + kReconnectWindow;
+    auto give_up = Clock::now() + reconnect_window_;
     Backoff backoff(std::chrono::milliseconds(100), std::chrono::milliseconds(5000));
     for (;;) {
       check_stop();
       if (!stream_) {
         ConnectError error;
-        stream_ = connect_client(io_, ctx_, host_, port_, &error);
-        if (!stream_) {
+        if (!connect(error)) {
           auto wait = backoff.next();
-          if (error.permanent || Clock::now() + wait > give_up) runtime_error("{}: {}", endpoint_, error.message);
+          if (error.permanent) runtime_error("{}: {}", endpoint_, error.message);
+          if (Clock::now() + wait > give_up)
+            runtime_error("{}: no connection for {} s: {} bytes not delivered ({})", endpoint_,
+                          std::chrono::duration_cast<std::chrono::seconds>(reconnect_window_).count(),
+                          buffer_.size(), error.message);
           std::fprintf(stderr, "logpipe: %s: %s; retrying in %lld ms\n", endpoint_.c_str(),
                        error.message.c_str(), static_cast<long long>(wait.count()));
           for (auto until = Clock::now() + wait; Clock::now() < until;) {  // a stop is seen within 0.2 s
@@ -724,24 +728,61 @@ class TlsSink final : public ByteSink {
         }
       }
       boost::system::error_code ec = write_all();
-      if (!ec) break;
+      if (!ec) {
+        throw_if_refused();
+        break;
+      }
+      await_server_end(std::chrono::seconds(1));  // the reason may follow the reset
+      throw_if_refused();
       std::fprintf(stderr, "logpipe: %s: connection lost (%s); reconnecting\n", endpoint_.c_str(),
                    ec.message().c_str());
-      stream_.reset();
+      drop_connection();
     }
     buffer_.clear();
   }
 
+  // Sends close_notify and waits (kCloseWait at most) for the server to close in turn, so that a
+  // server that refused this client after the handshake is told from one that took everything.
   void close() override {
     if (closed_) return;
     flush();
     closed_ = true;
-    if (stream_) {
-      boost::system::error_code ignored;
-      stream_->shutdown(ignored);  // close_notify: the server sees a clean end
-      stream_->lowest_layer().close(ignored);
-      stream_.reset();
+    if (!stream_) return;
+    boost::system::error_code ignored;
+    // A server refuses a client certificate one round trip after the handshake: a connection
+    // younger than that waits for the verdict (3 handshakes and 200 ms, the handshake timing the
+    // round trip and the server's speed), and so does not shut down before it arrives.
+    auto verdict = connected_at_ + 3 * handshake_time_ + std::chrono::milliseconds(200);
+    if (Clock::now() < verdict)
+      await_server_end(std::chrono::duration_cast<std::chrono::milliseconds>(verdict - Clock::now()));
+    io_.restart();
+    io_.poll();  // an alert already received
+    if (server_end_ == asio::error::would_block) {
+      stream_->lowest_layer().cancel(ignored);  // the watch: the shutdown reads the server's end
+      io_.restart();
+      io_.run();
+      boost::system::error_code result = asio::error::would_block;
+      stream_->async_shutdown([&](boost::system::error_code ec) { result = ec; });
+      io_.restart();
+      io_.run_for(kCloseWait);
+      if (result == asio::error::would_block) {
+        stream_->lowest_layer().cancel(ignored);
+        io_.restart();
+        io_.run();
+      } else {
+        server_end_ = result;
+      }
     }
+    try {
+      throw_if_refused();
+      if (server_end_ == asio::error::connection_reset || server_end_ == asio::error::broken_pipe)
+        runtime_error("{}: the server reset the connection instead of closing it: what it had not read "
+                      "is lost", endpoint_);
+    } catch (...) {
+      drop_connection();
+      throw;
+    }
+    drop_connection();
   }
 
   const std::string& name() const noexcept override { return endpoint_; }
@@ -762,7 +803,7 @@ class TlsSink final : public ByteSink {
       io_.restart();
       const auto started = Clock::now();
       while (result == asio::error::would_block) {
-        io_.run_for(std::chrono::milliseconds(200));
+        io_.run_one_for(std::chrono::milliseconds(200));  // the write's handler, or the watch's
         if (result != asio::error::would_block) break;
         const bool stopping = stop_deadline_passed();
         if (stopping || Clock::now() - started >= kSendTimeout) {
@@ -780,6 +821,58 @@ class TlsSink final : public ByteSink {
     return {};
   }
 
+  // Our servers never send data, but a server may end the connection with a TLS alert at any
+  // time: with TLS 1.3 a server checks the client's certificate after the client has finished its
+  // handshake, so a refused client only learns it from what arrives next. A read stays posted on
+  // the connection to catch it (writes carry on meanwhile: one read and one write at a time is
+  // what an SSL stream allows). Without it, a refused client "sent" everything into a connection
+  // the server had closed, reconnected 58 times over 200,000 lines and exited 0, 0 records
+  // received.
+  bool connect(ConnectError& error) {
+    auto started = Clock::now();
+    stream_ = connect_client(io_, ctx_, host_, port_, &error);
+    if (!stream_) return false;
+    handshake_time_ = Clock::now() - started;
+    watch_server();
+    return true;
+  }
+  void watch_server() {
+    server_end_ = asio::error::would_block;
+    connected_at_ = Clock::now();
+    stream_->async_read_some(asio::buffer(watch_buffer_), [this](boost::system::error_code ec, size_t) {
+      if (!ec) {
+        watch_server();  // data from the server: not expected, ignored
+        return;
+      }
+      server_end_ = ec;
+    });
+  }
+  // Runs the event loop until the server's end is known, for `wait` at most.
+  void await_server_end(std::chrono::milliseconds wait) {
+    if (!stream_) return;
+    io_.restart();
+    for (auto until = Clock::now() + wait; server_end_ == asio::error::would_block && Clock::now() < until;)
+      if (io_.run_one_for(until - Clock::now()) == 0) break;  // timed out, or nothing posted
+  }
+  // The server ended the connection with a TLS alert (its verdict on our certificate, a protocol
+  // refusal): retrying would get the same answer.
+  void throw_if_refused() {
+    if (server_end_ == asio::error::would_block || server_end_.category() != asio::error::get_ssl_category())
+      return;
+    closed_ = true;  // reported once: the destructor's close() does not try again
+    runtime_error("{}: the server refused this client: {} (what was sent on this connection is lost)",
+                  endpoint_, server_end_.message());
+  }
+  // Closes the connection and lets its handlers finish (they refer to this object).
+  void drop_connection() {
+    if (!stream_) return;
+    boost::system::error_code ignored;
+    stream_->lowest_layer().close(ignored);
+    io_.restart();
+    io_.run();
+    stream_.reset();
+  }
+
   bool stop_deadline_passed() {
     if (!stop_requested(stop_)) return false;
     if (stop_seen_ == Clock::time_point{}) stop_seen_ = Clock::now();
@@ -792,16 +885,21 @@ class TlsSink final : public ByteSink {
   }
 
   static constexpr size_t kBufferSize = 64 * 1024;
-  static constexpr auto kReconnectWindow = std::chrono::seconds(60);
   static constexpr auto kSendTimeout = std::chrono::seconds(30);
   static constexpr auto kAfterStop = std::chrono::seconds(5);
   std::string endpoint_;
   asio::io_context io_;
   ssl::context ctx_;
+  Clock::duration reconnect_window_;  // --retry-for
   std::string host_;
   uint16_t port_ = 0;
+  static constexpr auto kCloseWait = std::chrono::seconds(5);
   std::unique_ptr<SslStream> stream_;
   std::string buffer_;
+  std::array<char, 256> watch_buffer_{};
+  boost::system::error_code server_end_ = asio::error::would_block;  // how the server ended it
+  Clock::time_point connected_at_{};  // the handshake of this connection ended
+  Clock::duration handshake_time_{};  // and took this long
   bool closed_ = false;
   const StopFlag* stop_;
   Clock::time_point stop_seen_{};
@@ -834,6 +932,10 @@ class QueuedAlertLines final : public ByteSink {
 
   void write(std::string_view data) override {
     std::unique_lock lock(mutex_);
+    if (!failure_.empty() && !failure_reported_) {  // delivery gave up (refused, or no server for 60 s)
+      failure_reported_ = true;
+      runtime_error("{}", failure_);
+    }
     while (!data.empty()) {
       size_t nl = data.find('\n');
       size_t end = nl == std::string_view::npos ? data.size() : nl + 1;
@@ -870,7 +972,7 @@ class QueuedAlertLines final : public ByteSink {
     if (dropped_)
       std::fprintf(stderr, "logpipe: %s: %llu alert%s dropped in all (queue of %zu full)\n", name_.c_str(),
                    static_cast<unsigned long long>(dropped_), dropped_ == 1 ? "" : "s", max_lines_);
-    if (!failure_.empty()) runtime_error("{}", failure_);
+    if (!failure_.empty() && !failure_reported_) runtime_error("{}", failure_);
     if (!queue_.empty())
       runtime_error("{}: {} alert{} not delivered (the server is not reading)", name_, queue_.size(),
                     queue_.size() == 1 ? "" : "s");
@@ -939,6 +1041,7 @@ class QueuedAlertLines final : public ByteSink {
   uint64_t dropped_ = 0;
   bool sending_ = false, closing_ = false, quit_ = false, thread_done_ = false;
   std::string failure_;
+  bool failure_reported_ = false;
   Clock::time_point last_drop_warning_{};
   std::thread thread_;
 };
