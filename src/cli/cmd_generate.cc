@@ -327,6 +327,21 @@ int run_generate(GenerateCli& cli) {
     profile_error(cli.profile, *profile.get("incident"), "write incidents as [[incident]] tables");
   }
   Generator generator(g);  // validates every value, naming the option
+  if (g.error_rate == 0) {
+    // --error-rate 0: no error from the traffic itself; say what still adds some.
+    double bad = g.format == GenerateFormat::kEdx ? 0 : generator.bad_user_traffic_share() * g.bad_user_error_rate;
+    if (bad > 0)
+      fmt::print(stderr,
+                 "logpipe: warning: --error-rate 0, but bad users still fail {:.4f} of requests "
+                 "(--bad-users 0 for none)\n",
+                 bad);
+    size_t failing = 0;
+    for (const Incident& inc : g.incidents)
+      if (inc.kind != IncidentKind::kLatency && inc.kind != IncidentKind::kDdos) ++failing;
+    if (failing)
+      fmt::print(stderr, "logpipe: warning: --error-rate 0, but {} incident{} of the profile add errors "
+                 "(--no-incidents for none)\n", failing, failing == 1 ? "" : "s");
+  }
   if (g.format != GenerateFormat::kEdx && g.error_rate > 0 && generator.normal_error_rate() == 0 &&
       generator.bad_user_traffic_share() * g.bad_user_error_rate > g.error_rate * 1.0001)
     fmt::print(

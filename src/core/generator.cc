@@ -594,6 +594,7 @@ struct Generator::Impl {
     uint32_t ddos_address = 0, ddos_mask = 0;
     double ddos_step_us = 0;
     double ddos_offset_us = 0;  // from spec->start_us
+    uint64_t ddos_steps = 0;    // lines so far (the offset is computed from it, rounded)
     int64_t ddos_next_us = 0;
     Session session;  // bad_user traffic
 
@@ -648,6 +649,8 @@ struct Generator::Impl {
   // Time.
   int64_t base_next_us;
   double base_offset_us = 0;
+  double base_anchor_us = 0;  // base_offset_us when base_step_us last changed
+  uint64_t base_steps = 0;    // steps since then
   double base_step_us;
   int64_t cycle_second = std::numeric_limits<int64_t>::min();
   int64_t time_second = std::numeric_limits<int64_t>::min();
@@ -1022,7 +1025,12 @@ struct Generator::Impl {
     cycle_second = sec;
     double hour = static_cast<double>(((sec % 86400) + 86400) % 86400) / 3600.0;
     double f = 1 + o.daily_cycle * std::cos(2 * std::numbers::pi * (hour - 15) / 24);
-    base_step_us = 1e6 / (o.rate * std::max(f, 0.05));
+    double step = 1e6 / (o.rate * std::max(f, 0.05));
+    if (step != base_step_us) {
+      base_anchor_us = base_offset_us;
+      base_steps = 0;
+      base_step_us = step;
+    }
   }
 
   void update_time_text(int64_t t_us) {
@@ -1516,8 +1524,10 @@ struct Generator::Impl {
         t = base_next_us;
         if (t >= end_us) break;
         base_hit(t, h);
-        base_offset_us += base_step_us;
-        base_next_us = o.start_us + static_cast<int64_t>(base_offset_us);
+        // From a count, rounded: a running sum truncated put the 3,000th line of --rate 300 at
+        // 9,999,999 us, inside a 10 s --duration (3,001 lines).
+        base_offset_us = base_anchor_us + static_cast<double>(++base_steps) * base_step_us;
+        base_next_us = o.start_us + std::llround(base_offset_us);
         update_cycle(base_next_us);
       } else if (steady_next_us < ddos_next_us) {
         t = steady_next_us;
@@ -1535,8 +1545,8 @@ struct Generator::Impl {
         for (LiveIncident* li : ddos) {
           if (li->ddos_next_us != t || t >= li->spec->end_us) continue;
           ddos_hit(*li, h, scratch);
-          li->ddos_offset_us += li->ddos_step_us;
-          li->ddos_next_us = li->spec->start_us + static_cast<int64_t>(li->ddos_offset_us);
+          li->ddos_offset_us = static_cast<double>(++li->ddos_steps) * li->ddos_step_us;
+          li->ddos_next_us = li->spec->start_us + std::llround(li->ddos_offset_us);
           break;
         }
         update_ddos_next();
