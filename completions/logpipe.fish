@@ -62,6 +62,7 @@ complete -c logpipe -n '__fish_seen_subcommand_from stream' -l max-keys -r -d 'K
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l alerts -r -d 'Where alerts go (repeatable; default -): -, FILE (appended), tcp://, tls://, kafka://BROKERS/TOPIC, alertmanager://HOST:PORT, alertmanager+tls://HOST:PORT'
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l alert-label -r -d 'alertmanager://: add a label to every alert, NAME=VALUE (repeatable; instance=NAME replaces the host name)'
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l alert-queue -r -d 'alertmanager:// and tcp://: alerts kept while the receiver is unreachable or not reading; beyond, the oldest are dropped (and the exit status is 1)'
+complete -c logpipe -n '__fish_seen_subcommand_from stream' -l output-format -r -d 'Alerts on stdout: text (one readable line each), json (JSON lines), or auto: text on a terminal, json otherwise'
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l stats -r -d 'Print throughput and lag on stderr periodically'
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l stats-interval -r -d 'Period of --stats'
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l metrics-listen -r -d 'Serve live values in Prometheus text format on HOST:PORT'

@@ -78,6 +78,30 @@ class JsonLinesAlertSink final : public AlertSink {
   std::string text_;
 };
 
+/// Human lines for a terminal (stream's stdout on a tty, or --output-format text): one line per
+/// alert, `append_alert_text`. Not a contract: scripts read the JSON lines.
+class TextAlertSink final : public AlertSink {
+ public:
+  explicit TextAlertSink(std::unique_ptr<ByteSink> out) : out_(std::move(out)) {}
+  void send(std::span<const Alert> alerts) override;
+  void flush() override { out_->flush(); }
+  void close() override { out_->close(); }
+  bool all_delivered() const noexcept override { return out_->all_delivered(); }
+  const std::string& name() const noexcept override { return out_->name(); }
+
+ private:
+  std::unique_ptr<ByteSink> out_;
+  std::string text_;
+};
+
+/// A metric's value for people: ratios as percentages, rates and latencies with at most 3
+/// significant digits and their unit (`15.3%`, `412 req/s`, `2.03 req/s`, `1250 ms`).
+std::string human_metric_value(MetricId metric, double value);
+
+/// Appends the human line for an alert (with its newline):
+/// `2025-06-23 08:05:00Z  FIRING    url_error_rate /checkout  62.5% > 30.0%  (25 of 40 requests)  incident ...`
+void append_alert_text(std::string& out, const Alert& alert);
+
 /// Appends the docs/reference.md JSON line for an alert (with its newline). Numbers are written in the
 /// shortest form that reads back to the same double (`0.43333333333333335`, `2`).
 void append_alert_json(std::string& out, const Alert& alert);

@@ -22,6 +22,7 @@
 
 #include <fmt/format.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cctype>
 #include <cmath>
@@ -55,6 +56,7 @@ struct StreamOptions {
   std::string commit_interval = "5s";
   std::string partition_idle = "5s";
   std::string state;  ///< --state FILE
+  std::string output_format = "auto";  ///< --output-format: alerts on stdout
   EndpointOptions net;  ///< --tls-*, --kafka-option[-file], --group
   const CLI::App* app = nullptr;  ///< to tell a flag given from its default (flags override --config)
 };
@@ -200,8 +202,19 @@ int run_stream(StreamOptions o) {
   if (o.input.verbose)
     for (const auto& in : inputs) fmt::print(stderr, "logpipe: stream: reading {}\n", in->name());
   std::vector<std::unique_ptr<AlertSink>> sinks;
+  // stdout: human lines on a terminal, JSON lines for a pipe (or as --output-format says).
+  const bool text = o.output_format == "text" || (o.output_format == "auto" && ::isatty(STDOUT_FILENO));
   for (const auto& a : o.alerts.empty() ? std::vector<std::string>{"-"} : o.alerts)
-    sinks.push_back(open_alert_sink(a, s.endpoint));
+    sinks.push_back(a == "-" && text ? std::make_unique<TextAlertSink>(open_sink("-", s.endpoint))
+                                     : open_alert_sink(a, s.endpoint));
+  bool any_rule = false;
+  for (const MetricRule& r : s.service.rules.metrics) any_rule = any_rule || r.threshold || r.cusum;
+  if (!any_rule)
+    fmt::print(stderr,
+               "logpipe: stream: no alert rule is set: nothing will page. To get rules:\n"
+               "  logpipe calibrate HISTORY -o rules.toml; logpipe stream --config rules.toml  (learned from your logs)\n"
+               "  logpipe stream --config samples/thresholds.toml  (sample thresholds, also in share/doc/logpipe/examples)\n"
+               "  logpipe stream --threshold error_rate=0.05  (one fixed threshold)\n");
   std::unique_ptr<ByteSink> window_log_sink;
   std::unique_ptr<WindowLog> window_log;
   if (!o.window_log.empty()) {
@@ -323,6 +336,11 @@ RunFn setup_stream(CLI::App& command) {
                      "beyond, the oldest are dropped (and the exit status is 1)")
       ->type_name("N")
       ->check(whole_number(1, 100'000'000))
+      ->capture_default_str();
+  command.add_option("--output-format", o->output_format,
+                     "Alerts on stdout: text (one readable line each), json (JSON lines), or auto: text on a "
+                     "terminal, json otherwise")
+      ->check(CLI::IsMember({"auto", "text", "json"}))
       ->capture_default_str();
   command.add_flag("--stats", o->stats, "Print throughput and lag on stderr periodically");
   command.add_option("--stats-interval", o->stats_interval, "Period of --stats")->capture_default_str();
