@@ -10,29 +10,171 @@ _logpipe() {
   fi
   case "$cmd" in
     generate)
+      case "$prev" in
+        --format) COMPREPLY=($(compgen -W "combined common clickstream edx applog" -- "$cur")); return;;
+        --count) COMPREPLY=(); return;;
+        -n) COMPREPLY=(); return;;
+        --duration) COMPREPLY=(); return;;
+        --rate) COMPREPLY=(); return;;
+        --start) COMPREPLY=(); return;;
+        --seed) COMPREPLY=(); return;;
+        --users) COMPREPLY=(); return;;
+        --ips) COMPREPLY=(); return;;
+        --urls) COMPREPLY=(); return;;
+        --error-rate) COMPREPLY=(); return;;
+        --status-mix) COMPREPLY=(); return;;
+        --bad-users) COMPREPLY=(); return;;
+        --bad-user-error-rate) COMPREPLY=(); return;;
+        --bad-urls) COMPREPLY=(); return;;
+        --daily-cycle) COMPREPLY=(); return;;
+        --host) COMPREPLY=(); return;;
+        --profile) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --truth) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --output) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur")); return;;
+        -o) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur")); return;;
+        --tls-cert) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --tls-key) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --tls-ca) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --kafka-option-file) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --kafka-option) COMPREPLY=(); return;;
+        --retry-for) COMPREPLY=(); return;;
+      esac
       case "$cur" in
         -*) COMPREPLY=($(compgen -W "--help -h --format --count -n --duration --rate --no-pace --start --seed --users --ips --urls --error-rate --status-mix --bad-users --bad-user-error-rate --bad-urls --daily-cycle --with-duration --host --profile --truth --no-incidents --output -o --verbose -v --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --retry-for " -- "$cur"));;
-        *) COMPREPLY=($(compgen -f -- "$cur"));;
+        *) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur"));;
       esac;;
     stream)
+      case "$prev" in
+        --format) COMPREPLY=($(compgen -W "auto common combined clickstream edx applog json json:nginx json:caddy json:traefik json:ecs" -- "$cur")); return;;
+        --rejects) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --max-malformed) COMPREPLY=(); return;;
+        --error-statuses) COMPREPLY=(); return;;
+        --error-levels) COMPREPLY=(); return;;
+        --input) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur")); return;;
+        --listen) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur")); return;;
+        --config) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --threshold) COMPREPLY=(); return;;
+        --min-requests) COMPREPLY=(); return;;
+        --window) COMPREPLY=(); return;;
+        --hop) COMPREPLY=(); return;;
+        --lateness) COMPREPLY=(); return;;
+        --max-keys) COMPREPLY=(); return;;
+        --alerts) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur")); return;;
+        --alert-label) COMPREPLY=(); return;;
+        --alert-queue) COMPREPLY=(); return;;
+        --output-format) COMPREPLY=($(compgen -W "auto text json" -- "$cur")); return;;
+        --stats-interval) COMPREPLY=(); return;;
+        --metrics-listen) COMPREPLY=(); return;;
+        --window-log) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur")); return;;
+        --partition-idle) COMPREPLY=(); return;;
+        --state) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --commit-interval) COMPREPLY=(); return;;
+        --tls-cert) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --tls-key) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --tls-ca) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --kafka-option-file) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --kafka-option) COMPREPLY=(); return;;
+        --retry-for) COMPREPLY=(); return;;
+        --group) COMPREPLY=(); return;;
+        --idle-exit) COMPREPLY=(); return;;
+        --max-line-bytes) COMPREPLY=(); return;;
+      esac
       case "$cur" in
         -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --max-malformed --verbose -v --error-statuses --error-levels --input --listen --follow -f --config --threshold --min-requests --window --hop --lateness --max-keys --alerts --alert-label --alert-queue --output-format --stats --stats-interval --metrics-listen --window-log --partition-idle --state --commit-interval --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
-        *) COMPREPLY=($(compgen -f -- "$cur"));;
+        *) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur"));;
       esac;;
     calibrate)
+      case "$prev" in
+        --format) COMPREPLY=($(compgen -W "auto common combined clickstream edx applog json json:nginx json:caddy json:traefik json:ecs" -- "$cur")); return;;
+        --rejects) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --max-malformed) COMPREPLY=(); return;;
+        --error-statuses) COMPREPLY=(); return;;
+        --error-levels) COMPREPLY=(); return;;
+        --window-log) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur")); return;;
+        --target-rate) COMPREPLY=(); return;;
+        --rules) COMPREPLY=($(compgen -W "cusum threshold" -- "$cur")); return;;
+        --false-pages-per-day) COMPREPLY=(); return;;
+        --window) COMPREPLY=(); return;;
+        --hop) COMPREPLY=(); return;;
+        --min-requests) COMPREPLY=(); return;;
+        --output) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur")); return;;
+        -o) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur")); return;;
+        --report) COMPREPLY=($(compgen -W "text json" -- "$cur")); return;;
+        --exact-windows) COMPREPLY=(); return;;
+        --listen) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur")); return;;
+        --tls-cert) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --tls-key) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --tls-ca) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --kafka-option-file) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --kafka-option) COMPREPLY=(); return;;
+        --retry-for) COMPREPLY=(); return;;
+        --group) COMPREPLY=(); return;;
+        --idle-exit) COMPREPLY=(); return;;
+        --max-line-bytes) COMPREPLY=(); return;;
+      esac
       case "$cur" in
         -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --max-malformed --verbose -v --error-statuses --error-levels --window-log --target-rate --rules --false-pages-per-day --window --hop --min-requests --output -o --report --exact-windows --no-progress --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
-        *) COMPREPLY=($(compgen -f -- "$cur"));;
+        *) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur"));;
       esac;;
     anonymize)
+      case "$prev" in
+        --key-file) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --key-env) COMPREPLY=(); return;;
+        --hash-field) COMPREPLY=(); return;;
+        --drop) COMPREPLY=(); return;;
+        --ip) COMPREPLY=($(compgen -W "keep hash truncate" -- "$cur")); return;;
+        --output) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur")); return;;
+        -o) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur")); return;;
+        --threads) COMPREPLY=(); return;;
+        -j) COMPREPLY=(); return;;
+        --format) COMPREPLY=($(compgen -W "auto common combined clickstream edx applog json json:nginx json:caddy json:traefik json:ecs" -- "$cur")); return;;
+        --rejects) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --max-malformed) COMPREPLY=(); return;;
+        --listen) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur")); return;;
+        --tls-cert) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --tls-key) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --tls-ca) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --kafka-option-file) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --kafka-option) COMPREPLY=(); return;;
+        --retry-for) COMPREPLY=(); return;;
+        --group) COMPREPLY=(); return;;
+        --idle-exit) COMPREPLY=(); return;;
+        --max-line-bytes) COMPREPLY=(); return;;
+      esac
       case "$cur" in
         -*) COMPREPLY=($(compgen -W "--help -h --key-file --key-env --hash-field --drop --no-default-drop --ip --output -o --threads -j --format --rejects --strict --max-malformed --verbose -v --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
-        *) COMPREPLY=($(compgen -f -- "$cur"));;
+        *) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur"));;
       esac;;
     analyze)
+      case "$prev" in
+        --format) COMPREPLY=($(compgen -W "auto common combined clickstream edx applog json json:nginx json:caddy json:traefik json:ecs" -- "$cur")); return;;
+        --rejects) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --max-malformed) COMPREPLY=(); return;;
+        --error-statuses) COMPREPLY=(); return;;
+        --error-levels) COMPREPLY=(); return;;
+        --report) COMPREPLY=($(compgen -W "text json csv html" -- "$cur")); return;;
+        --output) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur")); return;;
+        -o) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur")); return;;
+        --top) COMPREPLY=(); return;;
+        --since) COMPREPLY=(); return;;
+        --until) COMPREPLY=(); return;;
+        --tz) COMPREPLY=(); return;;
+        --by) COMPREPLY=($(compgen -W "minute hour day auto" -- "$cur")); return;;
+        --threads) COMPREPLY=(); return;;
+        --listen) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur")); return;;
+        --tls-cert) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --tls-key) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --tls-ca) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --kafka-option-file) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --kafka-option) COMPREPLY=(); return;;
+        --retry-for) COMPREPLY=(); return;;
+        --group) COMPREPLY=(); return;;
+        --idle-exit) COMPREPLY=(); return;;
+        --max-line-bytes) COMPREPLY=(); return;;
+      esac
       case "$cur" in
         -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --max-malformed --verbose -v --error-statuses --error-levels --report --output -o --top --since --until --tz --by --threads --no-progress --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
-        *) COMPREPLY=($(compgen -f -- "$cur"));;
+        *) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur"));;
       esac;;
   esac
 }

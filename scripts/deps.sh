@@ -10,6 +10,8 @@ LOGPIPE_TEST_PACKAGES="kcat mawk jq python3 zstd gzip openssl iproute2"
 LOGPIPE_TEST_PACKAGES="$LOGPIPE_TEST_PACKAGES dpkg-dev file systemd"
 # Real Alertmanager and Prometheus for the endpoint tests (started on loopback), curl to query them.
 LOGPIPE_TEST_PACKAGES="$LOGPIPE_TEST_PACKAGES curl prometheus prometheus-alertmanager"
+# The shells whose completions we ship: the completion tests run them (zsh -n, fish complete -C).
+LOGPIPE_TEST_PACKAGES="$LOGPIPE_TEST_PACKAGES zsh fish"
 # Headless Chromium renders the HTML report in analyze_html_chromium (issue 7's done-when).
 LOGPIPE_TEST_PACKAGES="$LOGPIPE_TEST_PACKAGES chromium"
 

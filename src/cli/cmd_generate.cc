@@ -436,7 +436,7 @@ RunFn setup_generate(CLI::App& command) {
   bind(command
            .add_option("--rate", f.rate,
                        "Lines per second of log time; paces output to the wall clock")
-           ->check(CLI::PositiveNumber),
+           ->check(positive_number()),
        [](Settings& s, const Settings& v) {
          s.rate = v.rate;
          s.rate_given = true;

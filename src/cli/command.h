@@ -55,6 +55,10 @@ int64_t duration_option(const std::string& text, std::string_view option, bool w
 /// -1 as 18446744073709551615 and lets an overflow through (--max-keys -1 turned the memory bound
 /// off; generate -n -1 never ended).
 CLI::Validator whole_number(uint64_t min, uint64_t max = UINT64_MAX);
+/// A number above 0 (CLI::PositiveNumber printed "Value abc not in range 0.000000 to 1797...").
+CLI::Validator positive_number();
+/// The command being run ("stream"), for the `logpipe: COMMAND: ...` prefix of usage errors.
+extern std::string_view g_command;
 
 /// The --rejects file (malformed lines, verbatim), or null when `path` is empty.
 std::unique_ptr<ByteSink> open_rejects(const std::string& path);

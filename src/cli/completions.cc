@@ -8,22 +8,74 @@
 namespace logpipe::cli {
 namespace {
 
+// What a flag's value completes to.
+enum class Value { kNone, kFile, kEndpoint, kChoice, kText };
+
 struct Flag {
   std::string name;  // --long or -s
   std::string help;
-  bool takes_value;
+  Value value;
+  std::vector<std::string> choices;  // kChoice
 };
+
+constexpr const char* kSchemes[] = {"tcp://", "tls://", "udp://", "kafka://", "alertmanager://", "alertmanager+tls://"};
+// --format of the commands that read logs (generate's own list comes from its IsMember check).
+constexpr const char* kInputFormats[] = {"auto", "common", "combined", "clickstream", "edx", "applog", "json",
+                                         "json:nginx", "json:caddy", "json:traefik", "json:ecs"};
+
+Flag flag_of(const CLI::Option& opt, const std::string& name) {
+  Flag f{name, opt.get_description(), Value::kText, {}};
+  if (opt.get_items_expected_max() == 0) {  // a flag: no value (it used to complete files)
+    f.value = Value::kNone;
+    return f;
+  }
+  std::string type = opt.get_type_name();  // "TEXT:{text,json,csv,html}" with an IsMember check
+  size_t open = type.find('{'), close = type.find('}');
+  const std::string long_name = opt.get_lnames().empty() ? "" : opt.get_lnames().front();
+  if (open != std::string::npos && close != std::string::npos && close > open) {
+    f.value = Value::kChoice;
+    std::string list = type.substr(open + 1, close - open - 1);
+    for (size_t at = 0; at <= list.size();) {
+      size_t comma = list.find(',', at);
+      if (comma == std::string::npos) comma = list.size();
+      if (comma > at) f.choices.push_back(list.substr(at, comma - at));
+      at = comma + 1;
+    }
+  } else if (long_name == "format") {
+    f.value = Value::kChoice;
+    f.choices.assign(std::begin(kInputFormats), std::end(kInputFormats));
+  } else if (type == "ENDPOINT" || long_name == "output" || long_name == "alerts" || long_name == "input" ||
+             long_name == "window-log" || long_name == "listen") {
+    f.value = Value::kEndpoint;
+  } else if (type == "FILE" || type.find("FILE") != std::string::npos || long_name == "rejects" ||
+             long_name == "config" || long_name == "profile" || long_name == "state" || long_name == "truth") {
+    f.value = Value::kFile;
+  }
+  return f;
+}
 
 std::vector<Flag> flags_of(const CLI::App& app) {
   std::vector<Flag> out;
   for (const CLI::Option* opt : app.get_options()) {
     if (opt->get_group().empty()) continue;  // hidden
     if (opt->get_positional()) continue;
-    bool value = opt->get_type_size() != 0;
-    for (const auto& l : opt->get_lnames()) out.push_back({"--" + l, opt->get_description(), value});
-    for (const auto& s : opt->get_snames()) out.push_back({"-" + s, opt->get_description(), value});
+    for (const auto& l : opt->get_lnames()) out.push_back(flag_of(*opt, "--" + l));
+    for (const auto& s : opt->get_snames()) out.push_back(flag_of(*opt, "-" + s));
   }
   return out;
+}
+
+std::string joined(const std::vector<std::string>& words, const char* sep = " ") {
+  std::string out;
+  for (const auto& w : words) {
+    if (!out.empty()) out += sep;
+    out += w;
+  }
+  return out;
+}
+
+std::string schemes() {
+  return joined(std::vector<std::string>(std::begin(kSchemes), std::end(kSchemes)));
 }
 
 std::string quote_single(const std::string& s) {
@@ -44,10 +96,22 @@ std::string bash(const CLI::App& app) {
   out += fmt::format("  if [ \"$COMP_CWORD\" -eq 1 ]; then\n    COMPREPLY=($(compgen -W \"{}--help --version\" -- \"$cur\"))\n    return\n  fi\n", cmds);
   out += "  case \"$cmd\" in\n";
   for (const CLI::App* sub : app.get_subcommands({})) {
-    std::string words;
-    for (const auto& f : flags_of(*sub)) words += f.name + " ";
-    out += fmt::format("    {})\n      case \"$cur\" in\n        -*) COMPREPLY=($(compgen -W \"{}\" -- \"$cur\"));;\n        *) COMPREPLY=($(compgen -f -- \"$cur\"));;\n      esac;;\n",
-                       sub->get_name(), words);
+    std::string words, values;
+    for (const auto& f : flags_of(*sub)) {
+      words += f.name + " ";
+      // The value after a flag: its choices, endpoint schemes and files, files, or nothing.
+      if (f.value == Value::kChoice)
+        values += fmt::format("        {}) COMPREPLY=($(compgen -W \"{}\" -- \"$cur\")); return;;\n", f.name, joined(f.choices));
+      else if (f.value == Value::kEndpoint)
+        values += fmt::format("        {}) COMPREPLY=($(compgen -W \"{}\" -- \"$cur\") $(compgen -f -- \"$cur\")); return;;\n",
+                              f.name, schemes());
+      else if (f.value == Value::kFile)
+        values += fmt::format("        {}) COMPREPLY=($(compgen -f -- \"$cur\")); return;;\n", f.name);
+      else if (f.value == Value::kText)
+        values += fmt::format("        {}) COMPREPLY=(); return;;\n", f.name);
+    }
+    out += fmt::format("    {})\n      case \"$prev\" in\n{}      esac\n      case \"$cur\" in\n        -*) COMPREPLY=($(compgen -W \"{}\" -- \"$cur\"));;\n        *) COMPREPLY=($(compgen -W \"{}\" -- \"$cur\") $(compgen -f -- \"$cur\"));;\n      esac;;\n",
+                       sub->get_name(), values, words, schemes());
   }
   out += "  esac\n}\ncomplete -o filenames -F _logpipe logpipe\n";
   return out;
@@ -66,9 +130,23 @@ std::string zsh(const CLI::App& app) {
       std::string help = quote_single(f.help);
       for (char& c : help)
         if (c == '[' || c == ']' || c == ':') c = ' ';
-      out += fmt::format("        '{}[{}]{}' \\\n", f.name, help, f.takes_value ? ":value:_files" : "");
+      std::string action;
+      switch (f.value) {
+        case Value::kNone: break;
+        case Value::kFile: action = ":file:_files"; break;
+        case Value::kEndpoint: action = fmt::format(":endpoint:{{_alternative 'schemes:scheme:({})' 'files:file:_files'}}", schemes()); break;
+        case Value::kChoice: {
+          std::string list = joined(f.choices);
+          std::string escaped;  // a colon ends an _arguments field
+          for (char c : list) escaped += c == ':' ? std::string("\\:") : std::string(1, c);
+          action = fmt::format(":value:({})", escaped);
+          break;
+        }
+        case Value::kText: action = ":value: "; break;
+      }
+      out += fmt::format("        '{}[{}]{}' \\\n", f.name, help, action);
     }
-    out += "        '*:file:_files';;\n";
+    out += fmt::format("        '*:input:{{_alternative \"schemes:scheme:({})\" \"files:file:_files\"}}';;\n", schemes());
   }
   out += "  esac\n}\n_logpipe \"$@\"\n";
   return out;
@@ -84,8 +162,16 @@ std::string fish(const CLI::App& app) {
   for (const CLI::App* sub : app.get_subcommands({})) {
     for (const auto& f : flags_of(*sub)) {
       std::string spec = f.name.rfind("--", 0) == 0 ? "-l " + f.name.substr(2) : "-s " + f.name.substr(1);
+      std::string value;  // -r: takes a value; -F: files; -x -a: only these; -a: these and files
+      switch (f.value) {
+        case Value::kNone: break;
+        case Value::kFile: value = " -r -F"; break;
+        case Value::kEndpoint: value = fmt::format(" -r -F -a '{}'", schemes()); break;
+        case Value::kChoice: value = fmt::format(" -x -a '{}'", joined(f.choices)); break;
+        case Value::kText: value = " -x"; break;
+      }
       out += fmt::format("complete -c logpipe -n '__fish_seen_subcommand_from {}' {}{} -d '{}'\n",
-                         sub->get_name(), spec, f.takes_value ? " -r" : "", quote_single(f.help));
+                         sub->get_name(), spec, value, quote_single(f.help));
     }
   }
   return out;

@@ -6,10 +6,14 @@
 #include "logpipe/error.h"
 #include "logpipe/io/files.h"
 #include "logpipe/timeutil.h"
+#include "logpipe/version.h"
+#include "logpipe/io/endpoint.h"
+#include "logpipe_commit.h"
 
 #include <fmt/format.h>
 
 #include <charconv>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -19,6 +23,7 @@
 namespace logpipe::cli {
 
 StopFlag g_stop_requested{false};
+std::string_view g_command;
 
 namespace {
 
@@ -67,6 +72,19 @@ CLI::Validator whole_number(uint64_t min, uint64_t max) {
           return fmt::format("expected a whole number, got '{}'", text);
         if (r.ec == std::errc::result_out_of_range || value < min || value > max)
           return fmt::format("must be from {} to {}, got {}", min, max, text);
+        return {};
+      },
+      "");
+}
+
+CLI::Validator positive_number() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        double value = 0;
+        auto r = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (text.empty() || r.ec != std::errc() || r.ptr != text.data() + text.size() || !(value > 0) ||
+            !std::isfinite(value))
+          return fmt::format("expected a number above 0, got '{}'", text);
         return {};
       },
       "");
@@ -133,7 +151,10 @@ PumpOptions pump_options(const InputOptions& o, unsigned threads) {
 
 int run_main(int argc, char** argv) {
   CLI::App app{"logpipe: real-time and batch analysis of web and application logs", "logpipe"};
-  app.set_version_flag("-V,--version", "logpipe " LOGPIPE_VERSION);
+  app.set_version_flag("-V,--version", [] {
+    return fmt::format("logpipe {} (commit {})\nlibraries: {}, {}, CLI11 {}", LOGPIPE_VERSION, LOGPIPE_COMMIT,
+                       core_library_versions(), io_library_versions(), CLI11_VERSION);
+  });
   app.require_subcommand(0, 1);
   app.footer("Run `logpipe COMMAND --help` for a command's options; `man logpipe` for more.");
   std::string completion_shell;
@@ -151,15 +172,34 @@ int run_main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? kExitOk : kExitUsage;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    // One style for every usage error: `logpipe: COMMAND: what`, then where to look.
+    std::string_view command;
+    for (size_t i = 0; i < subs.size(); ++i)
+      if (subs[i]->parsed()) command = kCommands[i].name;
+    std::string what = e.what();
+    if (const auto* extras = dynamic_cast<const CLI::ExtrasError*>(&e)) {
+      (void)extras;
+      const std::string marker = "not expected: ";
+      size_t at = what.find(marker);
+      std::string args = at == std::string::npos ? what : what.substr(at + marker.size());
+      what = args.rfind('-', 0) == 0 ? fmt::format("unknown option {}", args) : fmt::format("unexpected argument {}", args);
+    }
+    if (command.empty())
+      fmt::print(stderr, "logpipe: {}\nRun `logpipe --help` for the commands.\n", what);
+    else
+      fmt::print(stderr, "logpipe: {}: {}\nRun `logpipe {} --help` for its options.\n", command, what, command);
+    return kExitUsage;
   }
   if (!completion_shell.empty()) {
     std::fputs(completion_script(app, completion_shell).c_str(), stdout);
     return kExitOk;
   }
   for (size_t i = 0; i < subs.size(); ++i)
-    if (subs[i]->parsed()) return runs[i]();
+    if (subs[i]->parsed()) {
+      g_command = kCommands[i].name;
+      return runs[i]();
+    }
   std::fputs(app.help().c_str(), stdout);
   return kExitUsage;
 }
@@ -175,7 +215,13 @@ int main(int argc, char** argv) {
     return logpipe::cli::run_main(argc, argv);
   } catch (const logpipe::Error& e) {
     if (e.exit_code() == logpipe::kExitOk) return 0;  // broken pipe: like ripgrep, not an error
-    fmt::print(stderr, "logpipe: {}\n", e.what());
+    std::string_view what = e.what(), command = logpipe::cli::g_command;
+    // Usage errors name the command (`logpipe: stream: --window: ...`), as parse errors do.
+    if (e.exit_code() == logpipe::kExitUsage && !command.empty() &&
+        !(what.substr(0, command.size()) == command && what.substr(command.size(), 1) == ":"))
+      fmt::print(stderr, "logpipe: {}: {}\n", command, what);
+    else
+      fmt::print(stderr, "logpipe: {}\n", what);
     return e.exit_code();
   } catch (const std::exception& e) {
     fmt::print(stderr, "logpipe: {}\n", e.what());

@@ -461,4 +461,10 @@ std::pair<MetricId, std::string_view> parse_metric_assignment(std::string_view t
   return {id, text.substr(eq + 1)};
 }
 
+namespace detail {
+std::string toml_version() {  // for --version (version.cc)
+  return fmt::format("toml++ {}.{}.{}", TOML_LIB_MAJOR, TOML_LIB_MINOR, TOML_LIB_PATCH);
+}
+}  // namespace detail
+
 }  // namespace logpipe

@@ -19,6 +19,7 @@
 #include <charconv>
 #include <cstring>
 #include <span>
+#include <string>
 
 namespace logpipe::detail {
 namespace {
@@ -506,6 +507,13 @@ ParseError DockerLineReader::read(std::string_view line, PrefixParts& out) {
     }
   }
   return have_log && have_time ? ParseError::kNone : ParseError::kBadPrefix;
+}
+
+// For --version: the library and the kernel it picked for this CPU (haswell, westmere, ...).
+std::string simdjson_version() {
+  return "simdjson " + std::to_string(simdjson::SIMDJSON_VERSION_MAJOR) + "." +
+         std::to_string(simdjson::SIMDJSON_VERSION_MINOR) + "." + std::to_string(simdjson::SIMDJSON_VERSION_REVISION) +
+         " (" + std::string(simdjson::get_active_implementation()->name()) + ")";
 }
 
 }  // namespace logpipe::detail

@@ -88,6 +88,6 @@ set +e
 "$LOGPIPE" stream --alerts "alertmanager+tls://localhost:$port" --tls-ca bad.pem </dev/null 2>err4
 rc=$?
 set -e
-[ "$rc" = 2 ] && grep -q "^logpipe: alertmanager+tls://localhost:$port: --tls-ca 'bad.pem': " err4 ||
+[ "$rc" = 2 ] && grep -q "^logpipe: stream: alertmanager+tls://localhost:$port: --tls-ca 'bad.pem': " err4 ||
   { echo "bad --tls-ca: exit $rc"; cat err4; exit 1; }
 echo ok

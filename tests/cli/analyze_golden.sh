@@ -38,7 +38,7 @@ set +e
 "$LOGPIPE" analyze --format nope -o "$tmp/never.json" small.log >/dev/null 2>>"$tmp/err"; rc5=$?
 set -e
 [ "$rc1 $rc2 $rc3 $rc4 $rc5" = "2 2 2 1 2" ] || { echo "exit codes: $rc1 $rc2 $rc3 $rc4 $rc5"; cat "$tmp/err"; exit 1; }
-grep -q "^logpipe: --since: expected RFC 3339" "$tmp/err"
+grep -q "^logpipe: analyze: --since: expected RFC 3339" "$tmp/err"
 grep -q "cannot open '$tmp/missing.log'" "$tmp/err"
 [ ! -e "$tmp/never.json" ] || { echo "the output was created although an input is missing"; exit 1; }
 echo ok

@@ -58,6 +58,9 @@ std::unique_ptr<ByteSink> open_sink(const std::string& endpoint, const EndpointO
 /// alertmanager+tls:// the Alertmanager API v2 (delivered in the background, retried).
 std::unique_ptr<AlertSink> open_alert_sink(const std::string& endpoint, const EndpointOptions& options);
 
+/// "librdkafka 2.0.2, zstd 1.5.4, zlib 1.2.13, Boost 1.81.0" (for --version).
+std::string io_library_versions();
+
 /// The scheme of an endpoint: "file" (also `-`), "tcp", "tls", "udp", "kafka", "alertmanager".
 std::string_view endpoint_scheme(std::string_view endpoint) noexcept;
 
