@@ -64,6 +64,7 @@ complete -c logpipe -n '__fish_seen_subcommand_from stream' -l alert-queue -r -d
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l stats -r -d 'Print throughput and lag on stderr periodically'
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l stats-interval -r -d 'Period of --stats'
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l metrics-listen -r -d 'Serve live values in Prometheus text format on HOST:PORT'
+complete -c logpipe -n '__fish_seen_subcommand_from stream' -l metrics-top-keys -r -d '--metrics-listen: also serve the window values of the N largest keys of each keyed metric, with a key label (default 0: only the largest value, no key; bounded series)'
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l window-log -r -d 'Also write one JSON line per closed window (its counts and global values) to ENDPOINT (-, FILE appended, tcp://, tls://, kafka://)'
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l partition-idle -r -d 'Kafka input: a partition that handed out everything and stayed quiet this long stops holding event time back (the watermark is the minimum over active partitions)'
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l state -r -d 'Keep the alert state in FILE across restarts: a stop (SIGTERM, SIGINT) saves open windows'\'' episodes instead of resolving them, and the next run continues from it'

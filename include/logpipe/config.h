@@ -48,6 +48,7 @@ struct ServiceSettings {
   std::optional<bool> follow;                 ///< [input] follow
   std::vector<std::string> alerts;            ///< [alerts] endpoint = "..." or endpoints = [...]
   std::optional<std::string> metrics_listen;  ///< [prometheus] listen = "HOST:PORT"
+  std::optional<size_t> metrics_top_keys;     ///< [prometheus] top_keys
   std::optional<std::string> tls_cert;        ///< [tls] cert
   std::optional<std::string> tls_key;         ///< [tls] key
   std::optional<std::string> tls_ca;          ///< [tls] ca

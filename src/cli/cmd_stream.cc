@@ -48,6 +48,7 @@ struct StreamOptions {
   size_t max_keys = 0;
   std::vector<std::string> alerts;  ///< --alerts, repeatable; none = stdout
   std::vector<std::string> alert_labels;
+  size_t metrics_top_keys = 0;
   bool stats = false;
   std::string stats_interval = "5s";
   std::string metrics_listen;
@@ -77,6 +78,7 @@ void apply_file_settings(const ServiceSettings& f, const std::string& path, Stre
   if (f.follow && !given("--follow")) o.follow = *f.follow;
   if (!f.alerts.empty() && !given("--alerts")) o.alerts = f.alerts;  // every endpoint gets every alert
   if (f.metrics_listen && !given("--metrics-listen")) o.metrics_listen = *f.metrics_listen;
+  if (f.metrics_top_keys && !given("--metrics-top-keys")) o.metrics_top_keys = *f.metrics_top_keys;
   auto tls_file = [&](const std::optional<std::string>& value, const char* flag, const char* key, std::string& out) {
     if (!value || given(flag)) return;
     if (std::FILE* test = std::fopen(value->c_str(), "rb")) std::fclose(test);
@@ -184,6 +186,7 @@ Setup resolve(const StreamOptions& o, const ThresholdConfig& file) {
       usage_error("--alert-label: '{}' is set by logpipe (the metric and the key)", name);
     s.endpoint.alert_labels.emplace_back(name, l.substr(eq + 1));
   }
+  s.service.metrics_top_keys = o.metrics_top_keys;
   return s;
 }
 
@@ -199,6 +202,11 @@ int run_stream(StreamOptions o) {
   auto inputs = open_pump_inputs(s.inputs, s.endpoint, FileReading::kLive, false);
   if (o.input.verbose)
     for (const auto& in : inputs) fmt::print(stderr, "logpipe: stream: reading {}\n", in->name());
+  std::unique_ptr<MetricsServer> metrics_server;
+  if (!o.metrics_listen.empty()) {
+    metrics_server = std::make_unique<MetricsServer>(o.metrics_listen);
+    if (o.input.verbose) fmt::print(stderr, "logpipe: stream: metrics on port {}\n", metrics_server->port());
+  }
   std::vector<std::unique_ptr<AlertSink>> sinks;
   for (const auto& a : o.alerts.empty() ? std::vector<std::string>{"-"} : o.alerts)
     sinks.push_back(open_alert_sink(a, s.endpoint));
@@ -207,11 +215,6 @@ int run_stream(StreamOptions o) {
   if (!o.window_log.empty()) {
     window_log_sink = open_sink(o.window_log, s.endpoint, /*append=*/true);
     window_log = std::make_unique<WindowLog>(*window_log_sink);
-  }
-  std::unique_ptr<MetricsServer> metrics_server;
-  if (!o.metrics_listen.empty()) {
-    metrics_server = std::make_unique<MetricsServer>(o.metrics_listen);
-    if (o.input.verbose) fmt::print(stderr, "logpipe: stream: metrics on port {}\n", metrics_server->port());
   }
   MalformedLog malformed(open_rejects(o.input.rejects), o.input.strict);
   RecordPump pump(pump_options(o.input, 1), malformed);
@@ -327,6 +330,11 @@ RunFn setup_stream(CLI::App& command) {
   command.add_flag("--stats", o->stats, "Print throughput and lag on stderr periodically");
   command.add_option("--stats-interval", o->stats_interval, "Period of --stats")->capture_default_str();
   command.add_option("--metrics-listen", o->metrics_listen, "Serve live values in Prometheus text format on HOST:PORT");
+  command.add_option("--metrics-top-keys", o->metrics_top_keys,
+                     "--metrics-listen: also serve the window values of the N largest keys of each keyed metric, "
+                     "with a key label (default 0: only the largest value, no key; bounded series)")
+      ->type_name("N")
+      ->check(whole_number(0, 1000));
   command.add_option("--window-log", o->window_log,
                      "Also write one JSON line per closed window (its counts and global values) to ENDPOINT "
                      "(-, FILE appended, tcp://, tls://, kafka://)")

@@ -152,7 +152,12 @@ void parse_service_tables(const toml::table& root, std::string_view name, Servic
     for (const auto& [key, node] : *t) {
       std::string_view k = key.str();
       if (k == "listen") s.metrics_listen = string_value(name, node, "prometheus", k);
-      else unknown("prometheus", k, node, "listen");
+      else if (k == "top_keys") {
+        std::optional<int64_t> n = node.value_exact<int64_t>();
+        if (!n || *n < 0 || *n > 1000)
+          usage_error("{}: [prometheus] top_keys must be a whole number from 0 to 1000", where(name, node));
+        s.metrics_top_keys = static_cast<size_t>(*n);
+      } else unknown("prometheus", k, node, "listen, top_keys");
     }
   }
   if (const toml::table* t = table_of("tls")) {

@@ -184,3 +184,13 @@ TEST_CASE("config: unknown keys of the service tables and near-miss tables are e
   CHECK(message("[metrics.error_rate]\nthreshold = -1\n").find("svc.toml:2: [metrics.error_rate] threshold must be a number >= 0") == 0);
   CHECK(message("input = 3\n").find("svc.toml:1: 'input' must be a table") == 0);
 }
+
+TEST_CASE("config: [prometheus] top_keys") {
+  CHECK(parse_threshold_config("[prometheus]\ntop_keys = 5\n", "svc.toml").service.metrics_top_keys == 5u);
+  try {
+    parse_threshold_config("[prometheus]\ntop_keys = -1\n", "svc.toml");
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("svc.toml:2: [prometheus] top_keys must be a whole number") == 0);
+  }
+}

@@ -500,3 +500,11 @@ TEST_CASE("metrics: prefix_request_rate sums the addresses of each /24 and /48")
   CHECK(p["::ffff:198.51.100.0/24"].requests == 1);
   CHECK(p["203.0.113.0/24"].value == doctest::Approx(256.0 / 60));
 }
+
+TEST_CASE("kMetrics: every metric has a Prometheus family in base units") {
+  for (const MetricDef& m : kMetrics) {
+    CHECK(!m.prometheus.empty());
+    CHECK(m.prometheus.find("_ms") == std::string_view::npos);
+  }
+  CHECK(kMetrics[kUrlP99LatencyMs].prometheus_scale == 0.001);
+}
