@@ -205,6 +205,13 @@ class AlertEvaluator final : public WindowObserver {
   const std::array<std::pair<std::string, MetricValue>, kMetricCount>& last_max() const noexcept {
     return last_max_;
   }
+  /// Keep, per keyed metric, the `n` largest eligible values of each window and their keys
+  /// (stream --metrics-top-keys; 0, the default, keeps only last_max()).
+  void keep_top_keys(size_t n) noexcept { top_keys_ = n; }
+  /// The last window's top keys of a keyed metric, largest first (at most keep_top_keys).
+  const std::vector<std::pair<std::string, MetricValue>>& last_top(MetricId m) const noexcept {
+    return last_top_[m];
+  }
   int64_t last_window_end_us() const noexcept { return last_end_; }
   uint64_t fired() const noexcept { return fired_; }
   uint64_t resolved() const noexcept { return resolved_; }
@@ -241,6 +248,8 @@ class AlertEvaluator final : public WindowObserver {
   std::unique_ptr<Tables> tables_;
   std::array<MetricValue, kMetricCount> last_global_{};
   std::array<std::pair<std::string, MetricValue>, kMetricCount> last_max_{};
+  size_t top_keys_ = 0;
+  std::array<std::vector<std::pair<std::string, MetricValue>>, kMetricCount> last_top_{};
   std::vector<Alert> pending_;
   uint64_t window_number_ = 0;
   int64_t last_end_ = 0;

@@ -48,6 +48,11 @@ struct ServiceSettings {
   std::optional<bool> follow;                 ///< [input] follow
   std::vector<std::string> alerts;            ///< [alerts] endpoint = "..." or endpoints = [...]
   std::optional<std::string> metrics_listen;  ///< [prometheus] listen = "HOST:PORT"
+  std::optional<size_t> metrics_top_keys;     ///< [prometheus] top_keys
+  std::optional<std::string> generator_url;   ///< [alerts] generator_url
+  std::optional<std::string> runbook_url;     ///< [alerts] runbook_url
+  /// [alerts.severity] METRIC = "LEVEL", one per metric, sorted by metric name.
+  std::vector<std::pair<std::string, std::string>> severities;
   std::optional<std::string> tls_cert;        ///< [tls] cert
   std::optional<std::string> tls_key;         ///< [tls] key
   std::optional<std::string> tls_ca;          ///< [tls] ca

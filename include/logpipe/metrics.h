@@ -44,6 +44,13 @@ struct MetricDef {
   std::string_view unit;   ///< "ratio", "requests/s", "ms"
   uint64_t min_requests;   ///< default guard: below this many requests the value never alerts
   std::string_view help;   ///< one line for --help, Prometheus HELP, docs
+  /// Prometheus: the window value is the family logpipe_window_<prometheus> (base units, as the
+  /// naming guide asks: ratios, seconds), the value times prometheus_scale.
+  std::string_view prometheus;
+  double prometheus_scale;
+  /// Alertmanager severity label unless the settings or --alert-severity say otherwise:
+  /// site-wide errors page (critical), everything else is a warning.
+  std::string_view severity;
 };
 
 /// Dense metric ids, in the order of kMetrics.
@@ -64,26 +71,41 @@ enum MetricId : uint8_t {
 /// THE metric table: the one place a metric is defined.
 inline constexpr std::array<MetricDef, kMetricCount> kMetrics = {{
     {"error_rate", Dimension::kGlobal, MetricKind::kErrorRatio, true, "ratio", 1,
-     "errors / requests, all traffic"},
+     "errors / requests, all traffic",
+     "error_ratio", 1.0, "critical"},
     {"server_error_rate", Dimension::kGlobal, MetricKind::kServerErrorRatio, true, "ratio", 1,
-     "5xx / requests, all traffic"},
+     "5xx / requests, all traffic",
+     "server_error_ratio", 1.0, "critical"},
     {"url_error_rate", Dimension::kUrl, MetricKind::kErrorRatio, true, "ratio", 20,
-     "errors / requests, per url (path without query)"},
+     "errors / requests, per url (path without query)",
+     "url_error_ratio", 1.0, "warning"},
     {"user_error_rate", Dimension::kUser, MetricKind::kErrorRatio, true, "ratio", 20,
-     "errors / requests, per user (or session when no user)"},
+     "errors / requests, per user (or session when no user)",
+     "user_error_ratio", 1.0, "warning"},
     {"ip_error_rate", Dimension::kIp, MetricKind::kErrorRatio, true, "ratio", 20,
-     "errors / requests, per client ip"},
+     "errors / requests, per client ip",
+     "ip_error_ratio", 1.0, "warning"},
     {"request_rate", Dimension::kGlobal, MetricKind::kRequestRate, false, "requests/s", 1,
-     "requests per second, all traffic"},
+     "requests per second, all traffic",
+     "requests_per_second", 1.0, "warning"},
     {"ip_request_rate", Dimension::kIp, MetricKind::kRequestRate, false, "requests/s", 1,
-     "requests per second, per client ip"},
+     "requests per second, per client ip",
+     "ip_requests_per_second", 1.0, "warning"},
     {"user_request_rate", Dimension::kUser, MetricKind::kRequestRate, false, "requests/s", 1,
-     "requests per second, per user (or session when no user)"},
+     "requests per second, per user (or session when no user)",
+     "user_requests_per_second", 1.0, "warning"},
     {"url_p99_latency_ms", Dimension::kUrl, MetricKind::kP99LatencyMs, false, "ms", 20,
-     "99th percentile of the response time in ms, per url (formats with a duration)"},
+     "99th percentile of the response time in ms, per url (formats with a duration)",
+     "url_p99_latency_seconds", 0.001, "warning"},
     {"prefix_request_rate", Dimension::kPrefix, MetricKind::kRequestRate, false, "requests/s", 1,
-     "requests per second, per client network (/24 for IPv4, /48 for IPv6)"},
+     "requests per second, per client network (/24 for IPv4, /48 for IPv6)",
+     "prefix_requests_per_second", 1.0, "warning"},
 }};
+
+/// A value of metric m for people (alert summaries, terminals): a ratio as a percentage, a rate
+/// in requests/s, a latency in ms or s, rounded to 3 significant digits ("12.3%", "250 req/s",
+/// "1.25 s"), never a raw float.
+std::string human_value(MetricId m, double value);
 
 /// The id of a metric name, or kMetricCount when unknown.
 MetricId find_metric(std::string_view name) noexcept;

@@ -161,6 +161,9 @@ class LineSource {
   struct PartitionState {
     uint32_t partition;
     bool caught_up;
+    /// Messages not read yet: the broker's high watermark (as of the last fetch) minus the next
+    /// offset to read; -1 when not known yet.
+    int64_t lag = -1;
   };
   virtual std::vector<PartitionState> partitions() const { return {}; }
   /// Whether the line just returned is whole or a piece of a line longer than --max-line-bytes

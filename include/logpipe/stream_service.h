@@ -66,6 +66,9 @@ struct ServiceConfig {
   int64_t publish_every_us = 500'000;   ///< how often the Prometheus snapshot is refreshed
   int64_t partition_idle_us = 5'000'000;  ///< a caught-up partition quiet this long stops holding event time
   bool verbose = false;           ///< say when offsets are committed, and the summary at the end
+  /// Prometheus: per keyed metric, the window values of this many top keys (a `key` label);
+  /// 0 = only the largest value, without its key (bounded series: --metrics-top-keys).
+  size_t metrics_top_keys = 0;
 };
 
 /// What the loop did, for the summary and tests.
@@ -155,6 +158,9 @@ class StreamService final : public RecordSink, public PumpObserver {
   std::deque<Checkpoint> checkpoints_;
   std::optional<LineSource::Position> closed_;
   LineSource* checkpoint_source_ = nullptr;  // the input the positions above are of
+  // Prometheus: the partitions of the input being read, as of the last snapshot (their lag).
+  std::string partitions_input_;
+  std::vector<LineSource::PartitionState> partitions_;
 };
 
 }  // namespace logpipe

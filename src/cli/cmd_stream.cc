@@ -49,6 +49,9 @@ struct StreamOptions {
   size_t max_keys = 0;
   std::vector<std::string> alerts;  ///< --alerts, repeatable; none = stdout
   std::vector<std::string> alert_labels;
+  std::vector<std::string> alert_severities;  ///< --alert-severity METRIC=LEVEL
+  std::string alert_generator_url, alert_runbook_url;
+  size_t metrics_top_keys = 0;
   bool stats = false;
   std::string stats_interval = "5s";
   std::string metrics_listen;
@@ -79,6 +82,13 @@ void apply_file_settings(const ServiceSettings& f, const std::string& path, Stre
   if (f.follow && !given("--follow")) o.follow = *f.follow;
   if (!f.alerts.empty() && !given("--alerts")) o.alerts = f.alerts;  // every endpoint gets every alert
   if (f.metrics_listen && !given("--metrics-listen")) o.metrics_listen = *f.metrics_listen;
+  if (f.metrics_top_keys && !given("--metrics-top-keys")) o.metrics_top_keys = *f.metrics_top_keys;
+  if (f.generator_url && !given("--alert-generator-url")) o.alert_generator_url = *f.generator_url;
+  if (f.runbook_url && !given("--alert-runbook-url")) o.alert_runbook_url = *f.runbook_url;
+  // [alerts.severity] first, the flags after them win (resolve applies them in this order).
+  std::vector<std::string> severities;
+  for (const auto& [metric, level] : f.severities) severities.push_back(metric + "=" + level);
+  o.alert_severities.insert(o.alert_severities.begin(), severities.begin(), severities.end());
   auto tls_file = [&](const std::optional<std::string>& value, const char* flag, const char* key, std::string& out) {
     if (!value || given(flag)) return;
     if (std::FILE* test = std::fopen(value->c_str(), "rb")) std::fclose(test);
@@ -186,7 +196,34 @@ Setup resolve(const StreamOptions& o, const ThresholdConfig& file) {
       usage_error("--alert-label: '{}' is set by logpipe (the metric and the key)", name);
     s.endpoint.alert_labels.emplace_back(name, l.substr(eq + 1));
   }
+  // --alert-severity METRIC=LEVEL ([alerts.severity] of the file come first): a label value
+  // that routes can match, so a plain word.
+  for (const auto& t : o.alert_severities) {
+    auto [id, level] = parse_metric_assignment(t, "--alert-severity");
+    bool ok = !level.empty();
+    for (char c : level) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-');
+    if (!ok) usage_error("--alert-severity: expected METRIC=LEVEL with LEVEL a word (critical, warning, info), got '{}'", t);
+    s.endpoint.alert_severity[id] = std::string(level);
+  }
+  for (const auto& [flag, url] : {std::pair{"--alert-generator-url", &o.alert_generator_url},
+                                  std::pair{"--alert-runbook-url", &o.alert_runbook_url}})
+    if (!url->empty() && url->find("://") == std::string::npos)
+      usage_error("{}: '{}' is not a URL (expected SCHEME://...)", flag, *url);
+  s.endpoint.alert_generator_url = o.alert_generator_url;
+  s.endpoint.alert_runbook_url = o.alert_runbook_url;
+  s.service.metrics_top_keys = o.metrics_top_keys;
   return s;
+}
+
+// http://HOST:PORT/metrics of --metrics-listen HOST:PORT, with the port it got (PORT 0) and the
+// host name for a wildcard address (0.0.0.0, ::), which no browser can open.
+std::string metrics_url(const std::string& listen, unsigned short port) {
+  std::string host = listen.substr(0, listen.rfind(':'));
+  if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::") {
+    char name[256] = {};
+    host = ::gethostname(name, sizeof name - 1) == 0 && name[0] ? name : "localhost";
+  }
+  return fmt::format("http://{}:{}/metrics", host, port);
 }
 
 int run_stream(StreamOptions o) {
@@ -201,6 +238,14 @@ int run_stream(StreamOptions o) {
   auto inputs = open_pump_inputs(s.inputs, s.endpoint, FileReading::kLive, false);
   if (o.input.verbose)
     for (const auto& in : inputs) fmt::print(stderr, "logpipe: stream: reading {}\n", in->name());
+  std::unique_ptr<MetricsServer> metrics_server;
+  if (!o.metrics_listen.empty()) {
+    metrics_server = std::make_unique<MetricsServer>(o.metrics_listen);
+    if (o.input.verbose) fmt::print(stderr, "logpipe: stream: metrics on port {}\n", metrics_server->port());
+    // An alert links to the values that raised it unless --alert-generator-url says where else.
+    if (s.endpoint.alert_generator_url.empty())
+      s.endpoint.alert_generator_url = metrics_url(o.metrics_listen, metrics_server->port());
+  }
   std::vector<std::unique_ptr<AlertSink>> sinks;
   // stdout: human lines on a terminal, JSON lines for a pipe (or as --output-format says).
   const bool text = o.output_format == "text" || (o.output_format == "auto" && ::isatty(STDOUT_FILENO));
@@ -220,11 +265,6 @@ int run_stream(StreamOptions o) {
   if (!o.window_log.empty()) {
     window_log_sink = open_sink(o.window_log, s.endpoint, /*append=*/true);
     window_log = std::make_unique<WindowLog>(*window_log_sink);
-  }
-  std::unique_ptr<MetricsServer> metrics_server;
-  if (!o.metrics_listen.empty()) {
-    metrics_server = std::make_unique<MetricsServer>(o.metrics_listen);
-    if (o.input.verbose) fmt::print(stderr, "logpipe: stream: metrics on port {}\n", metrics_server->port());
   }
   MalformedLog malformed(open_rejects(o.input.rejects), o.input.strict);
   RecordPump pump(pump_options(o.input, 1), malformed);
@@ -331,6 +371,19 @@ RunFn setup_stream(CLI::App& command) {
                      "host name)")
       ->type_name("NAME=VALUE")
       ->allow_extra_args(false);
+  command.add_option("--alert-severity", o->alert_severities,
+                     "alertmanager://: the severity label of a metric's alerts, METRIC=LEVEL (repeatable; default "
+                     "critical for error_rate and server_error_rate, warning for the others)")
+      ->type_name("METRIC=LEVEL")
+      ->allow_extra_args(false);
+  command.add_option("--alert-generator-url", o->alert_generator_url,
+                     "alertmanager://: the generatorURL of every alert; {metric}, {key} and {incident} are replaced "
+                     "(default: http://HOST:PORT/metrics of --metrics-listen, else none)")
+      ->type_name("URL");
+  command.add_option("--alert-runbook-url", o->alert_runbook_url,
+                     "alertmanager://: a runbook_url annotation on every alert; {metric}, {key} and {incident} are "
+                     "replaced (default: none)")
+      ->type_name("URL");
   command.add_option("--alert-queue", o->net.alert_queue,
                      "alertmanager:// and tcp://: alerts kept while the receiver is unreachable or not reading; "
                      "beyond, the oldest are dropped (and the exit status is 1)")
@@ -345,6 +398,11 @@ RunFn setup_stream(CLI::App& command) {
   command.add_flag("--stats", o->stats, "Print throughput and lag on stderr periodically");
   command.add_option("--stats-interval", o->stats_interval, "Period of --stats")->capture_default_str();
   command.add_option("--metrics-listen", o->metrics_listen, "Serve live values in Prometheus text format on HOST:PORT");
+  command.add_option("--metrics-top-keys", o->metrics_top_keys,
+                     "--metrics-listen: also serve the window values of the N largest keys of each keyed metric, "
+                     "with a key label (default 0: only the largest value, no key; bounded series)")
+      ->type_name("N")
+      ->check(whole_number(0, 1000));
   command.add_option("--window-log", o->window_log,
                      "Also write one JSON line per closed window (its counts and global values) to ENDPOINT "
                      "(-, FILE appended, tcp://, tls://, kafka://)")

@@ -574,6 +574,22 @@ void AlertEvaluator::on_window(const WindowView& w) {
           }
         });
         last_max_[m] = {std::string(best.first), best.second};
+        if (top_keys_) {
+          // Once per window, not per line; the keys stay views into the window until the top
+          // few are copied.
+          std::vector<std::pair<std::string_view, MetricValue>> eligible;
+          w.for_each_key(m, [&](std::string_view key, const MetricValue& v) {
+            if (v.eligible) eligible.emplace_back(key, v);
+          });
+          auto larger = [](const auto& a, const auto& b) {
+            return a.second.value != b.second.value ? a.second.value > b.second.value : a.first < b.first;
+          };
+          const size_t n = std::min(top_keys_, eligible.size());
+          std::partial_sort(eligible.begin(), eligible.begin() + static_cast<ptrdiff_t>(n), eligible.end(), larger);
+          auto& top = last_top_[m];
+          top.clear();
+          for (size_t i = 0; i < n; ++i) top.emplace_back(std::string(eligible[i].first), eligible[i].second);
+        }
       }
       const MetricRule& rule = rules_.metrics[m];
       if (rule.cusum) evaluate_cusum(m, w);

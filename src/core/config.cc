@@ -145,14 +145,29 @@ void parse_service_tables(const toml::table& root, std::string_view name, Servic
     for (const auto& [key, node] : *t) {
       std::string_view k = key.str();
       if (k == "endpoint" || k == "endpoints") endpoint_list(name, node, "alerts", k, s.alerts);
-      else unknown("alerts", k, node, "endpoint, endpoints");
+      else if (k == "generator_url") s.generator_url = string_value(name, node, "alerts", k);
+      else if (k == "runbook_url") s.runbook_url = string_value(name, node, "alerts", k);
+      else if (k == "severity") {
+        // [alerts.severity] METRIC = "LEVEL": the Alertmanager severity label of that metric.
+        if (!node.is_table()) usage_error("{}: [alerts] severity must be a table of METRIC = \"LEVEL\"", where(name, node));
+        for (const auto& [metric, level] : *node.as_table()) {
+          if (find_metric(metric.str()) == kMetricCount)
+            usage_error("{}: [alerts.severity] unknown metric '{}'", where(name, level), metric.str());
+          s.severities.emplace_back(std::string(metric.str()), string_value(name, level, "alerts.severity", metric.str()));
+        }
+      } else unknown("alerts", k, node, "endpoint, endpoints, generator_url, runbook_url, severity");
     }
   }
   if (const toml::table* t = table_of("prometheus")) {
     for (const auto& [key, node] : *t) {
       std::string_view k = key.str();
       if (k == "listen") s.metrics_listen = string_value(name, node, "prometheus", k);
-      else unknown("prometheus", k, node, "listen");
+      else if (k == "top_keys") {
+        std::optional<int64_t> n = node.value_exact<int64_t>();
+        if (!n || *n < 0 || *n > 1000)
+          usage_error("{}: [prometheus] top_keys must be a whole number from 0 to 1000", where(name, node));
+        s.metrics_top_keys = static_cast<size_t>(*n);
+      } else unknown("prometheus", k, node, "listen, top_keys");
     }
   }
   if (const toml::table* t = table_of("tls")) {

@@ -7,6 +7,8 @@
 #include "logpipe/error.h"
 #include "logpipe/intern.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -19,6 +21,35 @@ MetricId find_metric(std::string_view name) noexcept {
   for (size_t i = 0; i < kMetricCount; ++i)
     if (kMetrics[i].name == name) return static_cast<MetricId>(i);
   return kMetricCount;
+}
+
+namespace {
+// 3 significant digits, fixed notation, no trailing zeros: 0.333, 12.3, 250, 15000.
+std::string three_digits(double v) {
+  if (!std::isfinite(v)) return fmt::format("{}", v);
+  if (v == 0) return "0";
+  const int magnitude = static_cast<int>(std::floor(std::log10(std::fabs(v))));
+  const int decimals = std::clamp(2 - magnitude, 0, 9);
+  std::string text = fmt::format("{:.{}f}", v, decimals);
+  if (text.find('.') != std::string::npos) {
+    while (text.back() == '0') text.pop_back();
+    if (text.back() == '.') text.pop_back();
+  }
+  return text == "-0" ? "0" : text;
+}
+}  // namespace
+
+std::string human_value(MetricId m, double value) {
+  switch (kMetrics[m].kind) {
+    case MetricKind::kErrorRatio:
+    case MetricKind::kServerErrorRatio:
+      return three_digits(value * 100) + "%";
+    case MetricKind::kRequestRate:
+      return three_digits(value) + " req/s";
+    case MetricKind::kP99LatencyMs:
+      return value >= 1000 ? three_digits(value / 1000) + " s" : three_digits(value) + " ms";
+  }
+  return three_digits(value);
 }
 
 // ---------------------------------------------------------------------------------------------

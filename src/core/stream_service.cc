@@ -34,6 +34,7 @@ StreamService::StreamService(ServiceConfig config, std::vector<AlertSink*> sinks
       clock_(clock),
       diagnostics_(diagnostics) {
   observers_.add(alerts_);
+  alerts_.keep_top_keys(config_.metrics_top_keys);
   if (extra) observers_.add(*extra);
   const int64_t now = clock_.steady_us();
   last_data_us_ = stats_time_us_ = now;
@@ -83,6 +84,10 @@ bool StreamService::on_tick(PumpInput& input, bool quiet) {
     // Network sources apply --idle-exit themselves (Kafka counts from its partition assignment,
     // which takes seconds); files and pipes here.
     if (config_.idle_exit_us && !input.network() && quiet_us >= config_.idle_exit_us) return false;
+  }
+  if (metrics_ && now >= next_publish_us_) {  // the Kafka lag of the snapshot below
+    partitions_ = input.lines().partitions();
+    if (partitions_input_ != input.name()) partitions_input_ = input.name();
   }
   periodic(now);
   checkpoint(input.lines(), now);
@@ -223,12 +228,20 @@ void StreamService::restore_state(std::string_view text) {
   engine_.resume(next);
 }
 
-// The Prometheus snapshot: counters of the run, then the last closed window's values.
+// The Prometheus snapshot (docs/reference.md "Prometheus"), following the naming guide: one
+// family per quantity, base units (ratios, seconds), counters ending in _total, and a bounded set
+// of series. A keyed metric's window value comes as its largest value only (no label: the key of
+// the largest changes every window, and a label per key would be a new series each time); the
+// values of the top --metrics-top-keys keys, with a `key` label, only when asked for.
 std::string StreamService::prometheus_text() const {
   const EngineStats& es = engine_.stats();
   std::string out;
+  auto header = [&](std::string_view name, std::string_view type, std::string_view help) {
+    fmt::format_to(std::back_inserter(out), "# HELP {0} {1}\n# TYPE {0} {2}\n", name, help, type);
+  };
   auto metric = [&](std::string_view name, std::string_view type, std::string_view help, auto value) {
-    fmt::format_to(std::back_inserter(out), "# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help, type, value);
+    header(name, type, help);
+    fmt::format_to(std::back_inserter(out), "{} {}\n", name, value);
   };
   metric("logpipe_lines_total", "counter", "Lines read.", lines());
   metric("logpipe_records_total", "counter", "Records counted in windows.", es.records);
@@ -238,34 +251,60 @@ std::string StreamService::prometheus_text() const {
   metric("logpipe_evicted_keys_total", "counter", "Keys dropped by --max-keys.", es.evicted_keys);
   metric("logpipe_alerts_fired_total", "counter", "Alerts fired.", alerts_.fired());
   metric("logpipe_alerts_resolved_total", "counter", "Alerts resolved.", alerts_.resolved());
-  metric("logpipe_alerts_firing", "gauge", "Episodes currently firing.", alerts_.firing());
-  metric("logpipe_event_time_seconds", "gauge", "Newest event time seen.",
-         es.max_time_us == kNoTime ? 0.0 : static_cast<double>(es.max_time_us) / 1e6);
-  metric("logpipe_window_end_seconds", "gauge", "End of the last closed window.",
-         static_cast<double>(alerts_.last_window_end_us()) / 1e6);
-  out += "# HELP logpipe_metric Value of each metric in the last closed window (keyed: the largest eligible key).\n";
-  out += "# TYPE logpipe_metric gauge\n";
-  for (size_t m = 0; m < kMetricCount; ++m) {
-    if (kMetrics[m].dimension == Dimension::kGlobal) {
-      fmt::format_to(std::back_inserter(out), "logpipe_metric{{metric=\"{}\"}} {}\n", kMetrics[m].name,
-                     alerts_.last_global()[m].value);
-    } else {
-      const auto& [key, v] = alerts_.last_max()[m];
-      fmt::format_to(std::back_inserter(out), "logpipe_metric{{metric=\"{}\",key=\"{}\"}} {}\n", kMetrics[m].name,
-                     prometheus_label(key), v.value);
-    }
-  }
-  out += "# HELP logpipe_threshold Alert threshold of each metric that has one.\n# TYPE logpipe_threshold gauge\n";
+  metric("logpipe_incidents_total", "counter", "Incidents opened (alerts of one cause share one).",
+         alerts_.incidents());
+  std::array<size_t, kMetricCount> firing{};
+  alerts_.for_each_firing([&](MetricId m, std::string_view) { ++firing[m]; });
+  header("logpipe_alerts_firing", "gauge", "Alert episodes currently firing, per metric.");
   for (size_t m = 0; m < kMetricCount; ++m)
+    fmt::format_to(std::back_inserter(out), "logpipe_alerts_firing{{metric=\"{}\"}} {}\n", kMetrics[m].name,
+                   firing[m]);
+  const bool have_time = es.max_time_us != kNoTime;
+  metric("logpipe_newest_event_timestamp_seconds", "gauge", "Event time of the newest record read (0: none yet).",
+         have_time ? static_cast<double>(es.max_time_us) / 1e6 : 0.0);
+  metric("logpipe_last_window_end_timestamp_seconds", "gauge", "End of the last closed window (event time).",
+         static_cast<double>(alerts_.last_window_end_us()) / 1e6);
+  metric("logpipe_input_lag_seconds", "gauge", "Wall clock minus the newest event time read (0: none yet).",
+         have_time ? static_cast<double>(clock_.wall_us() - es.max_time_us) / 1e6 : 0.0);
+  bool lag_header = false;
+  for (const LineSource::PartitionState& p : partitions_) {
+    if (p.lag < 0) continue;
+    if (!lag_header) {
+      header("logpipe_kafka_partition_lag_messages", "gauge",
+             "Messages of an assigned Kafka partition not read yet (high watermark minus position).");
+      lag_header = true;
+    }
+    fmt::format_to(std::back_inserter(out), "logpipe_kafka_partition_lag_messages{{input=\"{}\",partition=\"{}\"}} {}\n",
+                   prometheus_label(partitions_input_), p.partition, p.lag);
+  }
+  for (size_t i = 0; i < kMetricCount; ++i) {
+    const auto m = static_cast<MetricId>(i);
+    const MetricDef& d = kMetrics[m];
+    const std::string family = fmt::format("logpipe_window_{}", d.prometheus);
+    const std::string_view unit = d.kind == MetricKind::kP99LatencyMs ? "seconds"
+                                  : d.kind == MetricKind::kRequestRate ? "requests per second"
+                                                                       : "ratio 0..1";
+    if (d.dimension == Dimension::kGlobal) {
+      metric(family, "gauge", fmt::format("Metric {} in the last closed window, {}.", d.name, unit),
+             alerts_.last_global()[m].value * d.prometheus_scale);
+    } else {
+      metric(family + "_max", "gauge",
+             fmt::format("Metric {} in the last closed window, {}: the largest over the keys with enough requests "
+                         "(0: none).", d.name, unit),
+             alerts_.last_max()[m].second.value * d.prometheus_scale);
+      if (config_.metrics_top_keys) {
+        header(family, "gauge",
+               fmt::format("Metric {} in the last closed window, {}, of the top keys (--metrics-top-keys).", d.name,
+                           unit));
+        for (const auto& [key, v] : alerts_.last_top(m))
+          fmt::format_to(std::back_inserter(out), "{}{{key=\"{}\"}} {}\n", family, prometheus_label(key),
+                         v.value * d.prometheus_scale);
+      }
+    }
     if (alerts_.thresholds()[m])
-      fmt::format_to(std::back_inserter(out), "logpipe_threshold{{metric=\"{}\"}} {}\n", kMetrics[m].name,
-                     *alerts_.thresholds()[m]);
-  out += "# HELP logpipe_alert_firing 1 for each (metric, key) episode currently firing.\n";
-  out += "# TYPE logpipe_alert_firing gauge\n";
-  alerts_.for_each_firing([&](MetricId m, std::string_view key) {
-    fmt::format_to(std::back_inserter(out), "logpipe_alert_firing{{metric=\"{}\",key=\"{}\"}} 1\n", kMetrics[m].name,
-                   prometheus_label(key));
-  });
+      metric(family + "_threshold", "gauge", fmt::format("Fixed alert threshold of metric {}, {}.", d.name, unit),
+             *alerts_.thresholds()[m] * d.prometheus_scale);
+  }
   return out;
 }
 

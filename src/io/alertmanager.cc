@@ -2,8 +2,12 @@
 //
 // The sink receives the alert structs every sink gets and turns each into an Alertmanager alert:
 // labels alertname=metric, key (absent for global metrics), incident (so that a route can group by
-// it), instance (the host name) and the --alert-label extras; annotations with the value,
-// threshold, counts and window bounds, and for statistical rules the baseline, score and limit. Delivery
+// it), severity (per metric: --alert-severity, else kMetrics' default), instance (the host name)
+// and the --alert-label extras; annotations with a summary and a description for people (values
+// rounded, in their unit: "12.3%", "250 req/s"), the raw value, threshold, counts and window
+// bounds for tools, for statistical rules the baseline, score and limit, and runbook_url when
+// --alert-runbook-url is set; generatorURL from --alert-generator-url (default: the
+// --metrics-listen page). Delivery
 // runs on a background thread, so the engine never waits for HTTP: send() formats and queues,
 // flush() only wakes the thread. The HTTP client (http_client.cc) and the retry delay
 // (backoff.h) are shared pieces of the io layer.
@@ -43,6 +47,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <array>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -71,6 +77,66 @@ int64_t wall_us() {
       .count();
 }
 
+// Percent-encodes everything but the unreserved characters of RFC 3986.
+void append_url_encoded(std::string& out, std::string_view text) {
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') out += static_cast<char>(c);
+    else fmt::format_to(std::back_inserter(out), "%{:02X}", c);
+  }
+}
+
+// A --alert-generator-url / --alert-runbook-url template with {metric}, {key} and {incident}
+// replaced by the alert's (URL-encoded); other text is kept as is.
+std::string expand_url(std::string_view pattern, const Alert& a) {
+  std::string out;
+  while (!pattern.empty()) {
+    const size_t open = pattern.find('{');
+    out.append(pattern.substr(0, open));
+    if (open == std::string_view::npos) break;
+    pattern.remove_prefix(open);
+    const size_t close = pattern.find('}');
+    const std::string_view name = pattern.substr(1, close == std::string_view::npos ? 0 : close - 1);
+    if (name == "metric") append_url_encoded(out, kMetrics[a.metric].name);
+    else if (name == "key") append_url_encoded(out, a.key);
+    else if (name == "incident") append_url_encoded(out, a.incident);
+    else {
+      out += '{';
+      pattern.remove_prefix(1);
+      continue;
+    }
+    pattern.remove_prefix(close + 1);
+  }
+  return out;
+}
+
+// "ip_request_rate of 6.6.6.6 is 250 req/s, above 100 req/s": the metric, the key, the value and
+// the threshold in the metric's unit, rounded (human_value), never a raw float.
+std::string summary(const Alert& a) {
+  std::string out(kMetrics[a.metric].name);
+  if (!a.key.empty()) out.append(" of ").append(a.key);
+  const std::string value = human_value(a.metric, a.value.value), threshold = human_value(a.metric, a.threshold);
+  if (a.firing) out.append(" is ").append(value).append(", above ").append(threshold);
+  else out.append(" is back to ").append(value).append(" (threshold ").append(threshold).append(")");
+  return out;
+}
+
+// What a person reads first: the window, its counts, the rule (and its evidence for statistical
+// rules) and the incident, in words and rounded numbers.
+std::string description(const Alert& a) {
+  const MetricDef& d = kMetrics[a.metric];
+  std::string out = fmt::format("{} ({}){}{} was {} in the window {} to {}, {} {}: {} request{}, {} error{}.",
+                                d.name, d.help, a.key.empty() ? "" : " of ", a.key, human_value(a.metric, a.value.value),
+                                time_text(a.window_start_us), time_text(a.window_end_us),
+                                a.firing ? "above the threshold of" : "resolved, threshold",
+                                human_value(a.metric, a.threshold), a.value.requests, a.value.requests == 1 ? "" : "s",
+                                a.value.errors, a.value.errors == 1 ? "" : "s");
+  if (a.statistical)
+    fmt::format_to(std::back_inserter(out), " Statistical rule: baseline {}, evidence {:.1f} against the limit {:.1f}.",
+                   human_value(a.metric, a.baseline), a.score, a.limit);
+  if (!a.incident.empty()) out.append(" Incident ").append(a.incident).append(".");
+  return out;
+}
+
 struct Target {
   std::string host;
   uint16_t port = 0;
@@ -81,6 +147,7 @@ class AlertmanagerSink final : public AlertSink {
  public:
   AlertmanagerSink(Target target, std::string name, const EndpointOptions& o, bool tls)
       : target_(std::move(target)), name_(std::move(name)), max_queue_(o.alert_queue), stop_(o.stop),
+        generator_url_(o.alert_generator_url), runbook_url_(o.alert_runbook_url),
         // a bad --tls-* file or an unknown host is a setup error
         http_(name_, target_.host, target_.port, tls ? new_client_ssl_ctx(name_, o) : nullptr) {
     // Labels shared by every alert: instance (the host name, unless --alert-label sets it) and
@@ -89,6 +156,13 @@ class AlertmanagerSink final : public AlertSink {
     char host[256] = {};
     if (::gethostname(host, sizeof host - 1) == 0 && host[0]) labels["instance"] = host;
     for (const auto& [k, v] : o.alert_labels) labels[k] = v;
+    for (size_t m = 0; m < kMetricCount; ++m)
+      severity_[m] = o.alert_severity[m].empty() ? std::string(kMetrics[m].severity) : o.alert_severity[m];
+    // --alert-label severity=... is one severity for all: it wins over the per-metric ones.
+    if (auto it = labels.find("severity"); it != labels.end()) {
+      severity_.fill(it->second);
+      labels.erase(it);
+    }
     for (const auto& [k, v] : labels) {
       if (k == "alertname" || k == "key") continue;  // ours
       common_labels_ += ',';
@@ -184,12 +258,17 @@ class AlertmanagerSink final : public AlertSink {
       o += R"(,"incident":)";
       append_json_string(o, a.incident);
     }
+    o += R"(,"severity":)";
+    append_json_string(o, severity_[a.metric]);
     o += common_labels_;
     o += R"(},"annotations":{"summary":)";
-    std::string summary(metric);
-    if (!a.key.empty()) summary.append(" of ").append(a.key);
-    summary.append(a.firing ? " is " : " back to ").append(value).append(a.firing ? " > " : " <= ").append(threshold);
-    append_json_string(o, summary);
+    append_json_string(o, summary(a));
+    o += R"(,"description":)";
+    append_json_string(o, description(a));
+    if (!runbook_url_.empty()) {
+      o += R"(,"runbook_url":)";
+      append_json_string(o, expand_url(runbook_url_, a));
+    }
     fmt::format_to(std::back_inserter(o),
                    R"(,"value":"{}","threshold":"{}","requests":"{}","errors":"{}","window_start":"{}",)"
                    R"("window_end":"{}")",
@@ -198,7 +277,12 @@ class AlertmanagerSink final : public AlertSink {
     if (a.statistical)  // the evidence of a statistical rule
       fmt::format_to(std::back_inserter(o), R"(,"baseline":"{}","score":"{}","limit":"{}")", a.baseline, a.score,
                      a.limit);
-    o += R"(},"startsAt":")";
+    o += '}';
+    if (!generator_url_.empty()) {
+      o += R"(,"generatorURL":)";
+      append_json_string(o, expand_url(generator_url_, a));
+    }
+    o += R"(,"startsAt":")";
     if (e.firing) {
       o += time_text(start_us);
       o += '"';
@@ -315,6 +399,8 @@ class AlertmanagerSink final : public AlertSink {
   std::string name_;
   size_t max_queue_;
   const StopFlag* stop_;
+  std::string generator_url_, runbook_url_;  // templates ("" = not sent)
+  std::array<std::string, kMetricCount> severity_;
   HttpClient http_;
   std::string common_labels_;  // ,"instance":"host",... (JSON, after alertname and key)
   bool closed_ = false;

@@ -230,6 +230,8 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
   // A partition is caught up when every message the broker holds (the high watermark librdkafka
   // cached from its last fetch) was handed out: its position (the offset after the last message
   // passed to us) reached it. An empty partition is caught up from the start.
+  // Called at every tick and every Prometheus snapshot: the watermarks are librdkafka's cache,
+  // no request to the broker.
   std::vector<PartitionState> partitions() const override {
     std::vector<PartitionState> out;
     rd_kafka_topic_partition_list_t* list = nullptr;
@@ -247,7 +249,10 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
                        RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0;
       int64_t at = tp.offset >= 0 ? tp.offset : done_[static_cast<size_t>(tp.partition)];
       bool caught_up = known && (high == low || (at >= 0 && at >= high));
-      out.push_back({static_cast<uint32_t>(tp.partition), caught_up});
+      // Lag (--metrics-listen): what the broker holds past our position; unknown until the
+      // first fetch tells the high watermark, or while we have no position in a non-empty one.
+      int64_t lag = !known ? -1 : high == low ? 0 : at >= 0 ? std::max<int64_t>(0, high - at) : -1;
+      out.push_back({static_cast<uint32_t>(tp.partition), caught_up, lag});
     }
     rd_kafka_topic_partition_list_destroy(list);
     return out;

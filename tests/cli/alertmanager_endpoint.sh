@@ -75,12 +75,13 @@ alerts = json.load(open(sys.argv[1]))
 assert len(alerts) == 1, alerts
 a = alerts[0]
 assert a["labels"] == {"alertname": "ip_request_rate", "key": "6.6.6.6", "instance": sys.argv[2],
-                       "incident": "2025-06-23T08:06:00Z/ip_request_rate", "team": "shop"}, a["labels"]
+                       "incident": "2025-06-23T08:06:00Z/ip_request_rate", "team": "shop",
+                       "severity": "warning"}, a["labels"]
 assert a["status"]["state"] == "active", a["status"]
 ann = a["annotations"]
 assert (ann["value"], ann["threshold"], ann["requests"], ann["errors"]) == ("10", "5", "600", "0"), ann
 assert (ann["window_start"], ann["window_end"]) == ("2025-06-23T08:06:00Z", "2025-06-23T08:07:00Z"), ann
-assert ann["summary"] == "ip_request_rate of 6.6.6.6 is 10 > 5", ann
+assert ann["summary"] == "ip_request_rate of 6.6.6.6 is 10 req/s, above 5 req/s", ann
 # startsAt is the window's start; endsAt lies ahead (re-posted while firing) so it stays active.
 assert a["startsAt"].startswith("2025-06-23T08:06:00"), a["startsAt"]
 assert a["endsAt"] > a["updatedAt"], a

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `cmake --install` puts the binary, man pages, completions, systemd units, docs and the sample
-# settings in the standard places (under any prefix); the units carry the hardening of
+# `cmake --install` puts the binary, man pages, completions, systemd units, docs, the sample
+# settings, the Prometheus rules and the Grafana dashboard in the standard places (under any
+# prefix); the units carry the hardening of
 # docs/operations.md, their timers parse, and systemd-analyze verify accepts them when systemd
 # is installed.
 set -euo pipefail
@@ -14,7 +15,8 @@ for f in bin/logpipe share/man/man1/logpipe.1 share/man/man1/logpipe-stream.1 \
   lib/systemd/system/logpipe-analyze@.timer lib/systemd/system/logpipe-calibrate@.service \
   lib/systemd/system/logpipe-calibrate@.timer share/doc/logpipe/operations.md \
   share/doc/logpipe/extending.md share/doc/logpipe/examples/profiles/pipeline.toml \
-  etc/logpipe/example.toml etc/logpipe/example.env; do
+  etc/logpipe/example.toml etc/logpipe/example.env \
+  share/logpipe/prometheus/rules.yml share/logpipe/grafana/logpipe.json; do
   [ -f "$tmp/prefix/$f" ] || { echo "not installed: $f"; exit 1; }
 done
 [ "$(stat -c %a "$tmp/prefix/etc/logpipe/example.env")" = 600 ]   # it may hold secrets

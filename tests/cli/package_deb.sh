@@ -36,7 +36,8 @@ for f in ./usr/bin/logpipe ./usr/share/man/man1/logpipe.1 ./usr/share/man/man1/l
   ./usr/share/bash-completion/completions/logpipe ./usr/share/zsh/vendor-completions/_logpipe \
   ./usr/share/fish/vendor_completions.d/logpipe.fish ./usr/lib/systemd/system/logpipe-stream@.service \
   ./usr/lib/systemd/system/logpipe-analyze@.timer ./usr/lib/systemd/system/logpipe-calibrate@.timer \
-  ./etc/logpipe/example.toml ./etc/logpipe/example.env ./usr/share/doc/logpipe/operations.md; do
+  ./etc/logpipe/example.toml ./etc/logpipe/example.env ./usr/share/doc/logpipe/operations.md \
+  ./usr/share/logpipe/prometheus/rules.yml ./usr/share/logpipe/grafana/logpipe.json; do
   grep -q " $f$" "$tmp/contents" || { echo "not in the package: $f"; cat "$tmp/contents"; exit 1; }
 done
 grep -q '^-rw------- ./etc/logpipe/example.env$' "$tmp/contents"

@@ -184,3 +184,41 @@ TEST_CASE("config: unknown keys of the service tables and near-miss tables are e
   CHECK(message("[metrics.error_rate]\nthreshold = -1\n").find("svc.toml:2: [metrics.error_rate] threshold must be a number >= 0") == 0);
   CHECK(message("input = 3\n").find("svc.toml:1: 'input' must be a table") == 0);
 }
+
+TEST_CASE("config: [prometheus] top_keys") {
+  CHECK(parse_threshold_config("[prometheus]\ntop_keys = 5\n", "svc.toml").service.metrics_top_keys == 5u);
+  try {
+    parse_threshold_config("[prometheus]\ntop_keys = -1\n", "svc.toml");
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("svc.toml:2: [prometheus] top_keys must be a whole number") == 0);
+  }
+}
+
+TEST_CASE("config: [alerts] generator_url, runbook_url and [alerts.severity]") {
+  ThresholdConfig c = parse_threshold_config(R"([alerts]
+generator_url = "https://grafana.example/d/logpipe?var-metric={metric}"
+runbook_url = "https://wiki.example/{metric}"
+[alerts.severity]
+server_error_rate = "page"
+ip_request_rate = "info"
+)",
+                                             "svc.toml");
+  const ServiceSettings& s = c.service;
+  CHECK(s.generator_url == "https://grafana.example/d/logpipe?var-metric={metric}");
+  CHECK(s.runbook_url == "https://wiki.example/{metric}");
+  REQUIRE(s.severities.size() == 2);
+  CHECK(s.severities[0] == std::pair<std::string, std::string>{"ip_request_rate", "info"});  // by name
+  CHECK(s.severities[1] == std::pair<std::string, std::string>{"server_error_rate", "page"});
+  auto message = [](const char* text) {
+    try {
+      parse_threshold_config(text, "svc.toml");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CHECK(message("[alerts.severity]\nip_request_rat = \"page\"\n").find("unknown metric 'ip_request_rat'") !=
+        std::string::npos);
+  CHECK(message("[alerts]\nseverity = \"page\"\n").find("[alerts] severity must be a table") != std::string::npos);
+}

@@ -500,3 +500,24 @@ TEST_CASE("metrics: prefix_request_rate sums the addresses of each /24 and /48")
   CHECK(p["::ffff:198.51.100.0/24"].requests == 1);
   CHECK(p["203.0.113.0/24"].value == doctest::Approx(256.0 / 60));
 }
+
+TEST_CASE("human_value: ratios as percentages, rates in req/s, latencies in ms or s, 3 digits") {
+  CHECK(human_value(kErrorRate, 0.43333333333333335) == "43.3%");
+  CHECK(human_value(kServerErrorRate, 0.0005) == "0.05%");
+  CHECK(human_value(kUrlErrorRate, 1) == "100%");
+  CHECK(human_value(kErrorRate, 0) == "0%");
+  CHECK(human_value(kIpRequestRate, 10) == "10 req/s");
+  CHECK(human_value(kRequestRate, 1.0 / 3) == "0.333 req/s");
+  CHECK(human_value(kRequestRate, 15234.7) == "15235 req/s");
+  CHECK(human_value(kUrlP99LatencyMs, 850.25) == "850 ms");
+  CHECK(human_value(kUrlP99LatencyMs, 1250) == "1.25 s");
+}
+
+TEST_CASE("kMetrics: every metric has a Prometheus family in base units and a default severity") {
+  for (const MetricDef& m : kMetrics) {
+    CHECK(!m.prometheus.empty());
+    CHECK(m.prometheus.find("_ms") == std::string_view::npos);
+    CHECK((m.severity == "critical" || m.severity == "warning"));
+  }
+  CHECK(kMetrics[kUrlP99LatencyMs].prometheus_scale == 0.001);
+}

@@ -166,6 +166,43 @@ TEST_CASE("stream service: the Prometheus text counts the run") {
   CHECK(text.find("\nlogpipe_records_total 20\n") != std::string::npos);
   CHECK(text.find("\nlogpipe_malformed_total 1\n") != std::string::npos);
   CHECK(text.find("\nlogpipe_alerts_fired_total 1\n") != std::string::npos);
-  CHECK(text.find("logpipe_threshold{metric=\"error_rate\"} 0.5\n") != std::string::npos);
-  CHECK(text.find("logpipe_metric{metric=\"error_rate\"} 1\n") != std::string::npos);
+  CHECK(text.find("\nlogpipe_window_error_ratio_threshold 0.5\n") != std::string::npos);
+  CHECK(text.find("\nlogpipe_window_error_ratio 1\n") != std::string::npos);
+  CHECK(text.find("\nlogpipe_alerts_firing{metric=\"error_rate\"} 1\n") != std::string::npos);
+  // One family per quantity: the catch-all of the old text is gone.
+  CHECK(text.find("logpipe_metric") == std::string::npos);
+  CHECK(text.find("logpipe_threshold") == std::string::npos);
+}
+
+TEST_CASE("stream service: Prometheus keyed values: the largest without a key, the top keys only when asked") {
+  // 08:00: 30 requests from 10.0.0.1, 20 from 10.0.0.2, 25 from 10.0.0.3 (all >= min_requests
+  // of ip_request_rate, 1); the end of the input closes the window.
+  auto steps = [] {
+    std::vector<ScriptedLineSource::Step> out;
+    const std::pair<const char*, int> ips[] = {{"10.0.0.1", 30}, {"10.0.0.2", 20}, {"10.0.0.3", 25}};
+    for (const auto& [ip, n] : ips)
+      for (int i = 0; i < n; ++i) out.push_back(line(at(0, i, 200, ip)));
+    return out;
+  };
+  SUBCASE("default: bounded, no key label") {
+    Run r;
+    r.input(steps(), /*network=*/false);
+    ServiceConfig c = config_with(0.9);
+    std::string text = r.go(c);
+    CHECK(text.find("\nlogpipe_window_ip_requests_per_second_max 0.5\n") != std::string::npos);
+    CHECK(text.find("key=") == std::string::npos);
+  }
+  SUBCASE("--metrics-top-keys 2: the two largest, largest first") {
+    Run r;
+    r.input(steps(), /*network=*/false);
+    ServiceConfig c = config_with(0.9);
+    c.metrics_top_keys = 2;
+    std::string text = r.go(c);
+    const size_t first = text.find("\nlogpipe_window_ip_requests_per_second{key=\"10.0.0.1\"} 0.5\n");
+    const size_t second = text.find("\nlogpipe_window_ip_requests_per_second{key=\"10.0.0.3\"} ");
+    CHECK(first != std::string::npos);
+    CHECK(second != std::string::npos);
+    CHECK(first < second);
+    CHECK(text.find("logpipe_window_ip_requests_per_second{key=\"10.0.0.2\"}") == std::string::npos);
+  }
 }

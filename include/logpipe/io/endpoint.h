@@ -10,6 +10,7 @@
 #include "logpipe/sink.h"
 #include "logpipe/source.h"
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -35,6 +36,12 @@ struct EndpointOptions {
   size_t max_line_bytes = kDefaultMaxLineBytes;
   /// alertmanager:// output: extra labels of every alert (`instance` overrides the host name).
   std::vector<std::pair<std::string, std::string>> alert_labels;
+  /// alertmanager:// output: the severity label per metric ("" = kMetrics[m].severity).
+  std::array<std::string, kMetricCount> alert_severity;
+  /// alertmanager:// output: generatorURL and the runbook_url annotation, templates in which
+  /// {metric}, {key} and {incident} are replaced (URL-encoded); "" = not sent.
+  std::string alert_generator_url;
+  std::string alert_runbook_url;
   /// alertmanager:// and tcp:// alert outputs: alerts kept while the receiver is unreachable or
   /// not reading; beyond, the oldest are dropped (counted; the command then fails).
   size_t alert_queue = 10000;
