@@ -61,10 +61,14 @@ _logpipe() {
         --max-keys) COMPREPLY=(); return;;
         --alerts) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur")); return;;
         --alert-label) COMPREPLY=(); return;;
+        --alert-severity) COMPREPLY=(); return;;
+        --alert-generator-url) COMPREPLY=(); return;;
+        --alert-runbook-url) COMPREPLY=(); return;;
         --alert-queue) COMPREPLY=(); return;;
         --output-format) COMPREPLY=($(compgen -W "auto text json" -- "$cur")); return;;
         --stats-interval) COMPREPLY=(); return;;
         --metrics-listen) COMPREPLY=(); return;;
+        --metrics-top-keys) COMPREPLY=(); return;;
         --window-log) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur")); return;;
         --partition-idle) COMPREPLY=(); return;;
         --state) COMPREPLY=($(compgen -f -- "$cur")); return;;
@@ -80,10 +84,8 @@ _logpipe() {
         --max-line-bytes) COMPREPLY=(); return;;
       esac
       case "$cur" in
-        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --max-malformed --verbose -v --error-statuses --error-levels --input --listen --follow -f --config --threshold --min-requests --window --hop --lateness --max-keys --alerts --alert-label --alert-queue --output-format --stats --stats-interval --metrics-listen --window-log --partition-idle --state --commit-interval --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
+        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --max-malformed --verbose -v --error-statuses --error-levels --input --listen --follow -f --config --threshold --min-requests --window --hop --lateness --max-keys --alerts --alert-label --alert-severity --alert-generator-url --alert-runbook-url --alert-queue --output-format --stats --stats-interval --metrics-listen --metrics-top-keys --window-log --partition-idle --state --commit-interval --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
         *) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur"));;
-        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --max-malformed --verbose -v --error-statuses --error-levels --input --listen --follow -f --config --threshold --min-requests --window --hop --lateness --max-keys --alerts --alert-label --alert-severity --alert-generator-url --alert-runbook-url --alert-queue --stats --stats-interval --metrics-listen --metrics-top-keys --window-log --partition-idle --state --commit-interval --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --group --idle-exit --max-line-bytes " -- "$cur"));;
-        *) COMPREPLY=($(compgen -f -- "$cur"));;
       esac;;
     calibrate)
       case "$prev" in

@@ -94,11 +94,7 @@ class TextAlertSink final : public AlertSink {
   std::string text_;
 };
 
-/// A metric's value for people: ratios as percentages, rates and latencies with at most 3
-/// significant digits and their unit (`15.3%`, `412 req/s`, `2.03 req/s`, `1250 ms`).
-std::string human_metric_value(MetricId metric, double value);
-
-/// Appends the human line for an alert (with its newline):
+/// Appends the human line for an alert (with its newline; values by human_value, metrics.h):
 /// `2025-06-23 08:05:00Z  FIRING    url_error_rate /checkout  62.5% > 30.0%  (25 of 40 requests)  incident ...`
 void append_alert_text(std::string& out, const Alert& alert);
 

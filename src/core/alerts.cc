@@ -41,24 +41,6 @@ void JsonLinesAlertSink::send(std::span<const Alert> alerts) {
   out_->flush();
 }
 
-std::string human_metric_value(MetricId metric, double v) {
-  auto digits = [](double x) {  // 3 significant digits, never an exponent
-    if (!std::isfinite(x)) return fmt::format("{}", x);
-    double a = std::fabs(x);
-    int decimals = a >= 100 ? 0 : a >= 10 ? 1 : a >= 1 ? 2 : a > 0 ? std::min(6, 2 - static_cast<int>(std::floor(std::log10(a)))) : 0;
-    std::string t = fmt::format("{:.{}f}", x, decimals);
-    if (t.find('.') != std::string::npos) {  // 2.50 -> 2.5, 3.00 -> 3
-      while (t.back() == '0') t.pop_back();
-      if (t.back() == '.') t.pop_back();
-    }
-    return t;
-  };
-  std::string_view unit = kMetrics[metric].unit;
-  if (unit == "ratio") return digits(v * 100) + "%";
-  if (unit == "requests/s") return digits(v) + " req/s";
-  return digits(v) + " " + std::string(unit);
-}
-
 void append_alert_text(std::string& out, const Alert& a) {
   char start[32];
   size_t ns = format_rfc3339_seconds(a.window_start_us, start);
@@ -69,13 +51,13 @@ void append_alert_text(std::string& out, const Alert& a) {
     what += ' ';
     what += a.key;
   }
-  std::string value = human_metric_value(a.metric, a.value.value);
+  std::string value = human_value(a.metric, a.value.value);
   std::string rule;
   if (a.firing && a.statistical)
-    rule = fmt::format(" (baseline {}, evidence {:.1f} > {:.1f})", human_metric_value(a.metric, a.baseline), a.score,
+    rule = fmt::format(" (baseline {}, evidence {:.1f} > {:.1f})", human_value(a.metric, a.baseline), a.score,
                        a.limit);
   else if (a.firing)
-    rule = " > " + human_metric_value(a.metric, a.threshold);
+    rule = " > " + human_value(a.metric, a.threshold);
   std::string counts = m.unit == "ratio" ? fmt::format("{} of {} requests", a.value.errors, a.value.requests)
                                          : fmt::format("{} requests", a.value.requests);
   fmt::format_to(std::back_inserter(out), "{} {}  {:<8}  {}  {}{}  ({})  incident {}\n", when.substr(0, 10),

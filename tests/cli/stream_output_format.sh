@@ -30,20 +30,21 @@ grep -q "logpipe calibrate HISTORY -o rules.toml" err && grep -q -- "--threshold
 cat >render.py <<'PY'
 import json, math, sys
 
-def digits(x):
-    a = abs(x)
-    d = 0 if a >= 100 else 1 if a >= 10 else 2 if a >= 1 else (min(6, 2 - math.floor(math.log10(a))) if a > 0 else 0)
+def digits(x):  # 3 significant digits, fixed notation, no trailing zeros
+    if x == 0:
+        return "0"
+    d = min(9, max(0, 2 - math.floor(math.log10(abs(x)))))
     t = f"{x:.{d}f}"
     if "." in t:
         t = t.rstrip("0").rstrip(".")
-    return t
+    return "0" if t == "-0" else t
 
 def human(metric, v):
     if metric.endswith("error_rate"):
         return digits(v * 100) + "%"
     if metric.endswith("request_rate"):
         return digits(v) + " req/s"
-    return digits(v) + " ms"
+    return digits(v / 1000) + " s" if v >= 1000 else digits(v) + " ms"
 
 want = []
 for line in open(sys.argv[1]):
