@@ -37,10 +37,12 @@ _logpipe() {
         --tls-ca) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --kafka-option-file) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --kafka-option) COMPREPLY=(); return;;
+        --kafka-consumer-option) COMPREPLY=(); return;;
+        --kafka-producer-option) COMPREPLY=(); return;;
         --retry-for) COMPREPLY=(); return;;
       esac
       case "$cur" in
-        -*) COMPREPLY=($(compgen -W "--help -h --format --count -n --duration --rate --no-pace --start --seed --users --ips --urls --error-rate --status-mix --bad-users --bad-user-error-rate --bad-urls --daily-cycle --with-duration --host --profile --truth --no-incidents --output -o --verbose -v --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --retry-for " -- "$cur"));;
+        -*) COMPREPLY=($(compgen -W "--help -h --format --count -n --duration --rate --no-pace --start --seed --users --ips --urls --error-rate --status-mix --bad-users --bad-user-error-rate --bad-urls --daily-cycle --with-duration --host --profile --truth --no-incidents --output -o --verbose -v --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --kafka-consumer-option --kafka-producer-option --retry-for " -- "$cur"));;
         *) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur"));;
       esac;;
     stream)
@@ -78,13 +80,15 @@ _logpipe() {
         --tls-ca) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --kafka-option-file) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --kafka-option) COMPREPLY=(); return;;
+        --kafka-consumer-option) COMPREPLY=(); return;;
+        --kafka-producer-option) COMPREPLY=(); return;;
         --retry-for) COMPREPLY=(); return;;
         --group) COMPREPLY=(); return;;
         --idle-exit) COMPREPLY=(); return;;
         --max-line-bytes) COMPREPLY=(); return;;
       esac
       case "$cur" in
-        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --max-malformed --verbose -v --error-statuses --error-levels --input --listen --follow -f --config --threshold --min-requests --window --hop --lateness --max-keys --alerts --alert-label --alert-severity --alert-generator-url --alert-runbook-url --alert-queue --output-format --stats --stats-interval --metrics-listen --metrics-top-keys --window-log --partition-idle --state --commit-interval --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
+        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --max-malformed --verbose -v --error-statuses --error-levels --input --listen --follow -f --config --threshold --min-requests --window --hop --lateness --max-keys --alerts --alert-label --alert-severity --alert-generator-url --alert-runbook-url --alert-queue --output-format --stats --stats-interval --metrics-listen --metrics-top-keys --window-log --partition-idle --state --commit-interval --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --kafka-consumer-option --kafka-producer-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
         *) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur"));;
       esac;;
     calibrate)
@@ -111,13 +115,15 @@ _logpipe() {
         --tls-ca) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --kafka-option-file) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --kafka-option) COMPREPLY=(); return;;
+        --kafka-consumer-option) COMPREPLY=(); return;;
+        --kafka-producer-option) COMPREPLY=(); return;;
         --retry-for) COMPREPLY=(); return;;
         --group) COMPREPLY=(); return;;
         --idle-exit) COMPREPLY=(); return;;
         --max-line-bytes) COMPREPLY=(); return;;
       esac
       case "$cur" in
-        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --max-malformed --verbose -v --error-statuses --error-levels --window-log --target-rate --rules --false-pages-per-day --window --hop --min-requests --output -o --report --exact-windows --no-progress --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
+        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --max-malformed --verbose -v --error-statuses --error-levels --window-log --target-rate --rules --false-pages-per-day --window --hop --min-requests --output -o --report --exact-windows --no-progress --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --kafka-consumer-option --kafka-producer-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
         *) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur"));;
       esac;;
     anonymize)
@@ -140,13 +146,15 @@ _logpipe() {
         --tls-ca) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --kafka-option-file) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --kafka-option) COMPREPLY=(); return;;
+        --kafka-consumer-option) COMPREPLY=(); return;;
+        --kafka-producer-option) COMPREPLY=(); return;;
         --retry-for) COMPREPLY=(); return;;
         --group) COMPREPLY=(); return;;
         --idle-exit) COMPREPLY=(); return;;
         --max-line-bytes) COMPREPLY=(); return;;
       esac
       case "$cur" in
-        -*) COMPREPLY=($(compgen -W "--help -h --key-file --key-env --hash-field --drop --no-default-drop --ip --output -o --threads -j --format --rejects --strict --max-malformed --verbose -v --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
+        -*) COMPREPLY=($(compgen -W "--help -h --key-file --key-env --hash-field --drop --no-default-drop --ip --output -o --threads -j --format --rejects --strict --max-malformed --verbose -v --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --kafka-consumer-option --kafka-producer-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
         *) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur"));;
       esac;;
     analyze)
@@ -171,13 +179,15 @@ _logpipe() {
         --tls-ca) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --kafka-option-file) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --kafka-option) COMPREPLY=(); return;;
+        --kafka-consumer-option) COMPREPLY=(); return;;
+        --kafka-producer-option) COMPREPLY=(); return;;
         --retry-for) COMPREPLY=(); return;;
         --group) COMPREPLY=(); return;;
         --idle-exit) COMPREPLY=(); return;;
         --max-line-bytes) COMPREPLY=(); return;;
       esac
       case "$cur" in
-        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --max-malformed --verbose -v --error-statuses --error-levels --report --output -o --top --since --until --tz --by --threads --no-progress --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
+        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --max-malformed --verbose -v --error-statuses --error-levels --report --output -o --top --since --until --tz --by --threads --no-progress --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --kafka-consumer-option --kafka-producer-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
         *) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur"));;
       esac;;
   esac

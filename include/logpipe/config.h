@@ -60,6 +60,8 @@ struct ServiceSettings {
   /// [kafka] every other key, flattened (`security.protocol = "SSL"` is a dotted TOML key and
   /// gives "security.protocol"), in file order, passed to librdkafka unchanged.
   std::vector<std::pair<std::string, std::string>> kafka_options;
+  std::vector<std::pair<std::string, std::string>> kafka_consumer_options;  ///< [kafka.consumer]
+  std::vector<std::pair<std::string, std::string>> kafka_producer_options;  ///< [kafka.producer]
   std::optional<size_t> max_keys;             ///< [window] max_keys
 };
 

@@ -104,6 +104,11 @@ void apply_file_settings(const ServiceSettings& f, const std::string& path, Stre
   warn_if_secrets_exposed(path, f.kafka_options);
   if (f.kafka_option_file) read_kafka_option_file(*f.kafka_option_file, from_file);
   o.net.kafka_options.insert(o.net.kafka_options.begin(), from_file.begin(), from_file.end());
+  for (auto [file_side, net_side] : {std::pair{&f.kafka_consumer_options, &o.net.kafka_consumer_options},
+                                     std::pair{&f.kafka_producer_options, &o.net.kafka_producer_options}}) {
+    warn_if_secrets_exposed(path, *file_side);
+    net_side->insert(net_side->begin(), file_side->begin(), file_side->end());
+  }
 }
 
 // Everything resolved from the options before any work starts (STYLE.md rule 4).
@@ -178,6 +183,8 @@ Setup resolve(const StreamOptions& o, const ThresholdConfig& file) {
   s.endpoint.tls_key = o.net.tls_key;
   s.endpoint.tls_ca = o.net.tls_ca;
   s.endpoint.kafka_options = o.net.kafka_options;
+  s.endpoint.kafka_consumer_options = o.net.kafka_consumer_options;
+  s.endpoint.kafka_producer_options = o.net.kafka_producer_options;
   s.endpoint.kafka_group = o.net.kafka_group;
   finish_endpoint_options(s.endpoint);  // LOGPIPE_KAFKA_* from the environment
   s.endpoint.follow = o.follow;

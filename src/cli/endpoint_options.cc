@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <string>
 #include <string_view>
+#include <tuple>
 
 extern char** environ;
 
@@ -140,11 +141,35 @@ void add_endpoint_options(CLI::App& command, EndpointOptions& o, bool input_side
               o.kafka_options.push_back(std::move(kv));
             }
           },
-          "librdkafka setting passed unchanged (repeatable), e.g. security.protocol=SASL_SSL")
+          "librdkafka setting passed unchanged (repeatable), e.g. security.protocol=SASL_SSL; a property of one "
+          "role only (group.id, acks) goes to that role")
       ->type_name("KEY=VALUE")
       ->take_all()
       ->allow_extra_args(false)
       ->group(group);
+  for (auto [flag, out, what] :
+       {std::tuple{"--kafka-consumer-option", &o.kafka_consumer_options, "Kafka consumers (inputs)"},
+        std::tuple{"--kafka-producer-option", &o.kafka_producer_options, "Kafka producers (outputs)"}}) {
+    std::string name = flag;
+    command
+        .add_option_function<std::vector<std::string>>(
+            name,
+            [out = out, name](const std::vector<std::string>& values) {
+              for (const std::string& v : values) {
+                auto kv = split_key_value(v, name);
+                if (is_secret_key(kv.first))
+                  usage_error("{} {}: secrets are not accepted on the command line; use --kafka-option-file or "
+                              "the environment variable LOGPIPE_KAFKA_{}",
+                              name, kv.first, kafka_env_name(kv.first));
+                out->push_back(std::move(kv));
+              }
+            },
+            fmt::format("librdkafka setting for {} only, after --kafka-option (repeatable)", what))
+        ->type_name("KEY=VALUE")
+        ->take_all()
+        ->allow_extra_args(false)
+        ->group(group);
+  }
   command
       .add_option_function<std::string>(
           "--retry-for",

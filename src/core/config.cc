@@ -82,7 +82,8 @@ void endpoint_list(std::string_view name, const toml::node& node, std::string_vi
 void flatten_kafka(std::string_view name, const toml::table& table, const std::string& prefix,
                    std::vector<std::pair<std::string, std::string>>& out) {
   for (const auto& [key, node] : table) {
-    if (prefix.empty() && key == "option_file") continue;  // ours, not librdkafka's
+    if (prefix.empty() && (key == "option_file" || key == "consumer" || key == "producer"))
+      continue;  // ours, not librdkafka's
     std::string full = prefix.empty() ? std::string(key.str()) : prefix + "." + std::string(key.str());
     if (const toml::table* t = node.as_table()) {
       flatten_kafka(name, *t, full, out);
@@ -182,6 +183,13 @@ void parse_service_tables(const toml::table& root, std::string_view name, Servic
   if (const toml::table* t = table_of("kafka")) {
     if (const toml::node* f = t->get("option_file")) s.kafka_option_file = string_value(name, *f, "kafka", "option_file");
     flatten_kafka(name, *t, "", s.kafka_options);
+    // [kafka.consumer] and [kafka.producer]: settings for one role (after the shared ones).
+    for (auto [role, out] : {std::pair{"consumer", &s.kafka_consumer_options}, std::pair{"producer", &s.kafka_producer_options}}) {
+      const toml::node* n = t->get(role);
+      if (!n) continue;
+      if (!n->is_table()) usage_error("{}: [kafka] {} must be a table ([kafka.{}])", where(name, *n), role, role);
+      flatten_kafka(name, *n->as_table(), "", *out);
+    }
   }
   // A top-level table one or two letters away from a known one is a typo ([allerts] would
   // silently send alerts to stdout); anything else is left for tools' notes.

@@ -25,6 +25,8 @@ std::unique_ptr<ByteSink> open_tls_alert_sink(const std::string& host_port, cons
 std::unique_ptr<LineSource> open_kafka_lines(const std::string& spec, const EndpointOptions& o);
 std::unique_ptr<ByteSink> open_kafka_sink(const std::string& spec, const EndpointOptions& o);
 std::unique_ptr<AlertSink> open_kafka_alert_sink(const std::string& spec, const EndpointOptions& o);
+/// librdkafka's version as found at run time (for --version).
+std::string kafka_library_version();
 // alertmanager.cc: alertmanager://HOST:PORT[/PREFIX] output of alerts (API v2, background);
 // with `tls`, alertmanager+tls:// (HTTPS, certificate checked).
 std::unique_ptr<AlertSink> open_alertmanager_sink(const std::string& spec, const EndpointOptions& o,

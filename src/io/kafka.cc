@@ -104,9 +104,45 @@ void log_callback(const rd_kafka_t* rk, int level, const char* facility, const c
   std::fprintf(stderr, "logpipe: %s: %s\n", client ? client->endpoint.c_str() : "kafka", message);
 }
 
-// Builds a configuration: our defaults, then every --kafka-option unchanged (so the user can
-// override any default). The value is never printed: it may be a password.
-rd_kafka_conf_t* make_conf(KafkaClient* client, const KafkaSpec& spec, const EndpointOptions& o,
+// The role librdkafka gives a property: 'C' (consumer), 'P' (producer) or '*' (both, and any
+// name it does not list). Read once from librdkafka's own table (rd_kafka_conf_properties_show,
+// the CONFIGURATION.md it prints, "name | C/P | ..."), so it follows the library version.
+char property_role(const std::string& key) {
+  static const std::vector<std::pair<std::string, char>> roles = [] {
+    std::vector<std::pair<std::string, char>> out;
+    char* text = nullptr;
+    size_t size = 0;
+    std::FILE* f = ::open_memstream(&text, &size);
+    if (!f) return out;
+    rd_kafka_conf_properties_show(f);
+    std::fclose(f);
+    std::string_view rest(text, size);
+    while (!rest.empty()) {
+      size_t nl = rest.find('\n');
+      std::string_view line = rest.substr(0, nl);
+      rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+      size_t bar = line.find('|');
+      if (bar == std::string_view::npos || bar + 4 > line.size()) continue;
+      std::string_view name = line.substr(0, bar);
+      while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+      size_t next = line.find('|', bar + 1);
+      if (next == std::string_view::npos) continue;
+      std::string_view role = line.substr(bar + 1, next - bar - 1);
+      char r = role.find('C') != std::string_view::npos ? 'C' : role.find('P') != std::string_view::npos ? 'P' : '*';
+      if (!name.empty()) out.emplace_back(std::string(name), r);
+    }
+    std::free(text);
+    return out;
+  }();
+  for (const auto& [name, role] : roles)
+    if (name == key) return role;
+  return '*';
+}
+
+// Builds a configuration: our defaults, then the shared --kafka-option settings meant for this
+// role (`role` is 'C' or 'P'), then the role's own (so the user can override any default). The
+// value is never printed: it may be a password.
+rd_kafka_conf_t* make_conf(KafkaClient* client, const KafkaSpec& spec, const EndpointOptions& o, char role,
                            std::initializer_list<std::pair<const char*, std::string>> defaults) {
   const std::string& name = client->endpoint;
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
@@ -123,6 +159,12 @@ rd_kafka_conf_t* make_conf(KafkaClient* client, const KafkaSpec& spec, const End
   set("client.id", "logpipe", false);
   for (const auto& [key, value] : defaults) set(key, value, false);
   for (const auto& [key, value] : o.kafka_options) {
+    char r = property_role(key);
+    if (r != '*' && r != role) continue;  // the other role's property: not this client's
+    set(key, value, true);
+    if (key == "debug") client->debug = true;
+  }
+  for (const auto& [key, value] : role == 'C' ? o.kafka_consumer_options : o.kafka_producer_options) {
     set(key, value, true);
     if (key == "debug") client->debug = true;
   }
@@ -146,7 +188,7 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
       : KafkaClient("kafka://" + spec_text), spec_(parse_spec(spec_text)),
         idle_exit_us_(o.idle_exit_us) {
     rd_kafka_conf_t* conf =
-        make_conf(this, spec_, o,
+        make_conf(this, spec_, o, 'C',
                   {{"group.id", o.kafka_group},
                    {"enable.auto.commit", "false"},
                    {"enable.auto.offset.store", "false"},
@@ -412,7 +454,7 @@ class KafkaProducer final : private KafkaClient {
   KafkaProducer(const std::string& spec_text, const EndpointOptions& o)
       : KafkaClient("kafka://" + spec_text), spec_(parse_spec(spec_text)) {
     // Idempotence: a retry after a broker outage neither duplicates nor reorders messages.
-    rd_kafka_conf_t* conf = make_conf(this, spec_, o,
+    rd_kafka_conf_t* conf = make_conf(this, spec_, o, 'P',
                                       {{"enable.idempotence", "true"},
                                        {"linger.ms", "5"},
                                        {"queue.buffering.max.messages", "500000"}});
@@ -593,6 +635,8 @@ class KafkaAlertSink final : public AlertSink {
 };
 
 }  // namespace
+
+std::string kafka_library_version() { return rd_kafka_version_str(); }
 
 std::unique_ptr<LineSource> open_kafka_lines(const std::string& spec, const EndpointOptions& o) {
   return std::make_unique<KafkaLineSource>(spec, o);

@@ -28,7 +28,12 @@ struct EndpointOptions {
   std::string tls_cert;      ///< PEM certificate (server, or client certificate)
   std::string tls_key;       ///< PEM private key
   std::string tls_ca;        ///< CA bundle: client verifies the server; server requires clients
-  std::vector<std::pair<std::string, std::string>> kafka_options;  ///< passed to librdkafka as is
+  /// Passed to librdkafka as is: to the consumer and the producer, except a property librdkafka
+  /// defines for one role only, which goes to that role alone (no "is a consumer property and
+  /// will be ignored by this producer instance" warnings).
+  std::vector<std::pair<std::string, std::string>> kafka_options;
+  std::vector<std::pair<std::string, std::string>> kafka_consumer_options;  ///< consumers only, after the shared ones
+  std::vector<std::pair<std::string, std::string>> kafka_producer_options;  ///< producers only, after the shared ones
   std::string kafka_group = "logpipe";                              ///< consumer group id
   int64_t idle_exit_us = 0;  ///< end a network input after this long without data (0 = never)
   /// Inputs: a line longer than this is cut there (one malformed line, the rest skipped), files,
