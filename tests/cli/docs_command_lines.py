@@ -341,6 +341,7 @@ PAGE_FILES = {
 pages = [("README.md", "md")] + [(os.path.relpath(p, src), "md") for p in sorted(glob.glob(f"{src}/docs/*.md"))] \
       + [(os.path.relpath(p, src), "man") for p in sorted(glob.glob(f"{src}/man/*.1"))]
 slow, verbose = [], os.environ.get("VERBOSE")
+limit = 150 if os.environ.get("LOGPIPE_SANITIZE") else 30  # seconds per line; ASan is ~5x slower
 def verdict(example, what):
     if verbose:
         print(f"{what:>40}  {example.where}: {example.line[:100]}")
@@ -392,9 +393,9 @@ for page, kind in pages:
         started = time.monotonic()
         try:
             run = subprocess.run(["bash", "-o", "pipefail", "-c", line], cwd=scratch, env=env,
-                                 capture_output=True, text=True, timeout=30)
+                                 capture_output=True, text=True, timeout=limit)
         except subprocess.TimeoutExpired:
-            fail(example.where, f"still running after 30 s (mark it parse-only with a reason): {example.line}")
+            fail(example.where, f"still running after {limit} s (mark it parse-only with a reason): {example.line}")
             continue
         counts["run"] += 1
         verdict(example, f"run, exit {run.returncode}")
