@@ -147,11 +147,12 @@ rd_kafka_conf_t* make_conf(KafkaClient* client, const KafkaSpec& spec, const End
   const std::string& name = client->endpoint;
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   char errstr[512];
+  const char* flag = "--kafka-option";
   auto set = [&](const std::string& key, const std::string& value, bool user) {
     if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), errstr, sizeof errstr) !=
         RD_KAFKA_CONF_OK) {
       rd_kafka_conf_destroy(conf);
-      if (user) usage_error("{}: --kafka-option {}: {}", name, key, errstr);
+      if (user) usage_error("{}: {} {}: {}", name, flag, key, errstr);
       runtime_error("{}: cannot set {}: {}", name, key, errstr);
     }
   };
@@ -164,6 +165,7 @@ rd_kafka_conf_t* make_conf(KafkaClient* client, const KafkaSpec& spec, const End
     set(key, value, true);
     if (key == "debug") client->debug = true;
   }
+  flag = role == 'C' ? "--kafka-consumer-option" : "--kafka-producer-option";
   for (const auto& [key, value] : role == 'C' ? o.kafka_consumer_options : o.kafka_producer_options) {
     set(key, value, true);
     if (key == "debug") client->debug = true;

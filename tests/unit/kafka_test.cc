@@ -42,8 +42,27 @@ TEST_CASE("kafka: an unknown or invalid librdkafka option is a usage error namin
   CHECK(code == kExitUsage);
   CHECK(message.find("kafka://127.0.0.1:9/t: --kafka-option no.such.property") == 0);
   CHECK(message.find("s3cret") == std::string::npos);
-  o.kafka_options = {{"linger.ms", "soon"}};
+  o.kafka_options = {{"session.timeout.ms", "soon"}};
   CHECK(error_of([&] { open_line_source("kafka://127.0.0.1:9/t", o); }).first == kExitUsage);
+}
+
+TEST_CASE("kafka: a shared property of one role reaches that role only; role options their role") {
+  EndpointOptions o;
+  o.kafka_options = {{"linger.ms", "soon"}};  // a producer property with a bad value
+  CHECK(error_of([&] { open_sink("kafka://127.0.0.1:9/t", o); }).first == kExitUsage);
+  o.kafka_options = {{"session.timeout.ms", "soon"}};  // a consumer property: not the producer's
+  auto sink = open_sink("kafka://127.0.0.1:9/t", o);
+  CHECK(sink != nullptr);
+  o.kafka_options.clear();
+  o.kafka_producer_options = {{"linger.ms", "soon"}};
+  auto [code, message] = error_of([&] { open_sink("kafka://127.0.0.1:9/t", o); });
+  CHECK(code == kExitUsage);
+  CHECK(message.find("kafka://127.0.0.1:9/t: --kafka-producer-option linger.ms") == 0);
+  o.kafka_producer_options.clear();
+  o.kafka_consumer_options = {{"session.timeout.ms", "soon"}};
+  auto consumer = error_of([&] { open_line_source("kafka://127.0.0.1:9/t", o); });
+  CHECK(consumer.first == kExitUsage);
+  CHECK(consumer.second.find("kafka://127.0.0.1:9/t: --kafka-consumer-option session.timeout.ms") == 0);
 }
 
 TEST_CASE("kafka: close() fails, naming the endpoint, when messages cannot be delivered") {
