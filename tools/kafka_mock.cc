@@ -6,7 +6,9 @@
 //
 // Prints the bootstrap servers (one line) on stdout, writes them to FILE when asked (atomically:
 // the file appears complete), then serves until SIGTERM/SIGINT. Reads commands on stdin, one per
-// line, to simulate outages: `down ID`, `up ID` (ID -1 = every broker), `topic NAME PARTITIONS`.
+// line, to simulate outages: `down ID`, `up ID` (ID -1 = every broker), `topic NAME PARTITIONS`,
+// `topic-error NAME CODE` (every Metadata answer for NAME carries Kafka error CODE, e.g. 29 =
+// TOPIC_AUTHORIZATION_FAILED, 3 = UNKNOWN_TOPIC_OR_PART; 0 clears it).
 // Each command is acknowledged on stdout with `ok ...` or `error ...`.
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -68,7 +70,11 @@ std::string run_command(rd_kafka_mock_cluster_t* cluster, const std::string& lin
     if (err) return std::string("error ") + rd_kafka_err2str(err);
     return "ok " + line;
   }
-  return "error unknown command '" + line + "' (expected: down ID, up ID, topic NAME PARTITIONS)";
+  if (std::sscanf(line.c_str(), "topic-error %255s %d", name, &number) == 2 && number >= 0) {
+    rd_kafka_mock_topic_set_error(cluster, name, static_cast<rd_kafka_resp_err_t>(number));
+    return "ok " + line;
+  }
+  return "error unknown command '" + line + "' (expected: down ID, up ID, topic NAME PARTITIONS, topic-error NAME CODE)";
 }
 
 }  // namespace
@@ -89,7 +95,8 @@ int main(int argc, char** argv) {
           "usage: logpipe-kafka-mock [--brokers N] [--bootstrap-file FILE] [TOPIC[:PARTITIONS]]...\n"
           "Runs a librdkafka mock cluster on loopback until SIGTERM. stdin commands:\n"
           "  down ID | up ID        take broker ID (-1 = all) down / bring it back\n"
-          "  topic NAME PARTITIONS  create a topic\n");
+          "  topic NAME PARTITIONS  create a topic\n"
+          "  topic-error NAME CODE  answer Metadata for NAME with Kafka error CODE (0 clears)\n");
       return 0;
     } else if (!a.empty() && a[0] == '-') {
       die("unknown option '" + a + "' (see --help)");

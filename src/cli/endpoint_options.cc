@@ -177,8 +177,8 @@ void add_endpoint_options(CLI::App& command, EndpointOptions& o, bool input_side
             if (!parse_duration(text, o.retry_for_us) || o.retry_for_us <= 0)
               usage_error("--retry-for: bad duration '{}' (expected e.g. 30s, 5m, 250ms)", text);
           },
-          "tcp:// and tls:// outputs: keep reconnecting to a server that is down for DURATION (default 60s), "
-          "then fail")
+          "tcp://, tls:// and kafka:// outputs: keep trying to reach a server that is down for DURATION "
+          "(default 60s), then fail (kafka://: librdkafka's message.timeout.ms)")
       ->type_name("DURATION")
       ->group(group);
   if (!input_side) return;

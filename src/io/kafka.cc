@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -56,7 +57,9 @@ class ErrorState {
       if (fatal_.empty()) fatal_ = buf;
       return;
     }
-    if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
+    // Refusals that retrying will not change: a login, or the rights on the topic or cluster.
+    if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION || err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+        err == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED || err == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED) {
       if (fatal_.empty()) fatal_ = reason;
       return;
     }
@@ -88,6 +91,12 @@ struct KafkaClient {
   std::string endpoint;
   ErrorState errors;
   bool debug = false;  // --kafka-option debug=...: print librdkafka's debug log too
+  // librdkafka's log lines (from its threads): one text is printed at most once per 10 s, then
+  // with the count of repeats (a topic the cluster refuses gave hundreds of identical lines).
+  std::mutex log_mutex;
+  std::string last_log;
+  Clock::time_point last_log_at{};
+  uint64_t log_repeats = 0;
 };
 
 void error_callback(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
@@ -101,7 +110,25 @@ void log_callback(const rd_kafka_t* rk, int level, const char* facility, const c
   bool debug = client && client->debug;
   if (!debug && (level > 4 || std::strcmp(facility, "FAIL") == 0 || std::strcmp(facility, "ERROR") == 0))
     return;
-  std::fprintf(stderr, "logpipe: %s: %s\n", client ? client->endpoint.c_str() : "kafka", message);
+  if (!client) {
+    std::fprintf(stderr, "logpipe: kafka: %s\n", message);
+    return;
+  }
+  auto* c = const_cast<KafkaClient*>(client);
+  std::lock_guard lock(c->log_mutex);
+  auto now = Clock::now();
+  if (!debug && message == c->last_log && now - c->last_log_at < std::chrono::seconds(10)) {
+    ++c->log_repeats;
+    return;
+  }
+  if (c->log_repeats)
+    std::fprintf(stderr, "logpipe: %s: %s (%llu more like it since the last report)\n", client->endpoint.c_str(),
+                 message, static_cast<unsigned long long>(c->log_repeats));
+  else
+    std::fprintf(stderr, "logpipe: %s: %s\n", client->endpoint.c_str(), message);
+  c->last_log = message;
+  c->last_log_at = now;
+  c->log_repeats = 0;
 }
 
 // The role librdkafka gives a property: 'C' (consumer), 'P' (producer) or '*' (both, and any
@@ -454,12 +481,14 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
 class KafkaProducer final : private KafkaClient {
  public:
   KafkaProducer(const std::string& spec_text, const EndpointOptions& o)
-      : KafkaClient("kafka://" + spec_text), spec_(parse_spec(spec_text)) {
+      : KafkaClient("kafka://" + spec_text), spec_(parse_spec(spec_text)), stop_(o.stop) {
     // Idempotence: a retry after a broker outage neither duplicates nor reorders messages.
     rd_kafka_conf_t* conf = make_conf(this, spec_, o, 'P',
                                       {{"enable.idempotence", "true"},
                                        {"linger.ms", "5"},
-                                       {"queue.buffering.max.messages", "500000"}});
+                                       {"queue.buffering.max.messages", "500000"},
+                                       // --retry-for: how long a message may wait for a broker
+                                       {"message.timeout.ms", std::to_string(std::max<int64_t>(1, o.retry_for_us / 1000))}});
     rd_kafka_conf_set_dr_msg_cb(conf, &KafkaProducer::delivery_callback);
     char value[64];
     size_t size = sizeof value;
@@ -534,6 +563,18 @@ class KafkaProducer final : private KafkaClient {
       if (Clock::now() > deadline)
         runtime_error("{}: {} messages not delivered after {} ms", endpoint, rd_kafka_outq_len(rk_),
                       message_timeout_ms_ + 30000);
+      // After SIGTERM/SIGINT, 5 s more to deliver, as the other outputs (a stop used to wait for
+      // message.timeout.ms, 5 minutes by default, when no broker took the messages).
+      if (stop_requested(stop_)) {
+        if (stop_seen_ == Clock::time_point{}) stop_seen_ = Clock::now();
+        if (Clock::now() - stop_seen_ >= std::chrono::seconds(5)) {
+          int left = rd_kafka_outq_len(rk_);
+          rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+          rd_kafka_poll(rk_, 0);
+          failed_ = 0;  // the purged ones: counted in the message below
+          runtime_error("{}: interrupted: {} messages not delivered", endpoint, left);
+        }
+      }
     }
     rd_kafka_poll(rk_, 0);
     check_failures();
@@ -558,6 +599,8 @@ class KafkaProducer final : private KafkaClient {
   uint64_t failed_ = 0;
   std::string first_failure_;
   int64_t message_timeout_ms_ = 300000;
+  const StopFlag* stop_ = nullptr;
+  Clock::time_point stop_seen_{};
   bool closed_ = false;
 };
 

@@ -10,6 +10,10 @@
 #     not after the 30 s close deadline; a server that comes up within --retry-for gets every line.
 #  3. Alertmanager refusing the login (HTTP 401): stream ends, exit 1, naming the endpoint and the
 #     answer (it used to drop the batch and go on). A refused certificate: alertmanager_tls.sh.
+#  4. kafka:// to a topic the cluster refuses (the mock answers its metadata with
+#     TOPIC_AUTHORIZATION_FAILED): exit 1 after --retry-for (it waited librdkafka's 5 minutes and
+#     printed hundreds of identical librdkafka lines; they are now rate-limited), and a SIGTERM
+#     gives up within 5 s more.
 set -euo pipefail
 command -v openssl >/dev/null || { echo "SKIP: openssl CLI absent"; exit 77; }
 command -v ss >/dev/null || { echo "SKIP: ss (iproute2) absent"; exit 77; }
@@ -91,3 +95,28 @@ python3 "$SRC/tests/cli/stream_traffic.py" full.log
 expect_fail stream.err "^logpipe: $am: Alertmanager refused the alerts (HTTP 401): Unauthorized" \
   "$LOGPIPE" stream --config "$SRC/tests/data/stream_thresholds.toml" --alerts "$am" full.log
 echo "ok: a refused login ends stream with exit 1"
+
+# --- 4. kafka:// to a topic the cluster refuses ---------------------------------------------------
+if [ -x "$(dirname "$LOGPIPE")/logpipe-kafka-mock" ]; then
+  . "$SRC/tests/cli/lib/kafka_mock.sh"
+  kafka_mock_start secret:1
+  echo "topic-error secret 29" >&3
+  for _ in $(seq 50); do grep -qx 'ok topic-error secret 29' "$tmp/mock.out" && break; sleep 0.1; done
+  start=$(date +%s)
+  expect_fail kafka.err "^logpipe: kafka://$bs/secret: 5 messages could not be delivered: Local: Message timed out" \
+    "$LOGPIPE" generate --format combined --count 5 --seed 1 -o "kafka://$bs/secret" --retry-for 3s
+  [ $(($(date +%s) - start)) -lt 30 ] || { echo "FAIL: --retry-for 3s took $(($(date +%s) - start)) s"; exit 1; }
+  [ "$(wc -l <kafka.err)" -lt 10 ] || { echo "FAIL: $(wc -l <kafka.err) lines on stderr"; head kafka.err; exit 1; }
+  "$LOGPIPE" generate --format combined --count 5 --seed 1 -o "kafka://$bs/secret" 2>term.err 3>&- &
+  gen=$!
+  sleep 1
+  start=$(date +%s)
+  kill -TERM $gen
+  rc=0; wait $gen || rc=$?
+  [ "$rc" = 1 ] && grep -q "^logpipe: kafka://$bs/secret: interrupted: 5 messages not delivered" term.err ||
+    { echo "FAIL: SIGTERM while Kafka refuses: exit $rc"; cat term.err; exit 1; }
+  [ $(($(date +%s) - start)) -lt 15 ] || { echo "FAIL: SIGTERM took $(($(date +%s) - start)) s"; exit 1; }
+  echo "ok: kafka:// gives up after --retry-for, and 5 s after SIGTERM"
+else
+  echo "SKIP (kafka): logpipe-kafka-mock not built"
+fi

@@ -50,8 +50,9 @@ struct EndpointOptions {
   /// alertmanager:// and tcp:// alert outputs: alerts kept while the receiver is unreachable or
   /// not reading; beyond, the oldest are dropped (counted; the command then fails).
   size_t alert_queue = 10000;
-  /// tcp:// and tls:// outputs: how long they keep trying to reach a server that is down or gone
-  /// (reconnecting with backoff) before the command fails (--retry-for).
+  /// tcp://, tls:// and kafka:// outputs: how long they keep trying to reach a server that is down
+  /// or gone (reconnecting with backoff; Kafka: message.timeout.ms) before the command fails
+  /// (--retry-for).
   int64_t retry_for_us = 60'000'000;
   /// A stop signal (SIGINT/SIGTERM): outputs that wait for a server give up soon after it is set.
   const StopFlag* stop = nullptr;
