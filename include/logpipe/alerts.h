@@ -62,38 +62,6 @@ class AlertSink {
   virtual const std::string& name() const noexcept = 0;
 };
 
-/// The JSON-lines sink over any byte sink (stdout, a file, tcp://, tls://): one docs/reference.md line per
-/// alert, flushed per window (an alert is only useful now).
-class JsonLinesAlertSink final : public AlertSink {
- public:
-  explicit JsonLinesAlertSink(std::unique_ptr<ByteSink> out) : out_(std::move(out)) {}
-  void send(std::span<const Alert> alerts) override;
-  void flush() override { out_->flush(); }
-  void close() override { out_->close(); }
-  bool all_delivered() const noexcept override { return out_->all_delivered(); }
-  const std::string& name() const noexcept override { return out_->name(); }
-
- private:
-  std::unique_ptr<ByteSink> out_;
-  std::string text_;
-};
-
-/// Human lines for a terminal (stream's stdout on a tty, or --output-format text): one line per
-/// alert, `append_alert_text`. Not a contract: scripts read the JSON lines.
-class TextAlertSink final : public AlertSink {
- public:
-  explicit TextAlertSink(std::unique_ptr<ByteSink> out) : out_(std::move(out)) {}
-  void send(std::span<const Alert> alerts) override;
-  void flush() override { out_->flush(); }
-  void close() override { out_->close(); }
-  bool all_delivered() const noexcept override { return out_->all_delivered(); }
-  const std::string& name() const noexcept override { return out_->name(); }
-
- private:
-  std::unique_ptr<ByteSink> out_;
-  std::string text_;
-};
-
 /// Appends the human line for an alert (with its newline; values by human_value, metrics.h):
 /// `2025-06-23 08:05:00Z  FIRING    url_error_rate /checkout  62.5% > 30.0%  (25 of 40 requests)  incident ...`
 void append_alert_text(std::string& out, const Alert& alert);
@@ -101,6 +69,27 @@ void append_alert_text(std::string& out, const Alert& alert);
 /// Appends the docs/reference.md JSON line for an alert (with its newline). Numbers are written in the
 /// shortest form that reads back to the same double (`0.43333333333333335`, `2`).
 void append_alert_json(std::string& out, const Alert& alert);
+
+/// One line per alert over any byte sink (stdout, a file, tcp://, tls://), flushed per window (an
+/// alert is only useful now). The line is the docs/reference.md JSON line (append_alert_json, the
+/// default), or the human line for a terminal (append_alert_text: stream's stdout on a tty, or
+/// --output-format text; not a contract, scripts read the JSON).
+class LineAlertSink final : public AlertSink {
+ public:
+  using Format = void (*)(std::string&, const Alert&);
+  explicit LineAlertSink(std::unique_ptr<ByteSink> out, Format format = append_alert_json)
+      : out_(std::move(out)), format_(format) {}
+  void send(std::span<const Alert> alerts) override;
+  void flush() override { out_->flush(); }
+  void close() override { out_->close(); }
+  bool all_delivered() const noexcept override { return out_->all_delivered(); }
+  const std::string& name() const noexcept override { return out_->name(); }
+
+ private:
+  std::unique_ptr<ByteSink> out_;
+  Format format_;
+  std::string text_;
+};
 
 /// A statistical rule (docs/detection.md): per key, a CUSUM of the log-likelihood ratio that the
 /// key's window shifted from its baseline to `shift` times it, with two sensitivities (fast: a

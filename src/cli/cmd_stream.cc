@@ -257,7 +257,7 @@ int run_stream(StreamOptions o) {
   // stdout: human lines on a terminal, JSON lines for a pipe (or as --output-format says).
   const bool text = o.output_format == "text" || (o.output_format == "auto" && ::isatty(STDOUT_FILENO));
   for (const auto& a : o.alerts.empty() ? std::vector<std::string>{"-"} : o.alerts)
-    sinks.push_back(a == "-" && text ? std::make_unique<TextAlertSink>(open_sink("-", s.endpoint))
+    sinks.push_back(a == "-" && text ? std::make_unique<LineAlertSink>(open_sink("-", s.endpoint), append_alert_text)
                                      : open_alert_sink(a, s.endpoint));
   bool any_rule = false;
   for (const MetricRule& r : s.service.rules.metrics) any_rule = any_rule || r.threshold || r.cusum;

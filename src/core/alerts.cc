@@ -34,9 +34,9 @@ void append_alert_json(std::string& out, const Alert& a) {
   out += "}\n";
 }
 
-void JsonLinesAlertSink::send(std::span<const Alert> alerts) {
+void LineAlertSink::send(std::span<const Alert> alerts) {
   text_.clear();
-  for (const auto& a : alerts) append_alert_json(text_, a);
+  for (const auto& a : alerts) format_(text_, a);
   out_->write(text_);
   out_->flush();
 }
@@ -64,12 +64,6 @@ void append_alert_text(std::string& out, const Alert& a) {
                  when.substr(11), a.firing ? "FIRING" : "RESOLVED", what, value, rule, counts, a.incident);
 }
 
-void TextAlertSink::send(std::span<const Alert> alerts) {
-  text_.clear();
-  for (const auto& a : alerts) append_alert_text(text_, a);
-  out_->write(text_);
-  out_->flush();
-}
 
 namespace {
 

@@ -69,10 +69,10 @@ std::unique_ptr<AlertSink> open_alert_sink(const std::string& endpoint, const En
   if (scheme == "kafka") return detail::open_kafka_alert_sink(rest, o);
   if (scheme == "alertmanager") return detail::open_alertmanager_sink(rest, o, false);
   if (scheme == "alertmanager+tls") return detail::open_alertmanager_sink(rest, o, true);
-  if (scheme == "tcp") return std::make_unique<JsonLinesAlertSink>(detail::open_tcp_alert_sink(rest, o));
-  if (scheme == "tls") return std::make_unique<JsonLinesAlertSink>(detail::open_tls_alert_sink(rest, o));
+  if (scheme == "tcp") return std::make_unique<LineAlertSink>(detail::open_tcp_alert_sink(rest, o));
+  if (scheme == "tls") return std::make_unique<LineAlertSink>(detail::open_tls_alert_sink(rest, o));
   if (scheme == "file")
-    return std::make_unique<JsonLinesAlertSink>(open_sink(endpoint, o, /*append=*/true));
+    return std::make_unique<LineAlertSink>(open_sink(endpoint, o, /*append=*/true));
   usage_error("unknown alert endpoint '{}' (expected -, a path, tcp://, tls://, kafka://, alertmanager:// "
               "or alertmanager+tls://)",
               endpoint);
