@@ -19,7 +19,11 @@ cd "$tmp"
 stream=$!
 pids+=("$stream")
 for _ in $(seq 200); do grep -q "assigned\|reading" stream.err && break; sleep 0.05; done
-"$LOGPIPE" generate --format combined --rate 2000 --duration 12s --seed 9 -o "kafka://$bs/http-logs" \
+# Paced from a fixed start: the 12 s of event time stay inside one 60 s window, so that no
+# record can be late whatever the order the partitions come back in (a partition away on the
+# other consumer does not hold event time back here; a window could close without it).
+"$LOGPIPE" generate --format combined --rate 2000 --duration 12s --seed 9 --start 2025-06-23T08:00:10Z \
+  -o "kafka://$bs/http-logs" \
   2>gen.err 3>&- &
 gen=$!
 pids+=("$gen")
