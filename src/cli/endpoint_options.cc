@@ -128,28 +128,15 @@ void add_endpoint_options(CLI::App& command, EndpointOptions& o, bool input_side
       ->type_name("FILE")
       ->check(existing_file)
       ->group(group);
-  command
-      .add_option_function<std::vector<std::string>>(
-          "--kafka-option",
-          [&o](const std::vector<std::string>& values) {
-            for (const std::string& v : values) {
-              auto kv = split_key_value(v, "--kafka-option");
-              if (is_secret_key(kv.first))
-                usage_error("--kafka-option {}: secrets are not accepted on the command line; use "
-                            "--kafka-option-file or the environment variable LOGPIPE_KAFKA_{}",
-                            kv.first, kafka_env_name(kv.first));
-              o.kafka_options.push_back(std::move(kv));
-            }
-          },
-          "librdkafka setting passed unchanged (repeatable), e.g. security.protocol=SASL_SSL; a property of one "
-          "role only (group.id, acks) goes to that role")
-      ->type_name("KEY=VALUE")
-      ->take_all()
-      ->allow_extra_args(false)
-      ->group(group);
-  for (auto [flag, out, what] :
-       {std::tuple{"--kafka-consumer-option", &o.kafka_consumer_options, "Kafka consumers (inputs)"},
-        std::tuple{"--kafka-producer-option", &o.kafka_producer_options, "Kafka producers (outputs)"}}) {
+  // --kafka-option for both roles, then one per role (applied after it); secrets stay off argv.
+  for (auto [flag, out, help] :
+       {std::tuple{"--kafka-option", &o.kafka_options,
+                   "librdkafka setting passed unchanged (repeatable), e.g. security.protocol=SASL_SSL; a property "
+                   "of one role only (group.id, acks) goes to that role"},
+        std::tuple{"--kafka-consumer-option", &o.kafka_consumer_options,
+                   "librdkafka setting for Kafka consumers (inputs) only, after --kafka-option (repeatable)"},
+        std::tuple{"--kafka-producer-option", &o.kafka_producer_options,
+                   "librdkafka setting for Kafka producers (outputs) only, after --kafka-option (repeatable)"}}) {
     std::string name = flag;
     command
         .add_option_function<std::vector<std::string>>(
@@ -164,7 +151,7 @@ void add_endpoint_options(CLI::App& command, EndpointOptions& o, bool input_side
                 out->push_back(std::move(kv));
               }
             },
-            fmt::format("librdkafka setting for {} only, after --kafka-option (repeatable)", what))
+            help)
         ->type_name("KEY=VALUE")
         ->take_all()
         ->allow_extra_args(false)
