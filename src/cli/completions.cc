@@ -74,9 +74,7 @@ std::string joined(const std::vector<std::string>& words, const char* sep = " ")
   return out;
 }
 
-std::string schemes() {
-  return joined(std::vector<std::string>(std::begin(kSchemes), std::end(kSchemes)));
-}
+std::string schemes() { return joined({std::begin(kSchemes), std::end(kSchemes)}); }
 
 std::string quote_single(const std::string& s) {
   std::string out;

@@ -178,8 +178,7 @@ int run_main(int argc, char** argv) {
     for (size_t i = 0; i < subs.size(); ++i)
       if (subs[i]->parsed()) command = kCommands[i].name;
     std::string what = e.what();
-    if (const auto* extras = dynamic_cast<const CLI::ExtrasError*>(&e)) {
-      (void)extras;
+    if (dynamic_cast<const CLI::ExtrasError*>(&e)) {
       const std::string marker = "not expected: ";
       size_t at = what.find(marker);
       std::string args = at == std::string::npos ? what : what.substr(at + marker.size());
