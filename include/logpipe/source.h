@@ -177,12 +177,15 @@ class LineSource {
   /// committed later with commit(position), once the records read so far are fully processed.
   using Position = std::vector<int64_t>;
   virtual Position position() const { return {}; }
-  /// Commits a position taken earlier (partitions no longer assigned are skipped). Returns false
-  /// when the commit failed (reported; a later commit covers it).
+  /// Commits a position taken earlier (partitions no longer assigned are skipped). Returns true
+  /// when the commit is done on return; false when it failed (reported; a later commit covers it)
+  /// or is asynchronous (Kafka: confirmed later, counted by commits_confirmed()).
   virtual bool commit(const Position& position) {
     (void)position;
     return true;
   }
+  /// Asynchronous commits (Kafka) confirmed so far; 0 for sources whose commit() is synchronous.
+  virtual uint64_t commits_confirmed() const noexcept { return 0; }
   /// Restarts (stream --state): the last position committed (commit() or commit(position)), or
   /// empty; resume_at() gives a source that has read nothing yet a position saved by an earlier
   /// run, and returns false when it cannot continue there (then it reads from its start).
@@ -248,6 +251,7 @@ class StopDrainingSource final : public LineSource {
   void commit() override { source_.commit(); }
   Position position() const override { return source_.position(); }
   bool commit(const Position& position) override { return source_.commit(position); }
+  uint64_t commits_confirmed() const noexcept override { return source_.commits_confirmed(); }
   Position committed() const override { return source_.committed(); }
   bool resume_at(const Position& position) override { return source_.resume_at(position); }
   void finish() override { source_.finish(); }

@@ -158,6 +158,7 @@ class StreamService final : public RecordSink, public PumpObserver {
   std::deque<Checkpoint> checkpoints_;
   std::optional<LineSource::Position> closed_;
   LineSource* checkpoint_source_ = nullptr;  // the input the positions above are of
+  uint64_t confirmed_commits_ = 0;  // its asynchronous commits confirmed so far (stats_.commits has them)
   // Prometheus: the partitions of the input being read, as of the last snapshot (their lag).
   std::string partitions_input_;
   std::vector<LineSource::PartitionState> partitions_;

@@ -16,6 +16,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <sys/resource.h>
@@ -205,11 +206,8 @@ int run_main(int argc, char** argv) {
 
 }  // namespace logpipe::cli
 
-int main(int argc, char** argv) {
-  std::signal(SIGPIPE, SIG_IGN);  // a closed pipe is reported by write() and ends us with exit 0
-  std::signal(SIGINT, logpipe::cli::on_stop_signal);
-  std::signal(SIGTERM, logpipe::cli::on_stop_signal);
-  logpipe::cli::raise_descriptor_limit();
+namespace {
+int run(int argc, char** argv) {
   try {
     return logpipe::cli::run_main(argc, argv);
   } catch (const logpipe::Error& e) {
@@ -226,4 +224,18 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "logpipe: {}\n", e.what());
     return logpipe::kExitRuntime;
   }
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);  // a closed pipe is reported by write() and ends us with exit 0
+  std::signal(SIGINT, logpipe::cli::on_stop_signal);
+  std::signal(SIGTERM, logpipe::cli::on_stop_signal);
+  logpipe::cli::raise_descriptor_limit();
+  const int rc = run(argc, argv);
+  if (logpipe::endpoints_abandoned()) {  // a Kafka client left running: see endpoint.h
+    std::fflush(nullptr);
+    std::_Exit(rc);
+  }
+  return rc;
 }

@@ -61,6 +61,7 @@ void StreamService::on_input(PumpInput& input) {
   checkpoints_.clear();
   closed_.reset();
   checkpoint_source_ = nullptr;
+  confirmed_commits_ = 0;
   sources_.on_input(input);
 }
 
@@ -132,6 +133,13 @@ bool StreamService::windows_closed_through(int64_t t) const {
 // last commit. Sources without offsets (files, sockets) skip all this. Ticks come only once every
 // line read so far was handed to the engine (pump.h), so a position never covers unread records.
 void StreamService::checkpoint(LineSource& source, int64_t now) {
+  // Kafka confirms commits later (a commit never waits for a coordinator that may be gone).
+  if (uint64_t confirmed = source.commits_confirmed(); confirmed > confirmed_commits_) {
+    stats_.commits += confirmed - confirmed_commits_;
+    confirmed_commits_ = confirmed;
+    if (config_.verbose && diagnostics_)
+      fmt::print(diagnostics_, "logpipe: stream: committed {} up to the windows closed so far\n", source.name());
+  }
   if (now < next_checkpoint_us_) return;
   next_checkpoint_us_ = now + config_.commit_every_us;
   checkpoint_source_ = &source;

@@ -165,6 +165,7 @@ class CountingLineSource final : public LineSource {
   void commit() override { inner_->commit(); }
   Position position() const override { return inner_->position(); }
   bool commit(const Position& position) override { return inner_->commit(position); }
+  uint64_t commits_confirmed() const noexcept override { return inner_->commits_confirmed(); }
   Position committed() const override { return inner_->committed(); }
   bool resume_at(const Position& position) override { return inner_->resume_at(position); }
   void finish() override { inner_->finish(); }

@@ -17,6 +17,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstdio>
@@ -208,6 +209,19 @@ int64_t now_us() {
       .count();
 }
 
+// A client whose brokers are gone cannot always be destroyed in bounded time (librdkafka waits for
+// a pending group commit up to the session timeout). Such a handle is kept here, reachable, until
+// the process ends: main() then ends it with _Exit (endpoints_abandoned()), so that no exit
+// handler (OpenSSL's cleanup) runs under librdkafka's still running threads.
+std::atomic<bool> g_abandoned{false};
+void abandon(rd_kafka_t* rk) {
+  static std::mutex mutex;
+  static auto* handles = new std::vector<rd_kafka_t*>;  // never freed: see above
+  std::lock_guard lock(mutex);
+  handles->push_back(rk);
+  g_abandoned.store(true);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Consumer
 
@@ -240,6 +254,7 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
       runtime_error("{}: cannot subscribe: {}", endpoint, rd_kafka_err2str(err));
     }
     opened_us_ = last_message_us_ = now_us();
+    commit_queue_ = rd_kafka_queue_new(rk_);
   }
 
   ~KafkaLineSource() override {
@@ -247,9 +262,42 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
     if (skipped_)
       std::fprintf(stderr, "logpipe: %s: %llu message%s delivered again after a rebalance, skipped (already counted)\n",
                    endpoint.c_str(), static_cast<unsigned long long>(skipped_), skipped_ == 1 ? "" : "s");
+    // A commit sent at the end by commit(position) (stream --state) gets the same bounded wait as
+    // commit()'s.
+    if (pending_commits_ > 0 && !final_wait_done_) serve_commits(now_us() + kFinalCommitWaitUs);
     // Leaves the group so that the partitions move to the other instances at once. Nothing is
-    // committed here: only commit() does, after the caller has processed the records.
-    rd_kafka_consumer_close(rk_);
+    // committed here: only commit() does, after the caller has processed the records. librdkafka
+    // holds a commit whose coordinator is gone for the session timeout (45 s by default), and its
+    // close and destroy wait for it: with the brokers gone that made a stopped run hang 45-60 s.
+    // So the close runs in librdkafka's background and is waited for a bounded time; a handle
+    // that cannot close in that time (or still has a commit unconfirmed) is left to the end of the
+    // process (abandon()), and the group drops us at the session timeout, as after a crash.
+    bool closed = false;
+    if (pending_commits_ == 0) {
+      if (rd_kafka_queue_t* q = rd_kafka_queue_new(rk_)) {
+        if (rd_kafka_error_t* error = rd_kafka_consumer_close_queue(rk_, q)) {
+          rd_kafka_error_destroy(error);
+        } else {
+          const int64_t deadline = now_us() + kCloseWaitUs;
+          while (!(closed = rd_kafka_consumer_closed(rk_) != 0) && now_us() < deadline) {
+            // The final revocation comes as an event (rebalance() handles it); messages still
+            // fetched are dropped (not handed out: the next owner reads them).
+            rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 100);
+            if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+              rebalance(rk_, rd_kafka_event_error(ev), rd_kafka_event_topic_partition_list(ev));
+            if (ev) rd_kafka_event_destroy(ev);
+          }
+        }
+        rd_kafka_queue_destroy(q);
+      }
+    }
+    if (!closed) {
+      std::fprintf(stderr, "logpipe: %s: leaving without closing the consumer: its brokers do not "
+                   "answer (the group drops it at its session timeout)\n", endpoint.c_str());
+      abandon(rk_);
+      return;
+    }
+    rd_kafka_queue_destroy(commit_queue_);
     rd_kafka_destroy(rk_);
   }
 
@@ -258,6 +306,7 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
     auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
     for (;;) {
       errors.throw_if_fatal();
+      if (pending_commits_ > 0) serve_commits(0);  // results of commits sent: commits_confirmed()
       int64_t wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                             deadline - Clock::now()).count();
       if (idle_exit_us_ > 0) {
@@ -334,15 +383,40 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
   }
 
   // Commits, for each assigned partition, the offset after the last message whose lines were all
-  // returned. Synchronous, so that a caller that commits before exiting really has committed.
-  // A failure (coordinator unavailable) is reported and retried at the next commit: the offsets
-  // stay pending, and at worst a restart re-reads them (at-least-once, never lost).
-  void commit() override { commit(done_); }
+  // returned: the end of the run (every record processed). Waits, a bounded time, for the broker
+  // to confirm it and for a commit still in flight: with the brokers gone the run still ends
+  // (kFinalCommitWaitUs), and a restart re-reads from the last confirmed commit (at-least-once,
+  // never lost). A failure is reported.
+  void commit() override {
+    const int64_t deadline = now_us() + kFinalCommitWaitUs;
+    serve_commits(deadline);  // the periodic commit in flight, if any
+    if (pending_commits_ == 0) send_commit(done_);
+    serve_commits(deadline);
+    final_wait_done_ = true;
+    errors.throw_if_fatal();
+    if (pending_commits_ > 0)
+      runtime_error("{}: offsets not committed: the brokers did not confirm within {} s (a restart "
+                    "re-reads from the last commit they confirmed)", endpoint, kFinalCommitWaitUs / 1000000);
+  }
 
   Position position() const override { return done_; }
 
-  // Commits a position taken by position(): only partitions still ours, only forward.
+  // Commits a position taken by position(): only partitions still ours, only forward. Never waits
+  // (a periodic commit that waited for a dead coordinator held the whole run: 45 s per commit): the
+  // commit is sent and its result read later from commit_queue_ (commits_confirmed(), failures
+  // reported). While one is in flight no other is sent; the next checkpoint covers this position.
+  // Returns false: nothing is confirmed yet when it returns.
   bool commit(const Position& position) override {
+    serve_commits(0);
+    if (pending_commits_ == 0) send_commit(position);
+    errors.throw_if_fatal();
+    return false;
+  }
+
+  uint64_t commits_confirmed() const noexcept override { return confirmed_; }
+
+ private:
+  void send_commit(const Position& position) {
     rd_kafka_topic_partition_list_t* list = nullptr;
     for (size_t p = 0; p < position.size() && p < assigned_.size(); ++p) {
       if (!assigned_[p] || position[p] < 0 || position[p] <= committed_[p]) continue;
@@ -350,25 +424,50 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
       rd_kafka_topic_partition_list_add(list, spec_.topic.c_str(), static_cast<int32_t>(p))->offset =
           position[p];
     }
-    if (!list) return true;
-    rd_kafka_resp_err_t err = rd_kafka_commit(rk_, list, 0);
-    if (!err) {
-      for (int i = 0; i < list->cnt; ++i) {
-        const auto& tp = list->elems[i];
-        if (tp.err) {
-          err = tp.err;
-          continue;
-        }
-        committed_[static_cast<size_t>(tp.partition)] = tp.offset;
-      }
-    }
+    if (!list) return;
+    rd_kafka_resp_err_t err = rd_kafka_commit_queue(rk_, list, commit_queue_, nullptr, nullptr);
     rd_kafka_topic_partition_list_destroy(list);
-    if (err) errors.report(std::string("offsets not committed yet: ") + rd_kafka_err2str(err));
-    errors.throw_if_fatal();
-    return !err;
+    if (err)
+      errors.report(std::string("offsets not committed yet: ") + rd_kafka_err2str(err));
+    else
+      ++pending_commits_;
   }
 
- private:
+  // Reads the results of the commits sent, until none is in flight or `deadline_us` (0: only what
+  // has arrived). A partition revoked meanwhile keeps committed_ at -1 (another owner's now).
+  void serve_commits(int64_t deadline_us) {
+    for (;;) {
+      int wait_ms = 0;
+      if (deadline_us > 0 && pending_commits_ > 0)
+        wait_ms = static_cast<int>(std::clamp<int64_t>((deadline_us - now_us()) / 1000, 0, 100));
+      rd_kafka_event_t* ev = rd_kafka_queue_poll(commit_queue_, wait_ms);
+      if (!ev) {
+        if (deadline_us == 0 || pending_commits_ == 0 || now_us() >= deadline_us) return;
+        continue;
+      }
+      if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_OFFSET_COMMIT) {
+        if (pending_commits_ > 0) --pending_commits_;
+        rd_kafka_resp_err_t err = rd_kafka_event_error(ev);
+        if (const rd_kafka_topic_partition_list_t* parts = rd_kafka_event_topic_partition_list(ev)) {
+          for (int i = 0; i < parts->cnt; ++i) {
+            const auto& tp = parts->elems[i];
+            auto p = static_cast<size_t>(tp.partition);
+            if (tp.err) {
+              if (!err) err = tp.err;
+            } else if (p < assigned_.size() && assigned_[p]) {
+              committed_[p] = std::max(committed_[p], tp.offset);
+            }
+          }
+        }
+        if (err)
+          errors.report(std::string("offsets not committed yet: ") + rd_kafka_err2str(err));
+        else
+          ++confirmed_;
+      }
+      rd_kafka_event_destroy(ev);
+    }
+  }
+
   // Returns the next `\n`-separated line of the current message. A message may hold several
   // lines; a trailing newline does not make an empty line; a trailing CR is stripped (as files).
   bool take_line(std::string_view& line) {
@@ -491,6 +590,12 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
   int64_t opened_us_ = 0;
   bool assigned_once_ = false;
   static constexpr int64_t kJoinTimeoutUs = 60'000'000;
+  static constexpr int64_t kFinalCommitWaitUs = 5'000'000;  // end of run: confirmation of the last commit
+  static constexpr int64_t kCloseWaitUs = 5'000'000;        // leaving the group
+  rd_kafka_queue_t* commit_queue_ = nullptr;  // results of the commits sent
+  int pending_commits_ = 0;                   // sent, result not read yet
+  uint64_t confirmed_ = 0;                    // confirmed by the brokers
+  bool final_wait_done_ = false;              // commit() waited for the brokers already
   // Indexed by partition: ours?, offset to commit (next to read; -1 = nothing), last committed.
   std::vector<bool> assigned_;
   std::vector<int64_t> done_;
@@ -706,6 +811,14 @@ class KafkaAlertSink final : public AlertSink {
 }  // namespace
 
 std::string kafka_library_version() { return rd_kafka_version_str(); }
+
+}  // namespace logpipe::detail
+
+namespace logpipe {
+bool endpoints_abandoned() noexcept { return detail::g_abandoned.load(); }
+}  // namespace logpipe
+
+namespace logpipe::detail {
 
 std::unique_ptr<LineSource> open_kafka_lines(const std::string& spec, const EndpointOptions& o) {
   return std::make_unique<KafkaLineSource>(spec, o);

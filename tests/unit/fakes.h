@@ -95,6 +95,7 @@ class ScriptedLineSource final : public LineSource {
                               FakeClock* clock = nullptr)
       : steps_(steps.begin(), steps.end()), name_(std::move(name)), endless_(endless), clock_(clock) {}
   Status next(std::string_view& line, int) override {
+    confirmed_ = sent_;
     truncated_ = false;
     ++polls;
     if (steps_.empty()) return endless_ && !finished_ ? Status::kTimeout : Status::kEnd;
@@ -122,13 +123,16 @@ class ScriptedLineSource final : public LineSource {
   Position position() const override { return with_positions ? Position{static_cast<int64_t>(line_number_)} : Position{}; }
   bool commit(const Position& p) override {
     committed.push_back(p.at(0));
-    return true;
+    if (async_commits) ++sent_;  // confirmed at the next next() call, as Kafka's arrive later
+    return !async_commits;
   }
+  uint64_t commits_confirmed() const noexcept override { return confirmed_; }
   size_t steps_left() const noexcept { return steps_.size(); }
   int polls = 0;
   int commits = 0;                ///< commit() of everything
   std::vector<int64_t> committed;  ///< positions committed while running
   bool with_positions = false;     ///< behave as Kafka (offsets) rather than a socket
+  bool async_commits = false;      ///< commit(position) confirms later (commits_confirmed())
 
  private:
   std::deque<Step> steps_;
@@ -139,6 +143,7 @@ class ScriptedLineSource final : public LineSource {
   bool truncated_ = false;
   std::string current_;
   uint64_t line_number_ = 0;
+  uint64_t sent_ = 0, confirmed_ = 0;
 };
 
 /// A network pump input over a ScriptedLineSource.

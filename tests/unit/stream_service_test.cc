@@ -63,6 +63,19 @@ struct Run {
   uint64_t commits_while_running = 0;
 };
 
+// Minute 0: 10 lines; then 5 lines of minute 2, one every 6 s of clock; then `quiet_after`
+// quiet polls of 6 s.
+std::vector<ScriptedLineSource::Step> paced_steps(int quiet_after) {
+  std::vector<ScriptedLineSource::Step> steps;
+  for (int s = 0; s < 10; ++s) steps.push_back(line(at(0, s, 200)));
+  for (int i = 0; i < 5; ++i) {
+    steps.push_back(quiet(6 * kS));
+    steps.push_back(line(at(2, i, 200)));
+  }
+  for (int i = 0; i < quiet_after; ++i) steps.push_back(quiet(6 * kS));
+  return steps;
+}
+
 }  // namespace
 
 TEST_CASE("stream service: a quiet input still closes its window; the alert comes while it is quiet") {
@@ -110,17 +123,9 @@ TEST_CASE("stream service: --idle-exit ends a quiet pipe, not a network input") 
 
 TEST_CASE("stream service: offsets are committed only past closed windows and delivered alerts") {
   Run r;
-  std::vector<ScriptedLineSource::Step> steps;
-  // Minute 0: 10 lines; then 5 lines of minute 2, one every 6 s of clock: checkpoints are taken
-  // along the way, but a position only becomes committable once the windows holding what was read
-  // before it have closed.
-  for (int s = 0; s < 10; ++s) steps.push_back(line(at(0, s, 200)));
-  for (int i = 0; i < 5; ++i) {
-    steps.push_back(quiet(6 * kS));
-    steps.push_back(line(at(2, i, 200)));
-  }
-  steps.push_back(quiet(6 * kS));
-  r.input(steps, /*network=*/true, /*positions=*/true);
+  // Checkpoints are taken along the way, but a position only becomes committable once the windows
+  // holding what was read before it have closed.
+  r.input(paced_steps(1), /*network=*/true, /*positions=*/true);
   r.go(config_with(0.9));
   // The first checkpoint (at 6 s) holds the 10 lines of minute 0 and event time 08:00:09; it is
   // committable once window [08:00, 08:01) has closed, which the first line of minute 2 does.
@@ -131,16 +136,24 @@ TEST_CASE("stream service: offsets are committed only past closed windows and de
   CHECK(r.script->commits == 1);  // and everything, once at the end
 }
 
+TEST_CASE("stream service: asynchronous commits (Kafka) are counted once confirmed") {
+  Run r;
+  r.input(paced_steps(2), /*network=*/true, /*positions=*/true);
+  r.script->async_commits = true;
+  r.go(config_with(0.9));
+  // The same positions are sent as with synchronous commits; each is counted when the source
+  // says it is confirmed (the fake: at its next poll), and only then.
+  REQUIRE_FALSE(r.script->committed.empty());
+  CHECK(r.script->committed.front() == 10);
+  CHECK(r.commits_while_running >= 1);
+  CHECK(r.commits_while_running <= r.script->committed.size());
+  CHECK(r.script->commits == 1);
+}
+
 TEST_CASE("stream service: nothing is committed while an alert sink has not delivered") {
   Run r;
   r.sink.delivered = false;
-  std::vector<ScriptedLineSource::Step> steps;
-  for (int s = 0; s < 10; ++s) steps.push_back(line(at(0, s, 200)));
-  for (int i = 0; i < 5; ++i) {
-    steps.push_back(quiet(6 * kS));
-    steps.push_back(line(at(2, i, 200)));
-  }
-  r.input(steps, true, true);
+  r.input(paced_steps(0), true, true);
   r.go(config_with(0.9));
   CHECK(r.script->committed.empty());
   CHECK(r.script->commits == 0);

@@ -80,4 +80,9 @@ std::string_view endpoint_scheme(std::string_view endpoint) noexcept;
 /// Splits `HOST:PORT` (IPv6 as `[::1]:9000`). Throws Error (usage) when malformed.
 std::pair<std::string, uint16_t> split_host_port(std::string_view host_port);
 
+/// True when a client (Kafka) could not shut down in bounded time because its brokers are gone
+/// and was left running: the process must then end with std::_Exit after flushing its outputs,
+/// without exit handlers that its threads could race with (main() does).
+bool endpoints_abandoned() noexcept;
+
 }  // namespace logpipe
