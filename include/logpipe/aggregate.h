@@ -21,6 +21,13 @@
 
 namespace logpipe {
 
+/// The wire form's integers: unsigned LEB128 varints (get_varint: false on truncated or
+/// over-long input, consuming what it read).
+namespace wire {
+void put_varint(std::string& out, uint64_t v);
+bool get_varint(std::string_view& in, uint64_t& v);
+}  // namespace wire
+
 /// What a metric is keyed by. kGlobal: one value per window for all traffic. kPrefix (the /24 of
 /// an IPv4 client, the /48 of an IPv6 one) is derived from the ip table when a window closes: it
 /// costs nothing per record.

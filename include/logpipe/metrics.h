@@ -265,6 +265,16 @@ class WindowEngine {
   /// counted). kNoTime: the record has no time (the caller counts it as malformed). A record
   /// makes an idle source active again.
   AddResult add(const Record& record, SourceId source = 0);
+  /// Scale-out (docs/architecture.md, "Scale-out"): merges the aggregate of one pane of one
+  /// source, published by the instance that read that source once the pane was complete by the
+  /// lateness rule. kLate when every window holding the pane has closed (its records count as
+  /// late). Its records count as added; the source's watermark moves only with set_progress().
+  AddResult add_partial(SourceId source, int64_t pane_index, const PaneAggregate& partial);
+  /// Scale-out: the newest event time the reader of `source` has read (the panes it completed
+  /// were published before). Moves that source's watermark as a record of that time would.
+  void set_progress(SourceId source, int64_t newest_us);
+  /// The pane length: gcd(window, hop).
+  int64_t pane_us() const noexcept { return pane_us_; }
   /// Registers another source, active, that holds the watermark until its first record (or
   /// until it is idle or removed).
   SourceId add_source();
@@ -295,6 +305,8 @@ class WindowEngine {
   Pane& pane_for(int64_t pane_index);
   void close_ready_windows();
   void recompute_frontier();
+  void reactivate(SourceId source);
+  void note_time(SourceId source, int64_t t);
   void close_through(int64_t last_window);
   void close_window(int64_t window_index);
   void drop_dead_panes();

@@ -250,9 +250,7 @@ size_t KeyTable::memory_bytes() const noexcept {
 // Wire form: unsigned LEB128 varints, length-prefixed key bytes. A pane partial starts with a
 // magic and a version byte so that a newer peer's message is refused, not misread.
 
-namespace {
-
-void put_varint(std::string& out, uint64_t v) {
+void wire::put_varint(std::string& out, uint64_t v) {
   while (v >= 0x80) {
     out += static_cast<char>((v & 0x7f) | 0x80);
     v >>= 7;
@@ -260,7 +258,7 @@ void put_varint(std::string& out, uint64_t v) {
   out += static_cast<char>(v);
 }
 
-bool get_varint(std::string_view& in, uint64_t& v) {
+bool wire::get_varint(std::string_view& in, uint64_t& v) {
   v = 0;
   for (int shift = 0; shift < 64; shift += 7) {
     if (in.empty()) return false;
@@ -272,6 +270,10 @@ bool get_varint(std::string_view& in, uint64_t& v) {
   }
   return false;
 }
+
+namespace {
+using wire::get_varint;
+using wire::put_varint;
 
 void put_stats(std::string& out, const KeyStats& s) {
   put_varint(out, s.requests);

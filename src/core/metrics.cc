@@ -183,13 +183,7 @@ WindowEngine::AddResult WindowEngine::add(const Record& r, SourceId source) {
     ++stats_.replayed;
     return AddResult::kLate;
   }
-  Source& src = sources_[source];
-  if (src.idle || src.removed) {  // back: it holds the watermark again (from where it is now)
-    if (src.idle) --stats_.idle_sources;
-    if (src.removed) ++stats_.sources;
-    src.idle = src.removed = false;
-    recompute_frontier();
-  }
+  reactivate(source);
   if (started_) {
     // Late when every window holding t has closed, or would have by the lateness rule.
     // (Before any window closed, only the lateness rule applies: earlier windows may still open.)
@@ -217,6 +211,22 @@ WindowEngine::AddResult WindowEngine::add(const Record& r, SourceId source) {
   pane.aggregate.add(classifier_.outcome(r), keys, r.duration_us);
   ++stats_.records;
   newest_record_us_ = std::max(newest_record_us_, t);
+  note_time(source, t);
+  return AddResult::kAdded;
+}
+
+void WindowEngine::reactivate(SourceId source) {
+  Source& src = sources_[source];
+  if (src.idle || src.removed) {  // back: it holds the watermark again (from where it is now)
+    if (src.idle) --stats_.idle_sources;
+    if (src.removed) ++stats_.sources;
+    src.idle = src.removed = false;
+    recompute_frontier();
+  }
+}
+
+void WindowEngine::note_time(SourceId source, int64_t t) {
+  Source& src = sources_[source];
   if (stats_.max_time_us == kNoTime || t > stats_.max_time_us) stats_.max_time_us = t;
   if (src.newest == kNoTime || t > src.newest) {
     src.newest = t;
@@ -230,7 +240,42 @@ WindowEngine::AddResult WindowEngine::add(const Record& r, SourceId source) {
       recompute_frontier();
     }
   }
+}
+
+WindowEngine::AddResult WindowEngine::add_partial(SourceId source, int64_t pane_index, const PaneAggregate& partial) {
+  const int64_t hop = config_.hop_us, size = config_.window_us;
+  const int64_t start = pane_index * pane_us_;
+  // The windows holding the pane, as for a record at its start (panes never straddle a window).
+  const int64_t last = floor_div(start, hop);
+  const int64_t first = floor_div(start - size, hop) + 1;
+  if (last < resumed_at_) {
+    stats_.replayed += partial.totals.requests;
+    return AddResult::kLate;
+  }
+  reactivate(source);
+  if (started_) {
+    // Its reader published the pane once complete by the lateness rule: only closed windows make
+    // it late (another reader's copy after a fail-over, or a source that rejoined too late).
+    if (closed_any_ && last < next_window_) {
+      stats_.late += partial.totals.requests;
+      return AddResult::kLate;
+    }
+    if (!closed_any_ && first < next_window_) next_window_ = first;
+  } else {
+    started_ = true;
+    next_window_ = first;
+  }
+  pane_for(pane_index).aggregate.merge(partial);
+  stats_.records += partial.totals.requests;
+  newest_record_us_ = std::max(newest_record_us_, start);
+  if (stats_.max_time_us == kNoTime || start > stats_.max_time_us) stats_.max_time_us = start;
   return AddResult::kAdded;
+}
+
+void WindowEngine::set_progress(SourceId source, int64_t newest_us) {
+  if (newest_us == kNoTime) return;
+  reactivate(source);
+  note_time(source, newest_us);
 }
 
 SourceId WindowEngine::add_source() {
