@@ -325,8 +325,9 @@ ReportSummary summarize(const Report& report, const SummaryOptions& options);
 
 /// The report as one JSON object: the docs/reference.md contract keys first, then the extras (docs/analyze.md).
 std::string write_json(const ReportSummary& s);
-/// Aligned terminal tables; ANSI colour when `color`.
-std::string write_text(const ReportSummary& s, bool color);
+/// Aligned terminal tables; ANSI colour when `color`; keys (urls, agents...) cut to `key_width`
+/// cells with an ellipsis (16 to 4096).
+std::string write_text(const ReportSummary& s, bool color, size_t key_width = 72);
 /// CSV, one section per table: a header row `section,...` then rows whose first field is the
 /// section name; a blank line between sections. RFC 4180 quoting.
 std::string write_csv(const ReportSummary& s);

@@ -37,6 +37,7 @@ struct AnalyzeOptions {
   std::string by = "auto";
   unsigned threads = 0;
   bool no_progress = false;
+  std::string color = "auto";
   std::string listen;
   std::string tz = "UTC";
   EndpointOptions net;  ///< --tls-*, --kafka-option[-file], --group, --idle-exit
@@ -88,7 +89,8 @@ int run_analyze(AnalyzeOptions& o) {
           for (const auto& in : inputs) done += in->bytes_read();
           return done;
         },
-        total == UINT64_MAX ? 0 : total);  // a stream or a socket: no percentage, only bytes and rate
+        total == UINT64_MAX ? 0 : total,  // a stream or a socket: no percentage, only bytes and rate
+        escapes_ok(2));
   }
 
   Report report(rules);
@@ -113,7 +115,13 @@ int run_analyze(AnalyzeOptions& o) {
   if (o.report == "json") text = write_json(summary);
   else if (o.report == "csv") text = write_csv(summary);
   else if (o.report == "html") text = write_html(summary);
-  else text = write_text(summary, o.output == "-" && ::isatty(1) && !std::getenv("NO_COLOR"));
+  else {
+    // On a terminal, keys fill its width (the count columns take about 40 cells); elsewhere 72.
+    const bool tty = o.output == "-";
+    const size_t columns = tty ? terminal_columns(1) : 0;
+    text = write_text(summary, tty ? color_wanted(o.color, 1) : o.color == "always",
+                      columns > 56 ? columns - 40 : columns ? 16 : 72);
+  }
   out->write(text);
   out->close();
   // Kafka offsets are committed only once the report is written (a failed write re-reads them).
@@ -150,6 +158,10 @@ RunFn setup_analyze(CLI::App& command) {
       ->check(whole_number(0, 64))
       ->capture_default_str();
   command.add_flag("--no-progress", o->no_progress, "Never draw the progress bar (drawn only on a terminal)");
+  command.add_option("--color", o->color,
+                     "Colour the text report: auto (a terminal, not TERM=dumb, NO_COLOR unset), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
   add_listen_option(command, o->listen, "the report is written on SIGTERM/SIGINT or after --idle-exit");
   add_endpoint_options(command, o->net, /*input_side=*/true);
   return [o] { return run_analyze(*o); };

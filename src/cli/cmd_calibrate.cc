@@ -201,7 +201,7 @@ int run_calibrate(CalibrateOptions& o) {
             for (const auto& in : inputs) done += in->bytes_read();
             return done;
           },
-          total);
+          total, escapes_ok(2));
     p.pump->run(inputs, *p.sink, p.sink.get());  // a network input: until it ends, --idle-exit or a signal
     p.engine->flush();
     if (p.window_log_sink) p.window_log_sink->close();

@@ -6,13 +6,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <iterator>
 
 namespace logpipe {
 namespace {
 
 using Out = std::back_insert_iterator<std::string>;
-constexpr size_t kMaxKeyWidth = 72;
 
 /// Display width in code points (a terminal cell per code point: good enough for log keys).
 size_t width(std::string_view s) {
@@ -21,14 +21,14 @@ size_t width(std::string_view s) {
   return w;
 }
 
-/// Printable, at most kMaxKeyWidth cells, cut on a code point boundary with an ellipsis.
-std::string clean(std::string_view s) {
+/// Printable, at most `max_cells` cells, cut on a code point boundary with an ellipsis.
+std::string clean_key(std::string_view s, size_t max_cells) {
   std::string out;
   size_t cells = 0;
   for (size_t i = 0; i < s.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
     bool starts = (c & 0xc0) != 0x80;
-    if (starts && cells == kMaxKeyWidth - 1 && width(s.substr(i)) > 1) {
+    if (starts && cells == max_cells - 1 && width(s.substr(i)) > 1) {
       out += "\u2026";
       return out;
     }
@@ -44,7 +44,9 @@ std::string percent(uint64_t part, uint64_t whole) {
 
 class Writer {
  public:
-  explicit Writer(bool color) : color_(color) {}
+  Writer(bool color, size_t key_width) : color_(color), key_width_(key_width) {}
+  /// A key as shown: printable, cut to the key width.
+  std::string clean(std::string_view s) const { return clean_key(s, key_width_); }
 
   void title(std::string_view t) {
     out_ += '\n';
@@ -139,21 +141,22 @@ class Writer {
 
  private:
   bool color_;
+  size_t key_width_;
   std::string out_;
 };
 
 }  // namespace
 
-std::string write_text(const ReportSummary& s, bool color) {
+std::string write_text(const ReportSummary& s, bool color, size_t key_width) {
   const Report& r = *s.report;
-  Writer w(color);
+  Writer w(color, std::clamp<size_t>(key_width, 16, 4096));
   std::string& out = w.out();
   fmt::format_to(Out(out), "logpipe analyze: {} requests ({}), {} to {}{}\n", r.requests,
                  s.format.empty() ? "no input" : s.format, zoned_time_text(r.min_time, s.zone),
                  zoned_time_text(r.max_time, s.zone), s.zone.is_utc() ? "" : " (" + s.zone.name() + ")");
   if (s.input_formats.size() > 1)  // formats are detected per input
     for (const auto& [input, format] : s.input_formats)
-      fmt::format_to(Out(out), "  {}: {}\n", clean(input), format.empty() ? "no line" : format);
+      fmt::format_to(Out(out), "  {}: {}\n", w.clean(input), format.empty() ? "no line" : format);
   w.title("Totals");
   std::vector<std::vector<std::string>> totals = {
       {"requests", fmt::format("{}", r.requests), ""},
@@ -216,7 +219,7 @@ std::string write_text(const ReportSummary& s, bool color) {
       w.title("Top click paths");
       std::vector<std::vector<std::string>> rows;
       for (const auto& c : s.click_paths)
-        rows.push_back({fmt::format("{}", c.count), clean(c.from) + " -> " + clean(c.to)});
+        rows.push_back({fmt::format("{}", c.count), w.clean(c.from) + " -> " + w.clean(c.to)});
       w.table({"count", "from -> to"}, rows);
     }
   }
