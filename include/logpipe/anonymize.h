@@ -30,9 +30,12 @@ enum class IpMode : uint8_t {
   kTruncate,  ///< IPv4 /24 (`192.0.2.0`), IPv6 /48 (`2001:db8:1::`); non-addresses are hashed
 };
 
-/// The default `--drop` list: top-level edx members removed unless --no-default-drop.
+/// The default `--drop` list: top-level edx members removed unless --no-default-drop. None is a
+/// top-level member of a standard Open edX event; they are personal wherever a custom tracker or
+/// an export adds them. Never `name`: in a tracking log that is the event's name
+/// (`edx.course.enrollment.activated`, event-tracking's canonical name), not a person's.
 inline constexpr std::string_view kDefaultDropFields[] = {
-    "email", "address", "name", "full_name", "first_name", "last_name", "phone", "mailing_address"};
+    "email", "address", "full_name", "first_name", "last_name", "phone", "mailing_address"};
 
 /// Settings of an anonymisation run.
 struct AnonymizeOptions {

@@ -189,7 +189,7 @@ RunFn setup_anonymize(CLI::App& command) {
   command
       .add_option("--drop", o->drop,
                   "edx: also remove these dotted JSON paths (comma-separated; default list: "
-                  "email, address, name, full_name, first_name, last_name, phone, mailing_address)")
+                  "email, address, full_name, first_name, last_name, phone, mailing_address; never the event's name)")
       ->delimiter(',')
       ->type_name("FIELD,...")
       ->allow_extra_args(false);

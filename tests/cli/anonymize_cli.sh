@@ -17,7 +17,7 @@ cat >in.log <<'JSON'
 # a comment that mentions bob@example.org
 {"username": "Jos\u00e9", "time": "2015-01-01T00:00:00.000000+00:00"}
 
-{"username": "", "name": "Nobody"}
+{"username": "", "name": "edx.course.enrollment.activated", "full_name": "Nobody"}
 JSON
 printf 'secret\n' >key
 h_staff=$(pyhash secret staff)
@@ -26,7 +26,7 @@ cat >expected <<END
 {"username": "$h_staff", "event_type": "x", "ip": "192.0.2.9"}
 {"username": "$h_jose", "time": "2015-01-01T00:00:00.000000+00:00"}
 
-{"username": ""}
+{"username": "", "name": "edx.course.enrollment.activated"}
 END
 
 # Key file: one trailing newline stripped; the result equals Python's.
@@ -77,7 +77,7 @@ cat >expected2 <<END
 {"username": "$h_staff", "email": "staff@example.org"}
 {"username": "$h_jose", "time": "$h_time"}
 
-{"username": "", "name": "Nobody"}
+{"username": "", "name": "edx.course.enrollment.activated", "full_name": "Nobody"}
 END
 cmp out expected2
 echo ok

@@ -33,7 +33,7 @@ def inject(src, dst):
               line = line[:end] + ', "address": "1 rue de la Paix", "first_name": "Jos\\u00e9"' + line[end:]
           if i % 10 == 4:   # last member
               j = line.rindex("}")
-              line = line[:j] + ', "name": "Jane", "phone": "+33 1 23 45 67 89"' + line[j:]
+              line = line[:j] + ', "full_name": "Jane Doe", "phone": "+33 1 23 45 67 89"' + line[j:]
       out.append(line)
   open(dst, "wb").write(("\n".join(out) + "\n").encode("utf-8"))
 
@@ -50,7 +50,7 @@ done
 python3 - "$tmp" "${names[@]}" <<'PY'
 import hashlib, hmac, json, re, sys
 key = b"fun-secret"
-PII = {"email", "address", "name", "full_name", "first_name", "last_name", "phone", "mailing_address"}
+PII = {"email", "address", "full_name", "first_name", "last_name", "phone", "mailing_address"}  # never the event's name
 for name in sys.argv[2:]:
     base = sys.argv[1] + '/' + name
     inp, outp, rejp, errp = base + '.in', base + '.out', base + '.rej', base + '.err'
@@ -114,7 +114,7 @@ python3 - "$tmp" <<'PY'
 import glob, gzip, hashlib, hmac, ipaddress, json, sys
 tmp = sys.argv[1]
 key = b"fun-secret"
-PII = {"email", "address", "name", "full_name", "first_name", "last_name", "phone", "mailing_address"}
+PII = {"email", "address", "full_name", "first_name", "last_name", "phone", "mailing_address"}  # never the event's name
 h = lambda s: hmac.new(key, s.encode("utf-8"), hashlib.sha256).hexdigest()
 def trunc(ip):
     a = ipaddress.ip_address(ip)

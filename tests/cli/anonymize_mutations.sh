@@ -34,7 +34,7 @@ PY
 python3 - "$tmp" <<'PY'
 import hashlib, hmac, json, sys
 tmp = sys.argv[1]
-PII = {"email", "address", "name", "full_name", "first_name", "last_name", "phone", "mailing_address"}
+PII = {"email", "address", "full_name", "first_name", "last_name", "phone", "mailing_address"}  # never the event's name
 h = lambda b: hmac.new(b"mutant", b, hashlib.sha256).hexdigest()
 dec = lambda b: b.decode("utf-8", "surrogateescape")
 enc = lambda s: s.encode("utf-8", "surrogateescape" if not any(0xd800 <= ord(c) < 0xdc00 for c in s) else "surrogatepass")
