@@ -133,6 +133,7 @@ _logpipe() {
         --hash-field) COMPREPLY=(); return;;
         --drop) COMPREPLY=(); return;;
         --ip) COMPREPLY=($(compgen -W "keep hash truncate" -- "$cur")); return;;
+        --prefix) COMPREPLY=($(compgen -W "keep strip" -- "$cur")); return;;
         --output) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur")); return;;
         -o) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur")); return;;
         --threads) COMPREPLY=(); return;;
@@ -154,7 +155,7 @@ _logpipe() {
         --max-line-bytes) COMPREPLY=(); return;;
       esac
       case "$cur" in
-        -*) COMPREPLY=($(compgen -W "--help -h --key-file --key-env --hash-field --drop --no-default-drop --ip --output -o --threads -j --format --rejects --strict --max-malformed --verbose -v --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --kafka-consumer-option --kafka-producer-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
+        -*) COMPREPLY=($(compgen -W "--help -h --key-file --key-env --hash-field --drop --no-default-drop --ip --prefix --output -o --threads -j --format --rejects --strict --max-malformed --verbose -v --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --kafka-consumer-option --kafka-producer-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
         *) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur"));;
       esac;;
     analyze)

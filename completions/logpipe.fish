@@ -129,6 +129,7 @@ complete -c logpipe -n '__fish_seen_subcommand_from anonymize' -l hash-field -x 
 complete -c logpipe -n '__fish_seen_subcommand_from anonymize' -l drop -x -d 'edx: also remove these dotted JSON paths (comma-separated; default list: email, address, full_name, first_name, last_name, phone, mailing_address; never the event'\''s name)'
 complete -c logpipe -n '__fish_seen_subcommand_from anonymize' -l no-default-drop -d 'edx: do not remove the default PII fields'
 complete -c logpipe -n '__fish_seen_subcommand_from anonymize' -l ip -x -a 'keep hash truncate' -d 'Client addresses: keep, hash (HMAC hex) or truncate (/24 IPv4, /48 IPv6)'
+complete -c logpipe -n '__fish_seen_subcommand_from anonymize' -l prefix -x -a 'keep strip' -d 'Lines behind a syslog, CRI or Docker prefix (FUN'\''s syslog+edx): keep the prefix'\''s bytes, or strip it and write the rewritten message alone'
 complete -c logpipe -n '__fish_seen_subcommand_from anonymize' -l output -r -F -a 'tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://' -d 'Write to ENDPOINT (default -; .gz/.zst compress)'
 complete -c logpipe -n '__fish_seen_subcommand_from anonymize' -s o -r -F -a 'tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://' -d 'Write to ENDPOINT (default -; .gz/.zst compress)'
 complete -c logpipe -n '__fish_seen_subcommand_from anonymize' -l threads -x -d 'Rewriting threads (blocks are written in input order)'

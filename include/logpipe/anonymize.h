@@ -47,6 +47,9 @@ struct AnonymizeOptions {
   IpMode ip = IpMode::kKeep;    ///< edx top-level `ip`, access-log client field
   unsigned threads = 2;         ///< rewriting threads of AnonymizeWriter (1 = inline)
   bool stop_at_reject = false;  ///< --strict: write nothing after the first rejected line
+  /// --prefix strip: a line behind a prefix (syslog, CRI, Docker; FUN's `syslog+edx`) is written
+  /// without it, only its rewritten message; keep (default) writes the prefix's bytes as read.
+  bool strip_prefix = false;
 };
 
 /// Rewrites one line at a time. One instance per thread.

@@ -29,6 +29,7 @@ struct AnonymizeCliOptions {
   std::vector<std::string> drop;
   bool no_default_drop = false;
   std::string ip = "keep";
+  std::string prefix = "keep";
   std::string output = "-";
   unsigned threads = 2;
   std::string listen;
@@ -101,6 +102,7 @@ int run_anonymize(AnonymizeCliOptions& c) {
     for (auto f : kDefaultDropFields) o.drop_fields.emplace_back(f);
   for (const auto& f : c.drop) o.drop_fields.push_back(f);
   o.ip = c.ip == "hash" ? IpMode::kHash : c.ip == "truncate" ? IpMode::kTruncate : IpMode::kKeep;
+  o.strip_prefix = c.prefix == "strip";
   if (c.threads == 0) usage_error("--threads: must be at least 1");
   o.threads = c.threads;
   o.stop_at_reject = c.input.strict;
@@ -199,6 +201,12 @@ RunFn setup_anonymize(CLI::App& command) {
       .add_option("--ip", o->ip,
                   "Client addresses: keep, hash (HMAC hex) or truncate (/24 IPv4, /48 IPv6)")
       ->check(CLI::IsMember({"keep", "hash", "truncate"}))
+      ->capture_default_str();
+  command
+      .add_option("--prefix", o->prefix,
+                  "Lines behind a syslog, CRI or Docker prefix (FUN's syslog+edx): keep the prefix's "
+                  "bytes, or strip it and write the rewritten message alone")
+      ->check(CLI::IsMember({"keep", "strip"}))
       ->capture_default_str();
   command.add_option("-o,--output", o->output, "Write to ENDPOINT (default -; .gz/.zst compress)")
       ->type_name("ENDPOINT");

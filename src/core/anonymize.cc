@@ -278,7 +278,7 @@ class JsonRewriter {
   JsonRewriter(const AnonymizeOptions& o, Pseudonymizer& pseudonymizer, const std::vector<std::string>& ip_paths,
                bool keep_syslog)
       : pseudonymizer_(pseudonymizer), ip_mode_(o.ip), owned_root_(std::make_unique<PathNode>()),
-        keep_syslog_(keep_syslog) {
+        keep_syslog_(keep_syslog), strip_prefix_(o.strip_prefix) {
     for (const auto& f : o.hash_fields) owned_root_->add(f, PathNode::kHash, "--hash-field");
     if (o.ip != IpMode::kKeep)
       for (const auto& ip : ip_paths) owned_root_->add(ip, PathNode::kIp, "--ip");
@@ -299,7 +299,7 @@ class JsonRewriter {
     std::string_view json = line.substr(start);
     ParseError e = parse(json, *owned_root_);
     if (e != ParseError::kNone) return e;
-    out.append(line.substr(0, start));
+    if (!strip_prefix_) out.append(line.substr(0, start));
     edits_.apply(json, out);
     return e;
   }
@@ -701,6 +701,7 @@ class JsonRewriter {
   IpMode ip_mode_;
   std::unique_ptr<PathNode> owned_root_;  // the outermost rewriter owns the path tree
   bool keep_syslog_ = false;
+  bool strip_prefix_ = false;  // --prefix strip: the syslog prefix is not written
   detail::SyslogYear year_ = detail::SyslogYear::now();
   std::unique_ptr<JsonRewriter> inner_;   // for JSON inside strings, created on first use
   std::string decoded_;
@@ -967,7 +968,8 @@ struct Anonymizer::Impl {
   std::unique_ptr<detail::DockerLineReader> docker;
   detail::SyslogYear year = detail::SyslogYear::now();
   std::string message_out;
-  explicit Impl(const AnonymizeOptions& o) : format(o.format), pseudonymizer(o.key) {}
+  bool strip_prefix;
+  explicit Impl(const AnonymizeOptions& o) : format(o.format), pseudonymizer(o.key), strip_prefix(o.strip_prefix) {}
 };
 
 Anonymizer::Anonymizer(const AnonymizeOptions& o) {
@@ -1023,6 +1025,10 @@ ParseError Anonymizer::rewrite(std::string_view line, std::string& out) {
     if (parts.partial) return ParseError::kPartialLine;
     m.message_out.clear();
     if (ParseError e = m.inner->rewrite(parts.message, m.message_out); e != ParseError::kNone) return e;
+    if (m.strip_prefix) {
+      out.append(m.message_out);  // the message alone (a Docker `log` string decoded)
+      return ParseError::kNone;
+    }
     out.append(line.substr(0, parts.message_begin));
     if (!parts.decoded) {
       out.append(m.message_out);

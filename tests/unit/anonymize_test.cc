@@ -325,6 +325,14 @@ TEST_CASE("prefixes: syslog and CRI bytes kept; Docker's log string decoded, rew
         std::string(R"({"log":"192.0.2.17 - )") + kBob +
             "\x20[10/Oct/2000:13:55:36 -0700] \\\"GET /caf\xc3\xa9 HTTP/1.0\\\" 200 2326 \\\"-\\\" \\\"ua\\\"\\n\""
             R"(,"stream":"stdout","time":"2016-10-05T00:00:30.082640485Z"})");
+  // --prefix strip: the rewritten message alone (Docker's decoded, without its newline).
+  o.strip_prefix = true;
+  Anonymizer docker_strip(o);
+  CHECK(run(docker_strip, wrapped) == "192.0.2.17 - " + std::string(kBob) +
+                                          " [10/Oct/2000:13:55:36 -0700] \"GET /caf\xc3\xa9 HTTP/1.0\" 200 2326 \"-\" \"ua\"");
+  o.format = "cri+combined";
+  Anonymizer cri_strip(o);
+  CHECK(run(cri_strip, "2016-10-06T00:17:09.669794202Z stdout F " + access) == sub(access, "bob", kBob));
 }
 
 TEST_CASE("setup errors: empty key, --hash-field on access logs") {
