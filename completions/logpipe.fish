@@ -125,7 +125,7 @@ complete -c logpipe -n '__fish_seen_subcommand_from anonymize' -l help -d 'Print
 complete -c logpipe -n '__fish_seen_subcommand_from anonymize' -s h -d 'Print this help message and exit'
 complete -c logpipe -n '__fish_seen_subcommand_from anonymize' -l key-file -r -F -d 'Read the HMAC key from FILE (whole content; one trailing newline is stripped)'
 complete -c logpipe -n '__fish_seen_subcommand_from anonymize' -l key-env -x -d 'Read the HMAC key from environment variable VAR'
-complete -c logpipe -n '__fish_seen_subcommand_from anonymize' -l hash-field -x -d 'Also hash this edx dotted JSON path (e.g. context.username) or fields: field; repeatable'
+complete -c logpipe -n '__fish_seen_subcommand_from anonymize' -l hash-field -x -d 'Also hash this edx dotted JSON path (username, context.username, event.username and event.user always are) or fields: field; repeatable'
 complete -c logpipe -n '__fish_seen_subcommand_from anonymize' -l drop -x -d 'edx: also remove these dotted JSON paths (comma-separated; default list: email, address, full_name, first_name, last_name, phone, mailing_address; never the event'\''s name)'
 complete -c logpipe -n '__fish_seen_subcommand_from anonymize' -l no-default-drop -d 'edx: do not remove the default PII fields'
 complete -c logpipe -n '__fish_seen_subcommand_from anonymize' -l ip -x -a 'keep hash truncate' -d 'Client addresses: keep, hash (HMAC hex) or truncate (/24 IPv4, /48 IPv6)'

@@ -185,7 +185,8 @@ RunFn setup_anonymize(CLI::App& command) {
   key_env->excludes(key_file);
   command
       .add_option("--hash-field", o->hash_fields,
-                  "Also hash this edx dotted JSON path (e.g. context.username) or fields: field; repeatable")
+                  "Also hash this edx dotted JSON path (username, context.username, event.username and "
+                  "event.user always are) or fields: field; repeatable")
       ->type_name("PATH")
       ->allow_extra_args(false);  // `--hash-field a FILE`: FILE stays an input
   command

@@ -988,7 +988,11 @@ Anonymizer::Anonymizer(const AnonymizeOptions& o) {
   }
   const bool json_access = o.format == "json" || o.format.starts_with("json:");
   if (o.format == "edx") {
-    impl_->json = std::make_unique<JsonRewriter>(o, impl_->pseudonymizer, std::vector<std::string>{"ip"}, true);
+    AnonymizeOptions edx = o;
+    for (std::string_view f : kDefaultEdxHashFields)
+      if (std::find(edx.hash_fields.begin(), edx.hash_fields.end(), f) == edx.hash_fields.end())
+        edx.hash_fields.emplace_back(f);
+    impl_->json = std::make_unique<JsonRewriter>(edx, impl_->pseudonymizer, std::vector<std::string>{"ip"}, true);
   } else if (json_access) {
     // The user and the client are wherever the mapping reads them from; --hash-field adds paths.
     std::vector<std::string> users, ips;

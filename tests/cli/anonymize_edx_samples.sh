@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # anonymize on every edX/FUN sample of ../shared/data, with PII members injected at the start, in
 # the middle and at the end of objects. Python is the oracle: json.loads of each output line must
-# equal the input record with `username` replaced by hmac.new(key, username.encode(),
-# hashlib.sha256).hexdigest() and the PII removed (same key order); a line without injected PII
-# must be byte-identical apart from the username value; lines that are not JSON objects must be
+# equal the input record with `username` and `context.username` replaced by hmac.new(key,
+# name.encode(), hashlib.sha256).hexdigest() and the PII removed (same key order); a line without
+# injected PII must be byte-identical apart from those values; lines that are not JSON objects must be
 # absent from the output and present, verbatim, in --rejects.
 set -euo pipefail
 [ -d "$SHARED/edx" ] || { echo "SKIP: $SHARED/edx absent (no ../shared/data)"; exit 77; }
@@ -76,23 +76,26 @@ for name in sys.argv[2:]:
         if rec is None:
             assert got == line; continue
         exp = {}
+        names = set()  # values hashed: username, context.username (event.* absent from these files)
         for k, v in rec.items():
             if k in PII: continue
             if k == "username" and isinstance(v, str) and v:
+                names.add(v)
                 v = hmac.new(key, v.encode("utf-8"), hashlib.sha256).hexdigest()
+            if k == "context" and isinstance(v, dict) and isinstance(v.get("username"), str) and v["username"]:
+                names.add(v["username"])
+                v = dict(v, username=hmac.new(key, v["username"].encode("utf-8"), hashlib.sha256).hexdigest())
             exp[k] = v
         g = json.loads(got)
         assert list(g.items()) == list(exp.items()), (line, got)
         if not (PII & rec.keys()):
-            u = rec.get("username")
-            if isinstance(u, str) and u:
-                h = '"' + hmac.new(key, u.encode(), hashlib.sha256).hexdigest() + '"'
-                idx = got.index(h)
-                suffix = got[idx + len(h):]
-                assert line[:idx] == got[:idx] and line.endswith(suffix), (line, got)
-                assert json.loads(line[idx:len(line) - len(suffix)]) == u
-            else:
-                assert got == line, (line, got)
+            # Byte for byte: the output with each pseudonym put back is the input line (for names
+            # written without escapes, as they all are here).
+            back = got
+            for u in names:
+                assert '"' + u + '"' in line, (line, u)
+                back = back.replace('"' + hmac.new(key, u.encode(), hashlib.sha256).hexdigest() + '"', '"' + u + '"')
+            assert back == line, (line, got)
             same += 1
     rej = open(rejp, "rb").read().decode("utf-8")
     assert rej == "".join(l + "\n" for l in expected_rejects), "rejects differ"
@@ -101,14 +104,13 @@ for name in sys.argv[2:]:
         assert re.match(r"logpipe: %d malformed lines? skipped; first: " % len(expected_rejects), err), err
     else:
         assert err == "", err
-    print(f"{inp.rsplit('/',1)[-1]}: {len(kept)} written ({same} byte-identical apart from username), {len(expected_rejects)} rejected")
+    print(f"{inp.rsplit('/',1)[-1]}: {len(kept)} written ({same} byte-identical apart from usernames), {len(expected_rejects)} rejected")
 PY
-# All samples at once (several inputs, one output) with --hash-field context.username and
-# event.username, --drop event.POST (also inside `event` strings that hold JSON: the sign-up
+# All samples at once (several inputs, one output), with the default hashed paths (username,
+# context.username, event.username, event.user), --drop event.POST (also inside `event` strings that hold JSON: the sign-up
 # events carry the new user's name and e-mail there) and --ip truncate: every record must equal
 # the Python transformation of its input record.
-"$LOGPIPE" anonymize --key-file "$tmp/key" --hash-field context.username --hash-field event.username \
-  --drop event.POST --ip truncate -o "$tmp/all.out.gz" \
+"$LOGPIPE" anonymize --key-file "$tmp/key" --drop event.POST --ip truncate -o "$tmp/all.out.gz" \
   "$tmp"/*.log.in 2>/dev/null
 python3 - "$tmp" <<'PY'
 import glob, gzip, hashlib, hmac, ipaddress, json, sys
@@ -139,7 +141,8 @@ for f in sorted(glob.glob(tmp + "/*.log.in")):
             if isinstance(ev, dict): rec["event"] = ("JSON", ev)
         if isinstance(ev, dict):
             ev.pop("POST", None)
-            if isinstance(ev.get("username"), str) and ev["username"]: ev["username"] = h(ev["username"])
+            for k in ("username", "user"):
+                if isinstance(ev.get(k), str) and ev[k]: ev[k] = h(ev[k])
         expected.append(rec)
 got = gzip.open(tmp + "/all.out.gz").read().decode("utf-8").split("\n")[:-1]
 assert len(got) == len(expected), (len(got), len(expected))

@@ -59,10 +59,16 @@ def check(name, split, rewrite):
     print(f"{name}: {len(src)} lines, prefix kept and stripped")
 def edx(message):
     rec = json.loads(message)
-    u = rec["username"]
-    # the value is replaced in place: every other byte of the message is kept
-    assert '"username": "' + u + '"' in message, message
-    return message.replace('"username": "' + u + '"', '"username": "' + h(u) + '"', 1)
+    # username and context.username (hashed by default too) are replaced in place: every other
+    # byte of the message is kept
+    names = {rec["username"]}
+    ctx = rec.get("context")
+    if isinstance(ctx, dict) and isinstance(ctx.get("username"), str) and ctx["username"]:
+        names.add(ctx["username"])
+    for u in names:
+        assert '"username": "' + u + '"' in message, message
+        message = message.replace('"username": "' + u + '"', '"username": "' + h(u) + '"')
+    return message
 def access(message):
     m = re.match(r"^(\S+ \S+ )(\S+)( .*)$", message)
     return m.group(1) + h(m.group(2)) + m.group(3)

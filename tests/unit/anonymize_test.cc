@@ -114,6 +114,17 @@ TEST_CASE("edx: dropped members take exactly one separator with them") {
         std::string(R"({"username": ")") + kStaff + "\"}");
 }
 
+TEST_CASE("edx: every place an event names its user is hashed by default") {
+  Anonymizer a(edx_options());  // no --hash-field
+  CHECK(run(a, R"({"username": "staff", "context": {"user_id": 5, "username": "bob"}, "event": {"user": "alice"}})") ==
+        std::string(R"({"username": ")") + kStaff + R"(", "context": {"user_id": 5, "username": ")" + kBob +
+            R"("}, "event": {"user": ")" + kAlice + R"("}})");
+  CHECK(run(a, R"({"event": "{\"username\": \"alice\", \"user\": \"bob\"}"})") ==
+        std::string(R"({"event": "{\"username\": \")") + kAlice + R"(\", \"user\": \")" + kBob + R"(\"}"})");
+  // A bad type there rejects the line, as for the top-level username.
+  CHECK(run(a, R"({"context": {"username": ["bob"]}})") == "REJECTED: bad field value");
+}
+
 TEST_CASE("edx: --hash-field and --drop paths reach into nested objects") {
   AnonymizeOptions o = edx_options();
   o.hash_fields = {"username", "context.username", "event.username"};
