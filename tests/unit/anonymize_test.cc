@@ -121,6 +121,13 @@ TEST_CASE("edx: every place an event names its user is hashed by default") {
             R"("}, "event": {"user": ")" + kAlice + R"("}})");
   CHECK(run(a, R"({"event": "{\"username\": \"alice\", \"user\": \"bob\"}"})") ==
         std::string(R"({"event": "{\"username\": \")") + kAlice + R"(\", \"user\": \")" + kBob + R"(\"}"})");
+  // A key spelled with escapes, at either level, is still found (a string is only skipped when
+  // its raw bytes cannot name a key).
+  CHECK(run(a, R"({"event": "{\"\\u0075ser\": \"bob\"}"})") ==
+        std::string(R"({"event": "{\"\\u0075ser\": \")") + kBob + R"(\"}"})");
+  CHECK(run(a, R"({"event": "{\"\u0075ser\": \"bob\"}"})") ==
+        std::string(R"({"event": "{\"\u0075ser\": \")") + kBob + R"(\"}"})");
+  CHECK(run(a, R"({"event": "{\"a\": \"bob\"}"})") == R"({"event": "{\"a\": \"bob\"}"})");
   // A bad type there rejects the line, as for the top-level username.
   CHECK(run(a, R"({"context": {"username": ["bob"]}})") == "REJECTED: bad field value");
 }
