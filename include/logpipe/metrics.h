@@ -270,6 +270,8 @@ class WindowEngine {
   /// lateness rule. kLate when every window holding the pane has closed (its records count as
   /// late). Its records count as added; the source's watermark moves only with set_progress().
   AddResult add_partial(SourceId source, int64_t pane_index, const PaneAggregate& partial);
+  /// Panes starting beyond +-this (year ~146,000) are late in add_partial, before any arithmetic.
+  static constexpr int64_t kMaxPartialTimeUs = int64_t{1} << 62;
   /// Scale-out: the newest event time the reader of `source` has read (the panes it completed
   /// were published before). Moves that source's watermark as a record of that time would.
   void set_progress(SourceId source, int64_t newest_us);

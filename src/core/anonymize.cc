@@ -342,7 +342,12 @@ class JsonRewriter {
     if (!inner_) inner_.reset(new JsonRewriter(pseudonymizer_, ip_mode_));
     if (depth_ + 1 >= kMaxDepth) return true;
     inner_->depth_ = depth_ + 1;
-    if (inner_->parse(decoded_, node) != ParseError::kNone) return true;
+    // Not a complete JSON object (plain text, JSON cut short): left as it is. But an object with a
+    // user field that cannot be pseudonymised rejects the line, as it would outside a string.
+    if (ParseError e = inner_->parse(decoded_, node); e != ParseError::kNone) {
+      if (e == ParseError::kBadField) return fail(ParseError::kBadField);
+      return true;
+    }
     size_t base = offset(start + 1);
     std::string& text = edits_.text();
     inner_->edits_.for_each([&](size_t b, size_t e, std::string_view replacement) {
@@ -660,16 +665,18 @@ class JsonRewriter {
       } else if (child->action == PathNode::kDrop) {
         if (!skip_value()) return false;
         dropped = any_dropped = true;
+      } else if (child->action == PathNode::kHash || child->action == PathNode::kIp) {
+        // Hashing the member itself wins over paths below it (`--hash-field event` with the
+        // default event.username): an object here cannot be pseudonymised and rejects the line.
+        if (!pseudonymise(child->action)) return false;
       } else if (*p_ == '{' && !child->children.empty()) {
         if (depth_ + 1 >= kMaxDepth) return fail();
         ++depth_;
         bool ok = object(*child);
         --depth_;
         if (!ok) return false;
-      } else if (*p_ == '"' && !child->children.empty() && child->action == PathNode::kNone) {
+      } else if (*p_ == '"' && !child->children.empty()) {
         if (!embedded(*child)) return false;
-      } else if (child->action == PathNode::kHash || child->action == PathNode::kIp) {
-        if (!pseudonymise(child->action)) return false;
       } else {
         if (!skip_value()) return false;
       }

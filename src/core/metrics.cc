@@ -244,6 +244,11 @@ void WindowEngine::note_time(SourceId source, int64_t t) {
 
 WindowEngine::AddResult WindowEngine::add_partial(SourceId source, int64_t pane_index, const PaneAggregate& partial) {
   const int64_t hop = config_.hop_us, size = config_.window_us;
+  // A pane beyond any log's time (a hostile or broken message): late, before any arithmetic on it.
+  if (pane_index > kMaxPartialTimeUs / pane_us_ || pane_index < -(kMaxPartialTimeUs / pane_us_)) {
+    stats_.late += partial.totals.requests;
+    return AddResult::kLate;
+  }
   const int64_t start = pane_index * pane_us_;
   // The windows holding the pane, as for a record at its start (panes never straddle a window).
   const int64_t last = floor_div(start, hop);

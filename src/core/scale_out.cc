@@ -110,9 +110,10 @@ namespace {
 constexpr std::string_view kMessageMagic = "LPS";
 constexpr char kMessageVersion = 1;
 constexpr uint64_t kMaxCount = 1u << 20;  // sections or progress entries: refuses absurd counts
-// Times and pane indices far beyond any log (year ~146,000; 2^40 panes of a second or more)
-// are refused, so that no arithmetic on them can overflow.
-constexpr int64_t kMaxTimeUs = int64_t{1} << 62;
+// Times far beyond any log (year ~146,000) are refused, so that no arithmetic on them can
+// overflow; so are pane indices beyond 2^40 (WindowEngine::add_partial bounds them again by its
+// pane length: 2^40 panes of 60 s would overflow).
+constexpr int64_t kMaxTimeUs = WindowEngine::kMaxPartialTimeUs;
 constexpr int64_t kMaxPaneIndex = int64_t{1} << 40;
 
 uint64_t zigzag(int64_t v) noexcept {
@@ -168,9 +169,11 @@ bool decode_partial_message(std::string_view in, PartialMessage& m) {
   uint64_t v = 0, n = 0;
   if (!get_varint(in, m.config_fingerprint) || !get_varint(in, v) || v > UINT32_MAX) return false;
   m.sources_total = static_cast<uint32_t>(v);
-  if (!get_varint(in, n) || n > kMaxCount) return false;
-  m.sections.resize(n);
-  for (auto& s : m.sections) {
+  // Each entry takes bytes of the input: a count larger than what is left is refused before any
+  // allocation, and entries are added as they are read (a short message cannot make a million).
+  if (!get_varint(in, n) || n > kMaxCount || n > in.size()) return false;
+  for (uint64_t i = 0; i < n; ++i) {
+    auto& s = m.sections.emplace_back();
     uint64_t source = 0, pane = 0, length = 0;
     if (!get_varint(in, source) || source >= m.sources_total || !get_varint(in, pane) ||
         !get_varint(in, length) || length > in.size())
@@ -181,9 +184,9 @@ bool decode_partial_message(std::string_view in, PartialMessage& m) {
     if (!s.pane.deserialize(in.substr(0, length))) return false;
     in.remove_prefix(length);
   }
-  if (!get_varint(in, n) || n > kMaxCount) return false;
-  m.progress.resize(n);
-  for (auto& p : m.progress) {
+  if (!get_varint(in, n) || n > kMaxCount || n > in.size()) return false;
+  for (uint64_t i = 0; i < n; ++i) {
+    auto& p = m.progress.emplace_back();
     uint64_t source = 0, newest = 0;
     if (!get_varint(in, source) || source >= m.sources_total || !get_varint(in, newest) || in.empty() ||
         static_cast<unsigned char>(in.front()) > 1)

@@ -100,13 +100,41 @@ struct KafkaClient {
   uint64_t log_repeats = 0;
 };
 
+// A client whose brokers are gone cannot always be destroyed in bounded time (librdkafka waits for
+// a pending group commit up to the session timeout). Such a handle is left running until the
+// process ends (abandon()): main() then ends it with _Exit (endpoints_abandoned()), so that no exit
+// handler (OpenSSL's cleanup) runs under librdkafka's threads. Its KafkaClient is freed, so the
+// callbacks below run under this mutex and return at once for an abandoned handle.
+std::mutex& abandon_mutex() {
+  static auto* m = new std::mutex;  // never destroyed: abandoned threads may still take it
+  return *m;
+}
+std::vector<const rd_kafka_t*>& abandoned_handles() {
+  static auto* v = new std::vector<const rd_kafka_t*>;
+  return *v;
+}
+bool abandoned(const rd_kafka_t* rk) {
+  const auto& v = abandoned_handles();
+  return std::find(v.begin(), v.end(), rk) != v.end();
+}
+std::atomic<bool> g_abandoned{false};
+void abandon(rd_kafka_t* rk) {
+  std::lock_guard lock(abandon_mutex());
+  abandoned_handles().push_back(rk);
+  g_abandoned.store(true);
+}
+
 void error_callback(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+  std::lock_guard guard(abandon_mutex());
+  if (abandoned(rk)) return;
   static_cast<KafkaClient*>(opaque)->errors.on_error(rk, err, reason);
 }
 
 // Prints librdkafka's own warnings with our prefix. Connection failures ("FAIL", "ERROR") also
 // reach the error callback, which rate-limits them, so they are not repeated here.
 void log_callback(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
+  std::lock_guard guard(abandon_mutex());
+  if (abandoned(rk)) return;
   const auto* client = static_cast<const KafkaClient*>(rd_kafka_opaque(rk));
   bool debug = client && client->debug;
   if (!debug && (level > 4 || std::strcmp(facility, "FAIL") == 0 || std::strcmp(facility, "ERROR") == 0))
@@ -207,19 +235,6 @@ rd_kafka_conf_t* make_conf(KafkaClient* client, const KafkaSpec& spec, const End
 int64_t now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch())
       .count();
-}
-
-// A client whose brokers are gone cannot always be destroyed in bounded time (librdkafka waits for
-// a pending group commit up to the session timeout). Such a handle is kept here, reachable, until
-// the process ends: main() then ends it with _Exit (endpoints_abandoned()), so that no exit
-// handler (OpenSSL's cleanup) runs under librdkafka's still running threads.
-std::atomic<bool> g_abandoned{false};
-void abandon(rd_kafka_t* rk) {
-  static std::mutex mutex;
-  static auto* handles = new std::vector<rd_kafka_t*>;  // never freed: see above
-  std::lock_guard lock(mutex);
-  handles->push_back(rk);
-  g_abandoned.store(true);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -389,6 +404,7 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
   // never lost). A failure is reported.
   void commit() override {
     const int64_t deadline = now_us() + kFinalCommitWaitUs;
+    deferred_.clear();        // done_ covers it
     serve_commits(deadline);  // the periodic commit in flight, if any
     if (pending_commits_ == 0) send_commit(done_);
     serve_commits(deadline);
@@ -409,6 +425,7 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
   bool commit(const Position& position) override {
     serve_commits(0);
     if (pending_commits_ == 0) send_commit(position);
+    else deferred_ = position;  // sent once the one in flight is answered (serve_commits)
     errors.throw_if_fatal();
     return false;
   }
@@ -463,6 +480,8 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
           errors.report(std::string("offsets not committed yet: ") + rd_kafka_err2str(err));
         else
           ++confirmed_;
+        // A position given while this one was in flight (the last one of a --state stop, say).
+        if (pending_commits_ == 0 && !deferred_.empty()) send_commit(std::exchange(deferred_, {}));
       }
       rd_kafka_event_destroy(ev);
     }
@@ -596,6 +615,7 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
   int pending_commits_ = 0;                   // sent, result not read yet
   uint64_t confirmed_ = 0;                    // confirmed by the brokers
   bool final_wait_done_ = false;              // commit() waited for the brokers already
+  Position deferred_;                         // to commit once the commit in flight is answered
   // Indexed by partition: ours?, offset to commit (next to read; -1 = nothing), last committed.
   std::vector<bool> assigned_;
   std::vector<int64_t> done_;

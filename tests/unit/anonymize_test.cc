@@ -28,6 +28,8 @@ constexpr const char* kNumber =
     "f88c7ebe4740db59c873cecf5e1f18e3726a1ad64068a13d764b79028430ab0e";  // 12345
 constexpr const char* kBob = "9c90819f883772660da011f41042fabea4a174e2873386b30949f106dbac797e";
 constexpr const char* kAlice = "4360c67bc81025114044578d7c4e8e0f02fd0cae99f22d603390e8f9dc9888f8";
+constexpr const char* kText =
+    "2f443685592900e619f2f3b2350c3c8a5738e2e7a26bc9a244d3393c3cd6abd6";  // text
 constexpr const char* kQuote =
     "0181a70869e17900b648802e10edb14db86671a972bf16324891198f295bb2b7";  // a"b
 
@@ -128,8 +130,16 @@ TEST_CASE("edx: every place an event names its user is hashed by default") {
   CHECK(run(a, R"({"event": "{\"\u0075ser\": \"bob\"}"})") ==
         std::string(R"({"event": "{\"\u0075ser\": \")") + kBob + R"(\"}"})");
   CHECK(run(a, R"({"event": "{\"a\": \"bob\"}"})") == R"({"event": "{\"a\": \"bob\"}"})");
-  // A bad type there rejects the line, as for the top-level username.
+  // A bad type there rejects the line, as for the top-level username, also inside a string.
   CHECK(run(a, R"({"context": {"username": ["bob"]}})") == "REJECTED: bad field value");
+  CHECK(run(a, R"({"event": "{\"username\": \"bob\", \"user\": {\"id\": 1}}"})") == "REJECTED: bad field value");
+  // --hash-field event: the member itself is hashed (a string) or rejects the line (an object),
+  // whatever the default paths below it.
+  AnonymizeOptions o = edx_options();
+  o.hash_fields.push_back("event");
+  Anonymizer whole(o);
+  CHECK(run(whole, R"({"event": {"user": "bob", "answer": "my name is Bob"}})") == "REJECTED: bad field value");
+  CHECK(run(whole, R"({"event": "text"})") == std::string(R"({"event": ")") + kText + "\"}");
 }
 
 TEST_CASE("edx: --hash-field and --drop paths reach into nested objects") {

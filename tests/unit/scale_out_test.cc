@@ -285,6 +285,9 @@ TEST_CASE("scale-out: the wire form round-trips and refuses what it cannot read"
   CHECK(again == wire);
   for (size_t n = 0; n < wire.size(); n += 97) CHECK_FALSE(decode_partial_message(std::string_view(wire).substr(0, n), m));
   CHECK_FALSE(decode_partial_message(wire + "x", m));
+  // A count larger than the bytes left is refused before anything is allocated for it.
+  CHECK_FALSE(decode_partial_message(std::string("LPS\x01\x00\x02\x80\x80\x3f", 9), m));
+  CHECK(m.sections.empty());
   std::string other = wire;
   other[3] = 2;  // another version
   CHECK_FALSE(decode_partial_message(other, m));
@@ -297,4 +300,15 @@ TEST_CASE("scale-out: the wire form round-trips and refuses what it cannot read"
   CHECK_THROWS_WITH_AS(merger.apply(m, "kafka://b/partials"), doctest::Contains("kafka://b/partials"), Error);
   PartialMerger merger3(engine, partial_config_fingerprint(c), 3);
   CHECK_THROWS_AS(merger3.apply(m, "partials"), Error);
+  // A pane index beyond any time is late, before any arithmetic on it (2^40 panes of 60 s would
+  // overflow a 64-bit microsecond count).
+  PaneAggregate one;
+  one.reset(0, SIZE_MAX);
+  Record r;
+  r.time_us = 0;
+  r.status = 200;
+  Classifier classify{ErrorRules{}};
+  one.add(classify.outcome(r), RecordKeys(r), -1);
+  CHECK(engine.add_partial(0, int64_t{1} << 40, one) == WindowEngine::AddResult::kLate);
+  CHECK(engine.add_partial(0, -(int64_t{1} << 40), one) == WindowEngine::AddResult::kLate);
 }
