@@ -29,10 +29,8 @@ start_stream() {  # NAME ARGS...
     --commit-interval 500ms --metrics-listen 127.0.0.1:0 "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" 3>&- &
   stream_pid=$!
   pids+=("$stream_pid")
-  for _ in $(seq 100); do grep -q 'metrics on port' "$tmp/$name.err" 2>/dev/null && break; sleep 0.1; done
   local port
-  port=$(sed -n 's|.*metrics on port \([0-9]*\)$|\1|p' "$tmp/$name.err")
-  [ -n "$port" ] || { echo "FAIL: $name: no metrics port"; cat "$tmp/$name.err"; exit 1; }
+  port=$(metrics_port "$tmp/$name.err")
   wait_lines_read "$port" "$total"
 }
 check_end() {  # NAME STATUS

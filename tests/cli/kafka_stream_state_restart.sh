@@ -57,9 +57,7 @@ wait_lines() { wait_lines_read "$mport" "$1" 1.5; }  # then a second for its com
 "$bin/logpipe-endpoint-cat" "$tmp/a" "kafka://$bs/http-logs"
 "$LOGPIPE" stream -v --metrics-listen 127.0.0.1:0 "${opts[@]}" >"$tmp/alerts1" 2>"$tmp/err1" 3>&- &
 stream_pid=$!
-for _ in $(seq 100); do grep -q 'metrics on port' "$tmp/err1" 2>/dev/null && break; sleep 0.1; done
-mport=$(sed -n 's|.*metrics on port \([0-9]*\)$|\1|p' "$tmp/err1")
-[ -n "$mport" ] || { cat "$tmp/err1"; exit 1; }
+mport=$(metrics_port "$tmp/err1")
 wait_lines "$(wc -l <"$tmp/a")"
 "$bin/logpipe-endpoint-cat" "$tmp/b" "kafka://$bs/http-logs"
 wait_lines "$(($(wc -l <"$tmp/a") + $(wc -l <"$tmp/b")))"

@@ -32,9 +32,7 @@ done
   --kafka-option heartbeat.interval.ms=1000 --lateness 1s --metrics-listen 127.0.0.1:0 --metrics-top-keys 3 \
   --alerts "$tmp/alerts.jsonl" 2>"$tmp/err" 3>&- &
 pids+=($!)
-for _ in $(seq 100); do grep -q 'metrics on port' "$tmp/err" 2>/dev/null && break; sleep 0.1; done
-mport=$(sed -n 's/.*metrics on port \([0-9]*\).*/\1/p' "$tmp/err")
-[ -n "$mport" ] || { cat "$tmp/err"; exit 1; }
+mport=$(metrics_port "$tmp/err")
 wait_lines_read "$mport" "$lines" 0
 # Until the quiet-input clock closed the last window (the DDoS fires then) and the lag of both
 # partitions is known.

@@ -25,9 +25,7 @@ start() {  # start ALERTS ERR
   "$LOGPIPE" stream -v --format combined --follow --metrics-listen 127.0.0.1:0 --commit-interval 100ms \
     --config "$conf" --state "$tmp/state" "$tmp/access.log" >"$1" 2>"$2" &
   pid=$!
-  for _ in $(seq 100); do grep -q 'metrics on port' "$2" 2>/dev/null && break; sleep 0.1; done
-  mport=$(sed -n 's|.*metrics on port \([0-9]*\)$|\1|p' "$2")
-  [ -n "$mport" ] || { cat "$2"; exit 1; }
+  mport=$(metrics_port "$2")
 }
 wait_lines() { wait_lines_read "$mport" "$1"; }
 stop() {

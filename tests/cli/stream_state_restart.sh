@@ -7,6 +7,7 @@
 # file, checked against python by stream_golden_stdin), and the replayed lines are not counted
 # twice. A state of other windows is refused, naming the file.
 set -euo pipefail
+. "$SRC/tests/cli/lib/lines_read.sh"
 tmp=$(mktemp -d)
 pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
@@ -24,11 +25,10 @@ run() {
   "$LOGPIPE" stream -v --format combined --listen tcp://127.0.0.1:0 --metrics-listen 127.0.0.1:0 \
     --config "$conf" --state "$tmp/state" >"$2" 2>"$3" &
   pid=$!
-  for _ in $(seq 100); do grep -q 'metrics on port' "$3" 2>/dev/null && break; sleep 0.1; done
   local port mport
+  mport=$(metrics_port "$3")
   port=$(sed -n 's|.*reading tcp://127.0.0.1:\([0-9]*\)$|\1|p' "$3")
-  mport=$(sed -n 's|.*metrics on port \([0-9]*\)$|\1|p' "$3")
-  [ -n "$port" ] && [ -n "$mport" ] || { cat "$3"; exit 1; }
+  [ -n "$port" ] || { cat "$3"; exit 1; }
   python3 - "$1" "$port" "$mport" <<'PY'
 import socket, sys, time, urllib.request
 data = open(sys.argv[1], 'rb').read()

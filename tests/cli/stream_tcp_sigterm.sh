@@ -3,6 +3,7 @@
 # still open at the end (a burst on /fail at 08:09:30) is evaluated and its alert flushed; a
 # client that disconnects mid-line leaves one malformed line; --metrics-listen serves counters.
 set -euo pipefail
+. "$SRC/tests/cli/lib/lines_read.sh"
 tmp=$(mktemp -d)
 pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
@@ -14,10 +15,9 @@ total=$(wc -l <"$tmp/t.log")
   --config "$SRC/tests/data/stream_thresholds.toml" --threshold url_error_rate=0.3 \
   >"$tmp/alerts" 2>"$tmp/err" &
 pid=$!
-for _ in $(seq 100); do grep -q 'metrics on port' "$tmp/err" 2>/dev/null && break; sleep 0.1; done
+mport=$(metrics_port "$tmp/err")
 port=$(sed -n 's|.*reading tcp://127.0.0.1:\([0-9]*\)$|\1|p' "$tmp/err")
-mport=$(sed -n 's|.*metrics on port \([0-9]*\)$|\1|p' "$tmp/err")
-[ -n "$port" ] && [ -n "$mport" ] || { cat "$tmp/err"; exit 1; }
+[ -n "$port" ] || { cat "$tmp/err"; exit 1; }
 
 python3 - "$tmp/t.log" "$port" "$mport" "$total" <<'PY'
 import socket, sys, time, urllib.request
