@@ -117,9 +117,9 @@ int run_analyze(AnalyzeOptions& o) {
   else if (o.report == "html") text = write_html(summary);
   else {
     // On a terminal, keys fill its width (the count columns take about 40 cells); elsewhere 72.
-    const bool tty = o.output == "-";
-    const size_t columns = tty ? terminal_columns(1) : 0;
-    text = write_text(summary, tty ? color_wanted(o.color, 1) : o.color == "always",
+    const bool to_stdout = o.output == "-";
+    const size_t columns = to_stdout ? terminal_columns(1) : 0;
+    text = write_text(summary, to_stdout ? color_wanted(o.color, 1) : o.color == "always",
                       columns > 56 ? columns - 40 : columns ? 16 : 72);
   }
   out->write(text);

@@ -64,7 +64,6 @@ void append_alert_text(std::string& out, const Alert& a) {
                  when.substr(11), a.firing ? "FIRING" : "RESOLVED", what, value, rule, counts, a.incident);
 }
 
-
 namespace {
 
 struct StringHash {

@@ -1011,10 +1011,8 @@ Anonymizer::Anonymizer(const AnonymizeOptions& o) {
   }
   const bool json_access = o.format == "json" || o.format.starts_with("json:");
   if (o.format == "edx") {
-    AnonymizeOptions edx = o;
-    for (std::string_view f : kDefaultEdxHashFields)
-      if (std::find(edx.hash_fields.begin(), edx.hash_fields.end(), f) == edx.hash_fields.end())
-        edx.hash_fields.emplace_back(f);
+    AnonymizeOptions edx = o;  // a path given twice is one node of the path tree (PathNode::add)
+    edx.hash_fields.insert(edx.hash_fields.end(), std::begin(kDefaultEdxHashFields), std::end(kDefaultEdxHashFields));
     impl_->json = std::make_unique<JsonRewriter>(edx, impl_->pseudonymizer, std::vector<std::string>{"ip"}, true);
   } else if (json_access) {
     // The user and the client are wherever the mapping reads them from; --hash-field adds paths.

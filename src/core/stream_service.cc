@@ -135,10 +135,8 @@ bool StreamService::windows_closed_through(int64_t t) const {
 void StreamService::checkpoint(LineSource& source, int64_t now) {
   // Kafka confirms commits later (a commit never waits for a coordinator that may be gone).
   if (uint64_t confirmed = source.commits_confirmed(); confirmed > confirmed_commits_) {
-    stats_.commits += confirmed - confirmed_commits_;
+    note_commits(source, confirmed - confirmed_commits_);
     confirmed_commits_ = confirmed;
-    if (config_.verbose && diagnostics_)
-      fmt::print(diagnostics_, "logpipe: stream: committed {} up to the windows closed so far\n", source.name());
   }
   if (now < next_checkpoint_us_) return;
   next_checkpoint_us_ = now + config_.commit_every_us;
@@ -157,12 +155,14 @@ void StreamService::checkpoint(LineSource& source, int64_t now) {
   // committing would lose them for good; a restart re-reads and re-sends them).
   for (AlertSink* sink : sinks_)
     if (!sink->all_delivered()) return;
-  if (source.commit(*closed_)) {
-    ++stats_.commits;
-    if (config_.verbose && diagnostics_)
-      fmt::print(diagnostics_, "logpipe: stream: committed {} up to the windows closed so far\n", source.name());
-  }
+  if (source.commit(*closed_)) note_commits(source, 1);  // synchronous (a followed file)
   closed_.reset();
+}
+
+void StreamService::note_commits(const LineSource& source, uint64_t n) {
+  stats_.commits += n;
+  if (config_.verbose && diagnostics_)
+    fmt::print(diagnostics_, "logpipe: stream: committed {} up to the windows closed so far\n", source.name());
 }
 
 // The oldest noted positions whose windows have all closed: the newest of them becomes closed_.

@@ -17,7 +17,6 @@
 #include <librdkafka/rdkafka.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstdio>
@@ -117,11 +116,9 @@ bool abandoned(const rd_kafka_t* rk) {
   const auto& v = abandoned_handles();
   return std::find(v.begin(), v.end(), rk) != v.end();
 }
-std::atomic<bool> g_abandoned{false};
 void abandon(rd_kafka_t* rk) {
   std::lock_guard lock(abandon_mutex());
   abandoned_handles().push_back(rk);
-  g_abandoned.store(true);
 }
 
 void error_callback(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
@@ -279,7 +276,7 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
                    endpoint.c_str(), static_cast<unsigned long long>(skipped_), skipped_ == 1 ? "" : "s");
     // A commit sent at the end by commit(position) (stream --state) gets the same bounded wait as
     // commit()'s.
-    if (pending_commits_ > 0 && !final_wait_done_) serve_commits(now_us() + kFinalCommitWaitUs);
+    if (commit_in_flight_ && !final_wait_done_) serve_commits(now_us() + kFinalCommitWaitUs);
     // Leaves the group so that the partitions move to the other instances at once. Nothing is
     // committed here: only commit() does, after the caller has processed the records. librdkafka
     // holds a commit whose coordinator is gone for the session timeout (45 s by default), and its
@@ -288,7 +285,7 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
     // that cannot close in that time (or still has a commit unconfirmed) is left to the end of the
     // process (abandon()), and the group drops us at the session timeout, as after a crash.
     bool closed = false;
-    if (pending_commits_ == 0) {
+    if (!commit_in_flight_) {
       if (rd_kafka_queue_t* q = rd_kafka_queue_new(rk_)) {
         if (rd_kafka_error_t* error = rd_kafka_consumer_close_queue(rk_, q)) {
           rd_kafka_error_destroy(error);
@@ -321,7 +318,7 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
     auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
     for (;;) {
       errors.throw_if_fatal();
-      if (pending_commits_ > 0) serve_commits(0);  // results of commits sent: commits_confirmed()
+      if (commit_in_flight_) serve_commits(0);  // results of commits sent: commits_confirmed()
       int64_t wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                             deadline - Clock::now()).count();
       if (idle_exit_us_ > 0) {
@@ -406,11 +403,11 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
     const int64_t deadline = now_us() + kFinalCommitWaitUs;
     deferred_.clear();        // done_ covers it
     serve_commits(deadline);  // the periodic commit in flight, if any
-    if (pending_commits_ == 0) send_commit(done_);
+    if (!commit_in_flight_) send_commit(done_);
     serve_commits(deadline);
     final_wait_done_ = true;
     errors.throw_if_fatal();
-    if (pending_commits_ > 0)
+    if (commit_in_flight_)
       runtime_error("{}: offsets not committed: the brokers did not confirm within {} s (a restart "
                     "re-reads from the last commit they confirmed)", endpoint, kFinalCommitWaitUs / 1000000);
   }
@@ -424,7 +421,7 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
   // Returns false: nothing is confirmed yet when it returns.
   bool commit(const Position& position) override {
     serve_commits(0);
-    if (pending_commits_ == 0) send_commit(position);
+    if (!commit_in_flight_) send_commit(position);
     else deferred_ = position;  // sent once the one in flight is answered (serve_commits)
     errors.throw_if_fatal();
     return false;
@@ -447,7 +444,7 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
     if (err)
       errors.report(std::string("offsets not committed yet: ") + rd_kafka_err2str(err));
     else
-      ++pending_commits_;
+      commit_in_flight_ = true;
   }
 
   // Reads the results of the commits sent, until none is in flight or `deadline_us` (0: only what
@@ -455,15 +452,15 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
   void serve_commits(int64_t deadline_us) {
     for (;;) {
       int wait_ms = 0;
-      if (deadline_us > 0 && pending_commits_ > 0)
+      if (deadline_us > 0 && commit_in_flight_)
         wait_ms = static_cast<int>(std::clamp<int64_t>((deadline_us - now_us()) / 1000, 0, 100));
       rd_kafka_event_t* ev = rd_kafka_queue_poll(commit_queue_, wait_ms);
       if (!ev) {
-        if (deadline_us == 0 || pending_commits_ == 0 || now_us() >= deadline_us) return;
+        if (deadline_us == 0 || !commit_in_flight_ || now_us() >= deadline_us) return;
         continue;
       }
       if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_OFFSET_COMMIT) {
-        if (pending_commits_ > 0) --pending_commits_;
+        commit_in_flight_ = false;
         rd_kafka_resp_err_t err = rd_kafka_event_error(ev);
         if (const rd_kafka_topic_partition_list_t* parts = rd_kafka_event_topic_partition_list(ev)) {
           for (int i = 0; i < parts->cnt; ++i) {
@@ -481,7 +478,7 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
         else
           ++confirmed_;
         // A position given while this one was in flight (the last one of a --state stop, say).
-        if (pending_commits_ == 0 && !deferred_.empty()) send_commit(std::exchange(deferred_, {}));
+        if (!deferred_.empty()) send_commit(std::exchange(deferred_, {}));
       }
       rd_kafka_event_destroy(ev);
     }
@@ -612,7 +609,7 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
   static constexpr int64_t kFinalCommitWaitUs = 5'000'000;  // end of run: confirmation of the last commit
   static constexpr int64_t kCloseWaitUs = 5'000'000;        // leaving the group
   rd_kafka_queue_t* commit_queue_ = nullptr;  // results of the commits sent
-  int pending_commits_ = 0;                   // sent, result not read yet
+  bool commit_in_flight_ = false;             // sent, result not read yet (one at a time)
   uint64_t confirmed_ = 0;                    // confirmed by the brokers
   bool final_wait_done_ = false;              // commit() waited for the brokers already
   Position deferred_;                         // to commit once the commit in flight is answered
@@ -835,7 +832,10 @@ std::string kafka_library_version() { return rd_kafka_version_str(); }
 }  // namespace logpipe::detail
 
 namespace logpipe {
-bool endpoints_abandoned() noexcept { return detail::g_abandoned.load(); }
+bool endpoints_abandoned() noexcept {
+  std::lock_guard lock(detail::abandon_mutex());
+  return !detail::abandoned_handles().empty();
+}
 }  // namespace logpipe
 
 namespace logpipe::detail {
