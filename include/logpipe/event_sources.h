@@ -12,17 +12,32 @@
 #include "logpipe/metrics.h"
 #include "logpipe/pump.h"
 
+#include <cstddef>
 #include <cstdint>
 #include <unordered_map>
 #include <vector>
 
 namespace logpipe {
 
+/// What EventSources drives: a WindowEngine's sources (the default), or the panes a scale-out
+/// reader publishes per partition (stream --scale-out). Source 0 is the first input's whole source.
+class SourceTarget {
+ public:
+  virtual ~SourceTarget() = default;
+  /// Registers a source for `partition` of the input.
+  virtual SourceId add_source(uint32_t partition) = 0;
+  virtual void set_idle(SourceId source, bool idle) = 0;
+  virtual void remove_source(SourceId source) = 0;
+};
+
 class EventSources {
  public:
   /// `idle_timeout_us`: how long a caught-up partition may stay quiet before it stops holding
   /// event time back.
-  EventSources(WindowEngine& engine, int64_t idle_timeout_us) : engine_(engine), idle_timeout_us_(idle_timeout_us) {}
+  EventSources(WindowEngine& engine, int64_t idle_timeout_us)
+      : engine_target_(engine), engine_(engine_target_), idle_timeout_us_(idle_timeout_us) {}
+  EventSources(SourceTarget& target, int64_t idle_timeout_us)
+      : engine_target_(nullptr), engine_(target), idle_timeout_us_(idle_timeout_us) {}
   /// A new input starts: the previous one's sources were removed at its end.
   void on_input(PumpInput& input);
   /// The engine source of a record from `origin` (counts it as activity of that source).
@@ -46,7 +61,16 @@ class EventSources {
   Partition& partition(uint32_t p, int64_t now_us);
   Partition& add_partition(uint32_t p, int64_t now_us);  // registered once, holding event time
 
-  WindowEngine& engine_;
+  struct EngineTarget final : SourceTarget {
+    explicit EngineTarget(WindowEngine& e) : engine(&e) {}
+    explicit EngineTarget(std::nullptr_t) {}
+    SourceId add_source(uint32_t) override { return engine->add_source(); }
+    void set_idle(SourceId s, bool idle) override { engine->set_idle(s, idle); }
+    void remove_source(SourceId s) override { engine->remove_source(s); }
+    WindowEngine* engine = nullptr;
+  };
+  EngineTarget engine_target_;
+  SourceTarget& engine_;
   PumpInput* input_ = nullptr;  // the input being read (its partition assignment)
   bool maybe_partitioned_ = false;  // a Kafka input: its records may carry partitions
   int64_t idle_timeout_us_;

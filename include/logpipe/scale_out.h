@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -56,6 +57,14 @@ class PartialBuilder {
   void remove(uint32_t source);
   /// End of input: every open pane of every source.
   void flush();
+  /// A quiet input (the reader's quiet clock): every source's event time moves to `time_us`
+  /// without a record, closing (publishing) the panes that the lateness rule completes then, and
+  /// the progress says so. Never moves a source backwards.
+  void advance_to(int64_t time_us);
+  /// Every pane of `source` up to `pane_index` was published (or was empty): true also for a
+  /// source not read here.
+  bool published_through(uint32_t source, int64_t pane_index) const;
+  int64_t pane_us() const noexcept { return pane_us_; }
   /// One entry per source read here (ascending), for the next message.
   std::vector<SourceProgress> progress() const;
   uint64_t late() const noexcept;
@@ -101,8 +110,15 @@ class PartialMerger {
  public:
   PartialMerger(WindowEngine& engine, uint64_t config_fingerprint, uint32_t sources_total);
   /// Applies a message: its sections, then its progress. Throws Error (runtime) naming `from`
-  /// when the message was made with another configuration or partition count.
-  void apply(const PartialMessage& m, std::string_view from);
+  /// when the message was made with another configuration or partition count. `offset`: the
+  /// message's place in the partials topic (restart_offset()), -1 when not known.
+  void apply(const PartialMessage& m, std::string_view from, int64_t offset = -1);
+  /// Where a merger taking over must start reading the partials topic to rebuild every pane a
+  /// window not yet closed can hold: the offset of the oldest message holding an accepted section
+  /// of such a pane, or `next_offset` (the offset after the last message applied) when none.
+  int64_t restart_offset(int64_t next_offset) const;
+  /// Every source's reader said, in its last message, that it is idle (caught up and quiet).
+  bool all_idle() const noexcept;
   uint64_t duplicates() const noexcept { return duplicates_; }
   uint64_t late_sections() const noexcept { return late_sections_; }
 
@@ -111,7 +127,42 @@ class PartialMerger {
   uint64_t fingerprint_;
   uint32_t sources_total_;
   std::set<std::pair<int64_t, uint32_t>> accepted_;  // (pane, source), pruned as panes die
+  std::map<int64_t, int64_t> pane_offsets_;           // pane -> oldest offset of a section accepted
+  std::vector<int64_t> max_accepted_;                 // per source: its newest pane accepted
+  std::vector<bool> idle_;                            // per source: idle, as its last message said
+  int64_t log_time_ = kNoTime;                        // the newest time any message announced
   uint64_t duplicates_ = 0, late_sections_ = 0;
+};
+
+/// The internal topic as `stream --scale-out` uses it (the io layer: an idempotent producer and a
+/// consumer of group GROUP.merge on the one partition of logpipe.GROUP.partials; fakes in tests).
+/// Every instance sends its partials; the instance that owns the partition merges them.
+class PartialsChannel {
+ public:
+  virtual ~PartialsChannel() = default;
+  /// Queues one message; returns its number (1, 2, ...). Throws Error when it cannot be queued.
+  virtual uint64_t send(std::string_view payload) = 0;
+  /// The highest n such that messages 1..n were all acknowledged by the brokers. Throws Error
+  /// when one could not be delivered.
+  virtual uint64_t acknowledged() = 0;
+  /// Waits until everything sent is acknowledged, at most `timeout_ms`; false on timeout.
+  virtual bool drain(int timeout_ms) = 0;
+  /// Merger side, waiting at most `timeout_ms`. kTakeOver: this instance now owns the partials (merge from
+  /// scratch, after restoring `state`: what the previous owner committed, maybe empty);
+  /// kLost: another instance owns them now; kMessage: the next message (`payload`, `offset`:
+  /// valid until the next poll); kNothing: nothing new.
+  enum class Event : uint8_t { kNothing, kTakeOver, kLost, kMessage };
+  struct Polled {
+    Event event = Event::kNothing;
+    std::string_view payload;
+    int64_t offset = -1;
+    std::string state;
+  };
+  virtual Polled poll(int timeout_ms = 0) = 0;
+  /// Commits, as owner, where a merger taking over starts (`offset`) and the state it restores.
+  virtual void commit(int64_t offset, std::string_view state) = 0;
+  /// The name for messages (the topic's endpoint).
+  virtual const std::string& name() const noexcept = 0;
 };
 
 }  // namespace logpipe

@@ -166,6 +166,12 @@ class LineSource {
     int64_t lag = -1;
   };
   virtual std::vector<PartitionState> partitions() const { return {}; }
+  /// The partitions of the whole input (Kafka: of the topic, all readers together), 0 for
+  /// unpartitioned sources. May ask the brokers (bounded wait); throws Error when they do not say.
+  virtual uint32_t partition_count() { return 0; }
+  /// The caller dropped what it had counted of `partition` (stream --scale-out, a revoked
+  /// partition): messages of it delivered again later are handed out again, not skipped.
+  virtual void forget(uint32_t partition) { (void)partition; }
   /// Whether the line just returned is whole or a piece of a line longer than --max-line-bytes
   /// (callers count a kCut piece as one malformed line, ParseError::kLineTooLong, and skip kRest
   /// pieces).
@@ -247,6 +253,8 @@ class StopDrainingSource final : public LineSource {
   bool truncated() const noexcept override { return source_.truncated(); }
   uint32_t partition() const noexcept override { return source_.partition(); }
   std::vector<PartitionState> partitions() const override { return source_.partitions(); }
+  uint32_t partition_count() override { return source_.partition_count(); }
+  void forget(uint32_t partition) override { source_.forget(partition); }
   LineSize line_size() const noexcept override { return source_.line_size(); }
   void commit() override { source_.commit(); }
   Position position() const override { return source_.position(); }

@@ -20,6 +20,7 @@
 #include "logpipe/event_sources.h"
 #include "logpipe/metrics.h"
 #include "logpipe/pump.h"
+#include "logpipe/scale_out.h"
 
 #include <cstdint>
 #include <cstdio>
@@ -69,6 +70,10 @@ struct ServiceConfig {
   /// Prometheus: per keyed metric, the window values of this many top keys (a `key` label);
   /// 0 = only the largest value, without its key (bounded series: --metrics-top-keys).
   size_t metrics_top_keys = 0;
+  /// stream --scale-out (docs/architecture.md, "Scale-out"): the records read here are published
+  /// per partition and pane on this channel instead of being counted; the windows, alerts and
+  /// statistics are those of the partials merged while this instance owns them. Null: off.
+  PartialsChannel* scale_out = nullptr;
 };
 
 /// What the loop did, for the summary and tests.
@@ -115,8 +120,13 @@ class StreamService final : public RecordSink, public PumpObserver {
   std::string save_state() const;
   void restore_state(std::string_view text);
 
-  const WindowEngine& engine() const noexcept { return engine_; }
-  const AlertEvaluator& alerts() const noexcept { return alerts_; }
+  const WindowEngine& engine() const noexcept;
+  const AlertEvaluator& alerts() const noexcept;
+  /// --scale-out: what this instance read and sent, and what it merged (empty otherwise).
+  std::string scale_out_summary() const;
+  /// --scale-out: records this instance's reader dropped as late (behind their partition's newest
+  /// time by more than the lateness); 0 otherwise.
+  uint64_t scale_out_late() const noexcept;
   const ServiceStats& stats() const noexcept { return stats_; }
   /// The Prometheus text of the current state (served by --metrics-listen).
   std::string prometheus_text() const;
@@ -135,12 +145,21 @@ class StreamService final : public RecordSink, public PumpObserver {
   uint64_t lines() const noexcept;
   uint64_t malformed() const noexcept;
 
+  // The windows and their alerts. A scale-out merger rebuilds them when it takes the partials
+  // over (from the state its predecessor committed) or loses them.
+  struct Evaluation;
+  struct ScaleOut;
+  void rebuild_evaluation();
+  void scale_out_tick(PumpInput& input, int64_t now_us);
+  void finish_scale_out(std::span<const std::unique_ptr<PumpInput>> inputs, const RecordPump& pump,
+                        bool input_failed, bool keep_open);
+
   ServiceConfig config_;
   std::vector<AlertSink*> sinks_;
-  AlertEvaluator alerts_;
-  ObserverList observers_;
-  WindowEngine engine_;
-  EventSources sources_;
+  WindowObserver* extra_;
+  std::unique_ptr<Evaluation> ev_;
+  std::unique_ptr<ScaleOut> scale_;  // --scale-out
+  std::unique_ptr<EventSources> sources_;
   MetricsPublisher* metrics_;
   Clock& clock_;
   std::FILE* diagnostics_;

@@ -7,7 +7,7 @@ void EventSources::on_input(PumpInput& input) {
   maybe_partitioned_ = input.name().starts_with("kafka://");
   // The engine's source 0 serves the first input; later inputs get their own (the previous one
   // was removed at its end, so a finished file does not hold the next one back).
-  whole_ = first_input_ ? 0 : engine_.add_source();
+  whole_ = first_input_ ? 0 : engine_.add_source(0);
   first_input_ = false;
   partitioned_ = false;
   caught_up_ = true;
@@ -33,7 +33,7 @@ EventSources::Partition& EventSources::partition(uint32_t p, int64_t now_us) {
 EventSources::Partition& EventSources::add_partition(uint32_t p, int64_t now_us) {
   auto [it, added] = partitions_.try_emplace(p, Partition{});
   if (added) {
-    it->second.source = engine_.add_source();
+    it->second.source = engine_.add_source(p);
     it->second.quiet_since_us = now_us;
   }
   return it->second;

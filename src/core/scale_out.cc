@@ -6,6 +6,7 @@
 #include "logpipe/record.h"
 #include "logpipe/timeutil.h"
 
+#include <algorithm>
 #include <numeric>
 
 namespace logpipe {
@@ -37,6 +38,7 @@ struct PartialBuilder::PerSource {
   PanePublisher publisher;
   WindowEngine engine;
   bool idle = false;
+  int64_t advanced = kNoTime;  // advance_to(): the quiet clock's time
 };
 
 PartialBuilder::PartialBuilder(const EngineConfig& config, Publish publish)
@@ -80,10 +82,25 @@ void PartialBuilder::flush() {
     if (p) p->engine.flush();
 }
 
+void PartialBuilder::advance_to(int64_t t) {
+  for (auto& p : sources_) {
+    if (!p || p->engine.stats().records == 0 || t <= std::max(p->advanced, p->engine.frontier_us())) continue;
+    p->advanced = t;
+    p->engine.advance_to(t);
+  }
+}
+
+bool PartialBuilder::published_through(uint32_t s, int64_t pane_index) const {
+  if (s >= sources_.size() || !sources_[s] || sources_[s]->engine.stats().records == 0) return true;
+  const int64_t next = sources_[s]->engine.next_window();
+  return next != INT64_MIN && next > pane_index;
+}
+
 std::vector<SourceProgress> PartialBuilder::progress() const {
   std::vector<SourceProgress> out;
   for (uint32_t s = 0; s < sources_.size(); ++s)
-    if (sources_[s]) out.push_back({s, sources_[s]->engine.frontier_us(), sources_[s]->idle});
+    if (sources_[s])
+      out.push_back({s, std::max(sources_[s]->engine.frontier_us(), sources_[s]->advanced), sources_[s]->idle});
   return out;
 }
 
@@ -208,15 +225,26 @@ PartialMerger::PartialMerger(WindowEngine& engine, uint64_t config_fingerprint, 
   while (engine_.stats().sources < sources_total_) engine_.add_source();
 }
 
-void PartialMerger::apply(const PartialMessage& m, std::string_view from) {
+void PartialMerger::apply(const PartialMessage& m, std::string_view from, int64_t offset) {
   if (m.config_fingerprint != fingerprint_)
     runtime_error("{}: partial aggregates made with another window, hop, lateness or key cap "
                   "(every instance of a group must run with the same settings)", from);
   if (m.sources_total != sources_total_)
     runtime_error("{}: partial aggregates of {} partitions, this instance reads {}", from,
                   m.sources_total, sources_total_);
+  const int64_t next_window = engine_.next_window();
+  const int64_t hop_us = engine_.config().hop_us;
   for (const auto& s : m.sections) {
     if (accepted_.count({s.pane_index, s.source})) {
+      ++duplicates_;
+      continue;
+    }
+    // A pane whose windows all closed, of a source with a later pane accepted: a copy that a new
+    // reader published again after a fail-over (its records were counted with the first copy).
+    // Only a pane newer than any of its source's is new data that came too late.
+    const int64_t bound = WindowEngine::kMaxPartialTimeUs / engine_.pane_us();  // no overflow below
+    if (s.source < max_accepted_.size() && s.pane_index <= max_accepted_[s.source] && s.pane_index > -bound &&
+        next_window != INT64_MIN && floor_div(s.pane_index * engine_.pane_us(), hop_us) < next_window) {
       ++duplicates_;
       continue;
     }
@@ -225,10 +253,22 @@ void PartialMerger::apply(const PartialMessage& m, std::string_view from) {
       continue;
     }
     accepted_.insert({s.pane_index, s.source});
+    if (s.source >= max_accepted_.size()) max_accepted_.resize(s.source + 1, INT64_MIN);
+    max_accepted_[s.source] = std::max(max_accepted_[s.source], s.pane_index);
+    if (offset >= 0) pane_offsets_.try_emplace(s.pane_index, offset);  // the oldest copy accepted
   }
+  // An idle source does not stop holding the watermark back, as it does in one process: here its
+  // reader may have died, and records may wait for it at the broker. Its reader's message says it
+  // was caught up while the log had reached log_time_: it holds the watermark there, and each of
+  // its reader's messages (a heartbeat a second) moves it on. A dead reader's partition holds
+  // until its next reader says more. The same log gives the same decisions (no clock here).
+  for (const auto& p : m.progress)
+    if (p.newest_us != kNoTime) log_time_ = std::max(log_time_, p.newest_us);
   for (const auto& p : m.progress) {
     engine_.set_progress(p.source, p.newest_us);
-    engine_.set_idle(p.source, p.idle);
+    if (p.idle && log_time_ != kNoTime) engine_.set_progress(p.source, log_time_);
+    if (p.source >= idle_.size()) idle_.resize(p.source + 1, false);
+    idle_[p.source] = p.idle;
   }
   // A pane is dead once every window holding it has closed: no copy of it can count any more.
   const int64_t next = engine_.next_window();
@@ -236,6 +276,21 @@ void PartialMerger::apply(const PartialMessage& m, std::string_view from) {
   const int64_t pane_us = engine_.pane_us(), hop = engine_.config().hop_us;  // set by the engine
   while (!accepted_.empty() && floor_div(accepted_.begin()->first * pane_us, hop) < next)
     accepted_.erase(accepted_.begin());
+  while (!pane_offsets_.empty() && floor_div(pane_offsets_.begin()->first * pane_us, hop) < next)
+    pane_offsets_.erase(pane_offsets_.begin());
+}
+
+bool PartialMerger::all_idle() const noexcept {
+  if (idle_.size() < sources_total_) return false;
+  for (uint32_t i = 0; i < sources_total_; ++i)
+    if (!idle_[i]) return false;
+  return true;
+}
+
+int64_t PartialMerger::restart_offset(int64_t next_offset) const {
+  int64_t at = next_offset;
+  for (const auto& [pane, offset] : pane_offsets_) at = std::min(at, offset);
+  return at;
 }
 
 }  // namespace logpipe

@@ -161,6 +161,8 @@ class CountingLineSource final : public LineSource {
   bool truncated() const noexcept override { return inner_->truncated(); }
   uint32_t partition() const noexcept override { return inner_->partition(); }
   std::vector<PartitionState> partitions() const override { return inner_->partitions(); }
+  uint32_t partition_count() override { return inner_->partition_count(); }
+  void forget(uint32_t partition) override { inner_->forget(partition); }
   LineSize line_size() const noexcept override { return inner_->line_size(); }
   void commit() override { inner_->commit(); }
   Position position() const override { return inner_->position(); }
