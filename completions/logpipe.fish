@@ -76,6 +76,7 @@ complete -c logpipe -n '__fish_seen_subcommand_from stream' -l window-log -r -F 
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l partition-idle -x -d 'Kafka input: a partition that handed out everything and stayed quiet this long stops holding event time back (the watermark is the minimum over active partitions)'
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l state -r -F -d 'Keep the alert state in FILE across restarts: a stop (SIGTERM, SIGINT) saves open windows'\'' episodes instead of resolving them, and the next run continues from it'
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l commit-interval -x -d 'Kafka input: commit offsets this often while running (only past closed windows and delivered alerts)'
+complete -c logpipe -n '__fish_seen_subcommand_from stream' -l scale-out -d 'Kafka input: instances of one --group compute the metrics of the whole topic, exactly, through the topic logpipe.GROUP.partials (one partition, created beforehand); one of them evaluates and alerts'
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l tls-cert -r -F -d 'PEM certificate for tls:// (server, or client cert)'
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l tls-key -r -F -d 'PEM private key of --tls-cert'
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l tls-ca -r -F -d 'CA bundle: a client verifies the server; a server requires client certificates'

@@ -46,6 +46,7 @@ struct ServiceSettings {
   std::optional<std::string> group;           ///< [input] group (Kafka consumer group)
   std::optional<int64_t> idle_exit_us;        ///< [input] idle_exit ("10s" or seconds)
   std::optional<bool> follow;                 ///< [input] follow
+  std::optional<bool> scale_out;              ///< [input] scale_out
   std::vector<std::string> alerts;            ///< [alerts] endpoint = "..." or endpoints = [...]
   std::optional<std::string> metrics_listen;  ///< [prometheus] listen = "HOST:PORT"
   std::optional<size_t> metrics_top_keys;     ///< [prometheus] top_keys

@@ -17,6 +17,7 @@
 #include "logpipe/malformed.h"
 #include "logpipe/metrics.h"
 #include "logpipe/pump.h"
+#include "logpipe/scale_out.h"
 #include "logpipe/stream_service.h"
 #include "logpipe/window_log.h"
 
@@ -59,6 +60,7 @@ struct StreamOptions {
   std::string commit_interval = "5s";
   std::string partition_idle = "5s";
   std::string state;  ///< --state FILE
+  bool scale_out = false;  ///< --scale-out
   std::string output_format = "auto";  ///< --output-format: alerts on stdout
   EndpointOptions net;  ///< --tls-*, --kafka-option[-file], --group
   const CLI::App* app = nullptr;  ///< to tell a flag given from its default (flags override --config)
@@ -80,6 +82,7 @@ void apply_file_settings(const ServiceSettings& f, const std::string& path, Stre
   if (f.group && !given("--group")) o.net.kafka_group = *f.group;
   if (f.idle_exit_us && !given("--idle-exit")) o.net.idle_exit_us = *f.idle_exit_us;
   if (f.follow && !given("--follow")) o.follow = *f.follow;
+  if (f.scale_out && !given("--scale-out")) o.scale_out = *f.scale_out;
   if (!f.alerts.empty() && !given("--alerts")) o.alerts = f.alerts;  // every endpoint gets every alert
   if (f.metrics_listen && !given("--metrics-listen")) o.metrics_listen = *f.metrics_listen;
   if (f.metrics_top_keys && !given("--metrics-top-keys")) o.metrics_top_keys = *f.metrics_top_keys;
@@ -275,6 +278,18 @@ int run_stream(StreamOptions o) {
   }
   MalformedLog malformed(open_rejects(o.input.rejects), o.input.strict);
   RecordPump pump(pump_options(o.input, 1), malformed);
+  // --scale-out: the instances of the group exchange partial aggregates on logpipe.GROUP.partials.
+  std::unique_ptr<PartialsChannel> partials;
+  if (o.scale_out) {
+    if (s.inputs.size() != 1 || endpoint_scheme(s.inputs[0]) != "kafka")
+      usage_error("--scale-out: the input must be one Kafka topic (--input kafka://BROKERS/TOPIC)");
+    if (!o.state.empty())
+      usage_error("--scale-out keeps its state in Kafka (the commits of group {}.merge): --state is for one "
+                  "instance", s.endpoint.kafka_group);
+    partials = open_partials_channel(s.inputs[0], s.endpoint);
+    s.service.scale_out = partials.get();
+    if (o.input.verbose) fmt::print(stderr, "logpipe: stream: scale-out through {}\n", partials->name());
+  }
 
   std::vector<AlertSink*> sink_list;
   for (auto& sink : sinks) sink_list.push_back(sink.get());
@@ -329,10 +344,12 @@ int run_stream(StreamOptions o) {
     fmt::print(stderr, "logpipe: stream: {} lines, {} records, {} late, {} windows, {} alerts fired, {} resolved\n",
                pump.stats().lines, es.records, es.late, es.windows_closed, service.alerts().fired(),
                service.alerts().resolved());
-  if (es.late) fmt::print(stderr, "logpipe: {} late record{} dropped (older than their closed window)\n", es.late,
-                          es.late == 1 ? "" : "s");
+  if (o.scale_out && (o.input.verbose || s.service.stats_every_us)) fmt::print(stderr, "{}", service.scale_out_summary());
+  if (const uint64_t late = es.late + service.scale_out_late())
+    fmt::print(stderr, "logpipe: {} late record{} dropped (older than their closed window)\n", late,
+               late == 1 ? "" : "s");
   if (es.replayed)
-    fmt::print(stderr, "logpipe: {} record{} read again for windows the previous run had evaluated (not counted twice)\n",
+    fmt::print(stderr, "logpipe: {} record{} read again for windows evaluated before (by the previous run, or the previous merger): not counted twice\n",
                es.replayed, es.replayed == 1 ? "" : "s");
   malformed.flush();
   malformed.print_summary(stderr);
@@ -428,6 +445,10 @@ RunFn setup_stream(CLI::App& command) {
                      "delivered alerts)")
       ->type_name("DURATION")
       ->capture_default_str();
+  command.add_flag("--scale-out", o->scale_out,
+                   "Kafka input: instances of one --group compute the metrics of the whole topic, exactly, "
+                   "through the topic logpipe.GROUP.partials (one partition, created beforehand); one of them "
+                   "evaluates and alerts");
   add_endpoint_options(command, o->net, /*input_side=*/true);
   o->app = &command;
   return [o] { return run_stream(*o); };

@@ -120,10 +120,10 @@ void parse_service_tables(const toml::table& root, std::string_view name, Servic
       else if (k == "rejects") s.rejects = string_value(name, node, "input", k);
       else if (k == "state") s.state = string_value(name, node, "input", k);
       else if (k == "group") s.group = string_value(name, node, "input", k);
-      else if (k == "follow") {
+      else if (k == "follow" || k == "scale_out") {
         std::optional<bool> b = node.value_exact<bool>();
-        if (!b) usage_error("{}: [input] follow must be true or false", where(name, node));
-        s.follow = *b;
+        if (!b) usage_error("{}: [input] {} must be true or false", where(name, node), k);
+        (k == "follow" ? s.follow : s.scale_out) = *b;
       } else if (k == "idle_exit") {
         int64_t us = 0;
         if (auto text = node.value_exact<std::string>()) {
@@ -138,7 +138,7 @@ void parse_service_tables(const toml::table& root, std::string_view name, Servic
         }
         s.idle_exit_us = us;
       } else {
-        unknown("input", k, node, "endpoint, endpoints, listen, format, rejects, state, group, follow, idle_exit");
+        unknown("input", k, node, "endpoint, endpoints, listen, format, rejects, state, group, follow, scale_out, idle_exit");
       }
     }
   }

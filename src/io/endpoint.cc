@@ -2,6 +2,7 @@
 #include "endpoint_factories.h"
 
 #include "logpipe/io/files.h"
+#include "logpipe/scale_out.h"
 
 #include "logpipe/error.h"
 
@@ -61,6 +62,15 @@ std::unique_ptr<ByteSink> open_sink(const std::string& endpoint, const EndpointO
   if (scheme == "alertmanager" || scheme == "alertmanager+tls")
     usage_error("{}: an Alertmanager takes alerts only (stream --alerts), not lines", endpoint);
   usage_error("unknown output endpoint '{}' (expected -, a path, tcp://, tls:// or kafka://)", endpoint);
+}
+
+std::unique_ptr<PartialsChannel> open_partials_channel(const std::string& input, const EndpointOptions& o) {
+  if (endpoint_scheme(input) != "kafka")
+    usage_error("--scale-out: the input must be a Kafka topic (kafka://BROKERS/TOPIC), not '{}'", input);
+  const std::string rest = input.substr(std::string_view("kafka://").size());
+  const size_t slash = rest.find('/');
+  if (slash == std::string::npos) usage_error("bad endpoint '{}': expected kafka://BROKER[,BROKER...]/TOPIC", input);
+  return detail::open_kafka_partials(rest.substr(0, slash) + "/logpipe." + o.kafka_group + ".partials", o);
 }
 
 std::unique_ptr<AlertSink> open_alert_sink(const std::string& endpoint, const EndpointOptions& o) {

@@ -25,6 +25,8 @@ std::unique_ptr<ByteSink> open_tls_alert_sink(const std::string& host_port, cons
 std::unique_ptr<LineSource> open_kafka_lines(const std::string& spec, const EndpointOptions& o);
 std::unique_ptr<ByteSink> open_kafka_sink(const std::string& spec, const EndpointOptions& o);
 std::unique_ptr<AlertSink> open_kafka_alert_sink(const std::string& spec, const EndpointOptions& o);
+// stream --scale-out: the partials topic BROKERS/logpipe.GROUP.partials.
+std::unique_ptr<PartialsChannel> open_kafka_partials(const std::string& spec, const EndpointOptions& o);
 /// librdkafka's version as found at run time (for --version).
 std::string kafka_library_version();
 // alertmanager.cc: alertmanager://HOST:PORT[/PREFIX] output of alerts (API v2, background);

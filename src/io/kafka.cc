@@ -13,6 +13,7 @@
 
 #include "logpipe/alerts.h"
 #include "logpipe/error.h"
+#include "logpipe/scale_out.h"
 
 #include <librdkafka/rdkafka.h>
 
@@ -237,6 +238,110 @@ int64_t now_us() {
 // ---------------------------------------------------------------------------------------------
 // Consumer
 
+// A consumer of `conf` subscribed to `topic` (its rebalance callback set by the caller). Throws
+// Error naming `endpoint` when it cannot be created or subscribed.
+rd_kafka_t* subscribed_consumer(rd_kafka_conf_t* conf, const std::string& topic, const std::string& endpoint) {
+  char errstr[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    usage_error("{}: cannot create the consumer: {}", endpoint, errstr);
+  }
+  rd_kafka_poll_set_consumer(rk);
+  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(topics, topic.c_str(), RD_KAFKA_PARTITION_UA);
+  rd_kafka_resp_err_t err = rd_kafka_subscribe(rk, topics);
+  rd_kafka_topic_partition_list_destroy(topics);
+  if (err) {
+    rd_kafka_destroy(rk);
+    runtime_error("{}: cannot subscribe: {}", endpoint, rd_kafka_err2str(err));
+  }
+  return rk;
+}
+
+// Reads the results of the commits sent on `queue`, until none is in flight or `deadline_us` (0:
+// only what has arrived); `on_commit` reads each result (`in_flight` is cleared before).
+template <typename OnCommit>
+void serve_commit_queue(rd_kafka_queue_t* queue, bool& in_flight, int64_t deadline_us, OnCommit on_commit) {
+  for (;;) {
+    int wait_ms = 0;
+    if (deadline_us > 0 && in_flight)
+      wait_ms = static_cast<int>(std::clamp<int64_t>((deadline_us - now_us()) / 1000, 0, 100));
+    rd_kafka_event_t* ev = rd_kafka_queue_poll(queue, wait_ms);
+    if (!ev) {
+      if (deadline_us == 0 || !in_flight || now_us() >= deadline_us) return;
+      continue;
+    }
+    if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_OFFSET_COMMIT) {
+      in_flight = false;
+      on_commit(ev);
+    }
+    rd_kafka_event_destroy(ev);
+  }
+}
+
+// Takes (or gives up) the partitions of a rebalance, eager or cooperative; failures reported.
+void apply_rebalance(rd_kafka_t* rk, bool cooperative, bool assign, rd_kafka_topic_partition_list_t* parts,
+                     ErrorState& errors) {
+  rd_kafka_error_t* error = nullptr;
+  rd_kafka_resp_err_t result = RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (cooperative)
+    error = assign ? rd_kafka_incremental_assign(rk, parts) : rd_kafka_incremental_unassign(rk, parts);
+  else
+    result = rd_kafka_assign(rk, assign ? parts : nullptr);
+  if (error) {
+    errors.report(rd_kafka_error_string(error));
+    rd_kafka_error_destroy(error);
+  } else if (result) {
+    errors.report(rd_kafka_err2str(result));
+  }
+}
+
+// Leaves the group before closing: unsubscribes and serves the rebalance that follows (its
+// callback unassigns) until nothing is assigned, for at most `wait_us`. librdkafka 2.0.2 can hang
+// for ever in rd_kafka_assign() when an assignment arrives while the consumer closes (a rebalance
+// under way at the stop: librdkafka#4884, #4527; seen with an instance of the group killed); with
+// the assignment gone first, the close has none to hand out. Messages fetched meanwhile are
+// dropped: not handed out, not committed (the next owner reads them).
+void leave_before_close(rd_kafka_t* rk, int64_t wait_us) {
+  if (rd_kafka_unsubscribe(rk)) return;
+  const int64_t deadline = now_us() + wait_us;
+  for (;;) {
+    rd_kafka_topic_partition_list_t* assigned = nullptr;
+    const bool none = rd_kafka_assignment(rk, &assigned) == RD_KAFKA_RESP_ERR_NO_ERROR && assigned &&
+                      assigned->cnt == 0;
+    if (assigned) rd_kafka_topic_partition_list_destroy(assigned);
+    if (none || now_us() >= deadline) return;
+    if (rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100)) rd_kafka_message_destroy(m);
+  }
+}
+
+// Leaves the group (leave_before_close, at most 2 s) and closes the consumer in librdkafka's
+// background, handing the final revocation event to `rebalance`, for at most `wait_us`. False
+// when it did not close in that time: the caller then abandons the handle (abandon()).
+template <typename Rebalance>
+bool close_consumer(rd_kafka_t* rk, int64_t wait_us, Rebalance rebalance) {
+  leave_before_close(rk, 2'000'000);
+  bool closed = false;
+  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
+  if (!q) return false;
+  if (rd_kafka_error_t* error = rd_kafka_consumer_close_queue(rk, q)) {
+    rd_kafka_error_destroy(error);
+  } else {
+    const int64_t deadline = now_us() + wait_us;
+    while (!(closed = rd_kafka_consumer_closed(rk) != 0) && now_us() < deadline) {
+      // Messages still fetched are dropped (not handed out: the next owner reads them).
+      rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 100);
+      if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+        rebalance(rk, rd_kafka_event_error(ev), rd_kafka_event_topic_partition_list(ev));
+      if (ev) rd_kafka_event_destroy(ev);
+    }
+  }
+  rd_kafka_queue_destroy(q);
+  return closed;
+}
+
+
 class KafkaLineSource final : public LineSource, private KafkaClient {
  public:
   KafkaLineSource(const std::string& spec_text, const EndpointOptions& o)
@@ -250,21 +355,7 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
                    {"auto.offset.reset", "earliest"},
                    {"enable.partition.eof", "false"}});
     rd_kafka_conf_set_rebalance_cb(conf, &KafkaLineSource::rebalance_callback);
-    char errstr[512];
-    rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    if (!rk_) {
-      rd_kafka_conf_destroy(conf);
-      usage_error("{}: cannot create the consumer: {}", endpoint, errstr);
-    }
-    rd_kafka_poll_set_consumer(rk_);
-    rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(topics, spec_.topic.c_str(), RD_KAFKA_PARTITION_UA);
-    rd_kafka_resp_err_t err = rd_kafka_subscribe(rk_, topics);
-    rd_kafka_topic_partition_list_destroy(topics);
-    if (err) {
-      rd_kafka_destroy(rk_);
-      runtime_error("{}: cannot subscribe: {}", endpoint, rd_kafka_err2str(err));
-    }
+    rk_ = subscribed_consumer(conf, spec_.topic, endpoint);
     opened_us_ = last_message_us_ = now_us();
     commit_queue_ = rd_kafka_queue_new(rk_);
   }
@@ -284,25 +375,11 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
     // So the close runs in librdkafka's background and is waited for a bounded time; a handle
     // that cannot close in that time (or still has a commit unconfirmed) is left to the end of the
     // process (abandon()), and the group drops us at the session timeout, as after a crash.
-    bool closed = false;
-    if (!commit_in_flight_) {
-      if (rd_kafka_queue_t* q = rd_kafka_queue_new(rk_)) {
-        if (rd_kafka_error_t* error = rd_kafka_consumer_close_queue(rk_, q)) {
-          rd_kafka_error_destroy(error);
-        } else {
-          const int64_t deadline = now_us() + kCloseWaitUs;
-          while (!(closed = rd_kafka_consumer_closed(rk_) != 0) && now_us() < deadline) {
-            // The final revocation comes as an event (rebalance() handles it); messages still
-            // fetched are dropped (not handed out: the next owner reads them).
-            rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 100);
-            if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
-              rebalance(rk_, rd_kafka_event_error(ev), rd_kafka_event_topic_partition_list(ev));
-            if (ev) rd_kafka_event_destroy(ev);
-          }
-        }
-        rd_kafka_queue_destroy(q);
-      }
-    }
+    release_message();
+    const bool closed = !commit_in_flight_ && close_consumer(rk_, kCloseWaitUs, [this](rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                                                                                      rd_kafka_topic_partition_list_t* parts) {
+      rebalance(rk, err, parts);
+    });
     if (!closed) {
       std::fprintf(stderr, "logpipe: %s: leaving without closing the consumer: its brokers do not "
                    "answer (the group drops it at its session timeout)\n", endpoint.c_str());
@@ -394,6 +471,25 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
     return out;
   }
 
+  uint32_t partition_count() override {
+    if (partition_count_) return partition_count_;
+    rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_, spec_.topic.c_str(), nullptr);
+    const rd_kafka_metadata_t* md = nullptr;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk_, 0, rkt, &md, 10000);
+    if (!err && md && md->topic_cnt == 1 && !md->topics[0].err && md->topics[0].partition_cnt > 0)
+      partition_count_ = static_cast<uint32_t>(md->topics[0].partition_cnt);
+    if (md) rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    if (!partition_count_)
+      runtime_error("{}: cannot read the topic's partition count: {}", endpoint,
+                    err ? rd_kafka_err2str(err) : "no such topic");
+    return partition_count_;
+  }
+
+  void forget(uint32_t partition) override {
+    if (partition < handed_.size()) handed_[partition] = -1;
+  }
+
   // Commits, for each assigned partition, the offset after the last message whose lines were all
   // returned: the end of the run (every record processed). Waits, a bounded time, for the broker
   // to confirm it and for a commit still in flight: with the brokers gone the run still ends
@@ -450,38 +546,26 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
   // Reads the results of the commits sent, until none is in flight or `deadline_us` (0: only what
   // has arrived). A partition revoked meanwhile keeps committed_ at -1 (another owner's now).
   void serve_commits(int64_t deadline_us) {
-    for (;;) {
-      int wait_ms = 0;
-      if (deadline_us > 0 && commit_in_flight_)
-        wait_ms = static_cast<int>(std::clamp<int64_t>((deadline_us - now_us()) / 1000, 0, 100));
-      rd_kafka_event_t* ev = rd_kafka_queue_poll(commit_queue_, wait_ms);
-      if (!ev) {
-        if (deadline_us == 0 || !commit_in_flight_ || now_us() >= deadline_us) return;
-        continue;
-      }
-      if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_OFFSET_COMMIT) {
-        commit_in_flight_ = false;
-        rd_kafka_resp_err_t err = rd_kafka_event_error(ev);
-        if (const rd_kafka_topic_partition_list_t* parts = rd_kafka_event_topic_partition_list(ev)) {
-          for (int i = 0; i < parts->cnt; ++i) {
-            const auto& tp = parts->elems[i];
-            auto p = static_cast<size_t>(tp.partition);
-            if (tp.err) {
-              if (!err) err = tp.err;
-            } else if (p < assigned_.size() && assigned_[p]) {
-              committed_[p] = std::max(committed_[p], tp.offset);
-            }
+    serve_commit_queue(commit_queue_, commit_in_flight_, deadline_us, [this](rd_kafka_event_t* ev) {
+      rd_kafka_resp_err_t err = rd_kafka_event_error(ev);
+      if (const rd_kafka_topic_partition_list_t* parts = rd_kafka_event_topic_partition_list(ev)) {
+        for (int i = 0; i < parts->cnt; ++i) {
+          const auto& tp = parts->elems[i];
+          auto p = static_cast<size_t>(tp.partition);
+          if (tp.err) {
+            if (!err) err = tp.err;
+          } else if (p < assigned_.size() && assigned_[p]) {
+            committed_[p] = std::max(committed_[p], tp.offset);
           }
         }
-        if (err)
-          errors.report(std::string("offsets not committed yet: ") + rd_kafka_err2str(err));
-        else
-          ++confirmed_;
-        // A position given while this one was in flight (the last one of a --state stop, say).
-        if (!deferred_.empty()) send_commit(std::exchange(deferred_, {}));
       }
-      rd_kafka_event_destroy(ev);
-    }
+      if (err)
+        errors.report(std::string("offsets not committed yet: ") + rd_kafka_err2str(err));
+      else
+        ++confirmed_;
+      // A position given while this one was in flight (the last one of a --state stop, say).
+      if (!deferred_.empty()) send_commit(std::exchange(deferred_, {}));
+    });
   }
 
   // Returns the next `\n`-separated line of the current message. A message may hold several
@@ -578,18 +662,7 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
       done_[p] = -1;
       committed_[p] = -1;
     }
-    rd_kafka_error_t* error = nullptr;
-    rd_kafka_resp_err_t result = RD_KAFKA_RESP_ERR_NO_ERROR;
-    if (cooperative)
-      error = assign ? rd_kafka_incremental_assign(rk, parts) : rd_kafka_incremental_unassign(rk, parts);
-    else
-      result = rd_kafka_assign(rk, assign ? parts : nullptr);
-    if (error) {
-      errors.report(rd_kafka_error_string(error));
-      rd_kafka_error_destroy(error);
-    } else if (result) {
-      errors.report(rd_kafka_err2str(result));
-    }
+    apply_rebalance(rk, cooperative, assign, parts, errors);
   }
 
   KafkaSpec spec_;
@@ -601,6 +674,7 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
   uint64_t line_number_ = 0;
   uint32_t line_partition_ = 0;  // partition of the line last returned
   std::vector<int64_t> handed_;  // per partition: the offset after the last message handed out
+  uint32_t partition_count_ = 0;  // of the topic, once asked
   uint64_t skipped_ = 0;         // messages delivered again and skipped
   int64_t last_message_us_ = 0;  // or of the first assignment: the idle clock
   int64_t opened_us_ = 0;
@@ -825,6 +899,293 @@ class KafkaAlertSink final : public AlertSink {
   std::string text_, key_;
 };
 
+
+// ---------------------------------------------------------------------------------------------
+// stream --scale-out: the partials topic (scale_out.h, PartialsChannel). An idempotent producer
+// sends to its one partition; a consumer of group GROUP.merge reads it while this instance owns
+// that partition. Taking it over restores what the previous owner committed (the offset where a
+// successor starts, its alert state as the commit's metadata); a revocation followed by getting
+// it back (an eager rebalance when another instance joins) continues where it was.
+
+class KafkaPartialsChannel final : public PartialsChannel, private KafkaClient {
+ public:
+  KafkaPartialsChannel(const std::string& spec_text, const EndpointOptions& o)
+      : KafkaClient("kafka://" + spec_text), spec_(parse_spec(spec_text)) {
+    rd_kafka_conf_t* pconf = make_conf(this, spec_, o, 'P',
+                                       {{"enable.idempotence", "true"},
+                                        {"linger.ms", "5"},
+                                        {"compression.codec", "lz4"},
+                                        {"message.timeout.ms", std::to_string(std::max<int64_t>(1, o.retry_for_us / 1000))}});
+    rd_kafka_conf_set_dr_msg_cb(pconf, &KafkaPartialsChannel::delivery_callback);
+    char errstr[512];
+    producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, errstr, sizeof errstr);
+    if (!producer_) {
+      rd_kafka_conf_destroy(pconf);
+      usage_error("{}: cannot create the producer: {}", endpoint, errstr);
+    }
+    check_one_partition();
+    rd_kafka_conf_t* cconf = make_conf(this, spec_, o, 'C',
+                                       {{"group.id", o.kafka_group + ".merge"},
+                                        {"enable.auto.commit", "false"},
+                                        {"enable.auto.offset.store", "false"},
+                                        {"auto.offset.reset", "earliest"},
+                                        {"enable.partition.eof", "false"}});
+    rd_kafka_conf_set_rebalance_cb(cconf, &KafkaPartialsChannel::rebalance_callback);
+    consumer_ = subscribed_consumer(cconf, spec_.topic, endpoint);
+    commit_queue_ = rd_kafka_queue_new(consumer_);
+  }
+
+  ~KafkaPartialsChannel() override {
+    release();
+    if (stashed_) rd_kafka_message_destroy(std::exchange(stashed_, nullptr));
+    if (producer_) {
+      rd_kafka_flush(producer_, 5000);
+      rd_kafka_destroy(producer_);
+    }
+    if (!consumer_) return;
+    serve_commits(now_us() + kWaitUs);
+    // Leaving the group moves the partials at once to another instance (bounded, as the input's).
+    const bool closed = !commit_in_flight_ && close_consumer(consumer_, kWaitUs, [this](rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                                                                                       rd_kafka_topic_partition_list_t* parts) {
+      rebalance(rk, err, parts);
+    });
+    if (!closed) {
+      abandon(consumer_);
+      return;
+    }
+    rd_kafka_queue_destroy(commit_queue_);
+    rd_kafka_destroy(consumer_);
+  }
+
+  uint64_t send(std::string_view payload) override {
+    for (;;) {
+      rd_kafka_resp_err_t err = rd_kafka_producev(
+          producer_, RD_KAFKA_V_TOPIC(spec_.topic.c_str()), RD_KAFKA_V_PARTITION(0),
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE(const_cast<char*>(payload.data()), payload.size()),
+          RD_KAFKA_V_END);
+      if (!err) break;
+      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) runtime_error("{}: cannot produce: {}", endpoint, rd_kafka_err2str(err));
+      rd_kafka_poll(producer_, 10);
+      check_failures();
+    }
+    rd_kafka_poll(producer_, 0);
+    check_failures();
+    return ++sent_;
+  }
+
+  uint64_t acknowledged() override {
+    rd_kafka_poll(producer_, 0);
+    check_failures();
+    return delivered_;
+  }
+
+  bool drain(int timeout_ms) override {
+    const int64_t deadline = now_us() + int64_t{timeout_ms} * 1000;
+    while (delivered_ < sent_ && now_us() < deadline) {
+      rd_kafka_flush(producer_, 100);
+      check_failures();
+    }
+    serve_commits(deadline);
+    return delivered_ >= sent_;
+  }
+
+  Polled poll(int timeout_ms) override {
+    release();
+    serve_commits(0);
+    if (!events_.empty()) return take_event();
+    rd_kafka_message_t* m = std::exchange(stashed_, nullptr);
+    if (!m) m = rd_kafka_consumer_poll(consumer_, timeout_ms);
+    errors.throw_if_fatal();
+    if (!events_.empty()) {  // a rebalance ran inside the poll: its event first, then the message
+      stashed_ = m;          // (fetched for the new assignment: librdkafka will not give it again)
+      return take_event();
+    }
+    if (!m) return {};
+    if (m->err) {
+      std::string reason = rd_kafka_message_errstr(m);
+      rd_kafka_resp_err_t err = m->err;
+      rd_kafka_message_destroy(m);
+      if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
+        runtime_error("{}: {}", endpoint, reason);
+      if (err != RD_KAFKA_RESP_ERR__PARTITION_EOF) errors.report(reason);
+      return {};
+    }
+    if (!owner_ || m->partition != 0) {
+      rd_kafka_message_destroy(m);
+      return {};
+    }
+    current_ = m;
+    next_offset_ = m->offset + 1;
+    Polled out;
+    out.event = Event::kMessage;
+    out.payload = std::string_view(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
+    out.offset = m->offset;
+    return out;
+  }
+
+  void commit(int64_t offset, std::string_view state) override {
+    if (!owner_ || offset < 0) return;
+    serve_commits(0);
+    if (commit_in_flight_) {
+      deferred_ = {offset, std::string(state)};
+      return;
+    }
+    send_commit(offset, state);
+  }
+
+  const std::string& name() const noexcept override { return endpoint; }
+
+ private:
+  // The partials must live in one partition: its order is what makes every merger see the same
+  // sections in the same order.
+  void check_one_partition() {
+    rd_kafka_topic_t* rkt = rd_kafka_topic_new(producer_, spec_.topic.c_str(), nullptr);
+    const rd_kafka_metadata_t* md = nullptr;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(producer_, 0, rkt, &md, 10000);
+    int partitions = -1;
+    rd_kafka_resp_err_t topic_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (!err && md && md->topic_cnt == 1) {
+      partitions = md->topics[0].partition_cnt;
+      topic_err = md->topics[0].err;
+    }
+    if (md) rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    if (err) runtime_error("{}: cannot read the topic's metadata: {}", endpoint, rd_kafka_err2str(err));
+    if (topic_err || partitions <= 0)
+      runtime_error("{}: the topic does not exist: create it with one partition (stream --scale-out, "
+                    "docs/stream.md \"Running several instances\")", endpoint);
+    if (partitions != 1)
+      runtime_error("{}: the topic has {} partitions, --scale-out needs exactly one (its order is what every "
+                    "merger reads)", endpoint, partitions);
+  }
+
+  Polled take_event() {
+    Polled out = std::move(events_.front());
+    events_.erase(events_.begin());
+    return out;
+  }
+
+  void release() {
+    if (current_) rd_kafka_message_destroy(current_);
+    current_ = nullptr;
+  }
+
+  void check_failures() {
+    errors.throw_if_fatal();
+    if (failed_ > 0)
+      runtime_error("{}: {} partial aggregates could not be delivered: {}", endpoint, failed_, first_failure_);
+  }
+
+  static void delivery_callback(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+    auto* self = static_cast<KafkaPartialsChannel*>(static_cast<KafkaClient*>(opaque));
+    if (!m->err) {
+      ++self->delivered_;
+    } else if (self->failed_++ == 0) {
+      self->first_failure_ = rd_kafka_err2str(m->err);
+    }
+  }
+
+  void send_commit(int64_t offset, std::string_view state) {
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_t* tp = rd_kafka_topic_partition_list_add(list, spec_.topic.c_str(), 0);
+    tp->offset = offset;
+    tp->metadata = std::malloc(state.size() + 1);  // freed with the list
+    std::memcpy(tp->metadata, state.data(), state.size());
+    tp->metadata_size = state.size();
+    rd_kafka_resp_err_t err = rd_kafka_commit_queue(consumer_, list, commit_queue_, nullptr, nullptr);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err) errors.report(std::string("merge state not committed yet: ") + rd_kafka_err2str(err));
+    else commit_in_flight_ = true;
+  }
+
+  void serve_commits(int64_t deadline_us) {
+    serve_commit_queue(commit_queue_, commit_in_flight_, deadline_us, [this](rd_kafka_event_t* ev) {
+      rd_kafka_resp_err_t err = rd_kafka_event_error(ev);
+      if (const rd_kafka_topic_partition_list_t* parts = rd_kafka_event_topic_partition_list(ev))
+        for (int i = 0; i < parts->cnt && !err; ++i) err = parts->elems[i].err;
+      if (err) errors.report(std::string("merge state not committed yet: ") + rd_kafka_err2str(err));
+      if (deferred_.first >= 0) {
+        auto d = std::exchange(deferred_, {-1, {}});
+        if (owner_) send_commit(d.first, d.second);
+      }
+    });
+  }
+
+  static void rebalance_callback(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
+                                 void* opaque) {
+    static_cast<KafkaPartialsChannel*>(static_cast<KafkaClient*>(opaque))->rebalance(rk, err, parts);
+  }
+
+  // Eager or cooperative. A revocation only suspends; the next assignment decides: with the
+  // partition, an owner continues from its own position, a newcomer from the committed one (and
+  // its state); without it, an owner has lost it.
+  void rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts) {
+    const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    const bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+    bool has_zero = false;
+    for (int i = 0; i < parts->cnt; ++i) has_zero = has_zero || parts->elems[i].partition == 0;
+    if (assign && has_zero) {
+      rd_kafka_topic_partition_t* tp = rd_kafka_topic_partition_list_find(parts, spec_.topic.c_str(), 0);
+      if (owner_ && suspended_ && next_offset_ >= 0) {
+        tp->offset = next_offset_;  // ours again: continue
+      } else {
+        Polled take;
+        take.event = Event::kTakeOver;
+        rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(list, spec_.topic.c_str(), 0);
+        const rd_kafka_resp_err_t got = rd_kafka_committed(rk, list, 10000);
+        if (got == RD_KAFKA_RESP_ERR_NO_ERROR && list->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            list->elems[0].offset >= 0) {
+          tp->offset = take.offset = list->elems[0].offset;
+          if (list->elems[0].metadata && list->elems[0].metadata_size)
+            take.state.assign(static_cast<const char*>(list->elems[0].metadata), list->elems[0].metadata_size);
+        } else {
+          // Nothing committed yet (or the coordinator did not say): from the start, which
+          // evaluates every window again, identically.
+          if (got || list->elems[0].err)
+            errors.report(std::string("no committed merge state (reading the partials from the start): ") +
+                          rd_kafka_err2str(got ? got : list->elems[0].err));
+          tp->offset = RD_KAFKA_OFFSET_BEGINNING;
+        }
+        rd_kafka_topic_partition_list_destroy(list);
+        events_.push_back(std::move(take));
+        next_offset_ = -1;
+      }
+      owner_ = true;
+      suspended_ = false;
+    } else if (assign && owner_ && (suspended_ || !cooperative)) {
+      owner_ = suspended_ = false;  // another instance has it now
+      Polled lost;
+      lost.event = Event::kLost;
+      events_.push_back(std::move(lost));
+    } else if (!assign && has_zero) {
+      suspended_ = true;
+      if (cooperative) {  // a cooperative revocation is final: it moves
+        owner_ = suspended_ = false;
+        Polled lost;
+        lost.event = Event::kLost;
+        events_.push_back(std::move(lost));
+      }
+    }
+    apply_rebalance(rk, cooperative, assign, parts, errors);
+  }
+
+  static constexpr int64_t kWaitUs = 5'000'000;
+  KafkaSpec spec_;
+  rd_kafka_t* producer_ = nullptr;
+  rd_kafka_t* consumer_ = nullptr;
+  rd_kafka_queue_t* commit_queue_ = nullptr;
+  rd_kafka_message_t* current_ = nullptr;
+  rd_kafka_message_t* stashed_ = nullptr;  // polled with a rebalance event: handed out after it
+  uint64_t sent_ = 0, delivered_ = 0, failed_ = 0;
+  std::string first_failure_;
+  std::vector<Polled> events_;
+  bool owner_ = false, suspended_ = false;
+  int64_t next_offset_ = -1;
+  bool commit_in_flight_ = false;
+  std::pair<int64_t, std::string> deferred_{-1, {}};
+};
+
 }  // namespace
 
 std::string kafka_library_version() { return rd_kafka_version_str(); }
@@ -850,6 +1211,10 @@ std::unique_ptr<ByteSink> open_kafka_sink(const std::string& spec, const Endpoin
 
 std::unique_ptr<AlertSink> open_kafka_alert_sink(const std::string& spec, const EndpointOptions& o) {
   return std::make_unique<KafkaAlertSink>(spec, o);
+}
+
+std::unique_ptr<PartialsChannel> open_kafka_partials(const std::string& spec, const EndpointOptions& o) {
+  return std::make_unique<KafkaPartialsChannel>(spec, o);
 }
 
 }  // namespace logpipe::detail

@@ -11,30 +11,8 @@ command -v kcat >/dev/null || { echo "SKIP: kcat absent"; exit 77; }
 kafka_mock_start --brokers 3 http-logs:12
 opts=(--kafka-option session.timeout.ms=6000 --kafka-option heartbeat.interval.ms=1000 --idle-exit 8s)
 
-# 10 minutes at 30 lines/s (18,000 lines, about 400 KB per partition: under the mock's 5 MB),
-# an error burst on the payment API and a flood from one address.
-cat >"$tmp/profile.toml" <<'TOML'
-[traffic]
-format = "combined"
-rate = 30
-duration = "10m"
-error_rate = 0.01
-with_duration = true
-[[incident]]
-kind = "error_burst"
-url = "/api/v1/payment"
-error_rate = 0.8
-share = 0.2
-start = "3m"
-duration = "2m"
-[[incident]]
-kind = "ddos"
-ip = "198.51.100.23"
-rate = 25
-start = "6m"
-duration = "1m"
-TOML
-gen=("$LOGPIPE" generate --profile "$tmp/profile.toml" --no-pace --seed 42 --start 2025-06-23T00:00:00Z)
+# The traffic: tests/cli/lib/payment_ddos.toml (an error burst at 00:03, a flood at 00:06).
+gen=("$LOGPIPE" generate --profile "$SRC/tests/cli/lib/payment_ddos.toml" --no-pace --seed 42 --start 2025-06-23T00:00:00Z)
 "${gen[@]}" -o "$tmp/all.log"
 "${gen[@]}" -o "kafka://$bs/http-logs"
 fmt='logformat:%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i" %D'

@@ -15,28 +15,8 @@ bin=$(dirname "$LOGPIPE")
 stream_pid=
 trap '[ -n "$stream_pid" ] && kill -9 "$stream_pid" 2>/dev/null; kafka_mock_stop; rm -rf "$tmp"' EXIT
 
-cat >"$tmp/profile.toml" <<'TOML'
-[traffic]
-format = "combined"
-rate = 30
-duration = "10m"
-error_rate = 0.01
-with_duration = true
-[[incident]]
-kind = "error_burst"
-url = "/api/v1/payment"
-error_rate = 0.8
-share = 0.2
-start = "3m"
-duration = "2m"
-[[incident]]
-kind = "ddos"
-ip = "198.51.100.23"
-rate = 25
-start = "6m"
-duration = "1m"
-TOML
-"$LOGPIPE" generate --profile "$tmp/profile.toml" --no-pace --seed 42 --start 2025-06-23T00:00:00Z -o "$tmp/all.log"
+# The traffic: tests/cli/lib/payment_ddos.toml (an error burst at 00:03, a flood at 00:06).
+"$LOGPIPE" generate --profile "$SRC/tests/cli/lib/payment_ddos.toml" --no-pace --seed 42 --start 2025-06-23T00:00:00Z -o "$tmp/all.log"
 fmt='logformat:%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i" %D'
 conf="$SRC/samples/thresholds.toml"
 awk '$4 < "[23/Jun/2025:00:03:30"' "$tmp/all.log" >"$tmp/a"

@@ -116,6 +116,7 @@ format = "combined"
 group = "shop-alerts"
 idle_exit = "90s"
 rejects = "/var/log/logpipe/rejects.log"
+scale_out = true
 [alerts]
 endpoint = "kafka://127.0.0.1:9092/alerts"
 [prometheus]
@@ -139,6 +140,8 @@ threshold = 0.1
   CHECK(*s.format == "combined");
   CHECK(*s.group == "shop-alerts");
   CHECK(*s.idle_exit_us == 90'000'000);
+  CHECK(*s.scale_out);
+  CHECK_FALSE(s.follow);
   CHECK(*s.rejects == "/var/log/logpipe/rejects.log");
   CHECK(s.alerts == std::vector<std::string>{"kafka://127.0.0.1:9092/alerts"});
   CHECK(*s.metrics_listen == "127.0.0.1:9464");
@@ -179,6 +182,7 @@ TEST_CASE("config: unknown keys of the service tables and near-miss tables are e
   CHECK(message("[input]\nidle_exit = \"soon\"\n").find("svc.toml:2: [input] idle_exit: bad duration") == 0);
   CHECK(message("[input]\nendpoints = []\n").find("svc.toml:2: [input] endpoints must not be empty") == 0);
   CHECK(message("[input]\nfollow = \"yes\"\n").find("follow must be true or false") != std::string::npos);
+  CHECK(message("[input]\nscale_out = 1\n").find("scale_out must be true or false") != std::string::npos);
   CHECK(message("[kafka]\nbatch = [1, 2]\n").find("svc.toml:2: [kafka] batch must be") == 0);
   CHECK(message("[window]\nmax_keys = 3\n").find("max_keys must be an integer from 16 to 100000000") != std::string::npos);
   CHECK(message("[metrics.error_rate]\nthreshold = -1\n").find("svc.toml:2: [metrics.error_rate] threshold must be a number >= 0") == 0);

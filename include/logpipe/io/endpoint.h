@@ -20,6 +20,8 @@
 
 namespace logpipe {
 
+class PartialsChannel;  // scale_out.h
+
 /// Settings shared by network endpoints. Secrets never come from argv: kafka options may be read
 /// from a file or the environment by the CLI before they land here.
 struct EndpointOptions {
@@ -70,6 +72,11 @@ std::unique_ptr<ByteSink> open_sink(const std::string& endpoint, const EndpointO
 /// lines; kafka:// one message per alert, keyed by metric and key; alertmanager:// and
 /// alertmanager+tls:// the Alertmanager API v2 (delivered in the background, retried).
 std::unique_ptr<AlertSink> open_alert_sink(const std::string& endpoint, const EndpointOptions& options);
+
+/// stream --scale-out: the internal topic of the group, logpipe.GROUP.partials, on the brokers of
+/// `input` (kafka://BROKERS/TOPIC): its producer and its merge consumer (group GROUP.merge).
+/// Throws Error when `input` is not kafka://, or the topic is missing or has several partitions.
+std::unique_ptr<PartialsChannel> open_partials_channel(const std::string& input, const EndpointOptions& options);
 
 /// "librdkafka 2.0.2, zstd 1.5.4, zlib 1.2.13, Boost 1.81.0" (for --version).
 std::string io_library_versions();
