@@ -38,6 +38,8 @@ class EventSources {
       : engine_target_(engine), engine_(engine_target_), idle_timeout_us_(idle_timeout_us) {}
   EventSources(SourceTarget& target, int64_t idle_timeout_us)
       : engine_target_(nullptr), engine_(target), idle_timeout_us_(idle_timeout_us) {}
+  EventSources(const EventSources&) = delete;  // engine_ may refer to engine_target_
+  EventSources& operator=(const EventSources&) = delete;
   /// A new input starts: the previous one's sources were removed at its end.
   void on_input(PumpInput& input);
   /// The engine source of a record from `origin` (counts it as activity of that source).

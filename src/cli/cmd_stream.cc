@@ -325,7 +325,9 @@ int run_stream(StreamOptions o) {
   std::exception_ptr delivery_failure;
   // Stopped by a signal with --state: the open windows and episodes are saved, not evaluated nor
   // resolved (the next run goes on with them). Any other end evaluates everything, as without it.
-  const bool keep_open = !o.state.empty() && g_stop_requested;
+  // With --scale-out a stop is a hand-over too: the open panes and windows go to the partitions'
+  // next readers and the next merger (Kafka keeps the state).
+  const bool keep_open = (!o.state.empty() || o.scale_out) && g_stop_requested;
   try {
     service.finish(inputs, pump, !input_error.empty(), keep_open);
   } catch (const Error& e) {

@@ -87,10 +87,14 @@ struct StreamService::ScaleOut final : SourceTarget {
     constexpr size_t kMaxSections = 64;
     std::vector<PartialMessage::Section> all = std::move(pending.sections);
     size_t i = 0;
+    std::vector<SourceProgress> progress = std::move(pending.progress);
     do {
       pending.sections.clear();
       for (; i < all.size() && pending.sections.size() < kMaxSections; ++i)
         pending.sections.push_back(std::move(all[i]));
+      // The progress goes with the last chunk only: the merger applies a message's progress
+      // after its sections, and would close windows whose panes are in the next chunks.
+      if (i >= all.size()) pending.progress = std::move(progress);
       bytes.clear();
       encode_partial_message(pending, bytes);
       last_sent = channel.send(bytes);
@@ -98,6 +102,7 @@ struct StreamService::ScaleOut final : SourceTarget {
       bytes_sent += bytes.size();
     } while (i < all.size());
     pending.sections.clear();
+    pending.progress.clear();
     next_heartbeat_us = now_us + kHeartbeatUs;
   }
 
@@ -143,7 +148,17 @@ struct StreamService::ScaleOut final : SourceTarget {
         merger.reset();
         next_offset = -1;
         service.rebuild_evaluation();
-        if (take && !got.state.empty()) service.restore_state(got.state);
+        if (take && !got.state.empty()) {
+          try {
+            service.restore_state(got.state);
+          } catch (const Error& e) {  // saved by instances that windowed otherwise
+            got.state.clear();
+            service.rebuild_evaluation();
+            if (service.diagnostics_)
+              fmt::print(service.diagnostics_, "logpipe: {}: the committed merge state is not usable ({}): merging "
+                         "without it\n", channel.name(), e.what());
+          }
+        }
         if (service.diagnostics_)
           fmt::print(service.diagnostics_, "logpipe: stream: {} the partials of {}{}\n",
                      take ? "merging" : "no longer merging", channel.name(),
@@ -161,9 +176,23 @@ struct StreamService::ScaleOut final : SourceTarget {
                      "version: skipped\n", channel.name(), got.offset);
         continue;
       }
-      if (!merger) merger = std::make_unique<PartialMerger>(service.ev_->engine, fingerprint, message.sources_total);
-      merger->apply(message, channel.name(), got.offset);
       next_offset = got.offset + 1;
+      if (!merger) {
+        if (sources_total == 0 && input) sources_total = input->partition_count();
+        merger = std::make_unique<PartialMerger>(service.ev_->engine, fingerprint, sources_total);
+      }
+      try {
+        merger->apply(message, channel.name(), got.offset);
+      } catch (const Error& e) {
+        // Another configuration or partition count (refused before anything is applied): skipped,
+        // so that one foreign message does not stop every merger in turn. Said once per reason.
+        ++refused_messages;
+        if (service.diagnostics_ && e.what() != last_refusal) {
+          last_refusal = e.what();
+          fmt::print(service.diagnostics_, "logpipe: message at offset {} skipped: {}\n", got.offset, last_refusal);
+        }
+        continue;
+      }
       ++messages_merged;
     }
   }
@@ -210,7 +239,8 @@ struct StreamService::ScaleOut final : SourceTarget {
   std::unique_ptr<PartialMerger> merger;
   PartialMessage message;
   int64_t next_offset = -1;  // after the last message applied
-  uint64_t messages_merged = 0, malformed_messages = 0;
+  uint64_t messages_merged = 0, malformed_messages = 0, refused_messages = 0;
+  std::string last_refusal;
 };
 
 const WindowEngine& StreamService::engine() const noexcept { return ev_->engine; }
@@ -339,7 +369,10 @@ std::string StreamService::scale_out_summary() const {
   return out + fmt::format("merged {} messages ({} duplicate sections, {} late){}; merge state {} bytes\n",
                            so.messages_merged, so.merger ? so.merger->duplicates() : 0,
                            so.merger ? so.merger->late_sections() : 0,
-                           so.malformed_messages ? fmt::format(", {} malformed skipped", so.malformed_messages) : "",
+                           so.malformed_messages || so.refused_messages
+                               ? fmt::format(", {} malformed and {} of another configuration skipped",
+                                             so.malformed_messages, so.refused_messages)
+                               : "",
                            so.state_bytes);
 }
 
@@ -465,41 +498,52 @@ void StreamService::finish_scale_out(std::span<const std::unique_ptr<PumpInput>>
                                      bool input_failed, bool keep_open) {
   ScaleOut& so = *scale_;
   const bool end = !keep_open && !input_failed;
-  if (end) {
-    so.builder.flush();
-    for (const SourceProgress& p : so.builder.progress()) so.builder.set_idle(p.source, true);
+  // The reader. A failure here (the brokers refuse the partials, or do not confirm the commit)
+  // is thrown after the merger's part: its sinks are closed and its state committed first.
+  std::exception_ptr reader_failure;
+  try {
+    if (end) {
+      so.builder.flush();
+      // Every partition read here is idle now, also one assigned but never read.
+      for (const SourceProgress& p : so.builder.progress()) so.builder.set_idle(p.source, true);
+      if (so.input)
+        for (const LineSource::PartitionState& p : so.input->partitions()) so.builder.set_idle(p.partition, true);
+    }
+    so.send(clock_.steady_us(), true);
+    constexpr int kDrainMs = 5000;
+    const bool drained = so.channel.drain(kDrainMs);
+    if (!drained && diagnostics_)
+      fmt::print(diagnostics_, "logpipe: {}: partial aggregates not acknowledged within {} s: offsets not committed "
+                 "past them (their partitions' next reader rebuilds them)\n", so.channel.name(), kDrainMs / 1000);
+    if (drained && end) {
+      for (size_t i = 0; i < inputs.size(); ++i)
+        if (pump.read_through(i)) inputs[i]->lines().commit();
+    } else if (drained && !input_failed && so.input) {
+      so.checkpoint(*so.input, false);  // a stop: only what is committable
+    }
+  } catch (const Error&) {
+    reader_failure = std::current_exception();
   }
-  so.send(clock_.steady_us(), true);
-  constexpr int kDrainMs = 5000;
-  const bool drained = so.channel.drain(kDrainMs);
-  if (!drained && diagnostics_)
-    fmt::print(diagnostics_, "logpipe: {}: partial aggregates not acknowledged within {} s: offsets not committed "
-               "past them (their partitions' next reader rebuilds them)\n", so.channel.name(), kDrainMs / 1000);
-  if (drained && end) {
-    for (size_t i = 0; i < inputs.size(); ++i)
-      if (pump.read_through(i)) inputs[i]->lines().commit();
-  } else if (drained && !input_failed && so.input) {
-    so.checkpoint(*so.input, false);
-  }
+  // The merger.
   so.merge();  // what arrived since the last tick (and a take-over not seen yet)
   if (so.merging) {
     if (end) {
       // Wait for every partition's last panes (the readers end about together): polls of
-      // 100 ms, for at most max(--idle-exit, 10 s).
-      const int64_t polls = std::max<int64_t>(config_.idle_exit_us, 10'000'000) / 100'000;
-      for (int64_t i = 0; i < polls && !so.all_idle(); ++i) so.merge(100);
+      // 100 ms, for at most 30 s.
+      for (int i = 0; i < 300 && !so.all_idle(); ++i) so.merge(100);
     }
-    if (end && so.merging && so.all_idle()) {
+    if (end && so.all_idle()) {
       ev_->engine.flush();
-    } else if (diagnostics_ && so.merging) {
-      fmt::print(diagnostics_, "logpipe: stream: open windows left to the next merger of {} (partitions still "
-                 "read elsewhere)\n", so.channel.name());
+    } else if (diagnostics_) {
+      fmt::print(diagnostics_, "logpipe: stream: open windows left to the next merger of {}{}\n", so.channel.name(),
+                 end ? " (partitions still read elsewhere)" : "");
     }
   }
   for (AlertSink* sink : sinks_) sink->close();
   so.commit_merger();
-  so.channel.drain(kDrainMs);
+  so.channel.drain(5000);
   if (metrics_) metrics_->publish(prometheus_text());
+  if (reader_failure) std::rethrow_exception(reader_failure);
 }
 
 namespace {

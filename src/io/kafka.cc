@@ -996,6 +996,11 @@ class KafkaPartialsChannel final : public PartialsChannel, private KafkaClient {
     rd_kafka_message_t* m = std::exchange(stashed_, nullptr);
     if (!m) m = rd_kafka_consumer_poll(consumer_, timeout_ms);
     errors.throw_if_fatal();
+    if (!committed_failure_.empty()) {
+      if (m) rd_kafka_message_destroy(m);
+      runtime_error("{}: cannot read the merge state committed by the previous merger: {}", endpoint,
+                    committed_failure_);
+    }
     if (!events_.empty()) {  // a rebalance ran inside the poll: its event first, then the message
       stashed_ = m;          // (fetched for the new assignment: librdkafka will not give it again)
       return take_event();
@@ -1142,9 +1147,11 @@ class KafkaPartialsChannel final : public PartialsChannel, private KafkaClient {
         } else {
           // Nothing committed yet (or the coordinator did not say): from the start, which
           // evaluates every window again, identically.
+          // A coordinator that does not answer is not "nothing committed": starting from the
+          // beginning would evaluate (and alert on) the whole retention again. poll() fails the
+          // run instead, and the group gives the partials to another instance.
           if (got || list->elems[0].err)
-            errors.report(std::string("no committed merge state (reading the partials from the start): ") +
-                          rd_kafka_err2str(got ? got : list->elems[0].err));
+            committed_failure_ = rd_kafka_err2str(got ? got : list->elems[0].err);
           tp->offset = RD_KAFKA_OFFSET_BEGINNING;
         }
         rd_kafka_topic_partition_list_destroy(list);
@@ -1160,7 +1167,9 @@ class KafkaPartialsChannel final : public PartialsChannel, private KafkaClient {
       events_.push_back(std::move(lost));
     } else if (!assign && has_zero) {
       suspended_ = true;
-      if (cooperative) {  // a cooperative revocation is final: it moves
+      // A cooperative revocation is final (it moves); so is a lost assignment (our session
+      // expired: another instance may have merged and committed meanwhile).
+      if (cooperative || rd_kafka_assignment_lost(rk)) {
         owner_ = suspended_ = false;
         Polled lost;
         lost.event = Event::kLost;
@@ -1184,6 +1193,7 @@ class KafkaPartialsChannel final : public PartialsChannel, private KafkaClient {
   int64_t next_offset_ = -1;
   bool commit_in_flight_ = false;
   std::pair<int64_t, std::string> deferred_{-1, {}};
+  std::string committed_failure_;  // the committed merge state could not be read (poll() throws)
 };
 
 }  // namespace

@@ -145,11 +145,11 @@ std::string at(int minute, int second, bool error, const std::string& ip) {
   return buf;
 }
 
-// Five minutes; minute 2 is an error burst. Partition 0 holds 10.0.0.x, partition 1 10.0.1.x;
+// Five minutes (or `minutes`); minute 2 is an error burst. Partition 0 holds 10.0.0.x, partition 1 10.0.1.x;
 // the steps give partition 0's whole backlog before partition 1's (a Kafka backlog in bursts).
-std::vector<TwoPartitions::Step> traffic(std::vector<std::string>* in_time_order = nullptr) {
+std::vector<TwoPartitions::Step> traffic(std::vector<std::string>* in_time_order = nullptr, int minutes = 5) {
   std::vector<TwoPartitions::Step> p0, p1;
-  for (int m = 0; m < 5; ++m)
+  for (int m = 0; m < minutes; ++m)
     for (int s = 0; s < 60; s += 2) {
       const bool burst = m == 2 && s % 4 == 0;
       p0.push_back({0, at(m, s, burst, "10.0.0." + std::to_string(s % 5))});
@@ -248,6 +248,20 @@ TEST_CASE("scale-out: one instance reading both partitions and merging = one ser
   CHECK(seen(one.sink) == want);
   CHECK(!log.messages.empty());
   CHECK(one.summary.find("300 records read here, 0 late") != std::string::npos);
+}
+
+TEST_CASE("scale-out: panes sent in several messages: the progress comes after the last of them") {
+  // 45 minutes of two partitions, all published at the end: 90 panes, more than one message
+  // holds. Progress sent with the first message closed the windows of the panes in the others.
+  std::vector<std::string> ordered;
+  auto steps = traffic(&ordered, 45);
+  const std::vector<Seen> want = reference(ordered);
+  PartialsLog log;
+  Instance one(log, true, steps, {0, 1});
+  one.run();
+  CHECK(log.messages.size() >= 2);
+  CHECK(seen(one.sink) == want);
+  CHECK(one.summary.find("0 late)") != std::string::npos);
 }
 
 TEST_CASE("scale-out: two instances, one partition each, one merging = one service over the lines") {
