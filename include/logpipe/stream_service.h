@@ -141,6 +141,7 @@ class StreamService final : public RecordSink, public PumpObserver {
   void checkpoint(LineSource& source, int64_t now_us);
   void take_committable();
   void note_commits(const LineSource& source, uint64_t n);  // counted, and said with -v
+  void note_confirmed_commits(const LineSource& source);    // the asynchronous ones confirmed since
   bool windows_closed_through(int64_t time_us) const;
   uint64_t lines() const noexcept;
   uint64_t malformed() const noexcept;

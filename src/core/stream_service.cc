@@ -70,15 +70,21 @@ struct StreamService::ScaleOut final : SourceTarget {
       if (p < n.position.size()) n.position[p] = -1;
   }
 
+  // The input's partition count, asked once (the merger and the messages use it).
+  uint32_t partitions() {
+    if (sources_total == 0) {
+      sources_total = input->partition_count();
+      if (sources_total == 0) runtime_error("{}: --scale-out needs a partitioned input (Kafka)", input->name());
+    }
+    return sources_total;
+  }
+
   // Sends the panes completed since the last call, with the progress; without panes only every
   // second (a heartbeat: the merger learns that event time moved or a partition went idle).
   void send(int64_t now_us, bool force) {
     if (pending.sections.empty() && !force && now_us < next_heartbeat_us) return;
-    if (sources_total == 0) {
-      if (!input) return;
-      sources_total = input->partition_count();
-      if (sources_total == 0) runtime_error("{}: --scale-out needs a partitioned input (Kafka)", input->name());
-    }
+    if (!input) return;
+    partitions();
     pending.config_fingerprint = fingerprint;
     pending.sources_total = sources_total;
     pending.progress = builder.progress();
@@ -178,8 +184,7 @@ struct StreamService::ScaleOut final : SourceTarget {
       }
       next_offset = got.offset + 1;
       if (!merger) {
-        if (sources_total == 0 && input) sources_total = input->partition_count();
-        merger = std::make_unique<PartialMerger>(service.ev_->engine, fingerprint, sources_total);
+        merger = std::make_unique<PartialMerger>(service.ev_->engine, fingerprint, input ? partitions() : 0);
       }
       try {
         merger->apply(message, channel.name(), got.offset);
@@ -348,10 +353,7 @@ void StreamService::scale_out_tick(PumpInput& input, int64_t now) {
   periodic(now);
   const bool note = now >= next_checkpoint_us_;
   if (note) next_checkpoint_us_ = now + config_.commit_every_us;
-  if (uint64_t confirmed = input.lines().commits_confirmed(); confirmed > confirmed_commits_) {
-    note_commits(input.lines(), confirmed - confirmed_commits_);
-    confirmed_commits_ = confirmed;
-  }
+  note_confirmed_commits(input.lines());
   so.checkpoint(input.lines(), note);
   if (note) so.commit_merger();
 }
@@ -414,11 +416,7 @@ bool StreamService::windows_closed_through(int64_t t) const {
 // last commit. Sources without offsets (files, sockets) skip all this. Ticks come only once every
 // line read so far was handed to the engine (pump.h), so a position never covers unread records.
 void StreamService::checkpoint(LineSource& source, int64_t now) {
-  // Kafka confirms commits later (a commit never waits for a coordinator that may be gone).
-  if (uint64_t confirmed = source.commits_confirmed(); confirmed > confirmed_commits_) {
-    note_commits(source, confirmed - confirmed_commits_);
-    confirmed_commits_ = confirmed;
-  }
+  note_confirmed_commits(source);
   if (now < next_checkpoint_us_) return;
   next_checkpoint_us_ = now + config_.commit_every_us;
   checkpoint_source_ = &source;
@@ -438,6 +436,15 @@ void StreamService::checkpoint(LineSource& source, int64_t now) {
     if (!sink->all_delivered()) return;
   if (source.commit(*closed_)) note_commits(source, 1);  // synchronous (a followed file)
   closed_.reset();
+}
+
+// Kafka confirms commits later (a commit never waits for a coordinator that may be gone): the
+// ones confirmed since the last call are counted and said.
+void StreamService::note_confirmed_commits(const LineSource& source) {
+  if (uint64_t confirmed = source.commits_confirmed(); confirmed > confirmed_commits_) {
+    note_commits(source, confirmed - confirmed_commits_);
+    confirmed_commits_ = confirmed;
+  }
 }
 
 void StreamService::note_commits(const LineSource& source, uint64_t n) {
