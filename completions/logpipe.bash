@@ -134,6 +134,9 @@ _logpipe() {
         --drop) COMPREPLY=(); return;;
         --ip) COMPREPLY=($(compgen -W "keep hash truncate" -- "$cur")); return;;
         --prefix) COMPREPLY=($(compgen -W "keep strip" -- "$cur")); return;;
+        --profile) COMPREPLY=($(compgen -W "default share" -- "$cur")); return;;
+        --scrub) COMPREPLY=(); return;;
+        --user-info) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --output) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur")); return;;
         -o) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur")); return;;
         --threads) COMPREPLY=(); return;;
@@ -155,7 +158,7 @@ _logpipe() {
         --max-line-bytes) COMPREPLY=(); return;;
       esac
       case "$cur" in
-        -*) COMPREPLY=($(compgen -W "--help -h --key-file --key-env --hash-field --drop --no-default-drop --ip --prefix --output -o --threads -j --format --rejects --strict --max-malformed --verbose -v --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --kafka-consumer-option --kafka-producer-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
+        -*) COMPREPLY=($(compgen -W "--help -h --key-file --key-env --hash-field --drop --no-default-drop --ip --prefix --profile --scrub --remap-ids --user-info --audit --output -o --threads -j --format --rejects --strict --max-malformed --verbose -v --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --kafka-consumer-option --kafka-producer-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
         *) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur"));;
       esac;;
     analyze)

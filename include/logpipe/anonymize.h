@@ -7,6 +7,7 @@
 // the caller counts it (MalformedLog), as for every other parser of the core.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -40,7 +41,47 @@ inline constexpr std::string_view kDefaultDropFields[] = {
 /// edx: paths hashed besides `username` in every run (issue 19: every place a tracking event names
 /// its user; `event` also when it is a JSON string holding an object). In the shared fixtures,
 /// 822 records named their user in clear in `context.username` with `username` alone.
-inline constexpr std::string_view kDefaultEdxHashFields[] = {"context.username", "event.username", "event.user"};
+/// `event.student` and `event.instructor` name users in instructor-dashboard events, as
+/// edx-analytics-pipeline's events_obfuscation.py knows; `event.POST.username` is the new user of
+/// a sign-up (`/create_account`: a list, as Django forms post it).
+inline constexpr std::string_view kDefaultEdxHashFields[] = {
+    "context.username", "event.username", "event.user", "event.student", "event.instructor", "event.POST.username"};
+
+/// edx: the user ids that `--remap-ids` rewrites (edx-analytics-pipeline remaps the same two).
+inline constexpr std::string_view kEdxUserIdFields[] = {"context.user_id", "event.user_id"};
+
+/// edx: where a client address is (`--ip`): the top-level `ip`, and the mobile apps' context.
+inline constexpr std::string_view kEdxIpFields[] = {"ip", "context.ip", "context.client.ip"};
+
+/// edx: members that analyses key on and that name no person: free-text scrubbing never touches
+/// them (issue 19: never rewrite the event's name, source, time or course), even where a pattern
+/// would match (a course run such as `+20150803` looks like an international phone number).
+inline constexpr std::string_view kEdxKeptFields[] = {"time", "name", "event_source", "context.course_id",
+                                                      "context.org_id"};
+
+/// What `anonymize --audit` reports: what would still identify someone in a file.
+enum class Finding : uint8_t {
+  kUserField,        ///< a user member (username, context.username, %u...) in clear
+  kUrlUser,          ///< a name in a profile URL (/u/NAME, /users/NAME)
+  kEmail,            ///< an e-mail address in a string value
+  kPhone,            ///< a phone number in a string value
+  kFullname,         ///< the user's full name (--user-info) in a string value
+  kUsernameInText,   ///< the user's username (--user-info) in a string value
+  kAddress,          ///< a client address that is not truncated or hashed
+  kPersonalMember,   ///< a member of the drop list (email, full_name...)
+  kUserId,           ///< a numeric user id (remapped or not cannot be told): reported, not counted
+};
+inline constexpr size_t kFindingKinds = 9;
+/// A short label: `user field in clear`, `e-mail address`...
+std::string_view finding_label(Finding f) noexcept;
+
+/// The user table of `--user-info` (scrub.h's UserTable behind an opaque handle).
+class UserInfo;
+/// Parses the CSV `username,full name,e-mail` (header optional). Throws Error (usage) with
+/// NAME:LINE on a bad row.
+std::shared_ptr<const UserInfo> parse_user_info(std::string_view csv, const std::string& name);
+/// Users in the table.
+size_t user_info_size(const UserInfo& info) noexcept;
 
 /// Settings of an anonymisation run.
 struct AnonymizeOptions {
@@ -55,6 +96,18 @@ struct AnonymizeOptions {
   /// --prefix strip: a line behind a prefix (syslog, CRI, Docker; FUN's `syslog+edx`) is written
   /// without it, only its rewritten message; keep (default) writes the prefix's bytes as read.
   bool strip_prefix = false;
+  // Free text (every string value of an edx/JSON line): what is found is replaced by edx-analytics-
+  // pipeline's tokens (<<EMAIL>>, <<PHONE_NUMBER>>, <<FULLNAME>>, <<USERNAME>>).
+  bool scrub_emails = true;     ///< e-mail addresses (default on)
+  bool scrub_phones = false;    ///< phone numbers (--profile share)
+  bool scrub_url_users = true;  ///< /u/NAME and /users/NAME: NAME pseudonymised (default on)
+  bool scrub_ips = false;       ///< IPv4 addresses in text truncated to their /24 (--profile share)
+  /// --remap-ids: context.user_id and event.user_id (and numeric /users/ID) by a keyed permutation.
+  bool remap_ids = false;
+  /// --user-info: the full name and username of each line's user are scrubbed from its text.
+  std::shared_ptr<const UserInfo> users;
+  /// --audit: count what would still identify someone (Anonymizer::findings) instead of writing.
+  bool audit = false;
 };
 
 /// Rewrites one line at a time. One instance per thread.
@@ -74,6 +127,9 @@ class Anonymizer {
   /// The format in use (`edx`, `combined`, `logformat:...`).
   const std::string& format() const noexcept;
 
+  /// With options.audit: what the last rewrite() found, by Finding.
+  const std::array<uint32_t, kFindingKinds>& findings() const noexcept;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
@@ -88,6 +144,12 @@ struct AnonymizeStats {
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
   std::string format;  ///< the resolved format
+  /// --audit: occurrences of each Finding and where the first one is (`FILE:LINE`).
+  struct Found {
+    uint64_t count = 0;
+    std::string first;
+  };
+  std::array<Found, kFindingKinds> findings;
 };
 
 /// The anonymize command's sink of the record pump (pump.h): every line is rewritten and written

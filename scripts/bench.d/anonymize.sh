@@ -43,6 +43,14 @@ bench_anonymize() {
   measure "logpipe anonymize -j 1" "$f" "$LOGPIPE" anonymize --key-file "$key" -j 1 "$f"
   measure "  --ip truncate --hash-field context.username" "$f" \
     "$LOGPIPE" anonymize --key-file "$key" --ip truncate --hash-field context.username "$f"
+  measure "  --scrub none (no free-text scrubbing)" "$f" "$LOGPIPE" anonymize --key-file "$key" --scrub none "$f"
+  measure "  --profile share" "$f" "$LOGPIPE" anonymize --key-file "$key" --profile share "$f"
+  python3 -c 'import sys
+for i in range(5000): print(f"staff{i},Staff Member{i},staff{i}@example.com")' >"$BENCH_DIR/users.csv"
+  measure "  --profile share --user-info (5,000 users)" "$f" \
+    "$LOGPIPE" anonymize --key-file "$key" --profile share --user-info "$BENCH_DIR/users.csv" "$f"
+  # --audit exits 1 when it finds something, as it does here (the file holds e-mails and addresses).
+  measure "logpipe anonymize --audit" "$f" bash -c '"$0" anonymize --audit "$1"; [ $? -le 1 ]' "$LOGPIPE" "$f"
   measure "  -o FILE.zst" "$f" "$LOGPIPE" anonymize --key-file "$key" -o "$BENCH_DIR/anon.zst" "$f"
   rm -f "$BENCH_DIR/anon.zst"
   measure "jq -c 'del(.email)' (no hashing)" "$f" jq -c 'del(.email)' "$f"

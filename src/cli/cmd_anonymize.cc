@@ -30,6 +30,13 @@ struct AnonymizeCliOptions {
   bool no_default_drop = false;
   std::string ip = "keep";
   std::string prefix = "keep";
+  std::string profile = "default";
+  std::vector<std::string> scrub;
+  bool remap_ids = false;
+  std::string user_info;
+  bool audit = false;
+  // Whether the flag was given (a profile sets only what was not).
+  bool ip_given = false, prefix_given = false, scrub_given = false;
   std::string output = "-";
   unsigned threads = 2;
   std::string listen;
@@ -81,10 +88,41 @@ class OutputGuard final : public ByteSink {
   bool failed_ = false;
 };
 
+// --audit: what would still identify someone, one row per kind found; exit 1 when any is found.
+int print_audit(const AnonymizeStats& stats) {
+  size_t kinds = 0;
+  uint64_t total = 0;
+  for (size_t k = 0; k < kFindingKinds; ++k)
+    if (stats.findings[k].count != 0 && static_cast<Finding>(k) != Finding::kUserId) {
+      ++kinds;
+      total += stats.findings[k].count;
+    }
+  std::string out = fmt::format("anonymize --audit: {} line{} read ({} rejected)\n", stats.lines,
+                                stats.lines == 1 ? "" : "s", stats.rejected);
+  for (size_t k = 0; k < kFindingKinds; ++k) {
+    const auto& f = stats.findings[k];
+    if (f.count == 0) continue;
+    const bool info = static_cast<Finding>(k) == Finding::kUserId;
+    out += fmt::format("  {:<46} {:>10}  first at {}{}\n", finding_label(static_cast<Finding>(k)), f.count, f.first,
+                       info ? "  (not counted: use --remap-ids)" : "");
+  }
+  if (kinds == 0)
+    out += "nothing found that identifies someone\n";
+  else
+    out += fmt::format("{} findings of {} kinds: not safe to share as it is (see docs/anonymize.md)\n", total, kinds);
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  std::fflush(stdout);
+  return kinds == 0 ? kExitOk : kExitRuntime;
+}
+
 int run_anonymize(AnonymizeCliOptions& c) {
   // Parse and validate everything before reading any log (STYLE.md rule 4).
   AnonymizeOptions o;
-  if (!c.key_file.empty()) {
+  if (c.audit) {
+    if (c.output != "-") usage_error("--audit writes no output: -o/--output does not apply");
+    // Nothing is written: the pseudonyms computed on the way are thrown away, so any key will do.
+    o.key = "logpipe --audit";
+  } else if (!c.key_file.empty()) {
     o.key = read_key_file(c.key_file);
     if (o.key.empty()) usage_error("--key-file '{}': the key is empty", c.key_file);
   } else {
@@ -101,6 +139,34 @@ int run_anonymize(AnonymizeCliOptions& c) {
   if (!c.no_default_drop)
     for (auto f : kDefaultDropFields) o.drop_fields.emplace_back(f);
   for (const auto& f : c.drop) o.drop_fields.push_back(f);
+  // --profile share: everything that identifies someone, unless a flag says otherwise.
+  const bool share = c.profile == "share";
+  if (share && !c.ip_given) c.ip = "truncate";
+  if (share && !c.prefix_given) c.prefix = "strip";
+  o.remap_ids = c.remap_ids || share;
+  std::vector<std::string> scrub = c.scrub_given ? c.scrub
+                                   : share       ? std::vector<std::string>{"emails", "phones", "urls", "ips"}
+                                                 : std::vector<std::string>{"emails", "urls"};
+  o.scrub_emails = o.scrub_phones = o.scrub_url_users = o.scrub_ips = false;
+  for (const auto& what : scrub) {
+    if (what == "emails") o.scrub_emails = true;
+    else if (what == "phones") o.scrub_phones = true;
+    else if (what == "urls") o.scrub_url_users = true;
+    else if (what == "ips") o.scrub_ips = true;
+    else if (what == "none" && scrub.size() == 1) continue;
+    else usage_error("--scrub: '{}' is not one of emails, phones, urls, ips (or none alone)", what);
+  }
+  if (!c.user_info.empty()) {
+    std::string csv;
+    try {
+      csv = read_settings_file(c.user_info, "--user-info");
+    } catch (const Error& e) {
+      usage_error("{}", e.what());
+    }
+    o.users = parse_user_info(csv, c.user_info);
+    if (user_info_size(*o.users) == 0) usage_error("--user-info {}: no user in the table", c.user_info);
+  }
+  o.audit = c.audit;
   o.ip = c.ip == "hash" ? IpMode::kHash : c.ip == "truncate" ? IpMode::kTruncate : IpMode::kKeep;
   o.strip_prefix = c.prefix == "strip";
   if (c.threads == 0) usage_error("--threads: must be at least 1");
@@ -162,6 +228,7 @@ int run_anonymize(AnonymizeCliOptions& c) {
                stats.lines, stats.written, stats.rejected, stats.bytes_in, stats.bytes_out);
   malformed.print_summary(stderr);
   if (!input_error.empty()) runtime_error("{}", input_error);
+  if (c.audit) return print_audit(stats);
   return kExitOk;
 }
 
@@ -198,17 +265,43 @@ RunFn setup_anonymize(CLI::App& command) {
       ->allow_extra_args(false);
   command.add_flag("--no-default-drop", o->no_default_drop,
                    "edx: do not remove the default PII fields");
+  auto* ip = command
+                 .add_option("--ip", o->ip,
+                             "Client addresses: keep, hash (HMAC hex) or truncate (/24 IPv4, /48 IPv6); "
+                             "edx: ip, context.ip, context.client.ip")
+                 ->check(CLI::IsMember({"keep", "hash", "truncate"}))
+                 ->capture_default_str();
+  auto* prefix = command
+                     .add_option("--prefix", o->prefix,
+                                 "Lines behind a syslog, CRI or Docker prefix (FUN's syslog+edx): keep the prefix's "
+                                 "bytes, or strip it and write the rewritten message alone")
+                     ->check(CLI::IsMember({"keep", "strip"}))
+                     ->capture_default_str();
   command
-      .add_option("--ip", o->ip,
-                  "Client addresses: keep, hash (HMAC hex) or truncate (/24 IPv4, /48 IPv6)")
-      ->check(CLI::IsMember({"keep", "hash", "truncate"}))
+      .add_option("--profile", o->profile,
+                  "share: everything that identifies someone (--scrub emails,phones,urls,ips --remap-ids --ip truncate "
+                  "--prefix strip, unless given); default: the defaults of each flag")
+      ->check(CLI::IsMember({"default", "share"}))
       ->capture_default_str();
+  auto* scrub = command
+                    .add_option("--scrub", o->scrub,
+                                "JSON string values: replace e-mail addresses (<<EMAIL>>), phone numbers "
+                                "(<<PHONE_NUMBER>>), names in /u/NAME and /users/NAME URLs (pseudonym), IPv4 addresses (/24); "
+                                "comma-separated, default emails,urls; none for no scrubbing")
+                    ->delimiter(',')
+                    ->type_name("WHAT,...")
+                    ->allow_extra_args(false);
+  command.add_flag("--remap-ids", o->remap_ids,
+                   "edx: context.user_id, event.user_id and numeric /users/ID by a keyed permutation (same key, "
+                   "same id)");
   command
-      .add_option("--prefix", o->prefix,
-                  "Lines behind a syslog, CRI or Docker prefix (FUN's syslog+edx): keep the prefix's "
-                  "bytes, or strip it and write the rewritten message alone")
-      ->check(CLI::IsMember({"keep", "strip"}))
-      ->capture_default_str();
+      .add_option("--user-info", o->user_info,
+                  "CSV of username,full name,e-mail: each line's user's full name and username are replaced in its "
+                  "string values (<<FULLNAME>>, <<USERNAME>>)")
+      ->type_name("FILE");
+  command.add_flag("--audit", o->audit,
+                   "Write nothing: report what would still identify someone (kinds, counts, first FILE:LINE); "
+                   "exit 1 when anything is found");
   command.add_option("-o,--output", o->output, "Write to ENDPOINT (default -; .gz/.zst compress)")
       ->type_name("ENDPOINT");
   command
@@ -219,8 +312,11 @@ RunFn setup_anonymize(CLI::App& command) {
   add_input_options(command, o->input);
   add_listen_option(command, o->listen, "reading ends on SIGTERM/SIGINT or after --idle-exit");
   add_endpoint_options(command, o->net, /*input_side=*/true);
-  return [o, key_file, key_env] {
-    if (key_file->count() == 0 && key_env->count() == 0)
+  return [o, key_file, key_env, ip, prefix, scrub] {
+    o->ip_given = ip->count() != 0;
+    o->prefix_given = prefix->count() != 0;
+    o->scrub_given = scrub->count() != 0;
+    if (key_file->count() == 0 && key_env->count() == 0 && !o->audit)
       usage_error("anonymize: a key is required: --key-file FILE or --key-env VAR");
     return run_anonymize(*o);
   };

@@ -17,8 +17,12 @@
 #include <deque>
 #include <exception>
 #include <future>
+#include <iterator>
+
+#include <fmt/format.h>
 
 #include "parsers.h"
+#include "scrub.h"
 #include "logpipe/error.h"
 #include "logpipe/hmac.h"
 #include "logpipe/source.h"
@@ -178,6 +182,34 @@ class Pseudonymizer {
 
 bool keep_user(std::string_view v) noexcept { return v.empty() || v == "-" || v == "anonymous"; }
 
+/// What a rewriter does to free text and ids, and where --audit counts what it finds. One per
+/// Anonymizer (so per thread), shared by its rewriters.
+struct Scrub {
+  bool emails = false, phones = false, url_users = false, ips = false, remap_ids = false, audit = false;
+  const detail::UserTable* users = nullptr;
+  detail::IdRemapper* remapper = nullptr;
+  std::array<uint32_t, kFindingKinds> found{};
+  bool text() const noexcept { return emails || phones || url_users || ips || users != nullptr; }
+  void count(Finding f) noexcept {
+    if (audit) ++found[static_cast<size_t>(f)];
+  }
+};
+
+/// %XX decoded (a username in a URL is hashed as the name it stands for).
+void percent_decode(std::string_view s, std::string& out) {
+  out.clear();
+  for (size_t i = 0; i < s.size(); ++i) {
+    int hi, lo;
+    if (s[i] == '%' && i + 2 < s.size() && (hi = detail::hex_value(s[i + 1])) >= 0 &&
+        (lo = detail::hex_value(s[i + 2])) >= 0) {
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+}
+
 /// A replacement of the bytes [begin, end) of the line by repl_[offset, offset + size).
 struct Edit {
   uint32_t begin, end, offset, size;
@@ -237,7 +269,7 @@ class EditList {
 // edx: JSON lines.
 
 struct PathNode {
-  enum Action : uint8_t { kNone, kHash, kDrop, kIp };
+  enum Action : uint8_t { kNone, kHash, kDrop, kIp, kRemap, kKeep };
   std::string name;
   Action action = kNone;
   std::vector<PathNode> children;
@@ -272,16 +304,23 @@ struct PathNode {
 
 class JsonRewriter {
  public:
+  using Users = std::vector<const detail::UserPatterns*>;
   /// `ip_paths`: where the client address is (edx: `ip`; a JSON access log: its mapping's).
   /// `keep_syslog`: a syslog prefix before the object is kept as it is (FUN's edx lines, which
   /// the edx parser reads too). Any other text before it is rejected: it could hold a name.
   JsonRewriter(const AnonymizeOptions& o, Pseudonymizer& pseudonymizer, const std::vector<std::string>& ip_paths,
-               bool keep_syslog)
-      : pseudonymizer_(pseudonymizer), ip_mode_(o.ip), owned_root_(std::make_unique<PathNode>()),
+               bool keep_syslog, Scrub& scrub, const std::vector<std::string>& id_paths = {},
+               const std::vector<std::string>& kept_paths = {})
+      : pseudonymizer_(pseudonymizer), ip_mode_(o.ip), scrub_(scrub), owned_root_(std::make_unique<PathNode>()),
         keep_syslog_(keep_syslog), strip_prefix_(o.strip_prefix) {
+    track_ = scrub.text();
+    for (const auto& f : kept_paths) owned_root_->add(f, PathNode::kKeep, "--scrub");  // any other action wins
     for (const auto& f : o.hash_fields) owned_root_->add(f, PathNode::kHash, "--hash-field");
-    if (o.ip != IpMode::kKeep)
+    // --audit looks at addresses whatever --ip says; --ip keep leaves them as they are.
+    if (o.ip != IpMode::kKeep || o.audit)
       for (const auto& ip : ip_paths) owned_root_->add(ip, PathNode::kIp, "--ip");
+    if (o.remap_ids || o.audit)
+      for (const auto& id : id_paths) owned_root_->add(id, PathNode::kRemap, "--remap-ids");
     for (const auto& f : o.drop_fields) owned_root_->add(f, PathNode::kDrop, "--drop");
   }
 
@@ -297,6 +336,7 @@ class JsonRewriter {
       start = parts.message_begin;
     }
     std::string_view json = line.substr(start);
+    inherited_users_.clear();
     ParseError e = parse(json, *owned_root_);
     if (e != ParseError::kNone) return e;
     if (!strip_prefix_) out.append(line.substr(0, start));
@@ -306,8 +346,9 @@ class JsonRewriter {
 
  private:
   // For JSON held in a string value: shares the pseudonymiser, matches against a subtree.
-  JsonRewriter(Pseudonymizer& pseudonymizer, IpMode ip_mode)
-      : pseudonymizer_(pseudonymizer), ip_mode_(ip_mode) {}
+  JsonRewriter(Pseudonymizer& pseudonymizer, IpMode ip_mode, Scrub& scrub)
+      : pseudonymizer_(pseudonymizer), ip_mode_(ip_mode), scrub_(scrub), track_(scrub.text()) {}
+
 
   // Validates `text` as one JSON object (plus whitespace) and fills edits_ for `root`.
   ParseError parse(std::string_view text, const PathNode& root) {
@@ -317,12 +358,120 @@ class JsonRewriter {
     error_ = ParseError::kNone;
     edits_.clear();
     members_.clear();
+    spans_.clear();
+    line_users_.assign(inherited_users_.begin(), inherited_users_.end());
     skip_ws();
     if (p_ == end_ || *p_ != '{') return ParseError::kNotJsonObject;
     if (!object(root)) return error_ == ParseError::kNone ? ParseError::kBadJson : error_;
     skip_ws();
     if (p_ != end_) return ParseError::kTrailingData;
+    if (!finish_spans()) return error_ == ParseError::kNone ? ParseError::kBadJson : error_;
     return ParseError::kNone;
+  }
+
+  // The strings noted while parsing, once the line's user is known (its `username` may come after
+  // them): JSON held in strings on a path, and, when scrubbing, every other string value.
+  bool finish_spans() {
+    const Users& who = line_users_;
+    for (const Span& span : spans_) {
+      std::string_view raw(begin_ + span.begin + 1, span.end - span.begin - 2);
+      if (span.node) {
+        if (!embedded(raw, span.begin + 1, *span.node, who, span.seen)) return false;
+      } else {
+        if (!scrub_text(raw, span.begin + 1, span.escaped, who)) return false;
+      }
+    }
+    return true;
+  }
+
+  // Finds personal data in the string body `raw` (at `base` in the text) and replaces it: tokens
+  // for e-mails, phones and the user's names, pseudonyms for names in profile URLs. An escaped
+  // string is decoded first and the matches mapped back to its bytes.
+  bool scrub_text(std::string_view raw, size_t base, bool escaped, const Users& who) {
+    std::string_view text = raw;
+    if (escaped) {
+      decoded_.clear();
+      positions_.clear();
+      if (!decode_with_positions(raw)) return fail();
+      text = decoded_;
+    }
+    matches_.clear();
+    if (scrub_.emails) detail::find_emails(text, matches_);
+    if (scrub_.url_users && text.find('/') != std::string_view::npos) {
+      more_.clear();
+      detail::find_url_users(text, more_);
+      detail::merge_matches(matches_, more_);
+    }
+    for (const detail::UserPatterns* user : who) {
+      more_.clear();
+      user->find(text, more_);
+      detail::merge_matches(matches_, more_);
+    }
+    if (scrub_.ips) {
+      more_.clear();
+      detail::find_ipv4(text, more_);
+      detail::merge_matches(matches_, more_);
+    }
+    if (scrub_.phones) {
+      more_.clear();
+      detail::find_phones(text, more_);
+      detail::merge_matches(matches_, more_);
+    }
+    for (const detail::TextMatch& m : matches_) {
+      std::string_view replacement;
+      char digits[24];
+      switch (m.kind) {
+        case detail::TextFind::kEmail:
+          scrub_.count(Finding::kEmail);
+          replacement = "<<EMAIL>>";
+          break;
+        case detail::TextFind::kPhone:
+          scrub_.count(Finding::kPhone);
+          replacement = "<<PHONE_NUMBER>>";
+          break;
+        case detail::TextFind::kFullname:
+          scrub_.count(Finding::kFullname);
+          replacement = "<<FULLNAME>>";
+          break;
+        case detail::TextFind::kUsername:
+          scrub_.count(Finding::kUsernameInText);
+          replacement = "<<USERNAME>>";
+          break;
+        case detail::TextFind::kIpv4: {  // to its /24, as --ip truncate does
+          std::string_view ip = text.substr(m.begin, m.end - m.begin);
+          if (ip.ends_with(".0")) continue;
+          scrub_.count(Finding::kAddress);
+          url_name_.assign(ip.substr(0, ip.rfind('.')));
+          url_name_ += ".0";
+          replacement = url_name_;
+          break;
+        }
+        case detail::TextFind::kUrlUser: {
+          std::string_view segment = text.substr(m.begin, m.end - m.begin);
+          if (detail::is_pseudonym(segment)) continue;
+          uint64_t id = 0;
+          bool numeric = segment.size() <= 19;
+          for (char c : segment) {
+            numeric = numeric && c >= '0' && c <= '9';
+            if (numeric) id = id * 10 + static_cast<uint64_t>(c - '0');
+          }
+          if (numeric) {  // /users/123: a user id
+            scrub_.count(Finding::kUserId);
+            if (!scrub_.remap_ids) continue;
+            auto r = fmt::format_to_n(digits, sizeof digits, "{}", scrub_.remapper->remap(id));
+            replacement = std::string_view(digits, r.size);
+          } else {
+            scrub_.count(Finding::kUrlUser);
+            percent_decode(segment, url_name_);
+            replacement = pseudonymizer_.hex(url_name_);
+          }
+          break;
+        }
+      }
+      size_t b = escaped ? positions_[m.begin] : m.begin, e = escaped ? positions_[m.end] : m.end;
+      edits_.replace(base + b, base + e, replacement);
+    }
+    return true;
   }
 
   // A string value on a path with children, such as edx's `event` written as a JSON-encoded
@@ -330,29 +479,29 @@ class JsonRewriter {
   // the edits are mapped back into the escaped text, so the rest of the string keeps its bytes
   // (its \" and \u00e9 spellings). Any other string (plain text, JSON cut at 512 characters)
   // is left as it is: there is no path to follow in it.
-  bool embedded(const PathNode& node) {
-    const char* start = p_;
-    bool escaped;
-    if (!string(escaped)) return false;
-    std::string_view raw(start + 1, static_cast<size_t>(p_ - start - 2));
-    if (!may_name(raw, node)) return true;
+  // With scrubbing, a string that holds no complete object is scrubbed as text, and the inner
+  // object's strings are scrubbed by the inner rewriter (for the same user).
+  bool embedded(std::string_view raw, size_t base, const PathNode& node, const Users& who, uint8_t seen) {
+    // Then the inner strings are scrubbed.
+    const bool text = scrub_.text() && (seen != 0 || !who.empty() || scrub_.phones || scrub_.ips) && worth_scrubbing(raw, seen);
+    if (!text && !may_name(raw, node)) return true;
     decoded_.clear();
     positions_.clear();
     if (!decode_with_positions(raw)) return fail();
-    if (!inner_) inner_.reset(new JsonRewriter(pseudonymizer_, ip_mode_));
+    if (!inner_) inner_.reset(new JsonRewriter(pseudonymizer_, ip_mode_, scrub_));
     if (depth_ + 1 >= kMaxDepth) return true;
     inner_->depth_ = depth_ + 1;
+    inner_->inherited_users_.assign(who.begin(), who.end());
     // Not a complete JSON object (plain text, JSON cut short): left as it is. But an object with a
     // user field that cannot be pseudonymised rejects the line, as it would outside a string.
     if (ParseError e = inner_->parse(decoded_, node); e != ParseError::kNone) {
       if (e == ParseError::kBadField) return fail(ParseError::kBadField);
-      return true;
+      return text ? scrub_text(raw, base, true, who) : true;
     }
-    size_t base = offset(start + 1);
-    std::string& text = edits_.text();
+    std::string& text_buffer = edits_.text();
     inner_->edits_.for_each([&](size_t b, size_t e, std::string_view replacement) {
       size_t mark = edits_.begin();
-      append_json_escaped(text, replacement);
+      append_json_escaped(text_buffer, replacement);
       edits_.commit(base + positions_[b], base + positions_[e], mark);
     });
     return true;
@@ -363,14 +512,52 @@ class JsonRewriter {
   // and `event.user` were hashed by default). A key's bytes appear as they are in the raw text
   // unless escaped: a `\u` escape anywhere, or a key with a character JSON escapes short (`"`,
   // `\`, `/`, controls), sends the string to the full decode.
+  // A child with children of its own (event.POST.username) needs its name and one of theirs.
+  // In the raw bytes of a string holding JSON, a key is written `\"key\"`: one pass over the
+  // backslashes compares what follows each `\"` with the node's keys.
   static bool may_name(std::string_view raw, const PathNode& node) {
-    if (raw.find("\\u") != std::string_view::npos) return true;
-    for (const PathNode& c : node.children) {
+    for (const PathNode& c : node.children)
       for (unsigned char ch : c.name)
         if (ch == '"' || ch == '\\' || ch == '/' || ch < 0x20) return true;
-      if (raw.find(c.name) != std::string_view::npos) return true;
+    const char* p = raw.data();
+    const char* end = p + raw.size();
+    while (p < end) {
+      p = static_cast<const char*>(std::memchr(p, '\\', static_cast<size_t>(end - p)));
+      if (!p || p + 1 >= end) return false;
+      // An escape may spell a key: `\u` here, or the inner JSON's own `\u` (written `\\u`).
+      if (p[1] == 'u' || (p[1] == '\\' && p + 2 < end && p[2] == 'u')) return true;
+      if (p[1] != '"') {
+        p += 2;
+        continue;
+      }
+      std::string_view rest(p + 2, static_cast<size_t>(end - p - 2));
+      for (const PathNode& c : node.children)
+        if (rest.size() > c.name.size() + 1 && rest[0] == c.name[0] && rest.starts_with(c.name) && rest[c.name.size()] == '\\' &&
+            rest[c.name.size() + 1] == '"' &&
+            (c.children.empty() || c.action != PathNode::kNone || may_name(raw, c)))
+          return true;
+      p += 2;
     }
     return false;
+  }
+
+  // Whether a string body may hold what the scrubbing finds, judged on its raw bytes: most values
+  // (times, ids, course keys, event names) hold no '@' and no profile URL, and are then not
+  // decoded or matched at all (it kept the default mode within the issue's speed budget). A `\u`
+  // or `\/` escape may hide one: such a string is looked at. Phones and user names are looked
+  // for in every string.
+  //
+  // Then the finders run on the raw bytes: an e-mail or a profile URL is found there whenever it is
+  // in the decoded text (no escape is part of one, and a `\u` or `\/` escape was sent on above),
+  // so when the raw bytes hold none the string is not decoded: edX block keys
+  // (`block-v1:...+type@problem+block@...`) put an '@' in most lines.
+  bool worth_scrubbing(std::string_view raw, uint8_t seen) noexcept {
+    if (scrub_.phones || scrub_.users || scrub_.ips) return true;
+    if (seen & kSeenHidden) return true;  // a `\u` or `\/` escape may hide one
+    more_.clear();
+    if (scrub_.emails && (seen & kSeenAt)) detail::find_emails(raw, more_);
+    if (scrub_.url_users && (seen & kSeenSlashU) && more_.empty()) detail::find_url_users(raw, more_);
+    return !more_.empty();
   }
 
   // Decodes a JSON string body into decoded_, with positions_[i] = offset in `raw` of the
@@ -438,18 +625,30 @@ class JsonRewriter {
 
   // A string starting at p_ (on its quote); p_ ends after the closing quote. `escaped` tells
   // whether it holds backslash escapes. Control characters are refused, as json.loads does.
+  //
+  // While scrubbing (track_), it also notes in `seen_` whether the string may hold an '@' or a
+  // "/u" (bytes of the last 16-byte block after the closing quote may count: worth_scrubbing decides),
+  // so that strings without either are not scanned a second time.
   bool string(bool& escaped) {
     escaped = false;
     ++p_;
+    seen_ = 0;
     for (;;) {
 #ifdef __SSE2__
       const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'),
-                    control = _mm_set1_epi8(0x1f);
+                    control = _mm_set1_epi8(0x1f), at = _mm_set1_epi8('@'), slash = _mm_set1_epi8('/'),
+                    letter_u = _mm_set1_epi8('u');
       while (end_ - p_ >= 16) {
         __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p_));
         __m128i special =
             _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)),
                          _mm_cmpeq_epi8(_mm_max_epu8(x, control), control));
+        if (track_) {  // '@', or '/' before a 'u' (a '/' at the block's end counts)
+          unsigned u = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, letter_u)));
+          if (_mm_movemask_epi8(_mm_cmpeq_epi8(x, at)) != 0) seen_ |= kSeenAt;
+          if ((_mm_movemask_epi8(_mm_cmpeq_epi8(x, slash)) & static_cast<int>((u >> 1) | 0x8000u)) != 0)
+            seen_ |= kSeenSlashU;
+        }
         int mask = _mm_movemask_epi8(special);
         if (mask != 0) {
           p_ += __builtin_ctz(static_cast<unsigned>(mask));
@@ -458,8 +657,11 @@ class JsonRewriter {
         p_ += 16;
       }
 #endif
-      while (p_ < end_ && *p_ != '"' && *p_ != '\\' && static_cast<unsigned char>(*p_) >= 0x20)
+      while (p_ < end_ && *p_ != '"' && *p_ != '\\' && static_cast<unsigned char>(*p_) >= 0x20) {
+        if (*p_ == '@') seen_ |= kSeenAt;
+        if (*p_ == '/' && (p_ + 1 == end_ || p_[1] == 'u')) seen_ |= kSeenSlashU;
         ++p_;
+      }
       if (p_ >= end_) return fail();
       char c = *p_;
       if (c == '"') {
@@ -470,9 +672,12 @@ class JsonRewriter {
       escaped = true;
       if (end_ - p_ < 2) return fail();
       switch (p_[1]) {
+        case '/':
+          seen_ |= kSeenHidden;  // `\/` may be part of a profile URL
+          p_ += 2;
+          break;
         case '"':
         case '\\':
-        case '/':
         case 'b':
         case 'f':
         case 'n':
@@ -483,6 +688,7 @@ class JsonRewriter {
         case 'u': {
           uint32_t cp;
           if (end_ - p_ < 6 || !detail::read_hex4(p_ + 2, cp)) return fail();
+          seen_ |= kSeenHidden;  // may spell an '@' or a '/'
           p_ += 6;
           break;
         }
@@ -529,8 +735,15 @@ class JsonRewriter {
   bool scalar() {
     bool escaped;
     switch (*p_) {
-      case '"':
-        return string(escaped);
+      case '"': {
+        const char* start = p_;
+        if (!string(escaped)) return false;
+        if (collect_ && track_ && (seen_ != 0 || scrub_.phones || scrub_.users || scrub_.ips) &&
+            worth_scrubbing(std::string_view(start + 1, static_cast<size_t>(p_ - start - 2)), seen_))
+          spans_.push_back(Span{static_cast<uint32_t>(offset(start)), static_cast<uint32_t>(offset(p_)), nullptr,
+                                escaped, kSeenAt | kSeenSlashU});
+        return true;
+      }
       case 't':
         return word("true");
       case 'f':
@@ -599,27 +812,79 @@ class JsonRewriter {
 
   // Rewrites the value at p_ of a member marked kHash or kIp: a string is replaced by the hex HMAC
   // (or the truncated address), a number by the hex HMAC of its text as a string; null and ""
-  // stay. Anything else is refused: it cannot be pseudonymised and might hold the name.
-  bool pseudonymise(PathNode::Action action) {
+  // stay; an array of those (a Django form field: `"username": ["bob"]` in edx's POST data) is
+  // rewritten element by element. Anything else is refused: it cannot be pseudonymised and might
+  // hold the name.
+  bool pseudonymise(const PathNode& node) {
+    if (node.action == PathNode::kRemap) return remap(node);
+    if (*p_ != '[') return pseudonymise_one(node);
+    ++p_;
+    skip_ws();
+    if (p_ < end_ && *p_ == ']') {
+      ++p_;
+      return true;
+    }
+    for (;;) {
+      if (p_ >= end_) return fail();
+      if (*p_ == '[' || *p_ == '{') return fail(ParseError::kBadField);
+      if (!pseudonymise_one(node)) return false;
+      skip_ws();
+      if (p_ >= end_) return fail();
+      if (*p_ == ']') {
+        ++p_;
+        return true;
+      }
+      if (*p_ != ',') return fail();
+      ++p_;
+      skip_ws();
+    }
+  }
+
+  // Reads the scalar at p_ of a user, address or id member: kRewrite with its decoded text (a
+  // string's content, a number as written), kKeep for null and "" (nothing to rewrite), kFailed
+  // for a bad value or another type (it cannot be pseudonymised and might hold the name).
+  enum class Field : uint8_t { kRewrite, kKeep, kFailed };
+  Field field_value(std::string_view& value) {
     const char* start = p_;
-    std::string_view value;
     if (*p_ == '"') {
       bool escaped;
-      if (!string(escaped)) return false;
+      if (!string(escaped)) return Field::kFailed;
       value = std::string_view(start + 1, static_cast<size_t>(p_ - start - 2));
       if (escaped) {
         scratch_.clear();
-        if (!detail::json_unescape(value, scratch_)) return fail();
+        if (!detail::json_unescape(value, scratch_)) return fail(), Field::kFailed;
         value = scratch_;
       }
-      if (value.empty()) return true;
-    } else if (*p_ == 'n') {
-      return word("null");
-    } else if (*p_ == '-' || digit(*p_)) {
-      if (!number()) return false;
+      return value.empty() ? Field::kKeep : Field::kRewrite;
+    }
+    if (*p_ == 'n') return word("null") ? Field::kKeep : Field::kFailed;
+    if (*p_ == '-' || digit(*p_)) {
+      if (!number()) return Field::kFailed;
       value = std::string_view(start, static_cast<size_t>(p_ - start));
-    } else {
-      return fail(ParseError::kBadField);
+      return Field::kRewrite;
+    }
+    fail(ParseError::kBadField);
+    return Field::kFailed;
+  }
+
+  bool pseudonymise_one(const PathNode& node) {
+    const PathNode::Action action = node.action;
+    const char* start = p_;
+    std::string_view value;
+    if (Field f = field_value(value); f != Field::kRewrite) return f == Field::kKeep;
+    // The users the line names, for --user-info (a sign-up's POST names the new user).
+    if (scrub_.users && action == PathNode::kHash && line_users_.size() < kMaxLineUsers)
+      if (const detail::UserPatterns* u = scrub_.users->find(value);
+          u && std::find(line_users_.begin(), line_users_.end(), u) == line_users_.end())
+        line_users_.push_back(u);
+    if (scrub_.audit) {
+      std::string truncated;
+      if (action == PathNode::kIp) {
+        if (!detail::is_pseudonym(value) && !(truncate_ip(value, truncated) && truncated == value))
+          scrub_.count(Finding::kAddress);
+      } else if (!detail::is_pseudonym(value)) {
+        scrub_.count(Finding::kUserField);
+      }
     }
     std::string& text = edits_.text();
     size_t mark = edits_.begin();
@@ -628,6 +893,37 @@ class JsonRewriter {
           truncate_ip(value, text)))
       text.append(pseudonymizer_.hex(value));
     text += '"';
+    edits_.commit(offset(start), offset(p_), mark);
+    return true;
+  }
+
+  // --remap-ids: a user id that is a whole number (or a string of digits) becomes its image under
+  // the keyed permutation, in the same type; another string is hashed; null and "" stay.
+  bool remap(const PathNode& node) {
+    (void)node;
+    const char* start = p_;
+    const bool quoted = *p_ == '"';
+    std::string_view value;
+    if (Field f = field_value(value); f != Field::kRewrite) return f == Field::kKeep;
+    scrub_.count(Finding::kUserId);
+    if (!scrub_.remap_ids) return true;  // --audit alone
+    uint64_t id = 0;
+    bool whole = !value.empty() && value.size() <= 19;
+    for (char c : value) {
+      whole = whole && c >= '0' && c <= '9';
+      if (whole) id = id * 10 + static_cast<uint64_t>(c - '0');
+    }
+    std::string& text = edits_.text();
+    size_t mark = edits_.begin();
+    if (whole) {
+      if (quoted) text += '"';
+      fmt::format_to(std::back_inserter(text), "{}", scrub_.remapper->remap(id));
+      if (quoted) text += '"';
+    } else {  // not a plain id (`-1`, `1.5`, `abc`): pseudonymised as a string
+      text += '"';
+      text.append(pseudonymizer_.hex(value));
+      text += '"';
+    }
     edits_.commit(offset(start), offset(p_), mark);
     return true;
   }
@@ -662,13 +958,20 @@ class JsonRewriter {
       bool dropped = false;
       if (!child) {
         if (!skip_value()) return false;
-      } else if (child->action == PathNode::kDrop) {
-        if (!skip_value()) return false;
-        dropped = any_dropped = true;
-      } else if (child->action == PathNode::kHash || child->action == PathNode::kIp) {
+      } else if (child->action == PathNode::kDrop || child->action == PathNode::kKeep) {
+        bool collect = collect_;
+        collect_ = false;  // nothing inside a removed or kept member is edited
+        bool ok = skip_value();
+        collect_ = collect;
+        if (!ok) return false;
+        if (child->action == PathNode::kDrop) {
+          scrub_.count(Finding::kPersonalMember);
+          dropped = any_dropped = true;
+        }
+      } else if (child->action != PathNode::kNone) {
         // Hashing the member itself wins over paths below it (`--hash-field event` with the
         // default event.username): an object here cannot be pseudonymised and rejects the line.
-        if (!pseudonymise(child->action)) return false;
+        if (!pseudonymise(*child)) return false;
       } else if (*p_ == '{' && !child->children.empty()) {
         if (depth_ + 1 >= kMaxDepth) return fail();
         ++depth_;
@@ -676,7 +979,13 @@ class JsonRewriter {
         --depth_;
         if (!ok) return false;
       } else if (*p_ == '"' && !child->children.empty()) {
-        if (!embedded(*child)) return false;
+        // JSON in a string (edx's `event`): rewritten once the line's user is known.
+        const char* start = p_;
+        bool escaped;
+        if (!string(escaped)) return false;
+        if (collect_)
+          spans_.push_back(Span{static_cast<uint32_t>(offset(start)), static_cast<uint32_t>(offset(p_)), child,
+                                escaped, seen_});
       } else {
         if (!skip_value()) return false;
       }
@@ -722,6 +1031,25 @@ class JsonRewriter {
 
   Pseudonymizer& pseudonymizer_;
   IpMode ip_mode_;
+  Scrub& scrub_;
+  struct Span {  // a string value: [begin, end) with its quotes
+    uint32_t begin, end;
+    const PathNode* node;  // a path continues into it (JSON in a string), else free text
+    bool escaped;
+    uint8_t seen;  // what string() saw (seen_)
+  };
+  std::vector<Span> spans_;
+  bool collect_ = true;  // false inside a dropped member
+  bool track_ = false;   // scrub_.text(): string() notes '@' and '/' in seen_
+  // What string() saw in the last string, while scrubbing.
+  static constexpr uint8_t kSeenAt = 1, kSeenSlashU = 2, kSeenHidden = 4;
+  uint8_t seen_ = 0;
+  // --user-info: the users the line names (its hashed fields), whose names are scrubbed from its
+  // text; JSON in a string inherits those of the line around it.
+  static constexpr size_t kMaxLineUsers = 8;
+  std::vector<const detail::UserPatterns*> line_users_, inherited_users_;
+  std::vector<detail::TextMatch> matches_, more_;
+  std::string url_name_;
   std::unique_ptr<PathNode> owned_root_;  // the outermost rewriter owns the path tree
   bool keep_syslog_ = false;
   bool strip_prefix_ = false;  // --prefix strip: the syslog prefix is not written
@@ -748,8 +1076,8 @@ class JsonRewriter {
 /// strings whose record views point into the line (logformat:).
 class AccessRewriter {
  public:
-  AccessRewriter(const AnonymizeOptions& o, Pseudonymizer& pseudonymizer)
-      : pseudonymizer_(pseudonymizer), ip_mode_(o.ip), parser_(make_parser(o.format)) {
+  AccessRewriter(const AnonymizeOptions& o, Pseudonymizer& pseudonymizer, Scrub& scrub)
+      : pseudonymizer_(pseudonymizer), ip_mode_(o.ip), scrub_(scrub), parser_(make_parser(o.format)) {
     // nginx log_format strings are Apache LogFormat strings in other words (logformat.cc).
     std::string apache;
     std::string_view format = o.format;
@@ -835,12 +1163,14 @@ class AccessRewriter {
 
   void hash_user(std::string_view line, std::string_view user) {
     if (keep_user(user) || !inside(line, user)) return;
+    if (scrub_.audit && !detail::is_pseudonym(user)) scrub_.count(Finding::kUserField);
     size_t b = static_cast<size_t>(user.data() - line.data());
     edits_.replace(b, b + user.size(), pseudonymizer_.hex(user));
   }
 
   // Rewrites each address of a client field (`1.2.3.4`, or a list `a, b` / `"a, b" c`).
   void rewrite_hosts(std::string_view line, size_t begin, size_t end) {
+    if (scrub_.audit) audit_hosts(line.substr(begin, end - begin));
     if (ip_mode_ == IpMode::kKeep) return;
     size_t i = begin;
     while (i < end) {
@@ -857,6 +1187,21 @@ class AccessRewriter {
           edits_.commit(i, j, mark);
         }
       }
+      i = j;
+    }
+  }
+
+  // --audit: the addresses of a client field that are neither truncated nor hashed.
+  void audit_hosts(std::string_view field) {
+    size_t i = 0;
+    while (i < field.size()) {
+      while (i < field.size() && (field[i] == ' ' || field[i] == ',' || field[i] == '"')) ++i;
+      size_t j = i;
+      while (j < field.size() && field[j] != ' ' && field[j] != ',' && field[j] != '"') ++j;
+      std::string_view item = field.substr(i, j - i);
+      truncated_.clear();
+      if (j > i && item != "-" && !detail::is_pseudonym(item) && !(truncate_ip(item, truncated_) && truncated_ == item))
+        scrub_.count(Finding::kAddress);
       i = j;
     }
   }
@@ -966,6 +1311,8 @@ class AccessRewriter {
 
   Pseudonymizer& pseudonymizer_;
   IpMode ip_mode_;
+  Scrub& scrub_;
+  std::string truncated_;
   std::unique_ptr<Parser> parser_, user_parser_, host_parser_;
   bool logformat_ = false;
   bool fields_ = false;
@@ -981,9 +1328,39 @@ class AccessRewriter {
 // A prefixed format (`syslog+edx`, `docker+combined`) rewrites the message behind the prefix with
 // the anonymizer of the inner format and keeps the prefix's bytes; Docker's `log` string is decoded,
 // rewritten and encoded again, the rest of its JSON kept.
+class UserInfo {
+ public:
+  detail::UserTable table;
+};
+
+std::shared_ptr<const UserInfo> parse_user_info(std::string_view csv, const std::string& name) {
+  auto info = std::make_shared<UserInfo>();
+  info->table = detail::UserTable::parse(csv, name);
+  return info;
+}
+
+size_t user_info_size(const UserInfo& info) noexcept { return info.table.size(); }
+
+std::string_view finding_label(Finding f) noexcept {
+  switch (f) {
+    case Finding::kUserField: return "user field in clear";
+    case Finding::kUrlUser: return "user name in a URL";
+    case Finding::kEmail: return "e-mail address";
+    case Finding::kPhone: return "phone number";
+    case Finding::kFullname: return "full name (--user-info)";
+    case Finding::kUsernameInText: return "username in text (--user-info)";
+    case Finding::kAddress: return "client address";
+    case Finding::kPersonalMember: return "personal member";
+    case Finding::kUserId: return "user id (cannot be told from a remapped one)";
+  }
+  return "?";
+}
+
 struct Anonymizer::Impl {
   std::string format;
   Pseudonymizer pseudonymizer;
+  detail::IdRemapper remapper;
+  Scrub scrub;
   std::unique_ptr<JsonRewriter> json;
   std::unique_ptr<AccessRewriter> access;
   detail::LinePrefix prefix = detail::LinePrefix::kNone;
@@ -992,7 +1369,18 @@ struct Anonymizer::Impl {
   detail::SyslogYear year = detail::SyslogYear::now();
   std::string message_out;
   bool strip_prefix;
-  explicit Impl(const AnonymizeOptions& o) : format(o.format), pseudonymizer(o.key), strip_prefix(o.strip_prefix) {}
+  explicit Impl(const AnonymizeOptions& o)
+      : format(o.format), pseudonymizer(o.key), remapper(o.key), strip_prefix(o.strip_prefix) {
+    // --audit looks for everything that --profile share would rewrite.
+    scrub.emails = o.scrub_emails || o.audit;
+    scrub.phones = o.scrub_phones || o.audit;
+    scrub.url_users = o.scrub_url_users || o.audit;
+    scrub.ips = o.scrub_ips || o.audit;
+    scrub.remap_ids = o.remap_ids;
+    scrub.audit = o.audit;
+    scrub.users = o.users ? &o.users->table : nullptr;
+    scrub.remapper = &remapper;
+  }
 };
 
 Anonymizer::Anonymizer(const AnonymizeOptions& o) {
@@ -1013,7 +1401,10 @@ Anonymizer::Anonymizer(const AnonymizeOptions& o) {
   if (o.format == "edx") {
     AnonymizeOptions edx = o;  // a path given twice is one node of the path tree (PathNode::add)
     edx.hash_fields.insert(edx.hash_fields.end(), std::begin(kDefaultEdxHashFields), std::end(kDefaultEdxHashFields));
-    impl_->json = std::make_unique<JsonRewriter>(edx, impl_->pseudonymizer, std::vector<std::string>{"ip"}, true);
+    impl_->json = std::make_unique<JsonRewriter>(
+        edx, impl_->pseudonymizer, std::vector<std::string>(std::begin(kEdxIpFields), std::end(kEdxIpFields)), true,
+        impl_->scrub, std::vector<std::string>(std::begin(kEdxUserIdFields), std::end(kEdxUserIdFields)),
+        std::vector<std::string>(std::begin(kEdxKeptFields), std::end(kEdxKeptFields)));
   } else if (json_access) {
     // The user and the client are wherever the mapping reads them from; --hash-field adds paths.
     std::vector<std::string> users, ips;
@@ -1023,12 +1414,12 @@ Anonymizer::Anonymizer(const AnonymizeOptions& o) {
     mapped.hash_fields = users;
     for (const auto& f : o.hash_fields)
       if (f != "username") mapped.hash_fields.push_back(f);
-    impl_->json = std::make_unique<JsonRewriter>(mapped, impl_->pseudonymizer, ips, false);
+    impl_->json = std::make_unique<JsonRewriter>(mapped, impl_->pseudonymizer, ips, false, impl_->scrub);
   } else {
     bool custom_hash = !(o.hash_fields.size() == 1 && o.hash_fields[0] == "username");
     if (custom_hash && !o.hash_fields.empty() && !o.format.starts_with("fields:") && o.format != "applog")
       usage_error("--hash-field applies to edx, json and fields: formats only (format is {})", o.format);
-    impl_->access = std::make_unique<AccessRewriter>(o, impl_->pseudonymizer);
+    impl_->access = std::make_unique<AccessRewriter>(o, impl_->pseudonymizer, impl_->scrub);
   }
 }
 
@@ -1036,8 +1427,13 @@ Anonymizer::~Anonymizer() = default;
 
 const std::string& Anonymizer::format() const noexcept { return impl_->format; }
 
+const std::array<uint32_t, kFindingKinds>& Anonymizer::findings() const noexcept {
+  return impl_->inner ? impl_->inner->findings() : impl_->scrub.found;
+}
+
 ParseError Anonymizer::rewrite(std::string_view line, std::string& out) {
   if (line.size() >= (1u << 31)) return ParseError::kTrailingData;  // offsets are 32-bit
+  if (impl_->scrub.audit) impl_->scrub.found.fill(0);
   if (impl_->inner) {
     Impl& m = *impl_;
     detail::PrefixParts parts;
@@ -1149,15 +1545,19 @@ struct Block {
   };
   std::vector<Reject> rejects;
   uint64_t lines = 0, written = 0, blank = 0;
+  // --audit: occurrences of each Finding in the block, and the index of the first line with one.
+  std::array<uint64_t, kFindingKinds> found{}, first_found{};
   std::unique_ptr<Anonymizer> anonymizer;
 };
 
 // Rewrites every line of a block. Under --strict it stops at the first rejected line, so that
 // nothing after it is written.
-void process(Block& b, bool stop_at_reject) {
+void process(Block& b, bool stop_at_reject, bool audit) {
   b.output.clear();
   b.rejects.clear();
   b.lines = b.written = b.blank = 0;
+  b.found.fill(0);
+  b.first_found.fill(UINT64_MAX);
   std::string_view data = b.input.view();
   size_t pos = 0;
   while (pos < data.size()) {
@@ -1181,6 +1581,15 @@ void process(Block& b, bool stop_at_reject) {
       ++b.blank;
     } else {
       ParseError e = b.anonymizer->rewrite(line, b.output);
+      if (audit) {
+        const auto& found = b.anonymizer->findings();
+        for (size_t k = 0; k < kFindingKinds; ++k)
+          if (found[k] != 0) {
+            b.found[k] += found[k];
+            if (b.first_found[k] == UINT64_MAX) b.first_found[k] = index;
+          }
+        b.output.clear();  // nothing is written
+      }
       if (e == ParseError::kNone) {
         b.output += '\n';
         ++b.written;
@@ -1221,8 +1630,17 @@ struct AnonymizeWriter::Impl {
 
   void finish(size_t slot) {
     Block& b = blocks[slot];
-    sink.write(b.output);
+    if (!options.audit) sink.write(b.output);
     stats.bytes_out += b.output.size();
+    for (size_t k = 0; k < kFindingKinds; ++k) {
+      if (b.found[k] == 0) continue;
+      auto& f = stats.findings[k];
+      if (f.count == 0) {
+        auto [source, line] = b.origin(b.first_found[k]);
+        f.first = fmt::format("{}:{}", *source, b.raw ? raw_lines + b.first_found[k] + 1 : line);
+      }
+      f.count += b.found[k];
+    }
     stats.lines += b.lines;
     stats.written += b.written;
     stats.blank += b.blank;
@@ -1250,11 +1668,11 @@ struct AnonymizeWriter::Impl {
     if (b.count == 0 && !b.raw) return;
     bool strict = options.stop_at_reject;
     if (threads == 1) {
-      process(b, strict);
+      process(b, strict, options.audit);
       finish(filling);
     } else {
       if (in_flight.size() == threads) drain_one();
-      in_flight.emplace_back(filling, std::async(std::launch::async, process, std::ref(b), strict));
+      in_flight.emplace_back(filling, std::async(std::launch::async, process, std::ref(b), strict, options.audit));
     }
     filling = (filling + 1) % blocks.size();
   }

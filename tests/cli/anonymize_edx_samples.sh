@@ -44,7 +44,7 @@ names=()
 for f in "$SHARED"/edx/*.log "$SHARED"/fun/*.log; do
   name=$(basename "$f")
   names+=("$name")
-  "$LOGPIPE" anonymize --key-file "$tmp/key" --format edx --rejects "$tmp/$name.rej" "$tmp/$name.in" \
+  "$LOGPIPE" anonymize --key-file "$tmp/key" --scrub none --format edx --rejects "$tmp/$name.rej" "$tmp/$name.in" \
     >"$tmp/$name.out" 2>"$tmp/$name.err"
 done
 python3 - "$tmp" "${names[@]}" <<'PY'
@@ -76,7 +76,7 @@ for name in sys.argv[2:]:
         if rec is None:
             assert got == line; continue
         exp = {}
-        names = set()  # values hashed: username, context.username (event.* absent from these files)
+        names = set()  # values hashed: username, context.username, a sign-up's event.POST.username
         for k, v in rec.items():
             if k in PII: continue
             if k == "username" and isinstance(v, str) and v:
@@ -85,16 +85,25 @@ for name in sys.argv[2:]:
             if k == "context" and isinstance(v, dict) and isinstance(v.get("username"), str) and v["username"]:
                 names.add(v["username"])
                 v = dict(v, username=hmac.new(key, v["username"].encode("utf-8"), hashlib.sha256).hexdigest())
+            if k == "event" and isinstance(v, str):  # a sign-up's POST names the new user (a list)
+                try: ev = json.loads(v)
+                except ValueError: ev = None
+                if isinstance(ev, dict) and isinstance(ev.get("POST"), dict) and isinstance(ev["POST"].get("username"), list):
+                    names.update(u for u in ev["POST"]["username"] if u)
+                    ev["POST"]["username"] = [hmac.new(key, u.encode("utf-8"), hashlib.sha256).hexdigest() if u else u
+                                              for u in ev["POST"]["username"]]
+                    v = ("JSON", ev)
             exp[k] = v
         g = json.loads(got)
+        if isinstance(exp.get("event"), tuple): g["event"] = ("JSON", json.loads(g["event"]))
         assert list(g.items()) == list(exp.items()), (line, got)
         if not (PII & rec.keys()):
             # Byte for byte: the output with each pseudonym put back is the input line (for names
             # written without escapes, as they all are here).
             back = got
             for u in names:
-                assert '"' + u + '"' in line, (line, u)
-                back = back.replace('"' + hmac.new(key, u.encode(), hashlib.sha256).hexdigest() + '"', '"' + u + '"')
+                assert '"' + u + '"' in line or '\\"' + u + '\\"' in line, (line, u)
+                back = back.replace(hmac.new(key, u.encode(), hashlib.sha256).hexdigest(), u)
             assert back == line, (line, got)
             same += 1
     rej = open(rejp, "rb").read().decode("utf-8")
@@ -107,10 +116,10 @@ for name in sys.argv[2:]:
     print(f"{inp.rsplit('/',1)[-1]}: {len(kept)} written ({same} byte-identical apart from usernames), {len(expected_rejects)} rejected")
 PY
 # All samples at once (several inputs, one output), with the default hashed paths (username,
-# context.username, event.username, event.user), --drop event.POST (also inside `event` strings that hold JSON: the sign-up
+# context.username, event.username, event.user), --scrub none, --drop event.POST (also inside `event` strings that hold JSON: the sign-up
 # events carry the new user's name and e-mail there) and --ip truncate: every record must equal
 # the Python transformation of its input record.
-"$LOGPIPE" anonymize --key-file "$tmp/key" --drop event.POST --ip truncate -o "$tmp/all.out.gz" \
+"$LOGPIPE" anonymize --key-file "$tmp/key" --scrub none --drop event.POST --ip truncate -o "$tmp/all.out.gz" \
   "$tmp"/*.log.in 2>/dev/null
 python3 - "$tmp" <<'PY'
 import glob, gzip, hashlib, hmac, ipaddress, json, sys
@@ -134,6 +143,10 @@ for f in sorted(glob.glob(tmp + "/*.log.in")):
         ctx = rec.get("context")
         if isinstance(ctx, dict) and isinstance(ctx.get("username"), str) and ctx["username"]:
             ctx["username"] = h(ctx["username"])
+        if isinstance(ctx, dict):  # --ip also rewrites context.ip and context.client.ip
+            if isinstance(ctx.get("ip"), str) and ctx["ip"]: ctx["ip"] = trunc(ctx["ip"])
+            cl = ctx.get("client")
+            if isinstance(cl, dict) and isinstance(cl.get("ip"), str) and cl["ip"]: cl["ip"] = trunc(cl["ip"])
         ev = rec.get("event")
         if isinstance(ev, str):
             try: ev = json.loads(ev)
@@ -141,7 +154,7 @@ for f in sorted(glob.glob(tmp + "/*.log.in")):
             if isinstance(ev, dict): rec["event"] = ("JSON", ev)
         if isinstance(ev, dict):
             ev.pop("POST", None)
-            for k in ("username", "user"):
+            for k in ("username", "user", "student", "instructor"):
                 if isinstance(ev.get(k), str) and ev[k]: ev[k] = h(ev[k])
         expected.append(rec)
 got = gzip.open(tmp + "/all.out.gz").read().decode("utf-8").split("\n")[:-1]

@@ -31,7 +31,7 @@ for i in range(20000):
     out.append(bytes(l).replace(b"\n", b" "))
 open(dst, "wb").write(b"\n".join(out) + b"\n")
 PY
-"$LOGPIPE" anonymize --key-file "$tmp/key" --format edx --rejects "$tmp/rej" "$tmp/in.log" >"$tmp/out" 2>/dev/null
+"$LOGPIPE" anonymize --key-file "$tmp/key" --scrub none --format edx --rejects "$tmp/rej" "$tmp/in.log" >"$tmp/out" 2>/dev/null
 python3 - "$tmp" <<'PY'
 import hashlib, hmac, json, sys
 tmp = sys.argv[1]
@@ -58,8 +58,10 @@ def hashed(d, keys): return {k: (pseudo(x) if k in keys else x) for k, x in d.it
 def names_user(text):
     try: inner = json.loads(text)
     except (ValueError, RecursionError): return False
-    return isinstance(inner, dict) and ("username" in inner or "user" in inner)
-def pseudo(v):
+    return isinstance(inner, dict) and (any(k in inner for k in ("username", "user", "student", "instructor")) or
+                                        (isinstance(inner.get("POST"), dict) and "username" in inner["POST"]))
+def pseudo(v, in_list=False):
+    if isinstance(v, list) and not in_list: return [pseudo(x, True) for x in v]  # a form field: each element
     if isinstance(v, str): return h(enc(v)) if v else v
     if v is None: return v
     if isinstance(v, (int, float)) and not isinstance(v, bool): raise KeyError("number")  # spelled as written
@@ -80,7 +82,9 @@ for raw in lines:
                 if k in PII: continue
                 if k == "username": v = pseudo(v)
                 elif k == "context" and isinstance(v, dict): v = hashed(v, ("username",))
-                elif k == "event" and isinstance(v, dict): v = hashed(v, ("username", "user"))
+                elif k == "event" and isinstance(v, dict):
+                    v = hashed(v, ("username", "user", "student", "instructor"))
+                    if isinstance(v.get("POST"), dict): v = dict(v, POST=hashed(v["POST"], ("username",)))
                 elif k == "event" and isinstance(v, str) and names_user(v): raise Uncertain()
                 exp[k] = v
         except ValueError:

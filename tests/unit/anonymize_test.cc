@@ -89,7 +89,14 @@ TEST_CASE("edx: empty and null usernames stay; numbers are hashed as written; ot
   CHECK(run(a, R"({"username": "", "x": 1})") == R"({"username": "", "x": 1})");
   CHECK(run(a, R"({"username": null})") == R"({"username": null})");
   CHECK(run(a, R"({"username": 12345})") == std::string(R"({"username": ")") + kNumber + "\"}");
-  CHECK(run(a, R"({"username": ["staff"]})") == "REJECTED: bad field value");
+  // A list (a Django form field, as in edx's POST data) is hashed element by element; a list that
+  // holds a list or an object cannot be pseudonymised.
+  CHECK(run(a, R"({"username": ["staff", null, "" , 12345]})") ==
+        std::string(R"({"username": [")") + kStaff + R"(", null, "" , ")" + kNumber + "\"]}");
+  CHECK(run(a, R"({"username": []})") == R"({"username": []})");
+  CHECK(run(a, R"({"username": ["staff", ["bob"]]})") == "REJECTED: bad field value");
+  CHECK(run(a, R"({"username": [{"n": "bob"}]})") == "REJECTED: bad field value");
+  CHECK(run(a, R"({"username": ["staff",]})").starts_with("REJECTED"));
   CHECK(run(a, R"({"username": true})") == "REJECTED: bad field value");
   // A duplicated key is hashed at every occurrence (json.loads keeps the last one).
   CHECK(run(a, R"({"username": "staff", "username": "bob"})") ==
@@ -131,7 +138,10 @@ TEST_CASE("edx: every place an event names its user is hashed by default") {
         std::string(R"({"event": "{\"\u0075ser\": \")") + kBob + R"(\"}"})");
   CHECK(run(a, R"({"event": "{\"a\": \"bob\"}"})") == R"({"event": "{\"a\": \"bob\"}"})");
   // A bad type there rejects the line, as for the top-level username, also inside a string.
-  CHECK(run(a, R"({"context": {"username": ["bob"]}})") == "REJECTED: bad field value");
+  CHECK(run(a, R"({"context": {"username": {"n": "bob"}}})") == "REJECTED: bad field value");
+  // A sign-up names the new user in its POST data.
+  CHECK(run(a, R"({"event": "{\"POST\": {\"username\": [\"bob\"]}}"})") ==
+        std::string(R"({"event": "{\"POST\": {\"username\": [\")") + kBob + R"(\"]}}"})");
   CHECK(run(a, R"({"event": "{\"username\": \"bob\", \"user\": {\"id\": 1}}"})") == "REJECTED: bad field value");
   // --hash-field event: the member itself is hashed (a string) or rejects the line (an object),
   // whatever the default paths below it.
@@ -169,12 +179,14 @@ TEST_CASE("edx: --hash-field and --drop paths reach into nested objects") {
   CHECK(run(a, R"({"context": "text", "event": [1]})") == R"({"context": "text", "event": [1]})");
 }
 
-TEST_CASE("edx: --ip hash and --ip truncate rewrite the top-level ip") {
+TEST_CASE("edx: --ip hash and --ip truncate rewrite ip, context.ip and context.client.ip") {
   AnonymizeOptions o = edx_options();
   o.ip = IpMode::kHash;
   Anonymizer hash(o);
-  CHECK(run(hash, R"({"ip": "192.0.2.17", "context": {"ip": "kept"}})") ==
-        std::string(R"({"ip": ")") + kIp + R"(", "context": {"ip": "kept"}})");
+  CHECK(run(hash, R"({"ip": "192.0.2.17", "context": {"host": "192.0.2.17"}})") ==
+        std::string(R"({"ip": ")") + kIp + R"(", "context": {"host": "192.0.2.17"}})");
+  CHECK(run(hash, R"({"context": {"ip": "192.0.2.17", "client": {"ip": "192.0.2.17"}}})") ==
+        std::string(R"({"context": {"ip": ")") + kIp + R"(", "client": {"ip": ")" + kIp + R"("}}})");
   CHECK(run(hash, R"({"ip": ""})") == R"({"ip": ""})");
   o.ip = IpMode::kTruncate;
   Anonymizer truncate(o);
