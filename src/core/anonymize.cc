@@ -1360,6 +1360,7 @@ struct Anonymizer::Impl {
   std::string format;
   Pseudonymizer pseudonymizer;
   detail::IdRemapper remapper;
+  std::shared_ptr<const UserInfo> users;  // kept alive for scrub.users
   Scrub scrub;
   std::unique_ptr<JsonRewriter> json;
   std::unique_ptr<AccessRewriter> access;
@@ -1370,7 +1371,7 @@ struct Anonymizer::Impl {
   std::string message_out;
   bool strip_prefix;
   explicit Impl(const AnonymizeOptions& o)
-      : format(o.format), pseudonymizer(o.key), remapper(o.key), strip_prefix(o.strip_prefix) {
+      : format(o.format), pseudonymizer(o.key), remapper(o.key), users(o.users), strip_prefix(o.strip_prefix) {
     // --audit looks for everything that --profile share would rewrite.
     scrub.emails = o.scrub_emails || o.audit;
     scrub.phones = o.scrub_phones || o.audit;
@@ -1378,7 +1379,7 @@ struct Anonymizer::Impl {
     scrub.ips = o.scrub_ips || o.audit;
     scrub.remap_ids = o.remap_ids;
     scrub.audit = o.audit;
-    scrub.users = o.users ? &o.users->table : nullptr;
+    scrub.users = users ? &users->table : nullptr;
     scrub.remapper = &remapper;
   }
 };

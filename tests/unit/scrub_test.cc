@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <string>
@@ -264,4 +265,15 @@ TEST_CASE("--audit counts what would still identify someone, and nothing in a sh
     CAPTURE(finding_label(static_cast<Finding>(k)));
     CHECK(f[k] == (static_cast<Finding>(k) == Finding::kUserId ? 1u : 0u));
   }
+}
+
+TEST_CASE("an Anonymizer keeps its user table alive after the options are gone") {
+  std::unique_ptr<Anonymizer> a;
+  {
+    AnonymizeOptions o = share_options();
+    o.users = parse_user_info("bob,Bobby Tables,\n", "users.csv");
+    a = std::make_unique<Anonymizer>(o);
+  }  // found by fuzz_anonymize: the table went with the options
+  CHECK(run(*a, R"({"username": "bob", "event": {"t": "Bobby"}})") ==
+        std::string(R"({"username": ")") + kBob + R"(", "event": {"t": "<<FULLNAME>>"}})");
 }
