@@ -402,6 +402,9 @@ class JsonRewriter {
       detail::find_url_users(text, more_);
       detail::merge_matches(matches_, more_);
     }
+    // --audit of a file whose users are pseudonyms already: any user's whole full name.
+    if (scrub_.audit && scrub_.users && who.empty())
+      for (size_t n = scrub_.users->count_any_fullname(text, url_name_); n > 0; --n) scrub_.count(Finding::kFullname);
     for (const detail::UserPatterns* user : who) {
       more_.clear();
       user->find(text, more_);

@@ -464,9 +464,48 @@ UserTable UserTable::parse(std::string_view csv, const std::string& name) {
     if (fields[0].empty()) usage_error("--user-info {}:{}: the username is empty", name, start_line);
     std::string fullname = fields.size() > 1 ? fields[1] : std::string();
     if (fields.size() > 2 && !fields[2].empty()) table.emails_.push_back(fields[2]);
-    table.users_[fields[0]] = std::make_unique<UserPatterns>(fields[0], fullname);
+    auto patterns = std::make_unique<UserPatterns>(fields[0], fullname);
+    const std::string& whole = patterns->name_patterns().empty() ? std::string() : patterns->name_patterns()[0];
+    if (size_t words = 1 + static_cast<size_t>(std::count(whole.begin(), whole.end(), ' ')); words >= 2) {
+      table.whole_names_.insert(whole);
+      table.max_words_ = std::max(table.max_words_, words);
+    }
+    table.users_[fields[0]] = std::move(patterns);
   }
   return table;
+}
+
+size_t UserTable::count_any_fullname(std::string_view text, std::string& scratch) const {
+  if (whole_names_.empty()) return 0;
+  // Words as the name patterns split them: runs without spaces or `"*(),`.
+  struct Word {
+    size_t b, e;
+  };
+  std::vector<Word> words;
+  for (size_t i = 0; i < text.size();) {
+    while (i < text.size() && (is_space(text[i]) || std::strchr("\"*(),", text[i]) != nullptr || text[i] == 0)) ++i;
+    size_t b = i;
+    while (i < text.size() && !is_space(text[i]) && !std::strchr("\"*(),", text[i]) && text[i] != 0) ++i;
+    if (i > b) words.push_back(Word{b, i});
+  }
+  size_t found = 0;
+  for (size_t i = 0; i < words.size(); ++i) {
+    scratch.clear();
+    for (size_t n = 1; n <= max_words_ && i + n <= words.size(); ++n) {
+      if (n > 1) scratch += ' ';
+      // Trailing punctuation of the last word (`Tables.`) is not part of the name.
+      std::string_view w = text.substr(words[i + n - 1].b, words[i + n - 1].e - words[i + n - 1].b);
+      scratch += lowered(w);
+      if (n < 2) continue;
+      std::string_view candidate = scratch;
+      while (!candidate.empty() && std::strchr(".!?;:", candidate.back())) candidate.remove_suffix(1);
+      if (whole_names_.count(std::string(candidate))) {
+        ++found;
+        break;
+      }
+    }
+  }
+  return found;
 }
 
 const UserPatterns* UserTable::find(std::string_view username) const {

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace logpipe {
@@ -73,8 +74,14 @@ class UserTable {
   size_t size() const noexcept { return users_.size(); }
   /// Every e-mail address of the table (the audit's and the tests' reference).
   const std::vector<std::string>& emails() const noexcept { return emails_; }
+  /// --audit: how many whole full names of any user of the table (two words or more, as in the
+  /// table, case-insensitive, between word boundaries) `text` holds. For files whose users are
+  /// pseudonyms already, where the line's user cannot be looked up.
+  size_t count_any_fullname(std::string_view text, std::string& scratch) const;
 
  private:
+  std::unordered_set<std::string> whole_names_;  // lower-cased, single spaces
+  size_t max_words_ = 0;
   std::unordered_map<std::string, std::unique_ptr<UserPatterns>> users_;
   std::vector<std::string> emails_;
 };

@@ -267,6 +267,21 @@ TEST_CASE("--audit counts what would still identify someone, and nothing in a sh
   }
 }
 
+TEST_CASE("--audit with a user table finds any user's full name where the user is a pseudonym") {
+  AnonymizeOptions audit;
+  audit.key = "x";
+  audit.format = "edx";
+  audit.audit = true;
+  audit.users = parse_user_info("bob,Bobby Tables,\nal,Al,\n", "users.csv");
+  Anonymizer check(audit);
+  std::string out;
+  REQUIRE(check.rewrite(std::string(R"({"username": ")") + kBob +
+                            R"(", "event": {"t": "I, bobby  TABLES. And Al, and Bobby"}})",
+                        out) == ParseError::kNone);
+  // Whole names of two words or more only: "Al" alone, or "Bobby" alone, would flag every text.
+  CHECK(check.findings()[static_cast<size_t>(Finding::kFullname)] == 1);
+}
+
 TEST_CASE("an Anonymizer keeps its user table alive after the options are gone") {
   std::unique_ptr<Anonymizer> a;
   {
