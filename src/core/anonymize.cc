@@ -196,6 +196,33 @@ struct Scrub {
 };
 
 /// %XX decoded (a username in a URL is hashed as the name it stands for).
+void percent_decode(std::string_view s, std::string& out);
+
+/// What the NAME of /u/NAME or /users/NAME becomes, appended to `out`: the pseudonym of the name
+/// (%XX decoded first), or for a numeric one (a user id) its --remap-ids image. False when it stays
+/// (a pseudonym already, or an id without --remap-ids). Counts what --audit reports.
+bool url_user(std::string_view segment, Scrub& scrub, Pseudonymizer& pseudonymizer, std::string& out,
+              std::string& scratch) {
+  if (detail::is_pseudonym(segment)) return false;
+  uint64_t id = 0;
+  bool numeric = segment.size() <= 19;
+  for (char c : segment) {
+    numeric = numeric && c >= '0' && c <= '9';
+    if (numeric) id = id * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (numeric) {
+    scrub.count(Finding::kUserId);
+    if (!scrub.remap_ids) return false;
+    fmt::format_to(std::back_inserter(out), "{}", scrub.remapper->remap(id));
+    return true;
+  }
+  scrub.count(Finding::kUrlUser);
+  percent_decode(segment, scratch);
+  out.append(pseudonymizer.hex(scratch));
+  return true;
+}
+
+/// %XX decoded (a username in a URL is hashed as the name it stands for).
 void percent_decode(std::string_view s, std::string& out) {
   out.clear();
   for (size_t i = 0; i < s.size(); ++i) {
@@ -422,7 +449,6 @@ class JsonRewriter {
     }
     for (const detail::TextMatch& m : matches_) {
       std::string_view replacement;
-      char digits[24];
       switch (m.kind) {
         case detail::TextFind::kEmail:
           scrub_.count(Finding::kEmail);
@@ -449,27 +475,11 @@ class JsonRewriter {
           replacement = url_name_;
           break;
         }
-        case detail::TextFind::kUrlUser: {
-          std::string_view segment = text.substr(m.begin, m.end - m.begin);
-          if (detail::is_pseudonym(segment)) continue;
-          uint64_t id = 0;
-          bool numeric = segment.size() <= 19;
-          for (char c : segment) {
-            numeric = numeric && c >= '0' && c <= '9';
-            if (numeric) id = id * 10 + static_cast<uint64_t>(c - '0');
-          }
-          if (numeric) {  // /users/123: a user id
-            scrub_.count(Finding::kUserId);
-            if (!scrub_.remap_ids) continue;
-            auto r = fmt::format_to_n(digits, sizeof digits, "{}", scrub_.remapper->remap(id));
-            replacement = std::string_view(digits, r.size);
-          } else {
-            scrub_.count(Finding::kUrlUser);
-            percent_decode(segment, url_name_);
-            replacement = pseudonymizer_.hex(url_name_);
-          }
+        case detail::TextFind::kUrlUser:
+          url_name_.clear();
+          if (!url_user(text.substr(m.begin, m.end - m.begin), scrub_, pseudonymizer_, url_name_, scratch_)) continue;
+          replacement = url_name_;
           break;
-        }
       }
       size_t b = escaped ? positions_[m.begin] : m.begin, e = escaped ? positions_[m.end] : m.end;
       edits_.replace(base + b, base + e, replacement);
@@ -1116,6 +1126,10 @@ class AccessRewriter {
     } else {
       locate_builtin(detail::trim_right(line));
     }
+    if (scrub_.url_users) {  // /u/NAME in the request path and the referer
+      rewrite_url_users(line, record_.url);
+      rewrite_url_users(line, record_.referer);
+    }
     edits_.apply(line, out);
     return ParseError::kNone;
   }
@@ -1191,6 +1205,21 @@ class AccessRewriter {
         }
       }
       i = j;
+    }
+  }
+
+  // The NAME of /u/NAME and /users/NAME in a URL of the record (a view into the line): its
+  // pseudonym, the same as the user field's; a numeric one is a user id (--remap-ids).
+  void rewrite_url_users(std::string_view line, std::string_view url) {
+    if (!inside(line, url)) return;
+    matches_.clear();
+    detail::find_url_users(url, matches_);
+    const size_t base = static_cast<size_t>(url.data() - line.data());
+    for (const detail::TextMatch& m : matches_) {
+      std::string& text = edits_.text();
+      size_t mark = edits_.begin();
+      if (!url_user(url.substr(m.begin, m.end - m.begin), scrub_, pseudonymizer_, text, name_)) continue;
+      edits_.commit(base + m.begin, base + m.end, mark);
     }
   }
 
@@ -1315,7 +1344,8 @@ class AccessRewriter {
   Pseudonymizer& pseudonymizer_;
   IpMode ip_mode_;
   Scrub& scrub_;
-  std::string truncated_;
+  std::string truncated_, name_;
+  std::vector<detail::TextMatch> matches_;
   std::unique_ptr<Parser> parser_, user_parser_, host_parser_;
   bool logformat_ = false;
   bool fields_ = false;

@@ -32,6 +32,7 @@ std::string replaced(std::string_view text, const std::vector<TextMatch>& matche
       case TextFind::kFullname: out += "<<FULLNAME>>"; break;
       case TextFind::kUsername: out += "<<USERNAME>>"; break;
       case TextFind::kUrlUser: out += "<<URL_USER>>"; break;
+      case TextFind::kIpv4: out += "<<IP>>"; break;
     }
     pos = m.end;
   }
@@ -236,7 +237,7 @@ TEST_CASE("--audit counts what would still identify someone, and nothing in a sh
   AnonymizeOptions share = share_options();
   share.users = parse_user_info("bob,Bobby Tables,bob@example.org\n", "users.csv");
   AnonymizeOptions audit;
-  audit.key = "x";
+  audit.key = "audit key";
   audit.format = "edx";
   for (auto f : kDefaultDropFields) audit.drop_fields.emplace_back(f);
   audit.audit = true;
@@ -269,7 +270,7 @@ TEST_CASE("--audit counts what would still identify someone, and nothing in a sh
 
 TEST_CASE("--audit with a user table finds any user's full name where the user is a pseudonym") {
   AnonymizeOptions audit;
-  audit.key = "x";
+  audit.key = "audit key";
   audit.format = "edx";
   audit.audit = true;
   audit.users = parse_user_info("bob,Bobby Tables,\nal,Al,\n", "users.csv");
@@ -291,4 +292,25 @@ TEST_CASE("an Anonymizer keeps its user table alive after the options are gone")
   }  // found by fuzz_anonymize: the table went with the options
   CHECK(run(*a, R"({"username": "bob", "event": {"t": "Bobby"}})") ==
         std::string(R"({"username": ")") + kBob + R"(", "event": {"t": "<<FULLNAME>>"}})");
+}
+
+TEST_CASE("access logs: names in profile URLs of the request and the referer") {
+  AnonymizeOptions o;
+  o.key = "secret";
+  o.format = "combined";
+  Anonymizer a(o);
+  std::string line =
+      R"(192.0.2.1 - - [10/Oct/2000:13:55:36 -0700] "GET /u/bob?tab=2 HTTP/1.1" 200 5 "https://lms/users/bob/" "curl")";
+  CHECK(run(a, line) == std::string(R"(192.0.2.1 - - [10/Oct/2000:13:55:36 -0700] "GET /u/)") + kBob +
+                            R"(?tab=2 HTTP/1.1" 200 5 "https://lms/users/)" + kBob + R"(/" "curl")");
+  o.remap_ids = true;
+  Anonymizer ids(o);
+  detail::IdRemapper remapper("secret");
+  CHECK(run(ids, R"(192.0.2.1 - - [10/Oct/2000:13:55:36 -0700] "GET /users/42 HTTP/1.1" 200 5 "-" "curl")") ==
+        R"(192.0.2.1 - - [10/Oct/2000:13:55:36 -0700] "GET /users/)" + std::to_string(remapper.remap(42)) +
+            R"( HTTP/1.1" 200 5 "-" "curl")");
+  o.scrub_url_users = false;
+  o.remap_ids = false;
+  Anonymizer off(o);
+  CHECK(run(off, line) == line);
 }
