@@ -114,8 +114,11 @@ class PartialMerger {
   /// message's place in the partials topic (restart_offset()), -1 when not known.
   void apply(const PartialMessage& m, std::string_view from, int64_t offset = -1);
   /// Where a merger taking over must start reading the partials topic to rebuild every pane a
-  /// window not yet closed can hold: the offset of the oldest message holding an accepted section
-  /// of such a pane, or `next_offset` (the offset after the last message applied) when none.
+  /// window not yet closed can hold, and every source's progress: the offset of the oldest message
+  /// holding an accepted section of such a pane or the last progress of a source, or `next_offset`
+  /// (the offset after the last message applied) when none. Without the progress, a successor
+  /// that started after a dead reader's last message knew nothing of its partitions, and the
+  /// watermark moved on without them: their next reader's records came too late.
   int64_t restart_offset(int64_t next_offset) const;
   /// Every source's reader said, in its last message, that it is idle (caught up and quiet).
   bool all_idle() const noexcept;
@@ -129,6 +132,7 @@ class PartialMerger {
   std::set<std::pair<int64_t, uint32_t>> accepted_;  // (pane, source), pruned as panes die
   std::map<int64_t, int64_t> pane_offsets_;           // pane -> oldest offset of a section accepted
   std::vector<int64_t> max_accepted_;                 // per source: its newest pane accepted
+  std::vector<int64_t> progress_offsets_;             // per source: offset of its last progress, -1
   std::vector<bool> idle_;                            // per source: idle, as its last message said
   int64_t log_time_ = kNoTime;                        // the newest time any message announced
   uint64_t duplicates_ = 0, late_sections_ = 0;

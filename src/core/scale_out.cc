@@ -265,6 +265,10 @@ void PartialMerger::apply(const PartialMessage& m, std::string_view from, int64_
   for (const auto& p : m.progress)
     if (p.newest_us != kNoTime) log_time_ = std::max(log_time_, p.newest_us);
   for (const auto& p : m.progress) {
+    if (offset >= 0) {
+      if (p.source >= progress_offsets_.size()) progress_offsets_.resize(p.source + 1, -1);
+      progress_offsets_[p.source] = offset;
+    }
     engine_.set_progress(p.source, p.newest_us);
     if (p.idle && log_time_ != kNoTime) engine_.set_progress(p.source, log_time_);
     if (p.source >= idle_.size()) idle_.resize(p.source + 1, false);
@@ -290,6 +294,8 @@ bool PartialMerger::all_idle() const noexcept {
 int64_t PartialMerger::restart_offset(int64_t next_offset) const {
   int64_t at = next_offset;
   for (const auto& [pane, offset] : pane_offsets_) at = std::min(at, offset);
+  for (int64_t offset : progress_offsets_)
+    if (offset >= 0) at = std::min(at, offset);
   return at;
 }
 

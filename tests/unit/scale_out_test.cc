@@ -328,3 +328,27 @@ TEST_CASE("scale-out: the wire form round-trips and refuses what it cannot read"
   CHECK(engine.add_partial(0, int64_t{1} << 40, one) == WindowEngine::AddResult::kLate);
   CHECK(engine.add_partial(0, -(int64_t{1} << 40), one) == WindowEngine::AddResult::kLate);
 }
+
+TEST_CASE("scale-out: a successor starts where it learns every source's progress (a dead reader's too)") {
+  // Found by tests/cli/kafka_scale_out_kill.sh: the merger committed an offset after the last
+  // message of a reader that then died; its successor never learnt where that reader's partition
+  // stood, the watermark moved on without it, and its next reader's records came too late.
+  EngineConfig c;
+  Recorder rec;
+  WindowEngine engine(c, rec);
+  PartialMerger merger(engine, partial_config_fingerprint(c), 2);
+  PartialMessage m;
+  m.config_fingerprint = partial_config_fingerprint(c);
+  m.sources_total = 2;
+  const int64_t t0 = 1'750'000'020 * kS;
+  m.progress = {{0, t0, false}};
+  merger.apply(m, "partials", 5);  // source 0's last word: its reader dies after it
+  m.progress = {{1, t0 + 30 * kS, false}};
+  merger.apply(m, "partials", 6);
+  CHECK(merger.restart_offset(7) == 5);
+  m.progress = {{0, t0 + 31 * kS, false}, {1, t0 + 32 * kS, false}};  // a new reader of source 0
+  merger.apply(m, "partials", 9);
+  CHECK(merger.restart_offset(10) == 9);
+  PartialMerger fresh(engine, partial_config_fingerprint(c), 2);
+  CHECK(fresh.restart_offset(3) == 3);  // nothing applied: the next offset
+}
