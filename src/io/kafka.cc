@@ -22,8 +22,11 @@
 #include <cstdlib>
 #include <cstdio>
 #include <cstring>
+#include <future>
+#include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -316,11 +319,37 @@ void leave_before_close(rd_kafka_t* rk, int64_t wait_us) {
   }
 }
 
+// Answers a rebalance event of a closing consumer, on a thread of its own, waited for at most
+// `wait_us`. librdkafka#4884 again: when an instance of the group is killed, the rebalance that
+// follows can reach a survivor while it closes, and rd_kafka_assign() then never returned
+// (kafka_scale_out_kill hung at the survivors' exit until its 300 s timeout). False when the call
+// did not return: the caller abandons the handle, which stays alive for the thread until the
+// process ends. The thread owns a copy of the partitions; it touches nothing but the handle.
+bool answer_rebalance_bounded(rd_kafka_t* rk, rd_kafka_resp_err_t err, const rd_kafka_topic_partition_list_t* parts,
+                              int64_t wait_us) {
+  const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+  const bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+  rd_kafka_topic_partition_list_t* copy = parts ? rd_kafka_topic_partition_list_copy(parts) : nullptr;
+  auto done = std::make_shared<std::promise<void>>();
+  std::future<void> returned = done->get_future();
+  std::thread([rk, cooperative, assign, copy, done] {
+    if (cooperative) {
+      rd_kafka_error_t* error = assign ? rd_kafka_incremental_assign(rk, copy) : rd_kafka_incremental_unassign(rk, copy);
+      if (error) rd_kafka_error_destroy(error);
+    } else {
+      rd_kafka_assign(rk, assign ? copy : nullptr);
+    }
+    if (copy) rd_kafka_topic_partition_list_destroy(copy);
+    done->set_value();
+  }).detach();
+  return returned.wait_for(std::chrono::microseconds(wait_us)) == std::future_status::ready;
+}
+
 // Leaves the group (leave_before_close, at most 2 s) and closes the consumer in librdkafka's
-// background, handing the final revocation event to `rebalance`, for at most `wait_us`. False
-// when it did not close in that time: the caller then abandons the handle (abandon()).
-template <typename Rebalance>
-bool close_consumer(rd_kafka_t* rk, int64_t wait_us, Rebalance rebalance) {
+// background, answering its final rebalance event (answer_rebalance_bounded), for at most
+// `wait_us`. False when it did not close in that time: the caller then abandons the handle
+// (abandon()). The records and positions are not wanted any more: the instance is stopping.
+bool close_consumer(rd_kafka_t* rk, int64_t wait_us) {
   leave_before_close(rk, 2'000'000);
   bool closed = false;
   rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
@@ -332,9 +361,11 @@ bool close_consumer(rd_kafka_t* rk, int64_t wait_us, Rebalance rebalance) {
     while (!(closed = rd_kafka_consumer_closed(rk) != 0) && now_us() < deadline) {
       // Messages still fetched are dropped (not handed out: the next owner reads them).
       rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 100);
-      if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
-        rebalance(rk, rd_kafka_event_error(ev), rd_kafka_event_topic_partition_list(ev));
+      const bool hung = ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE &&
+                        !answer_rebalance_bounded(rk, rd_kafka_event_error(ev), rd_kafka_event_topic_partition_list(ev),
+                                                  std::max<int64_t>(deadline - now_us(), 100'000));
       if (ev) rd_kafka_event_destroy(ev);
+      if (hung) break;
     }
   }
   rd_kafka_queue_destroy(q);
@@ -376,10 +407,7 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
     // that cannot close in that time (or still has a commit unconfirmed) is left to the end of the
     // process (abandon()), and the group drops us at the session timeout, as after a crash.
     release_message();
-    const bool closed = !commit_in_flight_ && close_consumer(rk_, kCloseWaitUs, [this](rd_kafka_t* rk, rd_kafka_resp_err_t err,
-                                                                                      rd_kafka_topic_partition_list_t* parts) {
-      rebalance(rk, err, parts);
-    });
+    const bool closed = !commit_in_flight_ && close_consumer(rk_, kCloseWaitUs);
     if (!closed) {
       std::fprintf(stderr, "logpipe: %s: leaving without closing the consumer: its brokers do not "
                    "answer (the group drops it at its session timeout)\n", endpoint.c_str());
@@ -945,10 +973,7 @@ class KafkaPartialsChannel final : public PartialsChannel, private KafkaClient {
     if (!consumer_) return;
     serve_commits(now_us() + kWaitUs);
     // Leaving the group moves the partials at once to another instance (bounded, as the input's).
-    const bool closed = !commit_in_flight_ && close_consumer(consumer_, kWaitUs, [this](rd_kafka_t* rk, rd_kafka_resp_err_t err,
-                                                                                       rd_kafka_topic_partition_list_t* parts) {
-      rebalance(rk, err, parts);
-    });
+    const bool closed = !commit_in_flight_ && close_consumer(consumer_, kWaitUs);
     if (!closed) {
       abandon(consumer_);
       return;
