@@ -198,19 +198,30 @@ struct Scrub {
 /// %XX decoded (a username in a URL is hashed as the name it stands for).
 void percent_decode(std::string_view s, std::string& out);
 
+/// A user id as --remap-ids takes it: 1 to 19 decimal digits (every such number fits a uint64).
+bool whole_id(std::string_view s, uint64_t& id) noexcept {
+  if (s.empty() || s.size() > 19) return false;
+  id = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    id = id * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return true;
+}
+
+/// --audit: a client address that is neither hashed nor truncated already (`scratch` is used).
+bool raw_address(std::string_view ip, std::string& scratch) {
+  scratch.clear();
+  return !detail::is_pseudonym(ip) && !(truncate_ip(ip, scratch) && scratch == ip);
+}
+
 /// What the NAME of /u/NAME or /users/NAME becomes, appended to `out`: the pseudonym of the name
 /// (%XX decoded first), or for a numeric one (a user id) its --remap-ids image. False when it stays
 /// (a pseudonym already, or an id without --remap-ids). Counts what --audit reports.
 bool url_user(std::string_view segment, Scrub& scrub, Pseudonymizer& pseudonymizer, std::string& out,
               std::string& scratch) {
   if (detail::is_pseudonym(segment)) return false;
-  uint64_t id = 0;
-  bool numeric = segment.size() <= 19;
-  for (char c : segment) {
-    numeric = numeric && c >= '0' && c <= '9';
-    if (numeric) id = id * 10 + static_cast<uint64_t>(c - '0');
-  }
-  if (numeric) {
+  if (uint64_t id; whole_id(segment, id)) {
     scrub.count(Finding::kUserId);
     if (!scrub.remap_ids) return false;
     fmt::format_to(std::back_inserter(out), "{}", scrub.remapper->remap(id));
@@ -422,31 +433,22 @@ class JsonRewriter {
       if (!decode_with_positions(raw)) return fail();
       text = decoded_;
     }
+    // Finders in edx's order; a match overlapping an earlier finder's is dropped (merge_matches).
     matches_.clear();
-    if (scrub_.emails) detail::find_emails(text, matches_);
-    if (scrub_.url_users && text.find('/') != std::string_view::npos) {
+    auto add = [&](auto&& find) {
       more_.clear();
-      detail::find_url_users(text, more_);
+      find(text, more_);
       detail::merge_matches(matches_, more_);
-    }
+    };
+    if (scrub_.emails) add(detail::find_emails);
+    if (scrub_.url_users) add(detail::find_url_users);
     // --audit of a file whose users are pseudonyms already: any user's whole full name.
     if (scrub_.audit && scrub_.users && who.empty())
       for (size_t n = scrub_.users->count_any_fullname(text, url_name_); n > 0; --n) scrub_.count(Finding::kFullname);
-    for (const detail::UserPatterns* user : who) {
-      more_.clear();
-      user->find(text, more_);
-      detail::merge_matches(matches_, more_);
-    }
-    if (scrub_.ips) {
-      more_.clear();
-      detail::find_ipv4(text, more_);
-      detail::merge_matches(matches_, more_);
-    }
-    if (scrub_.phones) {
-      more_.clear();
-      detail::find_phones(text, more_);
-      detail::merge_matches(matches_, more_);
-    }
+    for (const detail::UserPatterns* user : who)
+      add([user](std::string_view t, std::vector<detail::TextMatch>& out) { user->find(t, out); });
+    if (scrub_.ips) add(detail::find_ipv4);
+    if (scrub_.phones) add(detail::find_phones);
     for (const detail::TextMatch& m : matches_) {
       std::string_view replacement;
       switch (m.kind) {
@@ -496,7 +498,7 @@ class JsonRewriter {
   // object's strings are scrubbed by the inner rewriter (for the same user).
   bool embedded(std::string_view raw, size_t base, const PathNode& node, const Users& who, uint8_t seen) {
     // Then the inner strings are scrubbed.
-    const bool text = scrub_.text() && (seen != 0 || !who.empty() || scrub_.phones || scrub_.ips) && worth_scrubbing(raw, seen);
+    const bool text = scrub_.text() && worth_scrubbing(raw, seen, !who.empty() || (scrub_.users && seen != 0));
     if (!text && !may_name(raw, node)) return true;
     decoded_.clear();
     positions_.clear();
@@ -564,8 +566,11 @@ class JsonRewriter {
   // in the decoded text (no escape is part of one, and a `\u` or `\/` escape was sent on above),
   // so when the raw bytes hold none the string is not decoded: edX block keys
   // (`block-v1:...+type@problem+block@...`) put an '@' in most lines.
-  bool worth_scrubbing(std::string_view raw, uint8_t seen) noexcept {
-    if (scrub_.phones || scrub_.users || scrub_.ips) return true;
+  //
+  // `names`: whether user names may be looked for in it (then every string is looked at).
+  bool worth_scrubbing(std::string_view raw, uint8_t seen, bool names) noexcept {
+    if (scrub_.phones || scrub_.ips || names) return true;
+    if (seen == 0) return false;
     if (seen & kSeenHidden) return true;  // a `\u` or `\/` escape may hide one
     more_.clear();
     if (scrub_.emails && (seen & kSeenAt)) detail::find_emails(raw, more_);
@@ -751,8 +756,10 @@ class JsonRewriter {
       case '"': {
         const char* start = p_;
         if (!string(escaped)) return false;
-        if (collect_ && track_ && (seen_ != 0 || scrub_.phones || scrub_.users || scrub_.ips) &&
-            worth_scrubbing(std::string_view(start + 1, static_cast<size_t>(p_ - start - 2)), seen_))
+        // The line's users are not known yet (its username may come later): names may apply.
+        if (collect_ && track_ &&
+            worth_scrubbing(std::string_view(start + 1, static_cast<size_t>(p_ - start - 2)), seen_,
+                            scrub_.users != nullptr))
           spans_.push_back(Span{static_cast<uint32_t>(offset(start)), static_cast<uint32_t>(offset(p_)), nullptr,
                                 escaped, kSeenAt | kSeenSlashU});
         return true;
@@ -829,7 +836,7 @@ class JsonRewriter {
   // rewritten element by element. Anything else is refused: it cannot be pseudonymised and might
   // hold the name.
   bool pseudonymise(const PathNode& node) {
-    if (node.action == PathNode::kRemap) return remap(node);
+    if (node.action == PathNode::kRemap) return remap();
     if (*p_ != '[') return pseudonymise_one(node);
     ++p_;
     skip_ws();
@@ -891,10 +898,8 @@ class JsonRewriter {
           u && std::find(line_users_.begin(), line_users_.end(), u) == line_users_.end())
         line_users_.push_back(u);
     if (scrub_.audit) {
-      std::string truncated;
       if (action == PathNode::kIp) {
-        if (!detail::is_pseudonym(value) && !(truncate_ip(value, truncated) && truncated == value))
-          scrub_.count(Finding::kAddress);
+        if (raw_address(value, url_name_)) scrub_.count(Finding::kAddress);
       } else if (!detail::is_pseudonym(value)) {
         scrub_.count(Finding::kUserField);
       }
@@ -912,23 +917,16 @@ class JsonRewriter {
 
   // --remap-ids: a user id that is a whole number (or a string of digits) becomes its image under
   // the keyed permutation, in the same type; another string is hashed; null and "" stay.
-  bool remap(const PathNode& node) {
-    (void)node;
+  bool remap() {
     const char* start = p_;
     const bool quoted = *p_ == '"';
     std::string_view value;
     if (Field f = field_value(value); f != Field::kRewrite) return f == Field::kKeep;
     scrub_.count(Finding::kUserId);
     if (!scrub_.remap_ids) return true;  // --audit alone
-    uint64_t id = 0;
-    bool whole = !value.empty() && value.size() <= 19;
-    for (char c : value) {
-      whole = whole && c >= '0' && c <= '9';
-      if (whole) id = id * 10 + static_cast<uint64_t>(c - '0');
-    }
     std::string& text = edits_.text();
     size_t mark = edits_.begin();
-    if (whole) {
+    if (uint64_t id; whole_id(value, id)) {
       if (quoted) text += '"';
       fmt::format_to(std::back_inserter(text), "{}", scrub_.remapper->remap(id));
       if (quoted) text += '"';
@@ -1186,9 +1184,9 @@ class AccessRewriter {
   }
 
   // Rewrites each address of a client field (`1.2.3.4`, or a list `a, b` / `"a, b" c`).
+  // --audit counts the addresses that are neither truncated nor hashed.
   void rewrite_hosts(std::string_view line, size_t begin, size_t end) {
-    if (scrub_.audit) audit_hosts(line.substr(begin, end - begin));
-    if (ip_mode_ == IpMode::kKeep) return;
+    if (ip_mode_ == IpMode::kKeep && !scrub_.audit) return;
     size_t i = begin;
     while (i < end) {
       while (i < end && (line[i] == ' ' || line[i] == ',' || line[i] == '"')) ++i;
@@ -1196,7 +1194,8 @@ class AccessRewriter {
       while (j < end && line[j] != ' ' && line[j] != ',' && line[j] != '"') ++j;
       if (j > i) {
         std::string_view item = line.substr(i, j - i);
-        if (item != "-") {
+        if (item != "-" && scrub_.audit && raw_address(item, truncated_)) scrub_.count(Finding::kAddress);
+        if (item != "-" && ip_mode_ != IpMode::kKeep) {
           std::string& text = edits_.text();
           size_t mark = edits_.begin();
           if (!(ip_mode_ == IpMode::kTruncate && truncate_ip(item, text)))
@@ -1220,21 +1219,6 @@ class AccessRewriter {
       size_t mark = edits_.begin();
       if (!url_user(url.substr(m.begin, m.end - m.begin), scrub_, pseudonymizer_, text, name_)) continue;
       edits_.commit(base + m.begin, base + m.end, mark);
-    }
-  }
-
-  // --audit: the addresses of a client field that are neither truncated nor hashed.
-  void audit_hosts(std::string_view field) {
-    size_t i = 0;
-    while (i < field.size()) {
-      while (i < field.size() && (field[i] == ' ' || field[i] == ',' || field[i] == '"')) ++i;
-      size_t j = i;
-      while (j < field.size() && field[j] != ' ' && field[j] != ',' && field[j] != '"') ++j;
-      std::string_view item = field.substr(i, j - i);
-      truncated_.clear();
-      if (j > i && item != "-" && !detail::is_pseudonym(item) && !(truncate_ip(item, truncated_) && truncated_ == item))
-        scrub_.count(Finding::kAddress);
-      i = j;
     }
   }
 
@@ -1344,7 +1328,7 @@ class AccessRewriter {
   Pseudonymizer& pseudonymizer_;
   IpMode ip_mode_;
   Scrub& scrub_;
-  std::string truncated_, name_;
+  std::string truncated_, name_;  // scratch
   std::vector<detail::TextMatch> matches_;
   std::unique_ptr<Parser> parser_, user_parser_, host_parser_;
   bool logformat_ = false;
@@ -1662,6 +1646,13 @@ struct AnonymizeWriter::Impl {
       if (f.valid()) f.wait();
   }
 
+  // The source and number of the line at `index` of a finished block (a raw block's lines follow
+  // those of the raw blocks before it).
+  std::pair<const std::string*, uint64_t> where(const Block& b, uint64_t index) const {
+    auto [source, line] = b.origin(index);
+    return {source, b.raw ? raw_lines + index + 1 : line};
+  }
+
   void finish(size_t slot) {
     Block& b = blocks[slot];
     if (!options.audit) sink.write(b.output);
@@ -1670,8 +1661,8 @@ struct AnonymizeWriter::Impl {
       if (b.found[k] == 0) continue;
       auto& f = stats.findings[k];
       if (f.count == 0) {
-        auto [source, line] = b.origin(b.first_found[k]);
-        f.first = fmt::format("{}:{}", *source, b.raw ? raw_lines + b.first_found[k] + 1 : line);
+        auto [source, line] = where(b, b.first_found[k]);
+        f.first = fmt::format("{}:{}", *source, line);
       }
       f.count += b.found[k];
     }
@@ -1680,8 +1671,8 @@ struct AnonymizeWriter::Impl {
     stats.blank += b.blank;
     stats.rejected += b.rejects.size();
     for (const auto& r : b.rejects) {
-      auto [source, line] = b.origin(r.index);
-      malformed.add(*source, b.raw ? raw_lines + r.index + 1 : line, b.input.view().substr(r.offset, r.size), r.why);
+      auto [source, line] = where(b, r.index);
+      malformed.add(*source, line, b.input.view().substr(r.offset, r.size), r.why);
     }
     if (b.raw) raw_lines += b.lines;
     reset(b);

@@ -324,21 +324,18 @@ void leave_before_close(rd_kafka_t* rk, int64_t wait_us) {
 // follows can reach a survivor while it closes, and rd_kafka_assign() then never returned
 // (kafka_scale_out_kill hung at the survivors' exit until its 300 s timeout). False when the call
 // did not return: the caller abandons the handle, which stays alive for the thread until the
-// process ends. The thread owns a copy of the partitions; it touches nothing but the handle.
+// process ends. The thread owns a copy of the partitions and its own ErrorState (failures are
+// reported on stderr under `name`, as apply_rebalance does); it touches nothing but the handle.
 bool answer_rebalance_bounded(rd_kafka_t* rk, rd_kafka_resp_err_t err, const rd_kafka_topic_partition_list_t* parts,
-                              int64_t wait_us) {
+                              int64_t wait_us, const std::string& name) {
   const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
   const bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
   rd_kafka_topic_partition_list_t* copy = parts ? rd_kafka_topic_partition_list_copy(parts) : nullptr;
   auto done = std::make_shared<std::promise<void>>();
   std::future<void> returned = done->get_future();
-  std::thread([rk, cooperative, assign, copy, done] {
-    if (cooperative) {
-      rd_kafka_error_t* error = assign ? rd_kafka_incremental_assign(rk, copy) : rd_kafka_incremental_unassign(rk, copy);
-      if (error) rd_kafka_error_destroy(error);
-    } else {
-      rd_kafka_assign(rk, assign ? copy : nullptr);
-    }
+  std::thread([rk, cooperative, assign, copy, done, name] {
+    ErrorState errors(name);
+    apply_rebalance(rk, cooperative, assign, copy, errors);
     if (copy) rd_kafka_topic_partition_list_destroy(copy);
     done->set_value();
   }).detach();
@@ -349,7 +346,7 @@ bool answer_rebalance_bounded(rd_kafka_t* rk, rd_kafka_resp_err_t err, const rd_
 // background, answering its final rebalance event (answer_rebalance_bounded), for at most
 // `wait_us`. False when it did not close in that time: the caller then abandons the handle
 // (abandon()). The records and positions are not wanted any more: the instance is stopping.
-bool close_consumer(rd_kafka_t* rk, int64_t wait_us) {
+bool close_consumer(rd_kafka_t* rk, int64_t wait_us, const std::string& name) {
   leave_before_close(rk, 2'000'000);
   bool closed = false;
   rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
@@ -363,7 +360,7 @@ bool close_consumer(rd_kafka_t* rk, int64_t wait_us) {
       rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 100);
       const bool hung = ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE &&
                         !answer_rebalance_bounded(rk, rd_kafka_event_error(ev), rd_kafka_event_topic_partition_list(ev),
-                                                  std::max<int64_t>(deadline - now_us(), 100'000));
+                                                  std::max<int64_t>(deadline - now_us(), 100'000), name);
       if (ev) rd_kafka_event_destroy(ev);
       if (hung) break;
     }
@@ -407,7 +404,7 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
     // that cannot close in that time (or still has a commit unconfirmed) is left to the end of the
     // process (abandon()), and the group drops us at the session timeout, as after a crash.
     release_message();
-    const bool closed = !commit_in_flight_ && close_consumer(rk_, kCloseWaitUs);
+    const bool closed = !commit_in_flight_ && close_consumer(rk_, kCloseWaitUs, endpoint);
     if (!closed) {
       std::fprintf(stderr, "logpipe: %s: leaving without closing the consumer: its brokers do not "
                    "answer (the group drops it at its session timeout)\n", endpoint.c_str());
@@ -973,7 +970,7 @@ class KafkaPartialsChannel final : public PartialsChannel, private KafkaClient {
     if (!consumer_) return;
     serve_commits(now_us() + kWaitUs);
     // Leaving the group moves the partials at once to another instance (bounded, as the input's).
-    const bool closed = !commit_in_flight_ && close_consumer(consumer_, kWaitUs);
+    const bool closed = !commit_in_flight_ && close_consumer(consumer_, kWaitUs, endpoint);
     if (!closed) {
       abandon(consumer_);
       return;
