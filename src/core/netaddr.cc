@@ -63,4 +63,25 @@ bool append_network_prefix(std::string_view ip, std::string& out) {
   return true;
 }
 
+// IPv4 maps to ::ffff:a.b.c.d, which is also what the IPv6 text of a mapped address gives.
+bool parse_ip_address(std::string_view text, std::array<unsigned char, 16>& out, bool* v4) noexcept {
+  char buf[64];
+  if (text.empty() || text.size() >= sizeof buf) return false;
+  std::memcpy(buf, text.data(), text.size());
+  buf[text.size()] = '\0';
+  unsigned char v4bytes[4];
+  if (inet_pton(AF_INET, buf, v4bytes) == 1) {
+    out = {};
+    out[10] = out[11] = 0xff;
+    std::memcpy(out.data() + 12, v4bytes, 4);
+    if (v4) *v4 = true;
+    return true;
+  }
+  if (inet_pton(AF_INET6, buf, out.data()) == 1) {
+    if (v4) *v4 = false;
+    return true;
+  }
+  return false;
+}
+
 }  // namespace logpipe
