@@ -5,7 +5,7 @@ _logpipe() {
   prev="${COMP_WORDS[COMP_CWORD-1]}"
   cmd="${COMP_WORDS[1]}"
   if [ "$COMP_CWORD" -eq 1 ]; then
-    COMPREPLY=($(compgen -W "generate stream calibrate anonymize analyze --help --version" -- "$cur"))
+    COMPREPLY=($(compgen -W "generate stream calibrate anonymize analyze export --help --version" -- "$cur"))
     return
   fi
   case "$cmd" in
@@ -52,6 +52,8 @@ _logpipe() {
         --max-malformed) COMPREPLY=(); return;;
         --error-statuses) COMPREPLY=(); return;;
         --error-levels) COMPREPLY=(); return;;
+        --where) COMPREPLY=(); return;;
+        --bots) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --input) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur")); return;;
         --listen) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur")); return;;
         --config) COMPREPLY=($(compgen -f -- "$cur")); return;;
@@ -88,7 +90,7 @@ _logpipe() {
         --max-line-bytes) COMPREPLY=(); return;;
       esac
       case "$cur" in
-        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --max-malformed --verbose -v --error-statuses --error-levels --input --listen --follow -f --config --threshold --min-requests --window --hop --lateness --max-keys --alerts --alert-label --alert-severity --alert-generator-url --alert-runbook-url --alert-queue --output-format --stats --stats-interval --metrics-listen --metrics-top-keys --window-log --partition-idle --state --commit-interval --scale-out --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --kafka-consumer-option --kafka-producer-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
+        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --max-malformed --verbose -v --error-statuses --error-levels --where --bots --input --listen --follow -f --config --threshold --min-requests --window --hop --lateness --max-keys --alerts --alert-label --alert-severity --alert-generator-url --alert-runbook-url --alert-queue --output-format --stats --stats-interval --metrics-listen --metrics-top-keys --window-log --partition-idle --state --commit-interval --scale-out --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --kafka-consumer-option --kafka-producer-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
         *) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur"));;
       esac;;
     calibrate)
@@ -98,6 +100,8 @@ _logpipe() {
         --max-malformed) COMPREPLY=(); return;;
         --error-statuses) COMPREPLY=(); return;;
         --error-levels) COMPREPLY=(); return;;
+        --where) COMPREPLY=(); return;;
+        --bots) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --window-log) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur")); return;;
         --target-rate) COMPREPLY=(); return;;
         --rules) COMPREPLY=($(compgen -W "cusum threshold" -- "$cur")); return;;
@@ -123,7 +127,7 @@ _logpipe() {
         --max-line-bytes) COMPREPLY=(); return;;
       esac
       case "$cur" in
-        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --max-malformed --verbose -v --error-statuses --error-levels --window-log --target-rate --rules --false-pages-per-day --window --hop --min-requests --output -o --report --exact-windows --no-progress --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --kafka-consumer-option --kafka-producer-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
+        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --max-malformed --verbose -v --error-statuses --error-levels --where --bots --window-log --target-rate --rules --false-pages-per-day --window --hop --min-requests --output -o --report --exact-windows --no-progress --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --kafka-consumer-option --kafka-producer-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
         *) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur"));;
       esac;;
     anonymize)
@@ -168,6 +172,8 @@ _logpipe() {
         --max-malformed) COMPREPLY=(); return;;
         --error-statuses) COMPREPLY=(); return;;
         --error-levels) COMPREPLY=(); return;;
+        --where) COMPREPLY=(); return;;
+        --bots) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --report) COMPREPLY=($(compgen -W "text json csv html" -- "$cur")); return;;
         --output) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur")); return;;
         -o) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur")); return;;
@@ -192,7 +198,38 @@ _logpipe() {
         --max-line-bytes) COMPREPLY=(); return;;
       esac
       case "$cur" in
-        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --max-malformed --verbose -v --error-statuses --error-levels --report --output -o --top --since --until --tz --by --threads --no-progress --color --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --kafka-consumer-option --kafka-producer-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
+        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --max-malformed --verbose -v --error-statuses --error-levels --where --bots --report --output -o --top --since --until --tz --by --threads --no-progress --color --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --kafka-consumer-option --kafka-producer-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
+        *) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur"));;
+      esac;;
+    export)
+      case "$prev" in
+        --output) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur")); return;;
+        -o) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur")); return;;
+        --names) COMPREPLY=($(compgen -W "ecs logpipe" -- "$cur")); return;;
+        --to-bulk) COMPREPLY=(); return;;
+        --bulk-action) COMPREPLY=($(compgen -W "index create" -- "$cur")); return;;
+        --format) COMPREPLY=($(compgen -W "auto common combined clickstream edx applog json json:nginx json:caddy json:traefik json:ecs" -- "$cur")); return;;
+        --rejects) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --max-malformed) COMPREPLY=(); return;;
+        --error-statuses) COMPREPLY=(); return;;
+        --error-levels) COMPREPLY=(); return;;
+        --where) COMPREPLY=(); return;;
+        --bots) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --listen) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur")); return;;
+        --tls-cert) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --tls-key) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --tls-ca) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --kafka-option-file) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --kafka-option) COMPREPLY=(); return;;
+        --kafka-consumer-option) COMPREPLY=(); return;;
+        --kafka-producer-option) COMPREPLY=(); return;;
+        --retry-for) COMPREPLY=(); return;;
+        --group) COMPREPLY=(); return;;
+        --idle-exit) COMPREPLY=(); return;;
+        --max-line-bytes) COMPREPLY=(); return;;
+      esac
+      case "$cur" in
+        -*) COMPREPLY=($(compgen -W "--help -h --output -o --names --to-bulk --bulk-action --format --rejects --strict --max-malformed --verbose -v --error-statuses --error-levels --where --bots --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --kafka-consumer-option --kafka-producer-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
         *) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur"));;
       esac;;
   esac

@@ -244,7 +244,10 @@ struct CalibrationInfo {
   bool sketched = false;
   double sketch_accuracy = 0.01;
   ErrorRules errors;  ///< what counted as an error (written as [errors] when not the default)
+  std::string where;  ///< --where: the history was only the records it kept (said in the header)
 };
+/// The header line of a rules file calibrated on filtered records ("" when no --where).
+std::string where_comment(const CalibrationInfo& info);
 
 /// The part of a rules file both rule kinds share: the window, and the error rules the history was
 /// classified with when they are not the defaults (stream must classify the same way).

@@ -11,6 +11,7 @@
 
 #include "logpipe/aggregate.h"
 #include "logpipe/classify.h"
+#include "logpipe/filter.h"
 #include "logpipe/huge_alloc.h"
 #include "logpipe/intern.h"
 #include "logpipe/malformed.h"
@@ -268,6 +269,11 @@ struct SummaryOptions {
   std::vector<std::string> inputs;  ///< shown in the report
   /// (input, format) per input, when they were detected one by one: shown in the report.
   std::vector<std::pair<std::string, std::string>> input_formats;
+  /// --where and what it kept (shown in the report when set); --bots patterns (lower-case) that
+  /// also make the Crawler family.
+  std::string where;
+  FilterCounts where_counts;
+  std::vector<std::string> bots;
 };
 
 /// A sorted, trimmed view of a Report for the writers. Views point into the Report, which must
@@ -300,6 +306,8 @@ struct ReportSummary {
   std::string format;
   std::vector<std::string> inputs;
   std::vector<std::pair<std::string, std::string>> input_formats;
+  std::string where;  ///< --where, empty when none
+  FilterCounts where_counts;
   /// The report's zone: hour and day buckets start at its local boundaries, times are written
   /// with its offset (RFC 3339 either way; `Z` when the zone is UTC).
   TimeZone zone;

@@ -30,6 +30,7 @@ namespace {
 struct AnalyzeOptions {
   InputOptions input;
   ErrorOptions errors;
+  FilterOptions filter;
   std::string report = "text";
   std::string output = "-";
   size_t top = 10;
@@ -61,6 +62,7 @@ int run_analyze(AnalyzeOptions& o) {
   if (since != kNoTime && until != kNoTime && since >= until) usage_error("--since must be before --until");
   ErrorRules rules;
   apply_error_options(o.errors, rules);
+  const CompiledFilter filter = compile_filter(o.filter, rules);
   std::vector<std::string> endpoints = resolve_inputs(o.input.inputs, o.listen, o.net);
   finish_endpoint_options(o.net);  // LOGPIPE_KAFKA_* from the environment, TLS flag checks
   if (o.threads > 64) usage_error("--threads: at most 64, got {}", o.threads);
@@ -96,8 +98,11 @@ int run_analyze(AnalyzeOptions& o) {
   Report report(rules);
   report.set_time_filter(since, until);
   report.set_time_zone(zone);
+  std::unique_ptr<FilteringSink> filtering;
+  if (filter.filter) filtering = std::make_unique<FilteringSink>(*filter.filter, report);
   try {
-    pump.run(inputs, report);
+    if (filtering) pump.run(inputs, *filtering);
+    else pump.run(inputs, report);
   } catch (...) {
     bar.reset();
     throw;
@@ -110,6 +115,11 @@ int run_analyze(AnalyzeOptions& o) {
 
   SummaryOptions summary_options{o.top, o.by, pump.formats(), endpoints};
   for (const InputReport& in : pump.inputs()) summary_options.input_formats.emplace_back(in.name, in.format);
+  summary_options.bots = filter.bots;
+  if (filtering) {
+    summary_options.where = filter.filter->expression();
+    summary_options.where_counts = filtering->counts();
+  }
   ReportSummary summary = summarize(report, summary_options);
   std::string text;
   if (o.report == "json") text = write_json(summary);
@@ -129,6 +139,7 @@ int run_analyze(AnalyzeOptions& o) {
     if (pump.read_through(i)) inputs[i]->lines().commit();
   malformed.flush();
   malformed.print_summary(stderr);
+  if (filtering) print_filter_counts(filtering->counts());
   for (const auto& e : input_errors) fmt::print(stderr, "logpipe: {}\n", e);
   return input_errors.empty() ? kExitOk : kExitRuntime;
 }
@@ -139,6 +150,7 @@ RunFn setup_analyze(CLI::App& command) {
   auto o = std::make_shared<AnalyzeOptions>();
   add_input_options(command, o->input);
   add_error_options(command, o->errors);
+  add_filter_options(command, o->filter);
   command.add_option("--report", o->report, "Report format: text, json, csv, html")
       ->check(CLI::IsMember({"text", "json", "csv", "html"}))
       ->capture_default_str();

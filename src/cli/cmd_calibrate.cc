@@ -36,6 +36,7 @@ namespace {
 struct CalibrateOptions {
   InputOptions input;
   ErrorOptions errors;
+  FilterOptions filter;
   std::string window_log;
   double target_rate = 0.01;
   std::string rules = "cusum";
@@ -131,6 +132,7 @@ int run_calibrate(CalibrateOptions& o) {
   rule_options.target_rate = o.target_rate;
   rule_options.false_pages_per_day = o.false_pages_per_day;
   apply_error_options(o.errors, engine_config.errors);
+  const CompiledFilter filter = compile_filter(o.filter, engine_config.errors);
   engine_config.validate();
   rule_options.hop_us = engine_config.hop_us;
 
@@ -169,6 +171,7 @@ int run_calibrate(CalibrateOptions& o) {
     std::unique_ptr<ObserverList> observers;
     std::unique_ptr<WindowEngine> engine;
     std::unique_ptr<EngineSink> sink;
+    std::unique_ptr<FilteringSink> filtering;  // --where
   };
   auto run_pass = [&](int64_t lateness_us) {
     Pass p;
@@ -202,7 +205,9 @@ int run_calibrate(CalibrateOptions& o) {
             return done;
           },
           total, escapes_ok(2));
-    p.pump->run(inputs, *p.sink, p.sink.get());  // a network input: until it ends, --idle-exit or a signal
+    if (filter.filter) p.filtering = std::make_unique<FilteringSink>(*filter.filter, *p.sink);
+    if (p.filtering) p.pump->run(inputs, *p.filtering, p.sink.get());
+    else p.pump->run(inputs, *p.sink, p.sink.get());  // a network input: until it ends, --idle-exit or a signal
     p.engine->flush();
     if (p.window_log_sink) p.window_log_sink->close();
     return p;
@@ -230,6 +235,7 @@ int run_calibrate(CalibrateOptions& o) {
   info.late = engine.stats().late;
   info.malformed = malformed.total();
   info.no_time = pass.sink->no_time();
+  if (filter.filter) info.where = filter.filter->expression();
   if (statistical) {
     info.windows = pass.rules->windows();
     info.empty_windows = pass.rules->empty_windows();
@@ -245,6 +251,9 @@ int run_calibrate(CalibrateOptions& o) {
   if (info.windows == 0) {
     malformed.flush();
     malformed.print_summary(stderr);
+    if (pass.filtering && pass.filtering->counts().kept == 0 && pass.filtering->counts().read > 0)
+      runtime_error("--where left out all {} records of {}: nothing to calibrate", pass.filtering->counts().read,
+                    describe_inputs(info.inputs));
     runtime_error("no record with a time in {}: nothing to calibrate",
                   describe_inputs(info.inputs));
   }
@@ -280,6 +289,7 @@ int run_calibrate(CalibrateOptions& o) {
                info.no_time == 1 ? "" : "s");
   malformed.flush();
   malformed.print_summary(stderr);
+  if (pass.filtering) print_filter_counts(pass.filtering->counts());
   return kExitOk;
 }
 
@@ -289,6 +299,7 @@ RunFn setup_calibrate(CLI::App& command) {
   auto o = std::make_shared<CalibrateOptions>();
   add_input_options(command, o->input);
   add_error_options(command, o->errors);
+  add_filter_options(command, o->filter);
   command.add_option("--window-log", o->window_log,
                      "Also write one JSON line per window (its counts and global values) to FILE")
       ->type_name("FILE");

@@ -40,6 +40,7 @@ namespace {
 struct StreamOptions {
   InputOptions input;
   ErrorOptions errors;
+  FilterOptions filter;
   std::string input_endpoint;
   std::string listen;
   bool follow = false;
@@ -276,6 +277,7 @@ int run_stream(StreamOptions o) {
     window_log_sink = open_sink(o.window_log, s.endpoint, /*append=*/true);
     window_log = std::make_unique<WindowLog>(*window_log_sink);
   }
+  const CompiledFilter filter = compile_filter(o.filter, s.service.engine.errors);
   MalformedLog malformed(open_rejects(o.input.rejects), o.input.strict);
   RecordPump pump(pump_options(o.input, 1), malformed);
   // --scale-out: the instances of the group exchange partial aggregates on logpipe.GROUP.partials.
@@ -314,8 +316,11 @@ int run_stream(StreamOptions o) {
   // broker error) ends the reading; the windows read so far are still evaluated and their alerts
   // delivered, then the command fails (exit 1) without committing Kafka offsets.
   std::string input_error;
+  std::unique_ptr<FilteringSink> filtering;
+  if (filter.filter) filtering = std::make_unique<FilteringSink>(*filter.filter, service);
   try {
-    pump.run(inputs, service, &service);
+    if (filtering) pump.run(inputs, *filtering, &service);
+    else pump.run(inputs, service, &service);
   } catch (const Error& e) {
     if (e.exit_code() != kExitRuntime) throw;
     input_error = e.what();
@@ -355,6 +360,7 @@ int run_stream(StreamOptions o) {
                es.replayed, es.replayed == 1 ? "" : "s");
   malformed.flush();
   malformed.print_summary(stderr);
+  if (filtering) print_filter_counts(filtering->counts());
   if (!input_error.empty()) {
     if (delivery_failure) fmt::print(stderr, "logpipe: {}\n", input_error);
     else runtime_error("{}", input_error);
@@ -369,6 +375,7 @@ RunFn setup_stream(CLI::App& command) {
   auto o = std::make_shared<StreamOptions>();
   add_input_options(command, o->input);
   add_error_options(command, o->errors);
+  add_filter_options(command, o->filter);
   command.add_option("--input", o->input_endpoint,
                      "Input endpoint: -, PATH, tcp://HOST:PORT or tls://HOST:PORT (connect), udp://HOST:PORT, "
                      "kafka://BROKERS/TOPIC");

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "logpipe/classify.h"
+#include "logpipe/filter.h"
 #include "logpipe/io/endpoint.h"
 #include "logpipe/pump.h"
 #include "logpipe/sink.h"
@@ -32,6 +33,7 @@ RunFn setup_stream(CLI::App& command);
 RunFn setup_calibrate(CLI::App& command);
 RunFn setup_anonymize(CLI::App& command);
 RunFn setup_analyze(CLI::App& command);
+RunFn setup_export(CLI::App& command);
 
 /// Options shared by every command that reads logs.
 struct InputOptions {
@@ -73,6 +75,22 @@ void add_error_options(CLI::App& command, ErrorOptions& options);
 /// Applies the flags that were given over `rules` (defaults, or a settings file's [errors]).
 /// Throws Error (usage) naming the flag on a malformed list.
 void apply_error_options(const ErrorOptions& options, ErrorRules& rules);
+
+/// --where and --bots: which records a reading command keeps (filter.h), for analyze, export,
+/// calibrate and stream.
+struct FilterOptions {
+  std::string where;  ///< the expression; empty = every record
+  std::string bots;   ///< --bots FILE: extra crawler patterns
+};
+void add_filter_options(CLI::App& command, FilterOptions& options);
+/// The compiled --where (null when none) and the --bots patterns. Throws Error (usage).
+struct CompiledFilter {
+  std::unique_ptr<RecordFilter> filter;
+  std::vector<std::string> bots;
+};
+CompiledFilter compile_filter(const FilterOptions& options, const ErrorRules& rules);
+/// `logpipe: --where kept K of N records (F left out)` on stderr.
+void print_filter_counts(const FilterCounts& counts);
 
 /// Registers --format, --rejects, --strict, -v, --max-malformed and (when `positional`) the FILES
 /// argument.

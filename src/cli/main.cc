@@ -3,6 +3,7 @@
 #include "cli/command.h"
 #include "cli/completions.h"
 
+#include "logpipe/config.h"
 #include "logpipe/error.h"
 #include "logpipe/io/files.h"
 #include "logpipe/timeutil.h"
@@ -36,6 +37,8 @@ constexpr CommandEntry kCommands[] = {
     {"anonymize", "Pseudonymise users with HMAC-SHA256 and drop PII, byte for byte otherwise",
      setup_anonymize},
     {"analyze", "Batch report (text, JSON, CSV, HTML) over log files", setup_analyze},
+    {"export", "Write each parsed record as JSON (Elastic Common Schema) or an Elasticsearch _bulk body",
+     setup_export},
 };
 
 void on_stop_signal(int) { g_stop_requested = true; }
@@ -111,6 +114,40 @@ void apply_error_options(const ErrorOptions& o, ErrorRules& rules) {
   if (!o.levels.empty() && !ErrorRules::parse_levels(o.levels, rules.levels))
     usage_error("--error-levels: expected a comma-separated list of level names such as ERROR,FATAL, got '{}'",
                 o.levels);
+}
+
+void add_filter_options(CLI::App& command, FilterOptions& o) {
+  command
+      .add_option("--where", o.where,
+                  "Keep only the records that match EXPR, e.g. 'status >= 500 and url ^= \"/api/\" and not bot' "
+                  "(fields, operators, CIDR networks: docs/reference.md \"Filters\")")
+      ->type_name("EXPR");
+  command
+      .add_option("--bots", o.bots,
+                  "Also count as crawlers the user agents holding a pattern of FILE (one per line, any case; "
+                  "# comments): for `bot` in --where and the Crawler family of reports")
+      ->type_name("FILE");
+}
+
+CompiledFilter compile_filter(const FilterOptions& o, const ErrorRules& rules) {
+  CompiledFilter c;
+  if (!o.bots.empty()) {
+    std::string text;
+    try {
+      text = read_settings_file(o.bots, "--bots");
+    } catch (const Error& e) {
+      usage_error("{}", e.what());
+    }
+    c.bots = parse_bot_patterns(text, o.bots);
+  }
+  if (!o.where.empty())
+    c.filter = std::make_unique<RecordFilter>(RecordFilter::compile(o.where, Classifier(rules), c.bots));
+  return c;
+}
+
+void print_filter_counts(const FilterCounts& counts) {
+  fmt::print(stderr, "logpipe: --where kept {} of {} records ({} left out)\n", counts.kept, counts.read,
+             counts.filtered);
 }
 
 void add_input_options(CLI::App& command, InputOptions& o, bool positional) {

@@ -368,6 +368,14 @@ std::string metric_comment(const MetricCalibration& r) {
 
 }  // namespace
 
+std::string where_comment(const CalibrationInfo& info) {
+  if (info.where.empty()) return {};
+  std::string expr = info.where;
+  for (char& c : expr)
+    if (c == '\n' || c == '\r') c = ' ';
+  return fmt::format("# Only the records kept by --where '{}': stream with the same --where.\n", expr);
+}
+
 std::string describe_inputs(const std::vector<std::string>& inputs) {
   std::string s;
   size_t shown = std::min<size_t>(inputs.size(), 5);
@@ -417,6 +425,7 @@ std::string format_calibration_toml(const CalibrationInfo& info,
     out += fmt::format(", {} to {}", format_rfc3339(info.first_start_us),
                        format_rfc3339(info.last_end_us));
   out += ").\n";
+  out += where_comment(info);
   out += fmt::format(
       "# Rule: for each metric, the smallest threshold that the window's value is strictly above "
       "in\n"

@@ -80,6 +80,12 @@ std::string write_csv(const ReportSummary& s) {
   row(out, "totals", "first_time", csv_time(r.min_time, s.zone));
   row(out, "totals", "last_time", csv_time(r.max_time, s.zone));
   row(out, "totals", "format", s.format);
+  if (!s.where.empty()) {
+    row(out, "totals", "where", s.where);
+    row(out, "totals", "where_read", s.where_counts.read);
+    row(out, "totals", "where_kept", s.where_counts.kept);
+    row(out, "totals", "where_left_out", s.where_counts.filtered);
+  }
   if (!s.zone.is_utc()) row(out, "totals", "time_zone", s.zone.name());
   out += "\r\n";
   header(out, {"status", "requests"});

@@ -222,6 +222,11 @@ std::string write_html(const ReportSummary& s) {
     }
     if (s.inputs.size() > 5) fmt::format_to(Out(out), " and {} more", s.inputs.size() - 5);
   }
+  if (!s.where.empty()) {
+    out += " &middot; --where ";
+    esc(out, s.where);
+    fmt::format_to(Out(out), " (kept {} of {} records)", s.where_counts.kept, s.where_counts.read);
+  }
   out += "</p></header><main><div class=cards>";
   // Error shares are of the requests with an outcome, as the error ratios of stream (classify.h).
   auto pct = [&](uint64_t v) {

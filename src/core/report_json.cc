@@ -115,6 +115,13 @@ std::string write_json(const ReportSummary& s) {
   // outcomes: the records with a status or a level, the denominator of every error ratio.
   fmt::format_to(Out(out), ",\"server_errors\":{},\"outcomes\":{},\"filtered_out\":{}", r.server_errors, r.outcomes,
                  r.filtered_out);
+  if (!s.where.empty()) {
+    key(out, "where");
+    out += "{\"expression\":";
+    append_json_string(out, s.where);
+    fmt::format_to(Out(out), ",\"read\":{},\"kept\":{},\"left_out\":{}}}", s.where_counts.read, s.where_counts.kept,
+                   s.where_counts.filtered);
+  }
   key(out, "format");
   append_json_string(out, s.format);
   if (s.input_formats.size() > 1) {  // formats are detected per input

@@ -108,6 +108,8 @@ ReportSummary summarize(const Report& r, const SummaryOptions& o) {
   s.report = &r;
   s.format = o.format;
   s.input_formats = o.input_formats;
+  s.where = o.where;
+  s.where_counts = o.where_counts;
   s.zone = r.time_zone();
   s.inputs = o.inputs;
   s.top = o.top;
@@ -127,6 +129,8 @@ ReportSummary summarize(const Report& r, const SummaryOptions& o) {
   std::array<uint64_t, static_cast<size_t>(OsFamily::kCount_)> oses{};
   for (uint32_t id = 0; id < r.agents.size(); ++id) {
     auto [b, os] = classify_agent(r.agents.key(id));
+    if (!o.bots.empty() && b != BrowserFamily::kCrawler && RecordFilter::is_bot(r.agents.key(id), o.bots))
+      b = BrowserFamily::kCrawler;
     browsers[static_cast<size_t>(b)] += r.agents.stats(id).requests;
     oses[static_cast<size_t>(os)] += r.agents.stats(id).requests;
   }

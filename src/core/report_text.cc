@@ -157,6 +157,9 @@ std::string write_text(const ReportSummary& s, bool color, size_t key_width) {
   if (s.input_formats.size() > 1)  // formats are detected per input
     for (const auto& [input, format] : s.input_formats)
       fmt::format_to(Out(out), "  {}: {}\n", w.clean(input), format.empty() ? "no line" : format);
+  if (!s.where.empty())
+    fmt::format_to(Out(out), "  --where {}: kept {} of {} records\n", w.clean(s.where), s.where_counts.kept,
+                   s.where_counts.read);
   w.title("Totals");
   std::vector<std::vector<std::string>> totals = {
       {"requests", fmt::format("{}", r.requests), ""},
@@ -167,6 +170,7 @@ std::string write_text(const ReportSummary& s, bool color, size_t key_width) {
       {"unique users", fmt::format("{}", r.users.size()), ""},
       {"malformed lines", fmt::format("{}", r.malformed), ""},
   };
+  if (!s.where.empty()) totals.push_back({"left out by --where", fmt::format("{}", s.where_counts.filtered), ""});
   if (r.filtered_out) totals.push_back({"outside --since/--until", fmt::format("{}", r.filtered_out), ""});
   w.table({"", "value", ""}, totals, SIZE_MAX, 1);
 

@@ -270,6 +270,7 @@ std::string format_rules_toml(const CalibrationInfo& info, const std::vector<Rul
   if (info.windows)
     out += fmt::format(", {} to {}", format_rfc3339(info.first_start_us), format_rfc3339(info.last_end_us));
   out += ").\n";
+  out += where_comment(info);
   out += fmt::format(
       "# Every metric pages by a statistical rule (rule = \"cusum\", docs/detection.md): per key, the evidence\n"
       "# (a sum of log-likelihood ratios) that its window moved from its baseline by fast_shift (caught\n"

@@ -3,7 +3,7 @@
 # man page and in the completions, and the committed completions are what the binary generates.
 set -euo pipefail
 fail=0
-for cmd in generate stream calibrate anonymize analyze; do
+for cmd in generate stream calibrate anonymize analyze export; do
   man="$SRC/man/logpipe-$cmd.1"
   [ -f "$man" ] || { echo "missing man page $man"; fail=1; continue; }
   for flag in $("$LOGPIPE" "$cmd" --help | grep -oE -- '--[a-z][a-z0-9-]+' | sort -u); do
