@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <charconv>
 
 namespace logpipe {
 namespace {
@@ -86,7 +87,12 @@ void write_items(std::string& out, const std::array<Item, N>& items, size_t coun
     out += ':';
     switch (it.kind) {
       case Item::kText: append_json_string(out, it.text); break;
-      case Item::kNumber: fmt::format_to(std::back_inserter(out), "{}", it.number); break;
+      case Item::kNumber: {
+        char num[24];
+        auto r = std::to_chars(num, num + sizeof num, it.number);
+        out.append(num, static_cast<size_t>(r.ptr - num));
+        break;
+      }
       case Item::kTime: append_time(out, it.number); break;
     }
   }
