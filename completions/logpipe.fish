@@ -186,6 +186,8 @@ complete -c logpipe -n '__fish_seen_subcommand_from analyze' -l by -x -a 'minute
 complete -c logpipe -n '__fish_seen_subcommand_from analyze' -l threads -x -d 'Threads for large regular files (0 = one per core)'
 complete -c logpipe -n '__fish_seen_subcommand_from analyze' -l no-progress -d 'Never draw the progress bar (drawn only on a terminal)'
 complete -c logpipe -n '__fish_seen_subcommand_from analyze' -l color -x -a 'auto always never' -d 'Colour the text report: auto (a terminal, not TERM=dumb, NO_COLOR unset), always, never'
+complete -c logpipe -n '__fish_seen_subcommand_from analyze' -l save-state -r -F -d 'Also save what was counted to FILE (compact, zstd), to merge later with --merge'
+complete -c logpipe -n '__fish_seen_subcommand_from analyze' -l merge -d 'FILES are saved states (--save-state), in input order: report on them as one run over all their inputs'
 complete -c logpipe -n '__fish_seen_subcommand_from analyze' -l listen -r -F -a 'tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://' -d 'Serve an input endpoint instead of FILES: tcp://HOST:PORT, tls://HOST:PORT or udp://HOST:PORT (many clients; port 0 = any free port); the report is written on SIGTERM/SIGINT or after --idle-exit'
 complete -c logpipe -n '__fish_seen_subcommand_from analyze' -l tls-cert -r -F -d 'PEM certificate for tls:// (server, or client cert)'
 complete -c logpipe -n '__fish_seen_subcommand_from analyze' -l tls-key -r -F -d 'PEM private key of --tls-cert'

@@ -60,6 +60,12 @@ struct KeyStats {
   bool operator==(const KeyStats&) const = default;
 };
 
+namespace wire {
+/// A KeyStats as four varints; get_stats is false on truncated or inconsistent counters.
+void put_stats(std::string& out, const KeyStats& s);
+bool get_stats(std::string_view& in, KeyStats& s);
+}  // namespace wire
+
 /// Response times: log-linear buckets (8 per power of two, values under 8 us exact), so that a
 /// quantile is within 6.25% of the exact one and a histogram is 1.2 KB.
 class LatencyHistogram {

@@ -214,6 +214,14 @@ class Report final : public RecordSink {
   /// Number of session keys seen (cookie session ids, users, ip+agent pairs).
   size_t session_keys() const noexcept { return session_states_.size(); }
 
+  /// Appends everything counted, open sessions included, in the saved-state form
+  /// (report_state.h): call before finish_sessions(). Deterministic: the same records give the
+  /// same bytes.
+  void save(std::string& out) const;
+  /// Replaces the counts with what save() wrote (rules, time filter and zone are the caller's);
+  /// false on malformed data (every id checked against its table).
+  bool load(std::string_view& in);
+
  private:
   // One session in progress (or a pending head of a continuation report).
   struct Segment {

@@ -26,3 +26,28 @@ bench_analyze() {
   measure "goaccess --log-format=COMBINED -o out.json" "$f" goaccess --log-format=COMBINED \
     -o "$BENCH_DIR/goaccess.json" "$f"
 }
+
+# bench_state: saved states (--save-state, --merge) on the same file cut into 10 parts at line
+# boundaries ("days"): reading the 10 parts, reading them while saving a state, and merging the
+# 10 saved states instead (MB/s of the merge: of the log it stands for, which it does not read).
+bench_state() {
+  local f d p parts=() states=()
+  f=$(analyze_file "${ANALYZE_BENCH_LINES:-1000000}")
+  d="$BENCH_DIR/state"
+  rm -rf "$d" && mkdir -p "$d"
+  split -n l/10 -d "$f" "$d/part"
+  for p in "$d"/part0?; do
+    parts+=("$p")
+    "$LOGPIPE" analyze --no-progress --save-state "$p.state" -o /dev/null "$p"
+    states+=("$p.state")
+  done
+  echo "== saved states: $(cached_line_count "$f") combined lines ($(($(stat -c %s "$f") / 1000000)) MB) in 10 parts;" \
+    "10 states: $(($(cat "${states[@]}" | wc -c) / 1000)) kB"
+  cat "$f" >/dev/null
+  measure "logpipe analyze --report json (10 parts)" "$f" "$LOGPIPE" analyze --report json --no-progress "${parts[@]}"
+  measure "logpipe analyze --save-state (10 parts)" "$f" "$LOGPIPE" analyze --report json --no-progress \
+    --save-state "$d/all.state" "${parts[@]}"
+  measure "logpipe analyze --merge (10 states)" "$f" "$LOGPIPE" analyze --merge --report json "${states[@]}"
+  "$LOGPIPE" analyze --report json --no-progress "${parts[@]}" >"$d/one.json"
+  "$LOGPIPE" analyze --merge --report json "${states[@]}" | cmp - "$d/one.json" && echo "merged report = one run: identical"
+}

@@ -13,6 +13,7 @@
 #include "logpipe/malformed.h"
 #include "logpipe/pump.h"
 #include "logpipe/report.h"
+#include "logpipe/report_state.h"
 #include "logpipe/timeutil.h"
 #include "logpipe/timezone.h"
 
@@ -42,6 +43,9 @@ struct AnalyzeOptions {
   std::string listen;
   std::string tz = "UTC";
   EndpointOptions net;  ///< --tls-*, --kafka-option[-file], --group, --idle-exit
+  std::string save_state;
+  bool merge = false;
+  const CLI::App* command = nullptr;  ///< for --merge: which options were given
 };
 
 // A time with an offset (`...Z`, `...+02:00`) is that instant; a date or a time without one is a
@@ -54,8 +58,100 @@ int64_t parse_bound(const std::string& value, const char* flag, const TimeZone& 
   return us;
 }
 
+// The report's options from how the records were counted (one run, or the merged states).
+SummaryOptions summary_options(const AnalyzeOptions& o, const ReportStateInfo& info) {
+  SummaryOptions s{o.top, o.by, info.formats, info.inputs};
+  s.input_formats = info.input_formats;
+  s.bots = info.bots;
+  s.where = info.where;
+  s.where_counts = info.where_counts;
+  return s;
+}
+
+// Writes the report of a finished Report (sessions closed) in the chosen format.
+void write_report(const AnalyzeOptions& o, const Report& report, const ReportStateInfo& info, ByteSink& out) {
+  ReportSummary summary = summarize(report, summary_options(o, info));
+  std::string text;
+  if (o.report == "json") text = write_json(summary);
+  else if (o.report == "csv") text = write_csv(summary);
+  else if (o.report == "html") text = write_html(summary);
+  else {
+    // On a terminal, keys fill its width (the count columns take about 40 cells); elsewhere 72.
+    const bool to_stdout = o.output == "-";
+    const size_t columns = to_stdout ? terminal_columns(1) : 0;
+    text = write_text(summary, to_stdout ? color_wanted(o.color, 1) : o.color == "always",
+                      columns > 56 ? columns - 40 : columns ? 16 : 72);
+  }
+  out.write(text);
+  out.close();
+}
+
+void check_state_output(const AnalyzeOptions& o) {
+  if (o.save_state == "-" && o.output == "-")
+    usage_error("--save-state -: the report goes to stdout too; give one of them a file (-o FILE)");
+  if (!o.save_state.empty() && o.save_state == o.output)
+    usage_error("--save-state and --output name the same file '{}'", o.output);
+}
+
+// The state is compressed (zstd) whatever its name: it is only read back by --merge.
+void write_state(const std::string& path, const Report& report, const ReportStateInfo& info) {
+  auto out = open_output_replacing(path, /*always_zstd=*/true);
+  out->write(save_report_state(report, info));
+  out->close();
+}
+
+// analyze --merge STATE...: the report of the saved states, in the order given.
+int run_merge(AnalyzeOptions& o) {
+  // Options that only apply while records are read would be silently meaningless here.
+  static constexpr std::string_view kAllowed[] = {"--merge", "--save-state", "--report", "--output", "--top",
+                                                  "--by", "--color", "--no-progress", "--tz", "--verbose",
+                                                  "--help", "FILES"};
+  for (const CLI::Option* opt : o.command->get_options()) {
+    if (opt->count() == 0) continue;
+    std::string name = opt->get_name();
+    if (std::find(std::begin(kAllowed), std::end(kAllowed), name) == std::end(kAllowed))
+      usage_error("--merge: {} applies when records are read; each state keeps the options it was saved with",
+                  name);
+  }
+  if (o.input.inputs.empty()) usage_error("--merge: name the saved states to merge (analyze --save-state FILE)");
+  check_state_output(o);
+  for (const auto& path : o.input.inputs)
+    if (path.find("://") != std::string::npos) usage_error("--merge reads saved state files, not endpoints: '{}'", path);
+
+  auto read_state = [](const std::string& path, ReportStateInfo& info) {
+    auto in = open_input(path);
+    std::string bytes;
+    char buf[1 << 16];
+    for (size_t n; (n = in->read(buf, sizeof buf)) > 0;) bytes.append(buf, n);
+    return load_report_state(bytes, path, info);
+  };
+  ReportStateInfo info;
+  std::unique_ptr<Report> report = read_state(o.input.inputs[0], info);
+  for (size_t i = 1; i < o.input.inputs.size(); ++i) {
+    ReportStateInfo later_info;
+    std::unique_ptr<Report> later = read_state(o.input.inputs[i], later_info);
+    merge_state_info(info, later_info, o.input.inputs[0], o.input.inputs[i]);
+    report->merge(*later);
+  }
+  const TimeZone zone = TimeZone::load(info.zone);
+  if (o.command->count("--tz") && TimeZone::load(o.tz).name() != zone.name())
+    usage_error("--tz {}: the states counted days in {}; a report in another zone needs the logs read again",
+                o.tz, info.zone);
+  report->set_time_zone(zone);
+  if (o.input.verbose)
+    fmt::print(stderr, "logpipe: merged {} states: {} records from {} inputs\n", o.input.inputs.size(),
+               report->requests, info.inputs.size());
+  auto out = open_output_replacing(o.output);
+  if (!o.save_state.empty()) write_state(o.save_state, *report, info);
+  report->finish_sessions();
+  write_report(o, *report, info, *out);
+  return kExitOk;
+}
+
 int run_analyze(AnalyzeOptions& o) {
+  if (o.merge) return run_merge(o);
   // Validate everything before any work.
+  check_state_output(o);
   const TimeZone zone = TimeZone::load(o.tz);
   const int64_t since = parse_bound(o.since, "--since", zone);
   const int64_t until = parse_bound(o.until, "--until", zone);
@@ -95,7 +191,9 @@ int run_analyze(AnalyzeOptions& o) {
         escapes_ok(2));
   }
 
-  Report report(rules);
+  // A report whose state is saved keeps the first session of each key open-ended (a
+  // continuation): the state saved before it may end with the same visit.
+  Report report(rules, /*continuation=*/!o.save_state.empty());
   report.set_time_filter(since, until);
   report.set_time_zone(zone);
   std::unique_ptr<FilteringSink> filtering;
@@ -110,30 +208,17 @@ int run_analyze(AnalyzeOptions& o) {
   bar.reset();
   if (pump.stopped())
     fmt::print(stderr, "logpipe: stopped by a signal: the report covers the lines read so far\n");
-  report.finish_sessions();
   report.malformed = malformed.total();
 
-  SummaryOptions summary_options{o.top, o.by, pump.formats(), endpoints};
-  for (const InputReport& in : pump.inputs()) summary_options.input_formats.emplace_back(in.name, in.format);
-  summary_options.bots = filter.bots;
+  ReportStateInfo info{rules, zone.name(), since, until, {}, {}, filter.bots, endpoints, {}, pump.formats()};
+  for (const InputReport& in : pump.inputs()) info.input_formats.emplace_back(in.name, in.format);
   if (filtering) {
-    summary_options.where = filter.filter->expression();
-    summary_options.where_counts = filtering->counts();
+    info.where = filter.filter->expression();
+    info.where_counts = filtering->counts();
   }
-  ReportSummary summary = summarize(report, summary_options);
-  std::string text;
-  if (o.report == "json") text = write_json(summary);
-  else if (o.report == "csv") text = write_csv(summary);
-  else if (o.report == "html") text = write_html(summary);
-  else {
-    // On a terminal, keys fill its width (the count columns take about 40 cells); elsewhere 72.
-    const bool to_stdout = o.output == "-";
-    const size_t columns = to_stdout ? terminal_columns(1) : 0;
-    text = write_text(summary, to_stdout ? color_wanted(o.color, 1) : o.color == "always",
-                      columns > 56 ? columns - 40 : columns ? 16 : 72);
-  }
-  out->write(text);
-  out->close();
+  if (!o.save_state.empty()) write_state(o.save_state, report, info);
+  report.finish_sessions();
+  write_report(o, report, info, *out);
   // Kafka offsets are committed only once the report is written (a failed write re-reads them).
   for (size_t i = 0; i < inputs.size(); ++i)
     if (pump.read_through(i)) inputs[i]->lines().commit();
@@ -174,8 +259,15 @@ RunFn setup_analyze(CLI::App& command) {
                      "Colour the text report: auto (a terminal, not TERM=dumb, NO_COLOR unset), always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->capture_default_str();
+  command.add_option("--save-state", o->save_state,
+                     "Also save what was counted to FILE (compact, zstd), to merge later with --merge")
+      ->type_name("FILE");
+  command.add_flag("--merge", o->merge,
+                   "FILES are saved states (--save-state), in input order: report on them as one run over all "
+                   "their inputs");
   add_listen_option(command, o->listen, "the report is written on SIGTERM/SIGINT or after --idle-exit");
   add_endpoint_options(command, o->net, /*input_side=*/true);
+  o->command = &command;
   return [o] { return run_analyze(*o); };
 }
 

@@ -271,22 +271,24 @@ bool wire::get_varint(std::string_view& in, uint64_t& v) {
   return false;
 }
 
-namespace {
-using wire::get_varint;
-using wire::put_varint;
-
-void put_stats(std::string& out, const KeyStats& s) {
+void wire::put_stats(std::string& out, const KeyStats& s) {
   put_varint(out, s.requests);
   put_varint(out, s.with_status);
   put_varint(out, s.errors);
   put_varint(out, s.server_errors);
 }
 
-bool get_stats(std::string_view& in, KeyStats& s) {
+bool wire::get_stats(std::string_view& in, KeyStats& s) {
   return get_varint(in, s.requests) && get_varint(in, s.with_status) && get_varint(in, s.errors) &&
          get_varint(in, s.server_errors) && s.with_status <= s.requests && s.errors <= s.with_status &&
          s.server_errors <= s.with_status;
 }
+
+namespace {
+using wire::get_stats;
+using wire::get_varint;
+using wire::put_stats;
+using wire::put_varint;
 
 constexpr std::string_view kPaneMagic = "LPP";
 constexpr char kPaneVersion = 1;

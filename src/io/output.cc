@@ -225,29 +225,33 @@ bool ends_with(const std::string& s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-std::unique_ptr<ByteSink> make_sink(FdWriter w, const std::string& path) {
+std::unique_ptr<ByteSink> make_sink(FdWriter w, const std::string& path, bool always_zstd = false) {
   if (ends_with(path, ".gz")) return std::make_unique<GzipSink>(std::move(w));
-  if (ends_with(path, ".zst")) return std::make_unique<ZstdSink>(std::move(w));
+  if (always_zstd || ends_with(path, ".zst")) return std::make_unique<ZstdSink>(std::move(w));
   return std::make_unique<PlainSink>(std::move(w));
+}
+
+std::unique_ptr<ByteSink> open_in_place(const std::string& path, bool append, bool always_zstd) {
+  if (path == "-") return make_sink(FdWriter(1, "stdout", false), path, always_zstd);
+  int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC);
+  int fd = ::open(path.c_str(), flags, 0644);
+  if (fd < 0) system_error(errno, "cannot open '" + path + "' for writing");
+  return make_sink(FdWriter(fd, path, true), path, always_zstd);
 }
 
 }  // namespace
 
 std::unique_ptr<ByteSink> open_output(const std::string& path, bool append) {
-  if (path == "-") return std::make_unique<PlainSink>(FdWriter(1, "stdout", false));
-  int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC);
-  int fd = ::open(path.c_str(), flags, 0644);
-  if (fd < 0) system_error(errno, "cannot open '" + path + "' for writing");
-  return make_sink(FdWriter(fd, path, true), path);
+  return open_in_place(path, append, false);
 }
 
-std::unique_ptr<ByteSink> open_output_replacing(const std::string& path) {
-  if (path == "-") return open_output(path);
+std::unique_ptr<ByteSink> open_output_replacing(const std::string& path, bool always_zstd) {
+  if (path == "-") return open_in_place(path, false, always_zstd);
   // Through a symlink, the file it points to is replaced, not the link.
   std::string target = path;
   struct stat st;
   bool exists = ::stat(path.c_str(), &st) == 0;
-  if (exists && !S_ISREG(st.st_mode)) return open_output(path);  // /dev/full, a FIFO: write in place
+  if (exists && !S_ISREG(st.st_mode)) return open_in_place(path, false, always_zstd);  // /dev/full, a FIFO
   if (struct stat lst; ::lstat(path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode)) {
     char resolved[PATH_MAX];
     if (::realpath(path.c_str(), resolved)) target = resolved;
@@ -258,7 +262,7 @@ std::unique_ptr<ByteSink> open_output_replacing(const std::string& path) {
   std::string temp = dir + "." + base + ".tmp-XXXXXX";  // same directory: rename is atomic
   int fd = ::mkstemp(temp.data());
   // A directory we may not create files in, holding a file we may write: write it in place.
-  if (fd < 0) return open_output(path);
+  if (fd < 0) return open_in_place(path, false, always_zstd);
   ::fcntl(fd, F_SETFD, FD_CLOEXEC);
   // mkstemp creates 0600; give the file the mode the target has, or the one open(2) would give.
   mode_t mode;
@@ -272,7 +276,7 @@ std::unique_ptr<ByteSink> open_output_replacing(const std::string& path) {
   ::fchmod(fd, mode);
   FdWriter w(fd, path, true);
   w.replace_on_close(temp, target);
-  return make_sink(std::move(w), path);
+  return make_sink(std::move(w), path, always_zstd);
 }
 
 }  // namespace logpipe

@@ -47,6 +47,7 @@ std::unique_ptr<ByteSink> open_output(const std::string& path, bool append = fal
 /// sink is destroyed without a successful close() (an error, disk full), the temporary file is
 /// removed and `path` is left as it was. `-` and existing non-regular files (/dev/full, a FIFO)
 /// are written in place, as open_output does, and so is a file whose directory refuses new files.
-std::unique_ptr<ByteSink> open_output_replacing(const std::string& path);
+/// `always_zstd`: compressed with zstd whatever the name (unless it ends in `.gz`): saved states.
+std::unique_ptr<ByteSink> open_output_replacing(const std::string& path, bool always_zstd = false);
 
 }  // namespace logpipe
