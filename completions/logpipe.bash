@@ -184,6 +184,7 @@ _logpipe() {
         --by) COMPREPLY=($(compgen -W "minute hour day auto" -- "$cur")); return;;
         --threads) COMPREPLY=(); return;;
         --color) COMPREPLY=($(compgen -W "auto always never" -- "$cur")); return;;
+        --geoip) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --save-state) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --listen) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur")); return;;
         --tls-cert) COMPREPLY=($(compgen -f -- "$cur")); return;;
@@ -199,7 +200,7 @@ _logpipe() {
         --max-line-bytes) COMPREPLY=(); return;;
       esac
       case "$cur" in
-        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --max-malformed --verbose -v --error-statuses --error-levels --where --bots --report --output -o --top --since --until --tz --by --threads --no-progress --color --save-state --merge --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --kafka-consumer-option --kafka-producer-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
+        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --max-malformed --verbose -v --error-statuses --error-levels --where --bots --report --output -o --top --since --until --tz --by --threads --no-progress --color --geoip --save-state --merge --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --kafka-consumer-option --kafka-producer-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
         *) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur"));;
       esac;;
     export)
@@ -216,6 +217,7 @@ _logpipe() {
         --error-levels) COMPREPLY=(); return;;
         --where) COMPREPLY=(); return;;
         --bots) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --geoip) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --listen) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur")); return;;
         --tls-cert) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --tls-key) COMPREPLY=($(compgen -f -- "$cur")); return;;
@@ -230,7 +232,7 @@ _logpipe() {
         --max-line-bytes) COMPREPLY=(); return;;
       esac
       case "$cur" in
-        -*) COMPREPLY=($(compgen -W "--help -h --output -o --names --to-bulk --bulk-action --format --rejects --strict --max-malformed --verbose -v --error-statuses --error-levels --where --bots --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --kafka-consumer-option --kafka-producer-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
+        -*) COMPREPLY=($(compgen -W "--help -h --output -o --names --to-bulk --bulk-action --format --rejects --strict --max-malformed --verbose -v --error-statuses --error-levels --where --bots --geoip --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --kafka-consumer-option --kafka-producer-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
         *) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur"));;
       esac;;
   esac

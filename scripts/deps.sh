@@ -4,7 +4,7 @@
 
 # Build and test dependencies, all from Debian.
 LOGPIPE_BUILD_PACKAGES="g++ cmake ninja-build pkg-config libcli11-dev libfmt-dev libsimdjson-dev \
-libzstd-dev zlib1g-dev libboost-dev doctest-dev libtomlplusplus-dev libssl-dev librdkafka-dev"
+libzstd-dev zlib1g-dev libboost-dev doctest-dev libtomlplusplus-dev libssl-dev librdkafka-dev libmaxminddb-dev"
 LOGPIPE_TEST_PACKAGES="kcat mawk jq python3 zstd gzip openssl iproute2"
 # The .deb test (cpack -G DEB: dpkg-shlibdeps, file) and systemd-analyze verify of the units.
 LOGPIPE_TEST_PACKAGES="$LOGPIPE_TEST_PACKAGES dpkg-dev file systemd"
@@ -12,6 +12,8 @@ LOGPIPE_TEST_PACKAGES="$LOGPIPE_TEST_PACKAGES dpkg-dev file systemd"
 LOGPIPE_TEST_PACKAGES="$LOGPIPE_TEST_PACKAGES curl prometheus prometheus-alertmanager"
 # The shells whose completions we ship: the completion tests run them (zsh -n, fish complete -C).
 LOGPIPE_TEST_PACKAGES="$LOGPIPE_TEST_PACKAGES zsh fish"
+# A small MaxMind DB is written by the GeoIP tests (Perl's writer); mmdblookup checks it.
+LOGPIPE_TEST_PACKAGES="$LOGPIPE_TEST_PACKAGES libmaxmind-db-writer-perl mmdb-bin"
 # Headless Chromium renders the HTML report in analyze_html_chromium (issue 7's done-when).
 LOGPIPE_TEST_PACKAGES="$LOGPIPE_TEST_PACKAGES chromium"
 

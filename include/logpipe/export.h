@@ -12,6 +12,9 @@
 
 namespace logpipe {
 
+class GeoIp;
+struct GeoInfo;
+
 enum class ExportNames : uint8_t {
   kEcs,      ///< @timestamp, source.ip, url.path, http.response.status_code, ... (nested objects)
   kLogpipe,  ///< the record's fields: time, ip, url, status, ... (docs/reference.md)
@@ -21,10 +24,12 @@ struct ExportOptions {
   ExportNames names = ExportNames::kEcs;
   std::string bulk_index;            ///< non-empty: a `_bulk` body for this index
   std::string bulk_action = "index";  ///< `index` or `create` (data streams need create)
+  GeoIp* geoip = nullptr;             ///< --geoip: country, city and network of source.ip
 };
 
-/// Appends one record as a JSON object (no newline). Absent fields are left out.
-void append_record_json(std::string& out, const Record& r, ExportNames names);
+/// Appends one record as a JSON object (no newline). Absent fields are left out. `geo`: what
+/// --geoip knows of the record's address (source.geo.*, source.as.*; country, city, asn, as_org).
+void append_record_json(std::string& out, const Record& r, ExportNames names, const GeoInfo* geo = nullptr);
 
 /// A RecordSink that writes each record to a ByteSink (in blocks: no write per record).
 class ExportWriter final : public RecordSink {

@@ -30,6 +30,8 @@
 
 namespace logpipe {
 
+class GeoIp;
+
 /// Counts per 64-bit key in one flat open-addressing table: the hot-path alternative to
 /// std::unordered_map (no node allocation). Key UINT64_MAX is reserved.
 class U64Counter {
@@ -282,6 +284,8 @@ struct SummaryOptions {
   std::string where;
   FilterCounts where_counts;
   std::vector<std::string> bots;
+  /// --geoip: the databases that give the countries, cities and networks panels (nullptr: none).
+  GeoIp* geoip = nullptr;
 };
 
 /// A sorted, trimmed view of a Report for the writers. Views point into the Report, which must
@@ -304,6 +308,14 @@ struct ReportSummary {
   struct Path {
     std::string_view from, to;
     uint64_t count = 0;
+  };
+  /// A GeoIP panel's row: the clients' addresses of one country, city or network.
+  struct GeoRow {
+    std::string code;     ///< ISO country code (countries, cities); empty when unknown
+    std::string name;     ///< country name, city name, or network organisation
+    uint32_t asn = 0;     ///< networks: the AS number (0 = unknown)
+    std::string display;  ///< `FR France`, `Paris, FR`, `AS64500 Example Telecom`, `(unknown)`
+    uint64_t requests = 0, errors = 0, with_status = 0;
   };
   struct Stat {  // of a distribution
     double mean = 0;
@@ -331,6 +343,12 @@ struct ReportSummary {
   std::vector<Path> click_paths;
   /// (local day as microseconds since the epoch of a UTC midnight of that date, users).
   std::vector<std::pair<int64_t, uint64_t>> active_users_per_day;
+  /// --geoip panels (`geoip` false without it): by country, city, network; most requests first.
+  bool geoip = false;
+  std::vector<GeoRow> countries, cities, networks;
+  uint64_t geo_addresses = 0, geo_unknown = 0;  ///< distinct client addresses, those no database knows
+  /// A panel as rows keyed by `display`, for the writers' tables (views into `v`).
+  static std::vector<Row> rows_of(const std::vector<GeoRow>& v);
 };
 
 /// `2025-06-23T10:00:00+02:00` in `zone` (`...Z` for UTC); "-" for kNoTime.

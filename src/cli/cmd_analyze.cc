@@ -7,6 +7,7 @@
 
 #include "logpipe/error.h"
 #include "logpipe/format.h"
+#include "logpipe/geoip.h"
 #include "logpipe/io/endpoint.h"
 #include "logpipe/io/files.h"
 #include "logpipe/io/inputs.h"
@@ -45,6 +46,7 @@ struct AnalyzeOptions {
   EndpointOptions net;  ///< --tls-*, --kafka-option[-file], --group, --idle-exit
   std::string save_state;
   bool merge = false;
+  std::vector<std::string> geoip;
   const CLI::App* command = nullptr;  ///< for --merge: which options were given
 };
 
@@ -69,8 +71,11 @@ SummaryOptions summary_options(const AnalyzeOptions& o, const ReportStateInfo& i
 }
 
 // Writes the report of a finished Report (sessions closed) in the chosen format.
-void write_report(const AnalyzeOptions& o, const Report& report, const ReportStateInfo& info, ByteSink& out) {
-  ReportSummary summary = summarize(report, summary_options(o, info));
+void write_report(const AnalyzeOptions& o, const Report& report, const ReportStateInfo& info, GeoIp* geo,
+                  ByteSink& out) {
+  SummaryOptions options = summary_options(o, info);
+  options.geoip = geo;
+  ReportSummary summary = summarize(report, options);
   std::string text;
   if (o.report == "json") text = write_json(summary);
   else if (o.report == "csv") text = write_csv(summary);
@@ -105,7 +110,7 @@ int run_merge(AnalyzeOptions& o) {
   // Options that only apply while records are read would be silently meaningless here.
   static constexpr std::string_view kAllowed[] = {"--merge", "--save-state", "--report", "--output", "--top",
                                                   "--by", "--color", "--no-progress", "--tz", "--verbose",
-                                                  "--help", "FILES"};
+                                                  "--geoip", "--help", "FILES"};
   for (const CLI::Option* opt : o.command->get_options()) {
     if (opt->count() == 0) continue;
     std::string name = opt->get_name();
@@ -115,6 +120,7 @@ int run_merge(AnalyzeOptions& o) {
   }
   if (o.input.inputs.empty()) usage_error("--merge: name the saved states to merge (analyze --save-state FILE)");
   check_state_output(o);
+  auto geo = open_geoip(o.geoip, o.input.verbose);
   for (const auto& path : o.input.inputs)
     if (path.find("://") != std::string::npos) usage_error("--merge reads saved state files, not endpoints: '{}'", path);
 
@@ -144,7 +150,7 @@ int run_merge(AnalyzeOptions& o) {
   auto out = open_output_replacing(o.output);
   if (!o.save_state.empty()) write_state(o.save_state, *report, info);
   report->finish_sessions();
-  write_report(o, *report, info, *out);
+  write_report(o, *report, info, geo.get(), *out);
   return kExitOk;
 }
 
@@ -159,6 +165,7 @@ int run_analyze(AnalyzeOptions& o) {
   ErrorRules rules;
   apply_error_options(o.errors, rules);
   const CompiledFilter filter = compile_filter(o.filter, rules);
+  auto geo = open_geoip(o.geoip, o.input.verbose);
   std::vector<std::string> endpoints = resolve_inputs(o.input.inputs, o.listen, o.net);
   finish_endpoint_options(o.net);  // LOGPIPE_KAFKA_* from the environment, TLS flag checks
   if (o.threads > 64) usage_error("--threads: at most 64, got {}", o.threads);
@@ -218,7 +225,7 @@ int run_analyze(AnalyzeOptions& o) {
   }
   if (!o.save_state.empty()) write_state(o.save_state, report, info);
   report.finish_sessions();
-  write_report(o, report, info, *out);
+  write_report(o, report, info, geo.get(), *out);
   // Kafka offsets are committed only once the report is written (a failed write re-reads them).
   for (size_t i = 0; i < inputs.size(); ++i)
     if (pump.read_through(i)) inputs[i]->lines().commit();
@@ -259,6 +266,7 @@ RunFn setup_analyze(CLI::App& command) {
                      "Colour the text report: auto (a terminal, not TERM=dumb, NO_COLOR unset), always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->capture_default_str();
+  add_geoip_option(command, o->geoip);
   command.add_option("--save-state", o->save_state,
                      "Also save what was counted to FILE (compact, zstd), to merge later with --merge")
       ->type_name("FILE");

@@ -5,6 +5,7 @@
 
 #include "logpipe/error.h"
 #include "logpipe/export.h"
+#include "logpipe/geoip.h"
 #include "logpipe/filter.h"
 #include "logpipe/io/endpoint.h"
 #include "logpipe/io/files.h"
@@ -29,6 +30,7 @@ struct ExportCliOptions {
   std::string output = "-";
   std::string listen;
   EndpointOptions net;
+  std::vector<std::string> geoip;
 };
 
 int run_export(ExportCliOptions& c) {
@@ -36,7 +38,9 @@ int run_export(ExportCliOptions& c) {
   ErrorRules rules;
   apply_error_options(c.errors, rules);  // what `error` means in --where
   const CompiledFilter filter = compile_filter(c.filter, rules);
+  const auto geo = open_geoip(c.geoip, c.input.verbose);
   ExportOptions options;
+  options.geoip = geo.get();
   options.names = c.names == "logpipe" ? ExportNames::kLogpipe : ExportNames::kEcs;
   options.bulk_index = c.bulk_index;
   options.bulk_action = c.bulk_action;
@@ -132,6 +136,7 @@ RunFn setup_export(CLI::App& command) {
   add_input_options(command, o->input);
   add_error_options(command, o->errors);
   add_filter_options(command, o->filter);
+  add_geoip_option(command, o->geoip);
   add_listen_option(command, o->listen, "reading ends on SIGTERM/SIGINT or after --idle-exit");
   add_endpoint_options(command, o->net, /*input_side=*/true);
   return [o] { return run_export(*o); };

@@ -15,6 +15,10 @@
 #include <string>
 #include <vector>
 
+namespace logpipe {
+class GeoIp;
+}
+
 namespace logpipe::cli {
 
 /// Runs a command after parsing; returns the exit code. Throws logpipe::Error on failure.
@@ -91,6 +95,11 @@ struct CompiledFilter {
 CompiledFilter compile_filter(const FilterOptions& options, const ErrorRules& rules);
 /// `logpipe: --where kept K of N records (F left out)` on stderr.
 void print_filter_counts(const FilterCounts& counts);
+
+/// --geoip FILE (repeatable; analyze and export) and the databases it opens (null when none;
+/// -v names each database's type). Throws Error (usage) naming a file that is not a MaxMind DB.
+void add_geoip_option(CLI::App& command, std::vector<std::string>& files);
+std::unique_ptr<GeoIp> open_geoip(const std::vector<std::string>& files, bool verbose);
 
 /// Registers --format, --rejects, --strict, -v, --max-malformed and (when `positional`) the FILES
 /// argument.

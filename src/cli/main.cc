@@ -5,6 +5,7 @@
 
 #include "logpipe/config.h"
 #include "logpipe/error.h"
+#include "logpipe/geoip.h"
 #include "logpipe/io/files.h"
 #include "logpipe/timeutil.h"
 #include "logpipe/version.h"
@@ -148,6 +149,24 @@ CompiledFilter compile_filter(const FilterOptions& o, const ErrorRules& rules) {
 void print_filter_counts(const FilterCounts& counts) {
   fmt::print(stderr, "logpipe: --where kept {} of {} records ({} left out)\n", counts.kept, counts.read,
              counts.filtered);
+}
+
+void add_geoip_option(CLI::App& command, std::vector<std::string>& files) {
+  command
+      .add_option("--geoip", files,
+                  "Add country, city and network (ASN) of client addresses from a MaxMind DB FILE (GeoLite2, "
+                  "DB-IP lite; repeatable: a City and an ASN database combine). None is shipped: docs/geoip.md")
+      ->type_name("FILE")
+      ->take_all()
+      ->allow_extra_args(false);
+}
+
+std::unique_ptr<GeoIp> open_geoip(const std::vector<std::string>& files, bool verbose) {
+  if (files.empty()) return nullptr;
+  auto geo = GeoIp::open(files);
+  if (verbose)
+    for (const auto& d : geo->describe()) fmt::print(stderr, "logpipe: --geoip {}\n", d);
+  return geo;
 }
 
 void add_input_options(CLI::App& command, InputOptions& o, bool positional) {

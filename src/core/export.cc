@@ -2,6 +2,7 @@
 // order where fields of one object are next to each other, so that nested objects are opened and
 // closed by comparing each path with the one before. The mapping's contract is docs/export.md.
 #include "logpipe/export.h"
+#include "logpipe/geoip.h"
 
 #include "logpipe/netaddr.h"
 #include "logpipe/text.h"
@@ -110,7 +111,7 @@ bool is_address(std::string_view ip) {
 
 }  // namespace
 
-void append_record_json(std::string& out, const Record& r, ExportNames names) {
+void append_record_json(std::string& out, const Record& r, ExportNames names, const GeoInfo* geo) {
   std::array<Item, 48> items;
   size_t n = 0;
   auto text = [&](std::string_view path, std::string_view v) {
@@ -124,6 +125,13 @@ void append_record_json(std::string& out, const Record& r, ExportNames names) {
     // source.ip is an `ip` field in Elasticsearch: a host name (%h without HostnameLookups off)
     // would make the document fail, so it goes to source.address.
     if (!r.ip.empty()) text(is_address(r.ip) ? "source.ip" : "source.address", r.ip);
+    if (geo) {  // ECS geo and as fields, beside source.ip
+      text("source.geo.country_iso_code", geo->country_code);
+      text("source.geo.country_name", geo->country_name);
+      text("source.geo.city_name", geo->city);
+      if (geo->asn) number("source.as.number", geo->asn);
+      text("source.as.organization.name", geo->as_org);
+    }
     text("user.name", r.user);
     text("http.request.method", r.method);
     text("http.request.referrer", r.referer);
@@ -146,6 +154,13 @@ void append_record_json(std::string& out, const Record& r, ExportNames names) {
   } else {
     if (r.time_us != kNoTime) items[n++] = Item{"time", Item::kTime, {}, r.time_us};
     text("ip", r.ip);
+    if (geo) {
+      text("country", geo->country_code);
+      text("country_name", geo->country_name);
+      text("city", geo->city);
+      if (geo->asn) number("asn", geo->asn);
+      text("as_org", geo->as_org);
+    }
     text("ident", r.ident);
     text("user", r.user);
     text("method", r.method);
@@ -190,7 +205,8 @@ ExportWriter::ExportWriter(const ExportOptions& options, ByteSink& out) : option
 
 ParseError ExportWriter::on_record(const Record& record) {
   buffer_ += action_;
-  append_record_json(buffer_, record, options_.names);
+  const GeoInfo* geo = options_.geoip && !record.ip.empty() ? &options_.geoip->lookup(record.ip) : nullptr;
+  append_record_json(buffer_, record, options_.names, geo);
   buffer_ += '\n';
   ++written_;
   if (buffer_.size() >= (1 << 20) - 8192) {

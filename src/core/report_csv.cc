@@ -101,6 +101,11 @@ std::string write_csv(const ReportSummary& s) {
   counts(out, "os", "os", "requests", s.os);
   keyed(out, "events", "event_type", s.events);
   keyed(out, "courses", "course_id", s.courses);
+  if (s.geoip) {
+    keyed(out, "countries", "country", ReportSummary::rows_of(s.countries));
+    keyed(out, "cities", "city", ReportSummary::rows_of(s.cities));
+    keyed(out, "networks", "network", ReportSummary::rows_of(s.networks));
+  }
   header(out, {"time", "requests", "errors", "server_errors", "bytes"});
   for (const auto& p : s.timeseries)
     row(out, "timeseries", csv_time(p.time, s.zone), p.value.requests, p.value.errors, p.value.server_errors, p.value.bytes);

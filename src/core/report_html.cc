@@ -268,6 +268,11 @@ std::string write_html(const ReportSummary& s) {
   h.keyed("Top user agents", "agent", s.agents);
   h.keyed("Events (event_type)", "event_type", s.events, false);
   h.keyed("Courses", "course_id", s.courses, false);
+  if (s.geoip) {
+    h.keyed("Countries (GeoIP)", "country", ReportSummary::rows_of(s.countries));
+    h.keyed("Cities (GeoIP)", "city", ReportSummary::rows_of(s.cities));
+    h.keyed("Networks (GeoIP ASN)", "network", ReportSummary::rows_of(s.networks));
+  }
   if (s.session_count) {
     const auto& d = s.session_duration_s;
     const auto& p = s.session_pages;

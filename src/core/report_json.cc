@@ -67,6 +67,48 @@ void time_value(std::string& out, std::string_view name, int64_t us, const TimeZ
   out += '"';
 }
 
+// `"geoip":{"addresses":N,"unknown":N,"countries":[...],"cities":[...],"networks":[...]}`; an
+// unknown country, city or network is null.
+void geoip(std::string& out, const ReportSummary& s) {
+  auto text_or_null = [&](std::string_view v) {
+    if (v.empty()) out += "null";
+    else append_json_string(out, v);
+  };
+  auto panel = [&](std::string_view name, const std::vector<ReportSummary::GeoRow>& v, auto&& fields) {
+    key(out, name);
+    out += '[';
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (i) out += ',';
+      out += '{';
+      fields(v[i]);
+      fmt::format_to(Out(out), ",\"requests\":{},\"errors\":{}}}", v[i].requests, v[i].errors);
+    }
+    out += ']';
+  };
+  key(out, "geoip");
+  fmt::format_to(Out(out), "{{\"addresses\":{},\"unknown\":{}", s.geo_addresses, s.geo_unknown);
+  panel("countries", s.countries, [&](const ReportSummary::GeoRow& g) {
+    out += "\"country\":";
+    text_or_null(g.code);
+    out += ",\"name\":";
+    text_or_null(g.name);
+  });
+  panel("cities", s.cities, [&](const ReportSummary::GeoRow& g) {
+    out += "\"city\":";
+    text_or_null(g.name);
+    out += ",\"country\":";
+    text_or_null(g.code);
+  });
+  panel("networks", s.networks, [&](const ReportSummary::GeoRow& g) {
+    out += "\"asn\":";
+    if (g.asn) fmt::format_to(Out(out), "{}", g.asn);
+    else out += "null";
+    out += ",\"organization\":";
+    text_or_null(g.name);
+  });
+  out += '}';
+}
+
 }  // namespace
 
 std::string write_json(const ReportSummary& s) {
@@ -151,6 +193,7 @@ std::string write_json(const ReportSummary& s) {
   counts(out, "os", "os", "requests", s.os);
   rows(out, "events", "event_type", s.events, false);
   rows(out, "courses", "course_id", s.courses, false);
+  if (s.geoip) geoip(out, s);
   key(out, "active_users_per_day");
   out += '[';
   for (size_t i = 0; i < s.active_users_per_day.size(); ++i) {

@@ -1,6 +1,7 @@
 // From a finished Report to the sorted, trimmed tables every writer shows. Done once, after the
 // scan: sorting and roll-ups cost nothing next to parsing.
 #include "logpipe/error.h"
+#include "logpipe/geoip.h"
 #include "logpipe/report.h"
 #include "logpipe/text.h"
 #include "logpipe/timeutil.h"
@@ -64,7 +65,72 @@ std::vector<ReportSummary::Count> page_counts(const Report& r, const std::vector
   return out;
 }
 
+// The GeoIP panels: each distinct client address looked up once, its counters added to its
+// country, city and network (records without an address are in no panel).
+void geo_panels(const Report& r, GeoIp& geo, size_t top, ReportSummary& s) {
+  using GeoRow = ReportSummary::GeoRow;
+  std::map<std::string, GeoRow> countries, cities;
+  std::map<uint32_t, GeoRow> networks;
+  auto add = [](GeoRow& row, const KeyStats& c) {
+    row.requests += c.requests;
+    row.errors += c.errors;
+    row.with_status += c.with_status;
+  };
+  for (uint32_t id = 0; id < r.ips.size(); ++id) {
+    const GeoInfo& g = geo.lookup(r.ips.key(id));
+    const KeyStats& c = r.ips.stats(id);
+    ++s.geo_addresses;
+    s.geo_unknown += !g.found();
+    GeoRow& country = countries[g.country_code];
+    if (country.display.empty()) {
+      country.code = g.country_code;
+      country.name = g.country_name;
+      country.display = g.country_code.empty()   ? "(unknown)"
+                        : g.country_name.empty() ? g.country_code
+                                                 : g.country_code + " " + g.country_name;
+    }
+    add(country, c);
+    GeoRow& city = cities[g.country_code + '\0' + g.city];
+    if (city.display.empty()) {
+      city.code = g.country_code;
+      city.name = g.city;
+      if (g.city.empty()) city.display = g.country_code.empty() ? "(unknown)" : "(unknown), " + g.country_code;
+      else city.display = g.country_code.empty() ? g.city : g.city + ", " + g.country_code;
+    }
+    add(city, c);
+    GeoRow& net = networks[g.asn];
+    if (net.display.empty()) {
+      net.asn = g.asn;
+      net.name = g.as_org;
+      net.display = g.asn == 0           ? std::string("(unknown)")
+                    : g.as_org.empty() ? fmt::format("AS{}", g.asn)
+                                       : fmt::format("AS{} {}", g.asn, g.as_org);
+    }
+    add(net, c);
+  }
+  auto sorted = [top](auto& from) {
+    std::vector<GeoRow> v;
+    for (auto& [k, row] : from) v.push_back(std::move(row));
+    std::sort(v.begin(), v.end(), [](const GeoRow& a, const GeoRow& b) {
+      return a.requests != b.requests ? a.requests > b.requests : a.display < b.display;
+    });
+    if (top && v.size() > top) v.resize(top);
+    return v;
+  };
+  s.geoip = true;
+  s.countries = sorted(countries);
+  s.cities = sorted(cities);
+  s.networks = sorted(networks);
+}
+
 }  // namespace
+
+std::vector<ReportSummary::Row> ReportSummary::rows_of(const std::vector<GeoRow>& v) {
+  std::vector<Row> out;
+  out.reserve(v.size());
+  for (const auto& g : v) out.push_back({g.display, g.requests, g.errors, g.with_status});
+  return out;
+}
 
 namespace {
 
@@ -211,6 +277,7 @@ ReportSummary summarize(const Report& r, const SummaryOptions& o) {
   std::map<int64_t, uint64_t> per_day;
   r.user_days.for_each([&](uint64_t v, uint64_t) { ++per_day[static_cast<int64_t>(static_cast<int32_t>(v >> 32))]; });
   for (const auto& [day, n] : per_day) s.active_users_per_day.emplace_back(day * kUsPerDay, n);
+  if (o.geoip) geo_panels(r, *o.geoip, o.top, s);
   return s;
 }
 

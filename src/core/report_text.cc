@@ -191,6 +191,11 @@ std::string write_text(const ReportSummary& s, bool color, size_t key_width) {
   w.counts("Operating systems", "os", s.os, r.requests);
   w.keyed("Events (edx event_type)", "event_type", s.events, false);
   w.keyed("Courses", "course_id", s.courses, false);
+  if (s.geoip) {
+    w.keyed("Countries (GeoIP)", "country", ReportSummary::rows_of(s.countries));
+    w.keyed("Cities (GeoIP)", "city", ReportSummary::rows_of(s.cities));
+    w.keyed("Networks (GeoIP ASN)", "network", ReportSummary::rows_of(s.networks));
+  }
 
   if (!s.timeseries.empty()) {
     w.title(fmt::format("Time series (per {})", s.by));
