@@ -44,6 +44,8 @@ struct ServiceSettings {
   std::optional<std::string> rejects;         ///< [input] rejects
   std::optional<std::string> state;           ///< [input] state (stream --state)
   std::optional<std::string> group;           ///< [input] group (Kafka consumer group)
+  std::optional<std::string> where;           ///< [input] where (--where EXPR)
+  std::optional<std::string> bots;            ///< [input] bots (--bots FILE)
   std::optional<int64_t> idle_exit_us;        ///< [input] idle_exit ("10s" or seconds)
   std::optional<bool> follow;                 ///< [input] follow
   std::optional<bool> scale_out;              ///< [input] scale_out

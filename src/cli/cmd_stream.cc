@@ -81,6 +81,8 @@ void apply_file_settings(const ServiceSettings& f, const std::string& path, Stre
   if (f.rejects && !given("--rejects")) o.input.rejects = *f.rejects;
   if (f.state && !given("--state")) o.state = *f.state;
   if (f.group && !given("--group")) o.net.kafka_group = *f.group;
+  if (f.where && !given("--where")) o.filter.where = *f.where;
+  if (f.bots && !given("--bots")) o.filter.bots = *f.bots;
   if (f.idle_exit_us && !given("--idle-exit")) o.net.idle_exit_us = *f.idle_exit_us;
   if (f.follow && !given("--follow")) o.follow = *f.follow;
   if (f.scale_out && !given("--scale-out")) o.scale_out = *f.scale_out;

@@ -120,6 +120,8 @@ void parse_service_tables(const toml::table& root, std::string_view name, Servic
       else if (k == "rejects") s.rejects = string_value(name, node, "input", k);
       else if (k == "state") s.state = string_value(name, node, "input", k);
       else if (k == "group") s.group = string_value(name, node, "input", k);
+      else if (k == "where") s.where = string_value(name, node, "input", k);
+      else if (k == "bots") s.bots = string_value(name, node, "input", k);
       else if (k == "follow" || k == "scale_out") {
         std::optional<bool> b = node.value_exact<bool>();
         if (!b) usage_error("{}: [input] {} must be true or false", where(name, node), k);
@@ -138,7 +140,8 @@ void parse_service_tables(const toml::table& root, std::string_view name, Servic
         }
         s.idle_exit_us = us;
       } else {
-        unknown("input", k, node, "endpoint, endpoints, listen, format, rejects, state, group, follow, scale_out, idle_exit");
+        unknown("input", k, node, "endpoint, endpoints, listen, format, rejects, state, group, where, bots, follow, scale_out, "
+                "idle_exit");
       }
     }
   }

@@ -116,6 +116,8 @@ format = "combined"
 group = "shop-alerts"
 idle_exit = "90s"
 rejects = "/var/log/logpipe/rejects.log"
+where = 'not bot and url ^= "/api/"'
+bots = "/etc/logpipe/bots.txt"
 scale_out = true
 [alerts]
 endpoint = "kafka://127.0.0.1:9092/alerts"
@@ -143,6 +145,8 @@ threshold = 0.1
   CHECK(*s.scale_out);
   CHECK_FALSE(s.follow);
   CHECK(*s.rejects == "/var/log/logpipe/rejects.log");
+  CHECK(*s.where == "not bot and url ^= \"/api/\"");
+  CHECK(*s.bots == "/etc/logpipe/bots.txt");
   CHECK(s.alerts == std::vector<std::string>{"kafka://127.0.0.1:9092/alerts"});
   CHECK(*s.metrics_listen == "127.0.0.1:9464");
   CHECK(*s.tls_ca == "/etc/ssl/ca.pem");
