@@ -118,8 +118,9 @@ uint32_t KeyTable::upsert(std::string_view key, uint64_t hash, std::vector<int32
     if ((slot & kTagMask) != tag) continue;
     uint32_t id = slot_index(slot);
     const Entry& e = entries_[id];
+    // (memcmp of zero bytes still wants valid pointers: an empty key in an empty arena has none.)
     if (e.hash == hash && e.key_size == key.size() &&
-        std::memcmp(arena_.data() + e.key_offset, key.data(), key.size()) == 0)
+        (key.empty() || std::memcmp(arena_.data() + e.key_offset, key.data(), key.size()) == 0))
       return id;
   }
   if (cap_ && entries_.size() >= cap_) {
