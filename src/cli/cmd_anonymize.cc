@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <sys/stat.h>
 
 #include "cli/command.h"
 #include "logpipe/anonymize.h"
@@ -200,29 +199,9 @@ int run_anonymize(AnonymizeCliOptions& c) {
     input_error = e.what();
   }
   const AnonymizeStats& stats = writer.stats();
-  // A stop signal that cut a file short leaves a copy that looks finished but is not: like
-  // calibrate, nothing replaces the output then (its temporary file is removed with the sink) and
-  // the exit status says so. Network inputs have no end of their own: a signal is how they end,
-  // and what arrived is written.
-  bool cut_short = false;
-  for (size_t i = 0; i < inputs.size(); ++i) cut_short = cut_short || (pump.stopped() && !pump.read_through(i));
-  if (cut_short) {
-    malformed.print_summary(stderr);
-    struct stat st {};
-    const bool replacing = c.output != "-" && endpoint_scheme(c.output) == "file" &&
-                           (::stat(c.output.c_str(), &st) != 0 || S_ISREG(st.st_mode));
-    if (replacing)  // the sink is dropped unclosed: its temporary file goes, FILE stays as it was
-      runtime_error("interrupted after {} lines: '{}' not written (a previous file is kept)", stats.lines,
-                    c.output);
-    sink->close();
-    runtime_error("interrupted: the output ends after {} of the lines (the input was not read to its end)",
-                  stats.written);
-  }
-  sink->close();
-  if (input_error.empty())  // Kafka: offsets only once the output is written
-    for (size_t i = 0; i < inputs.size(); ++i)
-      if (pump.read_through(i)) inputs[i]->lines().commit();
-  malformed.flush();
+  // A stop signal that cut a file short: like calibrate, nothing replaces the output then.
+  finish_whole_output(pump, inputs, *sink, c.output, malformed, input_error.empty(), fmt::format("{} lines", stats.lines),
+                      fmt::format("{} of the lines", stats.written));
   if (c.input.verbose)
     fmt::print(stderr, "logpipe: {} lines read, {} written, {} rejected ({} bytes in, {} out)\n",
                stats.lines, stats.written, stats.rejected, stats.bytes_in, stats.bytes_out);

@@ -15,7 +15,6 @@
 
 #include <fmt/format.h>
 
-#include <sys/stat.h>
 
 namespace logpipe::cli {
 namespace {
@@ -83,23 +82,8 @@ int run_export(ExportCliOptions& c) {
     input_error = e.what();
   }
   writer.finish();
-  bool cut_short = false;
-  for (size_t i = 0; i < inputs.size(); ++i) cut_short = cut_short || (pump.stopped() && !pump.read_through(i));
-  if (cut_short) {
-    malformed.print_summary(stderr);
-    struct stat st {};
-    if (to_file && (::stat(c.output.c_str(), &st) != 0 || S_ISREG(st.st_mode)))
-      runtime_error("interrupted after {} records: '{}' not written (a previous file is kept)", writer.written(),
-                    c.output);
-    sink->close();
-    runtime_error("interrupted: the output ends after {} records (the input was not read to its end)",
-                  writer.written());
-  }
-  sink->close();
-  if (input_error.empty())  // Kafka: offsets only once the output is written
-    for (size_t i = 0; i < inputs.size(); ++i)
-      if (pump.read_through(i)) inputs[i]->lines().commit();
-  malformed.flush();
+  const std::string records = fmt::format("{} records", writer.written());
+  finish_whole_output(pump, inputs, *sink, c.output, malformed, input_error.empty(), records, records);
   if (c.input.verbose)
     fmt::print(stderr, "logpipe: export: {} lines read, {} records written\n", pump.stats().lines, writer.written());
   malformed.print_summary(stderr);

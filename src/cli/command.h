@@ -5,6 +5,7 @@
 #include "logpipe/classify.h"
 #include "logpipe/filter.h"
 #include "logpipe/io/endpoint.h"
+#include "logpipe/malformed.h"
 #include "logpipe/pump.h"
 #include "logpipe/sink.h"
 
@@ -12,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -95,6 +97,16 @@ struct CompiledFilter {
 CompiledFilter compile_filter(const FilterOptions& options, const ErrorRules& rules);
 /// `logpipe: --where kept K of N records (F left out)` on stderr.
 void print_filter_counts(const FilterCounts& counts);
+
+/// The end of a command whose output is only useful whole (anonymize, export), after its pump
+/// ran. When a stop signal cut an input short the output is not finished: a regular-file output
+/// is left as it was (the sink is dropped unclosed, its temporary file removed), any other output
+/// is closed, and both end in a runtime error (`read`: "120 lines", `written`: "100 of the lines").
+/// Otherwise the sink is closed, and then, when `commit`, the Kafka offsets of the inputs read
+/// through are committed (never before the output is complete); the malformed log is flushed.
+void finish_whole_output(const RecordPump& pump, std::vector<std::unique_ptr<PumpInput>>& inputs, ByteSink& sink,
+                         const std::string& output, MalformedLog& malformed, bool commit, const std::string& read,
+                         const std::string& written);
 
 /// --geoip FILE (repeatable; analyze and export) and the databases it opens (null when none;
 /// -v names each database's type). Throws Error (usage) naming a file that is not a MaxMind DB.

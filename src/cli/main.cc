@@ -22,6 +22,7 @@
 #include <cstring>
 #include <exception>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 namespace logpipe::cli {
 
@@ -149,6 +150,30 @@ CompiledFilter compile_filter(const FilterOptions& o, const ErrorRules& rules) {
 void print_filter_counts(const FilterCounts& counts) {
   fmt::print(stderr, "logpipe: --where kept {} of {} records ({} left out)\n", counts.kept, counts.read,
              counts.filtered);
+}
+
+void finish_whole_output(const RecordPump& pump, std::vector<std::unique_ptr<PumpInput>>& inputs, ByteSink& sink,
+                         const std::string& output, MalformedLog& malformed, bool commit, const std::string& read,
+                         const std::string& written) {
+  // Network inputs have no end of their own: a signal is how they end, and what arrived is
+  // written. A file cut short by a signal leaves a copy that looks finished but is not.
+  bool cut_short = false;
+  for (size_t i = 0; i < inputs.size(); ++i) cut_short = cut_short || (pump.stopped() && !pump.read_through(i));
+  if (cut_short) {
+    malformed.print_summary(stderr);
+    struct stat st {};
+    const bool replacing = output != "-" && endpoint_scheme(output) == "file" &&
+                           (::stat(output.c_str(), &st) != 0 || S_ISREG(st.st_mode));
+    if (replacing)  // the sink is dropped unclosed: its temporary file goes, the file stays as it was
+      runtime_error("interrupted after {}: '{}' not written (a previous file is kept)", read, output);
+    sink.close();
+    runtime_error("interrupted: the output ends after {} (the input was not read to its end)", written);
+  }
+  sink.close();
+  if (commit)  // Kafka: offsets only once the output is written
+    for (size_t i = 0; i < inputs.size(); ++i)
+      if (pump.read_through(i)) inputs[i]->lines().commit();
+  malformed.flush();
 }
 
 void add_geoip_option(CLI::App& command, std::vector<std::string>& files) {
