@@ -185,6 +185,7 @@ _logpipe() {
         --threads) COMPREPLY=(); return;;
         --color) COMPREPLY=($(compgen -W "auto always never" -- "$cur")); return;;
         --geoip) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --max-keys) COMPREPLY=(); return;;
         --save-state) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --listen) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur")); return;;
         --tls-cert) COMPREPLY=($(compgen -f -- "$cur")); return;;
@@ -200,7 +201,7 @@ _logpipe() {
         --max-line-bytes) COMPREPLY=(); return;;
       esac
       case "$cur" in
-        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --max-malformed --verbose -v --error-statuses --error-levels --where --bots --report --output -o --top --since --until --tz --by --threads --no-progress --color --geoip --save-state --merge --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --kafka-consumer-option --kafka-producer-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
+        -*) COMPREPLY=($(compgen -W "--help -h --format --rejects --strict --max-malformed --verbose -v --error-statuses --error-levels --where --bots --report --output -o --top --since --until --tz --by --threads --no-progress --color --geoip --max-keys --save-state --merge --listen --tls-cert --tls-key --tls-ca --kafka-option-file --kafka-option --kafka-consumer-option --kafka-producer-option --retry-for --group --idle-exit --max-line-bytes " -- "$cur"));;
         *) COMPREPLY=($(compgen -W "tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://" -- "$cur") $(compgen -f -- "$cur"));;
       esac;;
     export)

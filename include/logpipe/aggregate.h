@@ -153,6 +153,10 @@ class KeyTable {
   std::vector<uint32_t> top(size_t n) const;
   uint64_t evicted_keys() const noexcept { return evicted_keys_; }
   uint64_t evicted_floor() const noexcept { return evicted_floor_; }
+  /// Evictions so far, and the last one's renumbering: old id -> new id, kNone for an evicted
+  /// key (for owners of side tables indexed by id).
+  uint64_t evictions() const noexcept { return evictions_; }
+  const std::vector<uint32_t>& last_remap() const noexcept { return remap_; }
   /// Forgets every key; memory is kept for reuse.
   void clear() noexcept;
   /// Approximate heap bytes held.
@@ -174,6 +178,8 @@ class KeyTable {
   size_t cap_;
   uint64_t evicted_keys_ = 0;
   uint64_t evicted_floor_ = 0;
+  uint64_t evictions_ = 0;
+  std::vector<uint32_t> remap_;
 };
 
 /// The keys of one record in each keyed dimension (Classifier::url_key, user_key, ip_key; "" =

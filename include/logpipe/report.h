@@ -19,6 +19,7 @@
 #include "logpipe/timezone.h"
 #include "logpipe/record.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -55,6 +56,35 @@ class U64Counter {
   size_t size() const {
     flush();
     return size_;
+  }
+  /// Drops the lighter half of the keys (by count; ties at the median: about half of them) and
+  /// returns the largest count dropped (--max-keys: a kept key's count is low by at most it).
+  uint64_t evict_lighter_half() {
+    flush();
+    std::vector<uint64_t> counts;
+    counts.reserve(size_);
+    for (const auto& s : slots_)
+      if (s.key != kEmpty) counts.push_back(s.count);
+    if (counts.empty()) return 0;
+    auto mid = counts.begin() + static_cast<std::ptrdiff_t>(counts.size() / 2);
+    std::nth_element(counts.begin(), mid, counts.end());
+    const uint64_t median = *mid;
+    std::vector<Slot, HugePageAllocator<Slot>> old;
+    old.swap(slots_);
+    slots_.assign(old.size(), Slot{});
+    size_ = 0;
+    size_t budget = counts.size() / 2 + 1;
+    uint64_t floor = 0;
+    for (const auto& s : old) {
+      if (s.key == kEmpty) continue;
+      if (s.count <= median && budget > 0) {
+        --budget;
+        floor = std::max(floor, s.count);
+        continue;
+      }
+      apply(s.key, s.count);
+    }
+    return floor;
   }
   /// Calls f(key, count) for every key (in table order: sort before showing).
   template <typename F>
@@ -180,6 +210,18 @@ class Report final : public RecordSink {
   /// Closes every open session (call once, after the last record or merge).
   void finish_sessions();
 
+  /// --max-keys: at most `n` keys per table (urls, ips, users, referers, agents, methods, events,
+  /// courses), click-path pairs and open sessions; 0 = no cap. Set before the first record. A
+  /// capped report is read by one thread and is not merged (no split, no saved state): when a
+  /// table is full, its lighter half is evicted (KeyTable) and everything that refers to its keys
+  /// follows; open sessions idle for more than two session gaps are closed first.
+  void set_max_keys(size_t n);
+  size_t max_keys() const noexcept { return max_keys_; }
+  /// With a cap: the largest count a click-path eviction dropped (kept pairs are low by at most
+  /// it), and the sessions the cap closed while still open (each may have been cut in two).
+  uint64_t click_path_floor() const noexcept { return click_path_floor_; }
+  uint64_t sessions_cut() const noexcept { return sessions_cut_; }
+
   uint64_t requests = 0;
   uint64_t outcomes = 0;       ///< records with a status or a level: the error ratios' denominator
   uint64_t errors = 0;         ///< errors by the ErrorRules (classify.h)
@@ -242,6 +284,11 @@ class Report final : public RecordSink {
     Head head_state = Head::kNone;
   };
   void track_session(std::string_view key, int64_t time, uint32_t url_id, uint32_t& hint);
+  // --max-keys: side tables follow the key tables' evictions; idle sessions are swept.
+  void follow_evictions();
+  void rebuild_sessions(const std::vector<uint32_t>* ip_map, const std::vector<uint32_t>* agent_map,
+                        const std::vector<uint32_t>* user_map, int64_t idle_before);
+  void cap_sessions();
   void close_segment(const Segment& s);
   void count_transition(uint32_t from, uint32_t to);
   static void join(Segment& a, const Segment& b);
@@ -269,6 +316,11 @@ class Report final : public RecordSink {
   StringTable session_keys_;          // 's'+cookie id, 'u'+user id, 'a'+ip id+agent id
   std::vector<KeyState> session_states_;
   std::string key_scratch_;
+  size_t max_keys_ = 0;
+  std::array<uint64_t, 4> evictions_seen_{};  // urls, ips, users, agents
+  uint64_t click_path_floor_ = 0;
+  uint64_t transition_adds_ = 0;
+  uint64_t sessions_cut_ = 0;
 };
 
 /// What summarize() keeps: top N, time-series granularity.

@@ -51,3 +51,18 @@ bench_state() {
   "$LOGPIPE" analyze --report json --no-progress "${parts[@]}" >"$d/one.json"
   "$LOGPIPE" analyze --merge --report json "${states[@]}" | cmp - "$d/one.json" && echo "merged report = one run: identical"
 }
+
+# bench_analyze_memory: peak RSS on 10M lines (`logpipe generate`, 2.6 GB) for analyze with and
+# without --max-keys, and GoAccess on the same file (GoAccess takes about 9 minutes here).
+bench_analyze_memory() {
+  local f
+  f=$(combined_file "${ANALYZE_MEMORY_LINES:-10000000}")
+  echo "== analyze memory: $(cached_line_count "$f") combined lines, $(($(stat -c %s "$f") / 1000000)) MB"
+  cat "$f" >/dev/null
+  measure "logpipe analyze --report json (all cores)" "$f" "$LOGPIPE" analyze --report json --no-progress "$f"
+  measure "logpipe analyze --report json --threads 1" "$f" "$LOGPIPE" analyze --report json --threads 1 --no-progress "$f"
+  measure "logpipe analyze --max-keys 100000" "$f" "$LOGPIPE" analyze --report json --max-keys 100000 --no-progress "$f"
+  measure "logpipe analyze --max-keys 10000" "$f" "$LOGPIPE" analyze --report json --max-keys 10000 --no-progress "$f"
+  measure "goaccess --log-format=COMBINED -o out.json" "$f" goaccess --log-format=COMBINED \
+    -o "$BENCH_DIR/goaccess-memory.json" "$f"
+}

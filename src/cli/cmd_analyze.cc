@@ -47,6 +47,7 @@ struct AnalyzeOptions {
   std::string save_state;
   bool merge = false;
   std::vector<std::string> geoip;
+  size_t max_keys = 0;
   const CLI::App* command = nullptr;  ///< for --merge: which options were given
 };
 
@@ -158,6 +159,8 @@ int run_analyze(AnalyzeOptions& o) {
   if (o.merge) return run_merge(o);
   // Validate everything before any work.
   check_state_output(o);
+  if (o.max_keys && !o.save_state.empty())
+    usage_error("--max-keys and --save-state: a capped report cannot be merged exactly; save states uncapped");
   const TimeZone zone = TimeZone::load(o.tz);
   const int64_t since = parse_bound(o.since, "--since", zone);
   const int64_t until = parse_bound(o.until, "--until", zone);
@@ -170,8 +173,9 @@ int run_analyze(AnalyzeOptions& o) {
   finish_endpoint_options(o.net);  // LOGPIPE_KAFKA_* from the environment, TLS flag checks
   if (o.threads > 64) usage_error("--threads: at most 64, got {}", o.threads);
   unsigned threads = o.threads ? o.threads : std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
-  // Rejects are written verbatim and in order: only one thread reads then.
-  if (!o.input.rejects.empty()) threads = 1;
+  // Rejects are written verbatim and in order: only one thread reads then. A capped report is
+  // not merged (its evictions would renumber the ids a merge maps): one thread too.
+  if (!o.input.rejects.empty() || o.max_keys) threads = 1;
   PumpOptions pumping = pump_options(o.input, threads);
   // An input that fails mid-read (a compressed file cut short, a dropped connection) is named on
   // stderr and makes the exit status 1, but the report still covers every line read.
@@ -203,6 +207,7 @@ int run_analyze(AnalyzeOptions& o) {
   Report report(rules, /*continuation=*/!o.save_state.empty());
   report.set_time_filter(since, until);
   report.set_time_zone(zone);
+  report.set_max_keys(o.max_keys);
   std::unique_ptr<FilteringSink> filtering;
   if (filter.filter) filtering = std::make_unique<FilteringSink>(*filter.filter, report);
   try {
@@ -267,6 +272,12 @@ RunFn setup_analyze(CLI::App& command) {
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->capture_default_str();
   add_geoip_option(command, o->geoip);
+  command
+      .add_option("--max-keys", o->max_keys,
+                  "Bound memory: at most N keys per table, click-path pairs and open sessions; the heavy keys "
+                  "stay exact, the lighter half is evicted when full (0 = no cap; reads with one thread)")
+      ->check(whole_number(0, 1'000'000'000))
+      ->capture_default_str();
   command.add_option("--save-state", o->save_state,
                      "Also save what was counted to FILE (compact, zstd), to merge later with --merge")
       ->type_name("FILE");

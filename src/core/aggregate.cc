@@ -183,7 +183,10 @@ void KeyTable::evict_lighter_half(std::vector<int32_t>* evicted) {
   std::vector<char> arena;
   arena.reserve(arena_.size());
   size_t drop_budget = entries_.size() / 2 + 1;  // ties at the median: drop about half, not all
-  for (const Entry& e : entries_) {
+  remap_.assign(entries_.size(), kNone);
+  ++evictions_;
+  for (uint32_t id = 0; id < entries_.size(); ++id) {
+    const Entry& e = entries_[id];
     if (e.stats.requests <= median && drop_budget > 0) {
       --drop_budget;
       ++evicted_keys_;
@@ -191,6 +194,7 @@ void KeyTable::evict_lighter_half(std::vector<int32_t>* evicted) {
       if (evicted && e.latency >= 0) evicted->push_back(e.latency);
       continue;
     }
+    remap_[id] = static_cast<uint32_t>(kept.size());
     Entry n = e;
     n.key_offset = static_cast<uint32_t>(arena.size());
     arena.insert(arena.end(), arena_.begin() + e.key_offset, arena_.begin() + e.key_offset + e.key_size);

@@ -171,6 +171,7 @@ ParseError Report::on_record(const Record& r) {
   if (!r.method.empty()) last_method_ = count(methods, methods.upsert_hinted(r.method, last_method_));
   if (!r.event_type.empty()) count(events, events.upsert(r.event_type));
   if (!r.course_id.empty()) count(courses, courses.upsert(r.course_id));
+  if (max_keys_) follow_evictions();
   if (t == kNoTime) return ParseError::kNone;
 
   if (min_time == kNoTime || t < min_time) min_time = t;
@@ -218,13 +219,132 @@ ParseError Report::on_record(const Record& r) {
 void Report::count_transition(uint32_t from, uint32_t to) {
   if (from == KeyTable::kNone || to == KeyTable::kNone || from == to) return;
   sessions.transitions.add_soon(static_cast<uint64_t>(from) << 32 | to);
+  if (max_keys_ && (++transition_adds_ & 1023) == 0 && sessions.transitions.size() > max_keys_)
+    click_path_floor_ = std::max(click_path_floor_, sessions.transitions.evict_lighter_half());
 }
 
-// Sessions are decided by consecutive records of a key in input order: a new session starts when
-// two consecutive records are more than the gap apart (either way: a file out of order does not
-// glue unrelated visits). Depending only on consecutive pairs is what makes a split scan exact:
-// a later range needs nothing from the earlier one except at its first record (see merge()).
+void Report::set_max_keys(size_t n) {
+  max_keys_ = n;
+  for (KeyTable* t : {&urls, &ips, &users, &referers, &agents, &methods, &events, &courses}) t->set_cap(n);
+}
+
+// A key table evicted its lighter half and renumbered the rest: every id kept elsewhere follows.
+// At most one eviction per table per record (one upsert each), so the last renumbering is the
+// only one to apply.
+void Report::follow_evictions() {
+  const KeyTable* tables[4] = {&urls, &ips, &users, &agents};
+  bool changed[4];
+  for (size_t i = 0; i < 4; ++i) {
+    changed[i] = tables[i]->evictions() != evictions_seen_[i];
+    evictions_seen_[i] = tables[i]->evictions();
+  }
+  if (changed[0]) {
+    const std::vector<uint32_t>& m = urls.last_remap();
+    auto to = [&](uint32_t id) { return id < m.size() ? m[id] : KeyTable::kNone; };
+    url_is_page_.clear();  // a cache: recomputed from the keys
+    auto by_url = [&](std::vector<uint64_t>& v) {
+      std::vector<uint64_t> n;
+      for (uint32_t id = 0; id < v.size(); ++id) {
+        uint32_t k = to(id);
+        if (!v[id] || k == KeyTable::kNone) continue;
+        if (k >= n.size()) n.resize(k + 1);
+        n[k] += v[id];
+      }
+      v.swap(n);
+    };
+    by_url(sessions.entry);
+    by_url(sessions.exit);
+    U64Counter pairs;
+    sessions.transitions.for_each([&](uint64_t pair, uint64_t n) {
+      uint32_t a = to(static_cast<uint32_t>(pair >> 32)), b = to(static_cast<uint32_t>(pair & 0xffffffffu));
+      if (a != KeyTable::kNone && b != KeyTable::kNone) pairs.add(static_cast<uint64_t>(a) << 32 | b, n);
+    });
+    sessions.transitions = std::move(pairs);
+    for (KeyState& st : session_states_)
+      for (Segment* seg : {&st.current, &st.head}) {
+        if (seg->entry != KeyTable::kNone) seg->entry = to(seg->entry);
+        if (seg->exit != KeyTable::kNone) seg->exit = to(seg->exit);
+      }
+  }
+  if (changed[1] || changed[2] || changed[3])
+    rebuild_sessions(changed[1] ? &ips.last_remap() : nullptr, changed[3] ? &agents.last_remap() : nullptr,
+                     changed[2] ? &users.last_remap() : nullptr, kNoTime);
+  if (changed[2]) {
+    const std::vector<uint32_t>& m = users.last_remap();
+    U64Counter days;
+    user_days.for_each([&](uint64_t v, uint64_t n) {
+      uint32_t u = static_cast<uint32_t>(v & 0xffffffffu);
+      if (u < m.size() && m[u] != KeyTable::kNone) days.add((v & ~0xffffffffull) | m[u], n);
+    });
+    user_days = std::move(days);
+  }
+}
+
+// Rebuilds the open sessions with their keys' ids renumbered (maps from follow_evictions, or
+// none). A session whose user, address or agent was evicted is closed (it may continue later as
+// a new one: counted in sessions_cut_), and so is one whose last record is before
+// `idle_before`.
+void Report::rebuild_sessions(const std::vector<uint32_t>* ip_map, const std::vector<uint32_t>* agent_map,
+                              const std::vector<uint32_t>* user_map, int64_t idle_before) {
+  StringTable old_keys;
+  std::swap(old_keys, session_keys_);
+  std::vector<KeyState> old_states;
+  old_states.swap(session_states_);
+  auto through = [](const std::vector<uint32_t>* map, uint32_t id, bool& lost) {
+    if (!map || id == KeyTable::kNone) return id;
+    uint32_t to = id < map->size() ? (*map)[id] : KeyTable::kNone;
+    lost = lost || to == KeyTable::kNone;
+    return to;
+  };
+  std::string key;
+  for (uint32_t id = 0; id < old_states.size(); ++id) {
+    std::string_view k = old_keys.str(id);
+    KeyState& st = old_states[id];
+    bool lost = false;
+    key.assign(k.substr(0, 1));
+    if (k[0] == 's') {
+      key.append(k.substr(1));
+    } else if (k[0] == 'u') {
+      put_u32(key, through(user_map, get_u32(k, 1), lost));
+    } else {
+      put_u32(key, through(ip_map, get_u32(k, 1), lost));
+      put_u32(key, through(agent_map, get_u32(k, 5), lost));
+    }
+    const bool idle = idle_before != kNoTime && st.current.last_time < idle_before && st.head_state != Head::kCurrent;
+    if (lost || idle) {
+      if (st.head_state == Head::kClosed) close_segment(st.head);
+      close_segment(st.current);
+      sessions_cut_ += lost;
+      continue;
+    }
+    session_keys_.intern(key);
+    session_states_.push_back(st);
+  }
+}
+
+// Too many open sessions: close those idle for more than a session gap and a 5-minute margin
+// (finished: exact when the input is in time order within that margin), then, if at least half
+// the cap is still open, the least recently active half (those that may still continue are
+// counted as cut: a later record starts a new session).
+void Report::cap_sessions() {
+  constexpr int64_t kMarginUs = 5LL * 60 * 1000000;
+  if (max_time != kNoTime) rebuild_sessions(nullptr, nullptr, nullptr, max_time - kSessionGapUs - kMarginUs);
+  if (session_states_.size() * 2 <= max_keys_) return;
+  std::vector<int64_t> last;
+  last.reserve(session_states_.size());
+  for (const KeyState& st : session_states_) last.push_back(st.current.last_time);
+  auto mid = last.begin() + static_cast<std::ptrdiff_t>(last.size() / 2);
+  std::nth_element(last.begin(), mid, last.end());
+  const int64_t median = *mid;
+  for (const KeyState& st : session_states_)
+    sessions_cut_ += st.current.last_time < median && st.head_state != Head::kCurrent &&
+                     (max_time == kNoTime || st.current.last_time >= max_time - kSessionGapUs);
+  rebuild_sessions(nullptr, nullptr, nullptr, median);
+}
+
 void Report::track_session(std::string_view key, int64_t t, uint32_t url_id, uint32_t& hint) {
+  if (max_keys_ && session_states_.size() >= max_keys_ && session_keys_.find(key) == StringTable::kNotFound)
+    cap_sessions();
   uint32_t id = hint < session_states_.size() && session_keys_.str(hint) == key ? hint : session_keys_.intern(key);
   hint = id;
   const bool page = is_page(url_id);

@@ -86,6 +86,17 @@ std::string write_csv(const ReportSummary& s) {
     row(out, "totals", "where_kept", s.where_counts.kept);
     row(out, "totals", "where_left_out", s.where_counts.filtered);
   }
+  if (r.max_keys()) {
+    row(out, "totals", "max_keys", r.max_keys());
+    row(out, "totals", "max_keys_evicted_urls", r.urls.evicted_keys());
+    row(out, "totals", "max_keys_floor_urls", r.urls.evicted_floor());
+    row(out, "totals", "max_keys_evicted_ips", r.ips.evicted_keys());
+    row(out, "totals", "max_keys_floor_ips", r.ips.evicted_floor());
+    row(out, "totals", "max_keys_evicted_users", r.users.evicted_keys());
+    row(out, "totals", "max_keys_floor_users", r.users.evicted_floor());
+    row(out, "totals", "max_keys_floor_click_paths", r.click_path_floor());
+    row(out, "totals", "max_keys_sessions_cut", r.sessions_cut());
+  }
   if (!s.zone.is_utc()) row(out, "totals", "time_zone", s.zone.name());
   out += "\r\n";
   header(out, {"status", "requests"});

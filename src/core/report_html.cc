@@ -227,6 +227,9 @@ std::string write_html(const ReportSummary& s) {
     esc(out, s.where);
     fmt::format_to(Out(out), " (kept {} of {} records)", s.where_counts.kept, s.where_counts.read);
   }
+  if (r.max_keys())
+    fmt::format_to(Out(out), " &middot; --max-keys {} ({} url, {} address, {} user keys evicted)", r.max_keys(),
+                   r.urls.evicted_keys(), r.ips.evicted_keys(), r.users.evicted_keys());
   out += "</p></header><main><div class=cards>";
   // Error shares are of the requests with an outcome, as the error ratios of stream (classify.h).
   auto pct = [&](uint64_t v) {

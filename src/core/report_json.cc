@@ -164,6 +164,20 @@ std::string write_json(const ReportSummary& s) {
     fmt::format_to(Out(out), ",\"read\":{},\"kept\":{},\"left_out\":{}}}", s.where_counts.read, s.where_counts.kept,
                    s.where_counts.filtered);
   }
+  if (r.max_keys()) {  // --max-keys: what the cap evicted; counts of kept keys are low by at most the floor
+    key(out, "key_cap");
+    fmt::format_to(Out(out), "{{\"max_keys\":{},\"evicted_keys\":{{", r.max_keys());
+    const std::pair<const char*, const KeyTable*> tables[] = {{"urls", &r.urls},       {"ips", &r.ips},
+                                                              {"users", &r.users},     {"referers", &r.referers},
+                                                              {"agents", &r.agents},   {"methods", &r.methods},
+                                                              {"events", &r.events},   {"courses", &r.courses}};
+    for (size_t i = 0; i < std::size(tables); ++i)
+      fmt::format_to(Out(out), "{}\"{}\":{}", i ? "," : "", tables[i].first, tables[i].second->evicted_keys());
+    out += "},\"floors\":{";
+    for (size_t i = 0; i < std::size(tables); ++i)
+      fmt::format_to(Out(out), "{}\"{}\":{}", i ? "," : "", tables[i].first, tables[i].second->evicted_floor());
+    fmt::format_to(Out(out), ",\"click_paths\":{}}},\"sessions_cut\":{}}}", r.click_path_floor(), r.sessions_cut());
+  }
   key(out, "format");
   append_json_string(out, s.format);
   if (s.input_formats.size() > 1) {  // formats are detected per input

@@ -160,6 +160,19 @@ std::string write_text(const ReportSummary& s, bool color, size_t key_width) {
   if (!s.where.empty())
     fmt::format_to(Out(out), "  --where {}: kept {} of {} records\n", w.clean(s.where), s.where_counts.kept,
                    s.where_counts.read);
+  if (r.max_keys()) {
+    const uint64_t floor = std::max({r.urls.evicted_floor(), r.ips.evicted_floor(), r.users.evicted_floor(),
+                                     r.referers.evicted_floor(), r.agents.evicted_floor(), r.click_path_floor()});
+    const uint64_t evicted = r.urls.evicted_keys() + r.ips.evicted_keys() + r.users.evicted_keys() +
+                             r.referers.evicted_keys() + r.agents.evicted_keys();
+    if (evicted == 0 && floor == 0 && r.sessions_cut() == 0)
+      fmt::format_to(Out(out), "  --max-keys {}: nothing evicted, every count exact\n", r.max_keys());
+    else
+      fmt::format_to(Out(out),
+                     "  --max-keys {}: {} keys evicted; a listed count may be low by at most {} (tops above it "
+                     "stay exact); {} open sessions cut\n",
+                     r.max_keys(), evicted, floor, r.sessions_cut());
+  }
   w.title("Totals");
   std::vector<std::vector<std::string>> totals = {
       {"requests", fmt::format("{}", r.requests), ""},

@@ -3,6 +3,7 @@
 #include "logpipe/timeutil.h"
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <string>
 #include <vector>
@@ -334,4 +335,56 @@ TEST_CASE("report --tz: the hour repeated by a setback is two buckets, a 25-hour
   for (const auto& p : sh.timeseries) times.push_back(zoned_time_text(p.time, sh.zone));
   CHECK(times == std::vector<std::string>{"2024-03-31T01:00:00+01:00", "2024-03-31T03:00:00+02:00",
                                           "2024-03-31T04:00:00+02:00"});
+}
+
+TEST_CASE("U64Counter: evicting the lighter half keeps the heavy keys and says the largest dropped") {
+  U64Counter c;
+  for (uint64_t k = 0; k < 100; ++k) c.add(k, k + 1);  // counts 1..100
+  uint64_t floor = c.evict_lighter_half();
+  CHECK(c.size() == 49);
+  CHECK(floor == 51);
+  uint64_t smallest = UINT64_MAX;
+  c.for_each([&](uint64_t k, uint64_t n) {
+    CHECK(n == k + 1);
+    smallest = std::min(smallest, n);
+  });
+  CHECK(smallest == 52);
+}
+
+TEST_CASE("report --max-keys: evictions renumber keys; sessions, paths and user-days follow, totals stay exact") {
+  // Many one-off visitors (evicted) around a few heavy ones (kept): every side table must follow
+  // the renumbering, or ASan/UBSan or the checks below see it.
+  Report capped, free;
+  capped.set_max_keys(16);
+  std::vector<std::string> ips, urls, users;
+  for (int i = 0; i < 400; ++i) {
+    ips.push_back(fmt::format("10.0.{}.{}", i / 256, i % 256));
+    urls.push_back(fmt::format("/p/{}", i));
+    users.push_back(fmt::format("u{}", i));
+  }
+  int64_t t = kT0;
+  for (int i = 0; i < 4000; ++i) {
+    t += kMinute / 10;
+    const bool heavy = i % 3 == 0;
+    const size_t v = heavy ? static_cast<size_t>(i % 2) : static_cast<size_t>(i * 7919 % 400);
+    Record r = rec(ips[v], heavy ? std::string_view(i % 2 ? "/" : "/cart") : std::string_view(urls[v]),
+                   i % 10 == 0 ? 500 : 200, t, users[v]);
+    capped.on_record(r);
+    free.on_record(r);
+  }
+  CHECK(capped.ips.evicted_keys() > 0);
+  CHECK(capped.urls.evicted_keys() > 0);
+  CHECK(capped.ips.size() <= 16);
+  CHECK(capped.requests == free.requests);
+  CHECK(capped.errors == free.errors);
+  CHECK(capped.status == free.status);
+  // The two heavy visitors and pages are exact.
+  for (std::string_view ip : {"10.0.0.0", "10.0.0.1"}) CHECK(capped.ips.stats(capped.ips.find(ip)).requests == free.ips.stats(free.ips.find(ip)).requests);
+  for (std::string_view url : {"/", "/cart"}) CHECK(capped.urls.stats(capped.urls.find(url)).requests == free.urls.stats(free.urls.find(url)).requests);
+  capped.finish_sessions();
+  free.finish_sessions();
+  CHECK(capped.sessions.count >= free.sessions.count);  // a cut session counts twice, none is lost
+  const ReportSummary s = summarize(capped, SummaryOptions{0, "minute", "test", {}});
+  for (const auto& p : s.click_paths) CHECK((!p.from.empty() && !p.to.empty()));
+  CHECK(!s.active_users_per_day.empty());
 }
