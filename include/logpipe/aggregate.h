@@ -153,6 +153,9 @@ class KeyTable {
   std::vector<uint32_t> top(size_t n) const;
   uint64_t evicted_keys() const noexcept { return evicted_keys_; }
   uint64_t evicted_floor() const noexcept { return evicted_floor_; }
+  /// Requests counted for keys that were evicted since ("other": the table's keys plus them are
+  /// every request it counted).
+  uint64_t evicted_requests() const noexcept { return evicted_requests_; }
   /// Evictions so far, and the last one's renumbering: old id -> new id, kNone for an evicted
   /// key (for owners of side tables indexed by id).
   uint64_t evictions() const noexcept { return evictions_; }
@@ -178,6 +181,7 @@ class KeyTable {
   size_t cap_;
   uint64_t evicted_keys_ = 0;
   uint64_t evicted_floor_ = 0;
+  uint64_t evicted_requests_ = 0;
   uint64_t evictions_ = 0;
   std::vector<uint32_t> remap_;
 };

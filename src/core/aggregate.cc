@@ -190,6 +190,7 @@ void KeyTable::evict_lighter_half(std::vector<int32_t>* evicted) {
     if (e.stats.requests <= median && drop_budget > 0) {
       --drop_budget;
       ++evicted_keys_;
+      evicted_requests_ += e.stats.requests;
       evicted_floor_ = std::max(evicted_floor_, e.stats.requests);
       if (evicted && e.latency >= 0) evicted->push_back(e.latency);
       continue;
@@ -219,6 +220,7 @@ std::vector<uint32_t> KeyTable::merge(const KeyTable& other) {
     for (uint32_t id = 0; id < other.entries_.size(); ++id) map[id] = find(other.key(id), other.entries_[id].hash);
   evicted_keys_ += other.evicted_keys_;
   evicted_floor_ += other.evicted_floor_;
+  evicted_requests_ += other.evicted_requests_;
   return map;
 }
 
@@ -245,6 +247,7 @@ void KeyTable::clear() noexcept {
   arena_.clear();
   evicted_keys_ = 0;
   evicted_floor_ = 0;
+  evicted_requests_ = 0;
 }
 
 size_t KeyTable::memory_bytes() const noexcept {

@@ -176,7 +176,11 @@ std::string write_json(const ReportSummary& s) {
     out += "},\"floors\":{";
     for (size_t i = 0; i < std::size(tables); ++i)
       fmt::format_to(Out(out), "{}\"{}\":{}", i ? "," : "", tables[i].first, tables[i].second->evicted_floor());
-    fmt::format_to(Out(out), ",\"click_paths\":{}}},\"sessions_cut\":{}}}", r.click_path_floor(), r.sessions_cut());
+    fmt::format_to(Out(out), ",\"click_paths\":{}", r.click_path_floor());
+    out += "},\"other_requests\":{";  // requests of evicted keys: what no listed key holds any more
+    for (size_t i = 0; i < std::size(tables); ++i)
+      fmt::format_to(Out(out), "{}\"{}\":{}", i ? "," : "", tables[i].first, tables[i].second->evicted_requests());
+    fmt::format_to(Out(out), "}},\"sessions_cut\":{}}}", r.sessions_cut());
   }
   key(out, "format");
   append_json_string(out, s.format);

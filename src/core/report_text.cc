@@ -170,8 +170,10 @@ std::string write_text(const ReportSummary& s, bool color, size_t key_width) {
     else
       fmt::format_to(Out(out),
                      "  --max-keys {}: {} keys evicted; a listed count may be low by at most {} (tops above it "
-                     "stay exact); {} open sessions cut\n",
-                     r.max_keys(), evicted, floor, r.sessions_cut());
+                     "stay exact); other (evicted keys): {} url, {} address, {} user requests; {} open sessions "
+                     "cut\n",
+                     r.max_keys(), evicted, floor, r.urls.evicted_requests(), r.ips.evicted_requests(),
+                     r.users.evicted_requests(), r.sessions_cut());
   }
   w.title("Totals");
   std::vector<std::vector<std::string>> totals = {

@@ -11,6 +11,7 @@ python3 "$SRC/tests/cli/analyze_gen.py" 60000 --seed 4 >gen.log
 "$LOGPIPE" analyze --report json --top 0 --no-progress gen.log >free.json
 "$LOGPIPE" analyze --report json --top 0 --no-progress --max-keys 100000 gen.log >roomy.json
 "$LOGPIPE" analyze --report json --top 20 --no-progress --max-keys 150 gen.log >capped.json
+"$LOGPIPE" analyze --report json --top 0 --no-progress --max-keys 150 gen.log >capped-all.json
 "$LOGPIPE" analyze --no-progress --color never --max-keys 100000 gen.log >roomy.txt
 "$LOGPIPE" analyze --no-progress --color never --max-keys 150 gen.log >capped.txt
 grep -q -- '--max-keys 100000: nothing evicted, every count exact' roomy.txt || { echo "FAIL: roomy text"; head -8 roomy.txt; exit 1; }
@@ -48,6 +49,11 @@ for table, field, truth in (("urls", "url", urls), ("ips", "ip", ips), ("users",
     # The heaviest keys are far above the eviction floor: listed first, exact.
     for (key, n), r in zip(truth.most_common(3), rows[:3]):
         assert (r[field], r["requests"]) == (key, n), (table, r, key, n)
+# The rest is counted as other: kept keys + requests of evicted keys = every request with that key.
+every = json.load(open("capped-all.json"))
+for table, truth in (("urls", urls), ("ips", ips), ("users", users)):
+    kept = sum(r["requests"] for r in every[table])
+    assert kept + every["key_cap"]["other_requests"][table] == sum(truth.values()), (table, kept)
 print("ok max-keys: exact below the cap; over it totals exact, tops exact, nothing over-estimated;",
       {t: kc["evicted_keys"][t] for t in ("urls", "ips", "users")}, "evicted, floors", kc["floors"])
 PY
