@@ -30,8 +30,11 @@ EOF
 perl "$SRC/tests/cli/lib/make_mmdb.pl" city.json city.mmdb logpipe-test-City
 perl "$SRC/tests/cli/lib/make_mmdb.pl" asn.json asn.mmdb logpipe-test-ASN
 if command -v mmdblookup >/dev/null; then
-  mmdblookup --file city.mmdb --ip 10.0.0.200 country iso_code | grep -q '"DE"' || { echo "FAIL: mmdblookup disagrees"; exit 1; }
-  mmdblookup --file asn.mmdb --ip 2001:db8::5 autonomous_system_number | grep -q 64502 || { echo "FAIL: mmdblookup v6"; exit 1; }
+  # (captured first: grep -q leaving early would SIGPIPE mmdblookup and fail the pipe under pipefail)
+  v4=$(mmdblookup --file city.mmdb --ip 10.0.0.200 country iso_code)
+  v6=$(mmdblookup --file asn.mmdb --ip 2001:db8::5 autonomous_system_number)
+  grep -q '"DE"' <<<"$v4" || { echo "FAIL: mmdblookup disagrees: $v4"; exit 1; }
+  grep -q 64502 <<<"$v6" || { echo "FAIL: mmdblookup v6: $v6"; exit 1; }
 fi
 python3 "$SRC/tests/cli/analyze_gen.py" 20000 --seed 9 >gen.log
 
@@ -107,7 +110,8 @@ grep -q '^countries,FR France,[0-9]*,[0-9]*' report.csv && grep -q '^cities,"Par
 "$LOGPIPE" analyze --geoip city.mmdb --no-progress --report html gen.log >report.html
 grep -q '<h2>Countries (GeoIP)</h2>' report.html || { echo "FAIL: HTML panels"; exit 1; }
 # Without --geoip, nothing changes: no geoip key.
-"$LOGPIPE" analyze --report json --no-progress gen.log | grep -q '"geoip"' && { echo "FAIL: geoip key without --geoip"; exit 1; }
+"$LOGPIPE" analyze --report json --no-progress gen.log >plain.json
+grep -q '"geoip"' plain.json && { echo "FAIL: geoip key without --geoip"; exit 1; }
 echo "ok geoip: text, CSV and HTML panels"
 
 # Saved states: the panels come from the addresses, so merged states with --geoip = one run.
