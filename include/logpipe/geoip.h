@@ -36,6 +36,9 @@ class GeoIp {
   /// (a host name, `-`) or an address no database holds. Memoised: the reference stays valid
   /// until the 2^20th distinct address after it (the memo is then emptied). Not thread-safe.
   const GeoInfo& lookup(std::string_view ip);
+  /// The same answer, not memoised: for callers that ask once per address (analyze's panels,
+  /// which would otherwise keep a copy of every address).
+  GeoInfo resolve(std::string_view ip) const;
   /// The databases' types (`GeoLite2-City`, ...), for -v.
   std::vector<std::string> describe() const;
 

@@ -29,6 +29,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace logpipe {
@@ -182,6 +183,11 @@ inline constexpr size_t kFormatSampleLines = 16;
 inline constexpr size_t kFormatSampleBytes = 1u << 20;
 /// Byte ranges smaller than this are not worth a thread.
 inline constexpr uint64_t kMinRangeBytes = 256 * 1024;
+
+/// The format list of some inputs, as a report shows it: each (input, format)'s format once, in
+/// order of appearance (`combined, edx`); `fallback` when none has one.
+std::string format_list(const std::vector<std::pair<std::string, std::string>>& input_formats,
+                        const std::string& fallback);
 
 /// The pump. One run per command; not thread-safe (its split workers are its own).
 class RecordPump {

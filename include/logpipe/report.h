@@ -214,7 +214,7 @@ class Report final : public RecordSink {
   /// courses), click-path pairs and open sessions; 0 = no cap. Set before the first record. A
   /// capped report is read by one thread and is not merged (no split, no saved state): when a
   /// table is full, its lighter half is evicted (KeyTable) and everything that refers to its keys
-  /// follows; open sessions idle for more than two session gaps are closed first.
+  /// follows; past the cap, open sessions idle for over a session gap and 5 minutes are closed first.
   void set_max_keys(size_t n);
   size_t max_keys() const noexcept { return max_keys_; }
   /// With a cap: the largest count a click-path eviction dropped (kept pairs are low by at most

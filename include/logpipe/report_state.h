@@ -53,8 +53,4 @@ std::unique_ptr<Report> load_report_state(std::string_view bytes, const std::str
 void merge_state_info(ReportStateInfo& into, const ReportStateInfo& later, const std::string& first_name,
                       const std::string& later_name);
 
-/// The pump's format list for these inputs: each format once, in order; `fallback` when none.
-std::string format_list(const std::vector<std::pair<std::string, std::string>>& input_formats,
-                        const std::string& fallback);
-
 }  // namespace logpipe

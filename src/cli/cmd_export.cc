@@ -5,8 +5,8 @@
 
 #include "logpipe/error.h"
 #include "logpipe/export.h"
-#include "logpipe/geoip.h"
 #include "logpipe/filter.h"
+#include "logpipe/geoip.h"
 #include "logpipe/io/endpoint.h"
 #include "logpipe/io/files.h"
 #include "logpipe/io/inputs.h"
@@ -14,7 +14,6 @@
 #include "logpipe/pump.h"
 
 #include <fmt/format.h>
-
 
 namespace logpipe::cli {
 namespace {

@@ -23,8 +23,11 @@ std::string maxminddb_version() { return std::string("libmaxminddb ") + MMDB_lib
 struct GeoIp::Impl {
   std::vector<MMDB_s> dbs;
   std::vector<std::string> paths;
-  std::unordered_map<std::string, GeoInfo> memo;
-  GeoInfo none;
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>()(s); }
+  };
+  std::unordered_map<std::string, GeoInfo, Hash, std::equal_to<>> memo;
   ~Impl() {
     for (auto& db : dbs) MMDB_close(&db);
   }
@@ -71,14 +74,11 @@ void string_at(MMDB_entry_s& entry, std::string& out, const char* const* path) {
 
 }  // namespace
 
-const GeoInfo& GeoIp::lookup(std::string_view ip) {
-  auto it = impl_->memo.find(std::string(ip));
-  if (it != impl_->memo.end()) return it->second;
+GeoInfo GeoIp::resolve(std::string_view ip) const {
+  GeoInfo info;
   std::array<unsigned char, 16> bytes;
-  if (!parse_ip_address(ip, bytes)) return impl_->none;
-  if (impl_->memo.size() >= (size_t{1} << 20)) impl_->memo.clear();
-  const std::string key(ip);
-  GeoInfo& info = impl_->memo[key];
+  if (!parse_ip_address(ip, bytes)) return info;
+  const std::string key(ip);  // libmaxminddb wants a C string
   static const char* const kCountry[] = {"country", "iso_code", nullptr};
   static const char* const kCountryName[] = {"country", "names", "en", nullptr};
   static const char* const kCity[] = {"city", "names", "en", nullptr};
@@ -102,6 +102,14 @@ const GeoInfo& GeoIp::lookup(std::string_view ip) {
     }
   }
   return info;
+}
+
+const GeoInfo& GeoIp::lookup(std::string_view ip) {
+  // Heterogeneous find: a record's address is looked up without a string made for it.
+  auto it = impl_->memo.find(ip);
+  if (it != impl_->memo.end()) return it->second;
+  if (impl_->memo.size() >= (size_t{1} << 20)) impl_->memo.clear();
+  return impl_->memo.emplace(std::string(ip), resolve(ip)).first->second;
 }
 
 }  // namespace logpipe

@@ -114,16 +114,23 @@ void RecordPump::resolve_format(std::span<const std::string> sample, std::span<c
                    source, best, format_, guess.suggestion, source));
 }
 
-std::string RecordPump::formats() const {
+std::string format_list(const std::vector<std::pair<std::string, std::string>>& input_formats,
+                        const std::string& fallback) {
   std::vector<std::string_view> seen;
   std::string out;
-  for (const InputReport& r : reports_) {
-    if (r.format.empty() || std::find(seen.begin(), seen.end(), r.format) != seen.end()) continue;
-    seen.push_back(r.format);
+  for (const auto& [input, format] : input_formats) {
+    if (format.empty() || std::find(seen.begin(), seen.end(), format) != seen.end()) continue;
+    seen.push_back(format);
     if (!out.empty()) out += ", ";
-    out += r.format;
+    out += format;
   }
-  return out.empty() ? format_ : out;
+  return out.empty() ? fallback : out;
+}
+
+std::string RecordPump::formats() const {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (const InputReport& r : reports_) pairs.emplace_back(r.name, r.format);
+  return format_list(pairs, format_);
 }
 
 // Each input is detected on its own lines (`auto`), and its counts are kept apart.

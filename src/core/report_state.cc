@@ -372,17 +372,4 @@ void merge_state_info(ReportStateInfo& into, const ReportStateInfo& later, const
   into.formats = format_list(into.input_formats, into.formats);
 }
 
-std::string format_list(const std::vector<std::pair<std::string, std::string>>& input_formats,
-                        const std::string& fallback) {
-  std::vector<std::string_view> seen;
-  std::string out;
-  for (const auto& [input, format] : input_formats) {
-    if (format.empty() || std::find(seen.begin(), seen.end(), format) != seen.end()) continue;
-    seen.push_back(format);
-    if (!out.empty()) out += ", ";
-    out += format;
-  }
-  return out.empty() ? fallback : out;
-}
-
 }  // namespace logpipe

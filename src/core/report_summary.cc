@@ -67,7 +67,7 @@ std::vector<ReportSummary::Count> page_counts(const Report& r, const std::vector
 
 // The GeoIP panels: each distinct client address looked up once, its counters added to its
 // country, city and network (records without an address are in no panel).
-void geo_panels(const Report& r, GeoIp& geo, size_t top, ReportSummary& s) {
+void geo_panels(const Report& r, const GeoIp& geo, size_t top, ReportSummary& s) {
   using GeoRow = ReportSummary::GeoRow;
   std::map<std::string, GeoRow> countries, cities;
   std::map<uint32_t, GeoRow> networks;
@@ -77,7 +77,7 @@ void geo_panels(const Report& r, GeoIp& geo, size_t top, ReportSummary& s) {
     row.with_status += c.with_status;
   };
   for (uint32_t id = 0; id < r.ips.size(); ++id) {
-    const GeoInfo& g = geo.lookup(r.ips.key(id));
+    const GeoInfo g = geo.resolve(r.ips.key(id));  // once per address: no memo
     const KeyStats& c = r.ips.stats(id);
     ++s.geo_addresses;
     s.geo_unknown += !g.found();
