@@ -199,14 +199,22 @@ namespace {
 
 using detail::dash_to_empty;
 
+// Longer than about 31 years is not a response time: refused, and no product below overflows.
+constexpr int64_t kMaxDurationUs = 1'000'000'000'000'000;
+
 // `12345` (microseconds), `0.123` (seconds) or `12ms` (Traefik's CLF): the response time some
 // combined variants append.
 bool parse_duration_token(std::string_view v, int64_t& out_us) noexcept {
   if (v.size() > 2 && v.ends_with("ms")) {
     v.remove_suffix(2);
-    if (!parse_duration_token(v, out_us) || out_us > 1'000'000'000'000'000) return false;
+    if (!parse_duration_token(v, out_us)) return false;
     // an integer was read as microseconds, a fraction as seconds: both were milliseconds
-    out_us = v.find('.') == std::string_view::npos ? out_us * 1000 : out_us / 1000;
+    if (v.find('.') != std::string_view::npos) {
+      out_us /= 1000;
+      return true;
+    }
+    if (out_us > kMaxDurationUs / 1000) return false;
+    out_us *= 1000;
     return true;
   }
   if (v.empty() || v.size() > 18) return false;
@@ -218,9 +226,9 @@ bool parse_duration_token(std::string_view v, int64_t& out_us) noexcept {
   }
   if (i == v.size()) {
     out_us = whole;
-    return true;
+    return whole <= kMaxDurationUs;
   }
-  if (i == 0 || i + 1 == v.size()) return false;
+  if (i == 0 || i + 1 == v.size() || whole > kMaxDurationUs / 1000000) return false;
   int64_t frac = 0, scale = 100000;
   for (++i; i < v.size(); ++i) {
     if (v[i] < '0' || v[i] > '9') return false;

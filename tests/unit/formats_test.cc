@@ -176,6 +176,18 @@ TEST_CASE("combined: a trailing response time is %D microseconds or seconds with
   REQUIRE(p->parse(R"x(1.2.3.4 - - [23/Jun/2025:08:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "ua" 0.250)x", r) == ParseError::kNone);
   CHECK(r.duration_us == 250000);
   CHECK(p->parse(R"x(1.2.3.4 - - [23/Jun/2025:08:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "ua" 12ab)x", r) == ParseError::kTrailingData);
+  // Longer than 31 years (the fuzzer's 11111111111127.5 seconds overflowed to microseconds) is
+  // not a response time, in any of the three spellings; the largest accepted ones are exact.
+  const std::string head = R"x(1.2.3.4 - - [23/Jun/2025:08:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "ua" )x";
+  for (const char* v : {"11111111111127.5", "1000000001.0", "1000000000000001", "999999999999999999",
+                        "1000000000000001ms", "999999999999999999ms", "1000000000001.5ms"})
+    CHECK_MESSAGE(p->parse(head + v, r) == ParseError::kTrailingData, v);
+  REQUIRE(p->parse(head + "1000000000.5", r) == ParseError::kNone);
+  CHECK(r.duration_us == 1'000'000'000'500'000);
+  REQUIRE(p->parse(head + "1000000000000ms", r) == ParseError::kNone);
+  CHECK(r.duration_us == 1'000'000'000'000'000);
+  REQUIRE(p->parse(head + "12ms", r) == ParseError::kNone);
+  CHECK(r.duration_us == 12'000);
   std::vector<std::string_view> sample = {R"x(1.2.3.4 - - [23/Jun/2025:08:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "ua" 15234)x"};
   CHECK(detect_format(sample).format == "combined");
 }
