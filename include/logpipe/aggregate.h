@@ -85,6 +85,13 @@ class LatencyHistogram {
   /// Samples in buckets whose values are all above `us` (a lower bound of the samples slower
   /// than `us`, exact to the bucket).
   uint64_t count_above(double us) const noexcept;
+  /// The bucket of a duration (negative counts as 0), for owners that keep sparse per-key
+  /// bucket counts (analyze's per-url response times) and rebuild a histogram with add_bucket.
+  static size_t bucket_of(int64_t duration_us) noexcept;
+  /// Adds n samples to bucket b (< kBuckets) whose exact range is [min_us, max_us] (the caller's
+  /// smallest and largest sample of the key: quantiles are clamped to them).
+  void add_bucket(size_t b, uint64_t n, uint64_t min_us, uint64_t max_us) noexcept;
+  uint64_t max_us() const noexcept { return total_ ? max_us_ : 0; }
   /// Appends the histogram in the aggregate wire form (only non-empty buckets).
   void serialize(std::string& out) const;
   /// Reads what serialize() wrote; false (and `in` unspecified) on malformed data.

@@ -31,6 +31,8 @@ struct Record {
   std::string_view host;  ///< virtual host (%v) or edx `host`
   std::string_view event_type;
   std::string_view course_id;
+  /// edx: the `success` member of the event (`correct`, `incorrect`: a graded problem_check), "" when none.
+  std::string_view success;
   int64_t duration_us = -1;  ///< response time, -1 when the format has none
   /// Application-log level as logged (`fields:` format with a `level` field), "" when none. A
   /// record with a level has a known outcome even without an HTTP status; which levels are

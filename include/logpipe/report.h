@@ -245,6 +245,68 @@ class Report final : public RecordSink {
   /// Requests per (day since epoch << 32 | user id): the users active each day, days of the
   /// report's time zone.
   U64Counter user_days;
+  /// Requests per (day << 32 | ip id): the visitors (distinct client addresses) of each day.
+  U64Counter ip_days;
+  /// Requests answered 404, by path without query (the not-found panel).
+  KeyTable not_found;
+  /// Response times of every record that has one (`%D`, `%T`, app logs' duration).
+  LatencyHistogram latency;
+  /// Per url id with a response time: exact sum, smallest and largest; the samples' buckets are
+  /// in url_latency_buckets, (url id << 32 | LatencyHistogram bucket) -> count, so that a url
+  /// with few requests costs a few slots, not a 1.2 KB histogram.
+  struct UrlLatency {
+    uint64_t sum_us = 0;
+    uint64_t min_us = UINT64_MAX;
+    uint64_t max_us = 0;
+    void add(uint64_t us) noexcept {
+      sum_us += us;
+      min_us = std::min(min_us, us);
+      max_us = std::max(max_us, us);
+    }
+    void merge(const UrlLatency& o) noexcept {
+      sum_us += o.sum_us;
+      min_us = std::min(min_us, o.min_us);
+      max_us = std::max(max_us, o.max_us);
+    }
+  };
+  std::vector<UrlLatency> url_latency;
+  U64Counter url_latency_buckets;
+
+  /// edX / FUN course figures, by course id (docs/analyze.md "Course figures"): counted for
+  /// records with a course.
+  struct CourseFigures {
+    uint64_t enrolments = 0;         ///< edx.course.enrollment.activated
+    uint64_t unenrolments = 0;       ///< edx.course.enrollment.deactivated
+    uint64_t video_plays = 0;        ///< play_video, edx.video.played
+    uint64_t video_completions = 0;  ///< stop_video (the end reached), complete_video, edx.video.completed
+    uint64_t problem_checks = 0;     ///< graded problem_check (the server event, with its success)
+    uint64_t problem_correct = 0;    ///< those answered correct
+    uint64_t forum_events = 0;       ///< edx.forum.*
+    uint64_t forum_posts = 0;        ///< edx.forum.{thread,response,comment}.created
+    void merge(const CourseFigures& o) noexcept {
+      enrolments += o.enrolments;
+      unenrolments += o.unenrolments;
+      video_plays += o.video_plays;
+      video_completions += o.video_completions;
+      problem_checks += o.problem_checks;
+      problem_correct += o.problem_correct;
+      forum_events += o.forum_events;
+      forum_posts += o.forum_posts;
+    }
+    bool operator==(const CourseFigures&) const = default;
+  };
+  std::vector<CourseFigures> course_figures;
+  /// What a learner (a record's user) did in a course: active on a day (kind kActive, days of the
+  /// report's zone), played a video, completed one (day 0). Kept distinct: a per-user hint skips
+  /// repeats, and the vector is sorted and made unique whenever it doubles (compact_activity()).
+  struct Activity {
+    enum Kind : uint32_t { kActive = 0, kPlayed = 1, kCompleted = 2 };
+    uint32_t course = 0, user = 0, day = 0, kind = kActive;
+    auto operator<=>(const Activity&) const = default;
+  };
+  std::vector<Activity> course_activity;
+  /// course_activity sorted, without repeats (for the summary and save()).
+  std::vector<Activity> distinct_activity() const;
 
   /// Finished sessions.
   struct Sessions {
@@ -312,12 +374,20 @@ class Report final : public RecordSink {
     uint32_t session = KeyTable::kNone;
   };
   std::vector<ClientHints> client_hints_;  // by ip id
+  struct LearnerHint {  // the last activity recorded for a user: skips its repeats
+    uint32_t course = KeyTable::kNone, day = 0, played = KeyTable::kNone, completed = KeyTable::kNone;
+  };
+  std::vector<LearnerHint> learner_hints_;  // by user id
+  size_t compact_at_ = 1 << 16;             // course_activity size that makes it sorted and unique
+  static constexpr uint32_t kNoDay = UINT32_MAX;
+  void count_course(const Record& r, uint32_t course_id, uint32_t user_id, uint32_t day);
+  uint32_t local_day(int64_t t);  // days since the epoch in the report's zone
   uint32_t last_method_ = KeyTable::kNone;
   StringTable session_keys_;          // 's'+cookie id, 'u'+user id, 'a'+ip id+agent id
   std::vector<KeyState> session_states_;
   std::string key_scratch_;
   size_t max_keys_ = 0;
-  std::array<uint64_t, 4> evictions_seen_{};  // urls, ips, users, agents
+  std::array<uint64_t, 5> evictions_seen_{};  // urls, ips, users, agents, courses
   uint64_t click_path_floor_ = 0;
   uint64_t transition_adds_ = 0;
   uint64_t sessions_cut_ = 0;
@@ -395,6 +465,47 @@ struct ReportSummary {
   std::vector<Path> click_paths;
   /// (local day as microseconds since the epoch of a UTC midnight of that date, users).
   std::vector<std::pair<int64_t, uint64_t>> active_users_per_day;
+  /// The same days with their distinct client addresses (visitors).
+  std::vector<std::pair<int64_t, uint64_t>> visitors_per_day;
+  /// Counters by local hour of day (0-23) and by weekday (0 = Monday), in the report's zone.
+  std::array<TimeBucket, 24> hours{};
+  std::array<TimeBucket, 7> weekdays{};
+  /// Urls answered 404, most first.
+  std::vector<Row> not_found;
+  /// Referers grouped by host (lower-case, port dropped); referers that are not http(s) URLs
+  /// are grouped under their own text.
+  std::vector<Row> referring_domains;
+  std::vector<std::string> referring_domain_keys;  ///< the hosts the rows above point into
+  /// Response times (milliseconds): quantiles within 6.25% (LatencyHistogram), mean and max exact.
+  struct Latency {
+    uint64_t count = 0;
+    double mean_ms = 0, p50_ms = 0, p95_ms = 0, p99_ms = 0, max_ms = 0, total_ms = 0;
+  };
+  Latency latency;  ///< of every record with a response time
+  struct UrlLatencyRow {
+    std::string_view url;
+    Latency latency;
+  };
+  /// The urls where the server spent most time (total response time), most first.
+  std::vector<UrlLatencyRow> url_latency;
+  /// edX / FUN: the figures of the courses above (same order). Learners are distinct users with
+  /// a dated record in the course; per day and per week (weeks start on Monday), days of the
+  /// report's zone, as (microseconds of that local date's UTC midnight, learners), ascending.
+  struct CourseRow {
+    std::string_view course;
+    uint64_t events = 0;
+    uint64_t learners = 0;
+    Report::CourseFigures figures;
+    uint64_t video_learners = 0, video_completers = 0;  ///< learners who played / completed a video
+    double learners_per_day = 0;  ///< mean over the days with activity in the course
+    uint64_t peak_day_learners = 0, peak_week_learners = 0;
+    std::vector<std::pair<int64_t, uint64_t>> per_day, per_week;
+  };
+  std::vector<CourseRow> course_figures;
+  Report::CourseFigures course_totals;  ///< of every course, listed or not
+  /// Tracking logs (event types, no HTTP status at all): the headline shows events, learners,
+  /// courses and enrolments instead of errors and bytes.
+  bool tracking = false;
   /// --geoip panels (`geoip` false without it): by country, city, network; most requests first.
   bool geoip = false;
   std::vector<GeoRow> countries, cities, networks;

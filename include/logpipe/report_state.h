@@ -36,7 +36,7 @@ struct ReportStateInfo {
 };
 
 /// Version of the saved-state form this build writes and reads.
-inline constexpr unsigned kReportStateVersion = 1;
+inline constexpr unsigned kReportStateVersion = 2;  // 2: 404 urls, ip-days, response times, course figures
 
 /// The state of `report` (not yet finish_sessions()'d; a continuation report, so that its first
 /// session of each key can join the previous state's last one) as bytes.

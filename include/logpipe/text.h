@@ -19,6 +19,12 @@ std::string prometheus_label(std::string_view value);
 /// `512 B`, `1.5 KiB`, `3.2 GiB` (powers of 1024, one decimal).
 std::string human_bytes(uint64_t bytes);
 
+/// `1,234,567`: digits grouped by three with commas, for people (JSON and CSV keep plain digits).
+std::string grouped(uint64_t v);
+
+/// ASCII lower case (bytes outside A-Z unchanged: UTF-8 stays valid).
+constexpr char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
+
 /// `2025-06-23T08:00:00Z` (seconds precision), or `-` for an absent time (kNoTime).
 std::string time_text(int64_t us);
 

@@ -55,6 +55,18 @@ void LatencyHistogram::add(int64_t us) noexcept {
   max_us_ = std::max(max_us_, v);
 }
 
+size_t LatencyHistogram::bucket_of(int64_t us) noexcept {
+  return latency_bucket(us < 0 ? 0 : static_cast<uint64_t>(us));
+}
+
+void LatencyHistogram::add_bucket(size_t b, uint64_t n, uint64_t min_us, uint64_t max_us) noexcept {
+  if (b >= kBuckets || n == 0) return;
+  counts_[b] += static_cast<uint32_t>(std::min<uint64_t>(n, UINT32_MAX - counts_[b]));
+  total_ += n;
+  min_us_ = std::min(min_us_, min_us);
+  max_us_ = std::max(max_us_, max_us);
+}
+
 void LatencyHistogram::merge(const LatencyHistogram& o) noexcept {
   for (size_t i = 0; i < kBuckets; ++i) counts_[i] += o.counts_[i];
   total_ += o.total_;

@@ -80,7 +80,7 @@ class EdxParser final : public Parser {
         time_text = string_of(value);
         have_time = true;
       } else if (key == "event") {
-        event_course = member_of(value, "course_id");  // an object; a JSON-encoded string is not read
+        event_members(value, event_course, r.success);  // an object; a JSON-encoded string is not read
       }
       // other fields (accept_language, ...) are skipped by the iterator
     }
@@ -124,6 +124,21 @@ class EdxParser final : public Parser {
       return string_of(inner);
     }
     return {};
+  }
+
+  // The event object's `course_id` and `success` string members (empty when absent, or when the
+  // event is no object: a browser event's JSON-encoded string is not read).
+  static void event_members(od::value& v, std::string_view& course, std::string_view& success) noexcept {
+    od::object o;
+    if (v.get_object().get(o)) return;
+    for (auto f : o) {
+      std::string_view k;
+      if (f.unescaped_key().get(k)) return;
+      if (k != "course_id" && k != "success") continue;
+      od::value inner;
+      if (f.value().get(inner)) return;
+      (k == "course_id" ? course : success) = string_of(inner);
+    }
   }
 
   od::parser parser_;

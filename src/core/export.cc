@@ -150,6 +150,7 @@ void append_record_json(std::string& out, const Record& r, ExportNames names, co
     text("labels.ident", r.ident);
     text("event_type", r.event_type);  // edX fields under their own names
     text("course_id", r.course_id);
+    text("success", r.success);
     text("session", r.session);
   } else {
     if (r.time_us != kNoTime) items[n++] = Item{"time", Item::kTime, {}, r.time_us};
@@ -174,6 +175,7 @@ void append_record_json(std::string& out, const Record& r, ExportNames names, co
     text("host", r.host);
     text("event_type", r.event_type);
     text("course_id", r.course_id);
+    text("success", r.success);
     if (r.duration_us >= 0) number("duration_us", r.duration_us);
     text("level", r.level);
   }

@@ -170,8 +170,22 @@ ParseError Report::on_record(const Record& r) {
   if (!r.agent.empty()) agent_id = hints->agent = count(agents, agents.upsert_hinted(r.agent, hints->agent));
   if (!r.method.empty()) last_method_ = count(methods, methods.upsert_hinted(r.method, last_method_));
   if (!r.event_type.empty()) count(events, events.upsert(r.event_type));
-  if (!r.course_id.empty()) count(courses, courses.upsert(r.course_id));
+  uint32_t course_id = KeyTable::kNone;
+  if (!r.course_id.empty()) course_id = count(courses, courses.upsert(r.course_id));
+  if (r.status == 404 && url_id != KeyTable::kNone) count(not_found, not_found.upsert(path));
   if (max_keys_) follow_evictions();
+  // Ids are final here (after any eviction's renumbering): side tables keyed by them follow.
+  if (r.duration_us >= 0) {
+    const uint64_t us = static_cast<uint64_t>(r.duration_us);
+    latency.add(r.duration_us);
+    if (url_id != KeyTable::kNone) {
+      if (url_id >= url_latency.size()) url_latency.resize(std::max<size_t>(url_id + 1, url_latency.size() * 2));
+      url_latency[url_id].add(us);
+      url_latency_buckets.add_soon(static_cast<uint64_t>(url_id) << 32 | LatencyHistogram::bucket_of(r.duration_us));
+    }
+  }
+  if (course_id != KeyTable::kNone)
+    count_course(r, course_id, r.user.empty() ? KeyTable::kNone : user_id, t == kNoTime ? kNoDay : local_day(t));
   if (t == kNoTime) return ParseError::kNone;
 
   if (min_time == kNoTime || t < min_time) min_time = t;
@@ -184,18 +198,10 @@ ParseError Report::on_record(const Record& r) {
   TimeBucket& b = *cached_bucket_;
   b.add(outcome);
   b.bytes += nbytes;
-  if (user_id != KeyTable::kNone) {
-    int64_t local = t;
-    if (!zone_.is_utc()) {  // the day of the report's zone
-      if (t < zone_from_ || t >= zone_to_) {
-        zone_offset_us_ = int64_t(zone_.offset_at(t)) * 1000000;
-        zone_from_ = t;
-        zone_to_ = zone_.next_change(t);
-      }
-      local = t + zone_offset_us_;
-    }
-    uint64_t day = static_cast<uint64_t>(floor_div(local, kUsPerDay)) & 0xffffffffu;
-    user_days.add(day << 32 | user_id);
+  if (user_id != KeyTable::kNone || ip_id != KeyTable::kNone) {
+    const uint64_t day = local_day(t);
+    if (user_id != KeyTable::kNone) user_days.add(day << 32 | user_id);
+    if (ip_id != KeyTable::kNone) ip_days.add(day << 32 | ip_id);
   }
 
   // Session key: the clickstream cookie session id, else the user, else ip + agent. Ids (not
@@ -216,6 +222,82 @@ ParseError Report::on_record(const Record& r) {
   return ParseError::kNone;
 }
 
+uint32_t Report::local_day(int64_t t) {
+  int64_t local = t;
+  if (!zone_.is_utc()) {  // the day of the report's zone
+    if (t < zone_from_ || t >= zone_to_) {
+      zone_offset_us_ = int64_t(zone_.offset_at(t)) * 1000000;
+      zone_from_ = t;
+      zone_to_ = zone_.next_change(t);
+    }
+    local = t + zone_offset_us_;
+  }
+  return static_cast<uint32_t>(static_cast<uint64_t>(floor_div(local, kUsPerDay)) & 0xffffffffu);
+}
+
+namespace {
+
+bool starts_with(std::string_view s, std::string_view p) noexcept { return s.substr(0, p.size()) == p; }
+
+}  // namespace
+
+// The course figures of one record with a course (edX event names as edx-analytics-pipeline
+// reads them), and the learner's activity: distinct (course, user, day) and (course, user) who
+// played / completed a video. The hint skips the repeats of a learner's busy day.
+void Report::count_course(const Record& r, uint32_t course, uint32_t user, uint32_t day) {
+  if (course >= course_figures.size()) course_figures.resize(std::max<size_t>(course + 1, course_figures.size() * 2));
+  CourseFigures& f = course_figures[course];
+  const std::string_view e = r.event_type;
+  Activity::Kind video = Activity::kActive;  // kActive: no video event
+  if (starts_with(e, "edx.")) {
+    if (e == "edx.course.enrollment.activated") ++f.enrolments;
+    else if (e == "edx.course.enrollment.deactivated") ++f.unenrolments;
+    else if (starts_with(e, "edx.forum.")) {
+      ++f.forum_events;
+      if (e == "edx.forum.thread.created" || e == "edx.forum.response.created" || e == "edx.forum.comment.created")
+        ++f.forum_posts;
+    } else if (e == "edx.video.played") video = Activity::kPlayed;
+    else if (e == "edx.video.completed") video = Activity::kCompleted;
+  } else if (e == "play_video") {
+    video = Activity::kPlayed;
+  } else if (e == "stop_video" || e == "complete_video") {
+    video = Activity::kCompleted;
+  } else if (e == "problem_check" && !r.success.empty()) {
+    ++f.problem_checks;
+    f.problem_correct += r.success == "correct";
+  }
+  if (video == Activity::kPlayed) ++f.video_plays;
+  if (video == Activity::kCompleted) ++f.video_completions;
+  if (user == KeyTable::kNone) return;
+  if (user >= learner_hints_.size()) learner_hints_.resize(std::max<size_t>(user + 1, learner_hints_.size() * 2));
+  LearnerHint& h = learner_hints_[user];
+  if (day != kNoDay && (h.course != course || h.day != day)) {
+    course_activity.push_back({course, user, day, Activity::kActive});
+    h.course = course;
+    h.day = day;
+  }
+  if (video == Activity::kPlayed && h.played != course) {
+    course_activity.push_back({course, user, 0, Activity::kPlayed});
+    h.played = course;
+  }
+  if (video == Activity::kCompleted && h.completed != course) {
+    course_activity.push_back({course, user, 0, Activity::kCompleted});
+    h.completed = course;
+  }
+  if (course_activity.size() >= compact_at_) {
+    std::sort(course_activity.begin(), course_activity.end());
+    course_activity.erase(std::unique(course_activity.begin(), course_activity.end()), course_activity.end());
+    compact_at_ = std::max<size_t>(1 << 16, course_activity.size() * 2);
+  }
+}
+
+std::vector<Report::Activity> Report::distinct_activity() const {
+  std::vector<Activity> v = course_activity;
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
 void Report::count_transition(uint32_t from, uint32_t to) {
   if (from == KeyTable::kNone || to == KeyTable::kNone || from == to) return;
   sessions.transitions.add_soon(static_cast<uint64_t>(from) << 32 | to);
@@ -225,16 +307,17 @@ void Report::count_transition(uint32_t from, uint32_t to) {
 
 void Report::set_max_keys(size_t n) {
   max_keys_ = n;
-  for (KeyTable* t : {&urls, &ips, &users, &referers, &agents, &methods, &events, &courses}) t->set_cap(n);
+  for (KeyTable* t : {&urls, &ips, &users, &referers, &agents, &methods, &events, &courses, &not_found})
+    t->set_cap(n);
 }
 
 // A key table evicted its lighter half and renumbered the rest: every id kept elsewhere follows.
 // At most one eviction per table per record (one upsert each), so the last renumbering is the
 // only one to apply.
 void Report::follow_evictions() {
-  const KeyTable* tables[4] = {&urls, &ips, &users, &agents};
-  bool changed[4];
-  for (size_t i = 0; i < 4; ++i) {
+  const KeyTable* tables[5] = {&urls, &ips, &users, &agents, &courses};
+  bool changed[5];
+  for (size_t i = 0; i < 5; ++i) {
     changed[i] = tables[i]->evictions() != evictions_seen_[i];
     evictions_seen_[i] = tables[i]->evictions();
   }
@@ -260,6 +343,20 @@ void Report::follow_evictions() {
       if (a != KeyTable::kNone && b != KeyTable::kNone) pairs.add(static_cast<uint64_t>(a) << 32 | b, n);
     });
     sessions.transitions = std::move(pairs);
+    std::vector<UrlLatency> lat;
+    for (uint32_t id = 0; id < url_latency.size(); ++id) {
+      uint32_t k = to(id);
+      if (k == KeyTable::kNone || url_latency[id].min_us == UINT64_MAX) continue;  // evicted, or no sample
+      if (k >= lat.size()) lat.resize(k + 1);
+      lat[k].merge(url_latency[id]);
+    }
+    url_latency.swap(lat);
+    U64Counter buckets;
+    url_latency_buckets.for_each([&](uint64_t v, uint64_t n) {
+      uint32_t k = to(static_cast<uint32_t>(v >> 32));
+      if (k != KeyTable::kNone) buckets.add(static_cast<uint64_t>(k) << 32 | (v & 0xffffffffu), n);
+    });
+    url_latency_buckets = std::move(buckets);
     for (KeyState& st : session_states_)
       for (Segment* seg : {&st.current, &st.head}) {
         if (seg->entry != KeyTable::kNone) seg->entry = to(seg->entry);
@@ -269,14 +366,41 @@ void Report::follow_evictions() {
   if (changed[1] || changed[2] || changed[3])
     rebuild_sessions(changed[1] ? &ips.last_remap() : nullptr, changed[3] ? &agents.last_remap() : nullptr,
                      changed[2] ? &users.last_remap() : nullptr, kNoTime);
-  if (changed[2]) {
-    const std::vector<uint32_t>& m = users.last_remap();
+  // (day << 32 | key id) tables: their ids follow the key table's renumbering.
+  auto renumber_days = [](U64Counter& table, const std::vector<uint32_t>& m) {
     U64Counter days;
-    user_days.for_each([&](uint64_t v, uint64_t n) {
-      uint32_t u = static_cast<uint32_t>(v & 0xffffffffu);
-      if (u < m.size() && m[u] != KeyTable::kNone) days.add((v & ~0xffffffffull) | m[u], n);
+    table.for_each([&](uint64_t v, uint64_t n) {
+      uint32_t id = static_cast<uint32_t>(v & 0xffffffffu);
+      if (id < m.size() && m[id] != KeyTable::kNone) days.add((v & ~0xffffffffull) | m[id], n);
     });
-    user_days = std::move(days);
+    table = std::move(days);
+  };
+  if (changed[2]) renumber_days(user_days, users.last_remap());
+  if (changed[1]) renumber_days(ip_days, ips.last_remap());
+  if (changed[2] || changed[4]) {  // course figures and learners' activity follow courses and users
+    auto to = [](const KeyTable& t, bool moved, uint32_t id) {
+      if (!moved) return id;
+      const std::vector<uint32_t>& m = t.last_remap();
+      return id < m.size() ? m[id] : KeyTable::kNone;
+    };
+    if (changed[4]) {
+      std::vector<CourseFigures> figures;
+      for (uint32_t id = 0; id < course_figures.size(); ++id) {
+        uint32_t k = to(courses, true, id);
+        if (k == KeyTable::kNone || course_figures[id] == CourseFigures{}) continue;
+        if (k >= figures.size()) figures.resize(k + 1);
+        figures[k].merge(course_figures[id]);
+      }
+      course_figures.swap(figures);
+    }
+    std::vector<Activity> kept;
+    for (Activity a : course_activity) {
+      a.course = to(courses, changed[4], a.course);
+      a.user = to(users, changed[2], a.user);
+      if (a.course != KeyTable::kNone && a.user != KeyTable::kNone) kept.push_back(a);
+    }
+    course_activity.swap(kept);
+    learner_hints_.clear();  // a cache of the last activity per user id
   }
 }
 
@@ -437,7 +561,33 @@ void Report::merge(const Report& later) {
   const auto agent_map = agents.merge(later.agents);
   methods.merge(later.methods);
   events.merge(later.events);
-  courses.merge(later.courses);
+  const auto course_map = courses.merge(later.courses);
+  for (uint32_t id = 0; id < later.course_figures.size(); ++id) {
+    if (later.course_figures[id] == CourseFigures{}) continue;  // none (the vector grows by doubling)
+    const uint32_t k = course_map[id];
+    if (k >= course_figures.size()) course_figures.resize(std::max<size_t>(k + 1, course_figures.size() * 2));
+    course_figures[k].merge(later.course_figures[id]);
+  }
+  for (Activity a : later.course_activity) {
+    a.course = course_map[a.course];
+    a.user = user_map[a.user];
+    course_activity.push_back(a);
+  }
+  learner_hints_.clear();
+  not_found.merge(later.not_found);
+  latency.merge(later.latency);
+  for (uint32_t id = 0; id < later.url_latency.size(); ++id) {
+    const UrlLatency& u = later.url_latency[id];
+    if (u.min_us == UINT64_MAX) continue;  // no sample
+    const uint32_t k = url_map[id];
+    if (k >= url_latency.size()) url_latency.resize(std::max<size_t>(k + 1, url_latency.size() * 2));
+    url_latency[k].merge(u);
+  }
+  later.url_latency_buckets.for_each([&](uint64_t v, uint64_t n) {
+    url_latency_buckets.add(static_cast<uint64_t>(url_map[static_cast<uint32_t>(v >> 32)]) << 32 | (v & 0xffffffffu), n);
+  });
+  later.ip_days.for_each(
+      [&](uint64_t v, uint64_t n) { ip_days.add((v & ~0xffffffffull) | ip_map[v & 0xffffffffu], n); });
   for (const auto& [minute, b] : later.minutes) minutes[minute].merge(b);
   cached_minute_ = kNoTime;  // the map may have rehashed
   cached_bucket_ = nullptr;

@@ -139,6 +139,58 @@ std::string write_csv(const ReportSummary& s) {
   counts(out, "exit_pages", "url", "sessions", s.exit_pages);
   header(out, {"from", "to", "count"});
   for (const auto& c : s.click_paths) row(out, "click_paths", c.from, c.to, c.count);
+  out += "\r\n";
+  header(out, {"url", "requests"});
+  for (const auto& r : s.not_found) row(out, "not_found", r.key, r.requests);
+  out += "\r\n";
+  keyed(out, "referring_domains", "domain", s.referring_domains);
+  // Response times: the first row (url empty) is every timed record; mean and total are empty
+  // when some timed records had no url.
+  header(out, {"url", "count", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms", "total_ms"});
+  auto ms = [](double v) { return v < 0 ? std::string() : fmt::format("{:.3f}", v); };
+  auto latency = [&](std::string_view url, const ReportSummary::Latency& l) {
+    row(out, "latency", url, l.count, ms(l.mean_ms), ms(l.p50_ms), ms(l.p95_ms), ms(l.p99_ms), ms(l.max_ms),
+        ms(l.total_ms));
+  };
+  if (s.latency.count) latency("", s.latency);
+  for (const auto& u : s.url_latency) latency(u.url, u.latency);
+  out += "\r\n";
+  static constexpr std::string_view kWeekdays[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+  header(out, {"hour", "requests", "errors", "server_errors", "bytes"});
+  for (size_t h = 0; h < s.hours.size(); ++h)
+    row(out, "hours", h, s.hours[h].requests, s.hours[h].errors, s.hours[h].server_errors, s.hours[h].bytes);
+  out += "\r\n";
+  header(out, {"weekday", "requests", "errors", "server_errors", "bytes"});
+  for (size_t d = 0; d < s.weekdays.size(); ++d)
+    row(out, "weekdays", kWeekdays[d], s.weekdays[d].requests, s.weekdays[d].errors, s.weekdays[d].server_errors,
+        s.weekdays[d].bytes);
+  out += "\r\n";
+  header(out, {"day", "visitors"});
+  for (const auto& [day, n] : s.visitors_per_day) row(out, "visitors_per_day", csv_time(day).substr(0, 10), n);
+  out += "\r\n";
+  // edX course figures; a rate's cell is empty when nothing was played or checked.
+  auto share = [](uint64_t num, uint64_t den) {
+    return den ? fmt::format("{:.4f}", static_cast<double>(num) / static_cast<double>(den)) : std::string();
+  };
+  header(out, {"course_id", "events", "learners", "learners_per_day", "peak_day_learners", "peak_week_learners",
+               "enrolments", "unenrolments", "video_plays", "video_completions", "video_learners", "video_completers",
+               "video_completion_rate", "problem_checks", "problem_correct", "problem_success_rate", "forum_events",
+               "forum_posts"});
+  for (const auto& c : s.course_figures) {
+    const Report::CourseFigures& f = c.figures;
+    row(out, "course_figures", c.course, c.events, c.learners, fmt::format("{:.2f}", c.learners_per_day),
+        c.peak_day_learners, c.peak_week_learners, f.enrolments, f.unenrolments, f.video_plays, f.video_completions,
+        c.video_learners, c.video_completers, share(c.video_completers, c.video_learners), f.problem_checks,
+        f.problem_correct, share(f.problem_correct, f.problem_checks), f.forum_events, f.forum_posts);
+  }
+  out += "\r\n";
+  header(out, {"course_id", "day", "learners"});
+  for (const auto& c : s.course_figures)
+    for (const auto& [day, n] : c.per_day) row(out, "course_learners_per_day", c.course, csv_time(day).substr(0, 10), n);
+  out += "\r\n";
+  header(out, {"course_id", "week", "learners"});
+  for (const auto& c : s.course_figures)
+    for (const auto& [week, n] : c.per_week) row(out, "course_learners_per_week", c.course, csv_time(week).substr(0, 10), n);
   return out;
 }
 

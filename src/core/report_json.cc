@@ -55,6 +55,75 @@ void stat(std::string& out, std::string_view name, const ReportSummary::Stat& s)
   fmt::format_to(Out(out), "{{\"mean\":{:.2f},\"p50\":{},\"p90\":{},\"max\":{}}}", s.mean, s.p50, s.p90, s.max);
 }
 
+// Response times in ms with microsecond precision; mean and total are null when some timed
+// records had no url (their sum is not kept).
+void latency_fields(std::string& out, const ReportSummary::Latency& l) {
+  fmt::format_to(Out(out), "\"count\":{}", l.count);
+  auto ms = [&](std::string_view name, double v) {
+    if (v < 0) fmt::format_to(Out(out), ",\"{}\":null", name);
+    else fmt::format_to(Out(out), ",\"{}\":{:.3f}", name, v);
+  };
+  ms("mean_ms", l.mean_ms);
+  ms("p50_ms", l.p50_ms);
+  ms("p95_ms", l.p95_ms);
+  ms("p99_ms", l.p99_ms);
+  ms("max_ms", l.max_ms);
+  ms("total_ms", l.total_ms);
+}
+
+void latency(std::string& out, const ReportSummary::Latency& l) {
+  out += '{';
+  latency_fields(out, l);
+  out += '}';
+}
+
+// `"name":[{"day":"2025-06-23","what":N}]` (`"week"` for weeks: the date of their Monday).
+void per_day(std::string& out, std::string_view name, std::string_view what,
+             const std::vector<std::pair<int64_t, uint64_t>>& v, std::string_view date = "day") {
+  key(out, name);
+  out += '[';
+  for (size_t i = 0; i < v.size(); ++i) {
+    char buf[32];
+    format_rfc3339_seconds(v[i].first, buf);
+    fmt::format_to(Out(out), "{}{{\"{}\":\"{}\",\"{}\":{}}}", i ? "," : "", date, std::string_view(buf, 10),
+                   what, v[i].second);
+  }
+  out += ']';
+}
+
+// A share in [0, 1] with 4 decimals, or null when its denominator is 0.
+void ratio(std::string& out, std::string_view name, uint64_t num, uint64_t den) {
+  key(out, name);
+  if (den == 0) out += "null";
+  else fmt::format_to(Out(out), "{:.4f}", static_cast<double>(num) / static_cast<double>(den));
+}
+
+// `"course_figures":[{"course_id":...,"events":N,"learners":N,...,"active_learners_per_week":[...]}]`.
+void course_figures(std::string& out, const ReportSummary& s) {
+  key(out, "course_figures");
+  out += '[';
+  for (size_t i = 0; i < s.course_figures.size(); ++i) {
+    const ReportSummary::CourseRow& c = s.course_figures[i];
+    const Report::CourseFigures& f = c.figures;
+    out += i ? ",{\"course_id\":" : "{\"course_id\":";
+    append_json_string(out, c.course);
+    fmt::format_to(Out(out),
+                   ",\"events\":{},\"learners\":{},\"learners_per_day\":{:.2f},\"peak_day_learners\":{},\"peak_week_learners\":{},"
+                   "\"enrolments\":{},\"unenrolments\":{},\"video_plays\":{},\"video_completions\":{},"
+                   "\"video_learners\":{},\"video_completers\":{}",
+                   c.events, c.learners, c.learners_per_day, c.peak_day_learners, c.peak_week_learners, f.enrolments, f.unenrolments,
+                   f.video_plays, f.video_completions, c.video_learners, c.video_completers);
+    ratio(out, "video_completion_rate", c.video_completers, c.video_learners);
+    fmt::format_to(Out(out), ",\"problem_checks\":{},\"problem_correct\":{}", f.problem_checks, f.problem_correct);
+    ratio(out, "problem_success_rate", f.problem_correct, f.problem_checks);
+    fmt::format_to(Out(out), ",\"forum_events\":{},\"forum_posts\":{}", f.forum_events, f.forum_posts);
+    per_day(out, "active_learners_per_day", "learners", c.per_day);
+    per_day(out, "active_learners_per_week", "learners", c.per_week, "week");
+    out += '}';
+  }
+  out += ']';
+}
+
 // RFC 3339 in the report's zone: `...Z` for UTC, `...+02:00` for Europe/Paris in summer.
 void time_value(std::string& out, std::string_view name, int64_t us, const TimeZone& zone) {
   key(out, name);
@@ -211,17 +280,44 @@ std::string write_json(const ReportSummary& s) {
   counts(out, "os", "os", "requests", s.os);
   rows(out, "events", "event_type", s.events, false);
   rows(out, "courses", "course_id", s.courses, false);
+  course_figures(out, s);
   if (s.geoip) geoip(out, s);
-  key(out, "active_users_per_day");
+  rows(out, "not_found", "url", s.not_found, false);
+  rows(out, "referring_domains", "domain", s.referring_domains);
+  key(out, "latency");
+  latency(out, s.latency);
+  key(out, "url_latency");
   out += '[';
-  for (size_t i = 0; i < s.active_users_per_day.size(); ++i) {
-    if (i) out += ',';
-    char buf[32];
-    format_rfc3339_seconds(s.active_users_per_day[i].first, buf);
-    fmt::format_to(Out(out), "{{\"day\":\"{}\",\"users\":{}}}", std::string_view(buf, 10),
-                   s.active_users_per_day[i].second);
+  for (size_t i = 0; i < s.url_latency.size(); ++i) {
+    out += i ? ",{\"url\":" : "{\"url\":";
+    append_json_string(out, s.url_latency[i].url);
+    out += ',';
+    latency_fields(out, s.url_latency[i].latency);
+    out += '}';
   }
-  out += "]}\n";
+  out += ']';
+  static constexpr std::string_view kWeekdays[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+  auto bucket = [&](const TimeBucket& b) {
+    fmt::format_to(Out(out), "\"requests\":{},\"errors\":{},\"server_errors\":{},\"bytes\":{}}}", b.requests,
+                   b.errors, b.server_errors, b.bytes);
+  };
+  key(out, "hours");
+  out += '[';
+  for (size_t h = 0; h < s.hours.size(); ++h) {
+    fmt::format_to(Out(out), "{}{{\"hour\":{},", h ? "," : "", h);
+    bucket(s.hours[h]);
+  }
+  out += ']';
+  key(out, "weekdays");
+  out += '[';
+  for (size_t d = 0; d < s.weekdays.size(); ++d) {
+    fmt::format_to(Out(out), "{}{{\"weekday\":\"{}\",", d ? "," : "", kWeekdays[d]);
+    bucket(s.weekdays[d]);
+  }
+  out += ']';
+  per_day(out, "visitors_per_day", "visitors", s.visitors_per_day);
+  per_day(out, "active_users_per_day", "users", s.active_users_per_day);
+  out += "}\n";
   return out;
 }
 

@@ -5,11 +5,12 @@
 //   "LPSTATE" version(1)
 //   info:   error statuses (125 bytes, a bit per code), levels, zone, since, until, where,
 //           where counts (read, kept, filtered), bots, inputs, (input, format) pairs, formats
-//   report: totals, status codes, the eight key tables (KeyTable wire form), minutes, user-days,
-//           finished sessions (count, durations, pages, entry and exit pages, transitions), then
+//   report: totals, status codes, the nine key tables (KeyTable wire form; the ninth holds the
+//           404 urls), minutes, user-days, ip-days, response times (histogram, then per url id:
+//           sum, min, max, then the (url, bucket) counts), finished sessions (count, durations, pages, entry and exit pages, transitions), then
 //           the open sessions by key (head and current segments)
 //
-// Tables without an order of their own (minutes, user-days, transitions) are written sorted, so
+// Tables without an order of their own (minutes, user-days, ip-days, buckets, transitions) are written sorted, so
 // that the same records read the same way give the same bytes. Load checks every id against
 // the table it refers to: a damaged state is refused, never merged into wrong keys.
 #include "logpipe/report_state.h"
@@ -158,7 +159,7 @@ void Report::save(std::string& out) const {
   for (size_t i = 0; i < status.size(); ++i)
     if (status[i]) codes.emplace_back(i, status[i]);
   put_pairs(out, std::move(codes));
-  for (const KeyTable* t : {&urls, &ips, &users, &referers, &agents, &methods, &events, &courses}) t->serialize(out);
+  for (const KeyTable* t : {&urls, &ips, &users, &referers, &agents, &methods, &events, &courses, &not_found}) t->serialize(out);
 
   std::vector<int64_t> order;
   order.reserve(minutes.size());
@@ -176,6 +177,39 @@ void Report::save(std::string& out) const {
   std::vector<std::pair<uint64_t, uint64_t>> pairs;
   user_days.for_each([&](uint64_t k, uint64_t n) { pairs.emplace_back(k, n); });
   put_pairs(out, std::move(pairs));
+  pairs.clear();
+  ip_days.for_each([&](uint64_t k, uint64_t n) { pairs.emplace_back(k, n); });
+  put_pairs(out, std::move(pairs));
+  latency.serialize(out);
+  uint64_t timed_urls = 0;
+  for (const UrlLatency& u : url_latency) timed_urls += u.min_us != UINT64_MAX;
+  put_varint(out, timed_urls);
+  for (uint32_t id = 0; id < url_latency.size(); ++id) {
+    const UrlLatency& u = url_latency[id];
+    if (u.min_us == UINT64_MAX) continue;
+    put_varint(out, id);
+    put_varint(out, u.sum_us);
+    put_varint(out, u.min_us);
+    put_varint(out, u.max_us);
+  }
+  pairs.clear();
+  url_latency_buckets.for_each([&](uint64_t k, uint64_t n) { pairs.emplace_back(k, n); });
+  put_pairs(out, std::move(pairs));
+  uint64_t with_figures = 0;
+  for (const CourseFigures& f : course_figures) with_figures += !(f == CourseFigures{});
+  put_varint(out, with_figures);
+  for (uint32_t id = 0; id < course_figures.size(); ++id) {
+    const CourseFigures& f = course_figures[id];
+    if (f == CourseFigures{}) continue;
+    put_varint(out, id);
+    for (uint64_t v : {f.enrolments, f.unenrolments, f.video_plays, f.video_completions, f.problem_checks,
+                       f.problem_correct, f.forum_events, f.forum_posts})
+      put_varint(out, v);
+  }
+  const std::vector<Activity> activity = distinct_activity();
+  put_varint(out, activity.size());
+  for (const Activity& a : activity)
+    for (uint32_t v : {a.course, a.user, a.day, static_cast<uint32_t>(a.kind)}) put_varint(out, v);
 
   put_varint(out, sessions.count);
   put_u32s(out, sessions.durations_s);
@@ -216,7 +250,7 @@ bool Report::load(std::string_view& in) {
         return true;
       }))
     return false;
-  for (KeyTable* t : {&urls, &ips, &users, &referers, &agents, &methods, &events, &courses})
+  for (KeyTable* t : {&urls, &ips, &users, &referers, &agents, &methods, &events, &courses, &not_found})
     if (!t->deserialize(in)) return false;
 
   uint64_t n;
@@ -239,6 +273,63 @@ bool Report::load(std::string_view& in) {
         return true;
       }))
     return false;
+  ip_days = U64Counter();
+  if (!get_pairs(in, [&](uint64_t k, uint64_t c) {
+        if ((k & 0xffffffffu) >= ips.size() || c == 0) return false;
+        ip_days.add(k, c);
+        return true;
+      }))
+    return false;
+  if (!latency.deserialize(in)) return false;
+  url_latency.clear();
+  if (!get_count(in, n)) return false;
+  for (uint64_t i = 0; i < n; ++i) {
+    uint64_t id;
+    UrlLatency u;
+    if (!get_varint(in, id) || id >= urls.size() || (id < url_latency.size() && url_latency[id].min_us != UINT64_MAX) ||
+        !get_varint(in, u.sum_us) || !get_varint(in, u.min_us) || !get_varint(in, u.max_us) || u.min_us > u.max_us)
+      return false;
+    if (id >= url_latency.size()) url_latency.resize(static_cast<size_t>(id) + 1);
+    url_latency[static_cast<size_t>(id)] = u;
+  }
+  url_latency_buckets = U64Counter();
+  if (!get_pairs(in, [&](uint64_t k, uint64_t c) {
+        const uint64_t id = k >> 32;
+        if (id >= url_latency.size() || url_latency[id].min_us == UINT64_MAX ||
+            (k & 0xffffffffu) >= LatencyHistogram::kBuckets || c == 0)
+          return false;
+        url_latency_buckets.add(k, c);
+        return true;
+      }))
+    return false;
+  course_figures.clear();
+  if (!get_count(in, n)) return false;
+  for (uint64_t i = 0; i < n; ++i) {
+    uint64_t id;
+    CourseFigures f;
+    if (!get_varint(in, id) || id >= courses.size() || (id < course_figures.size() && !(course_figures[id] == CourseFigures{})))
+      return false;
+    for (uint64_t* v : {&f.enrolments, &f.unenrolments, &f.video_plays, &f.video_completions, &f.problem_checks,
+                        &f.problem_correct, &f.forum_events, &f.forum_posts})
+      if (!get_varint(in, *v)) return false;
+    if (f.problem_correct > f.problem_checks || f.forum_posts > f.forum_events) return false;
+    if (id >= course_figures.size()) course_figures.resize(static_cast<size_t>(id) + 1);
+    course_figures[static_cast<size_t>(id)] = f;
+  }
+  course_activity.clear();
+  learner_hints_.clear();
+  if (!get_count(in, n)) return false;
+  for (uint64_t i = 0; i < n; ++i) {
+    uint64_t v[4];
+    for (uint64_t& x : v)
+      if (!get_varint(in, x) || x > UINT32_MAX) return false;
+    if (v[0] >= courses.size() || v[1] >= users.size() || v[3] > Activity::kCompleted || (v[3] != Activity::kActive && v[2]))
+      return false;
+    Activity a{static_cast<uint32_t>(v[0]), static_cast<uint32_t>(v[1]), static_cast<uint32_t>(v[2]),
+               static_cast<uint32_t>(v[3])};
+    if (!course_activity.empty() && !(course_activity.back() < a)) return false;  // sorted, distinct
+    course_activity.push_back(a);
+  }
 
   sessions = Sessions();
   if (!get_varint(in, sessions.count) || !get_u32s(in, sessions.durations_s) || !get_u32s(in, sessions.pages) ||

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <map>
+#include <unordered_map>
 
 namespace logpipe {
 namespace {
@@ -123,6 +124,108 @@ void geo_panels(const Report& r, const GeoIp& geo, size_t top, ReportSummary& s)
   s.networks = sorted(networks);
 }
 
+// The host of an http(s) referer, lower-case, without user info and port; other referers
+// (android-app://..., a bare word) are their own group.
+std::string referer_host(std::string_view ref) {
+  std::string_view rest = ref;
+  auto starts = [&](std::string_view p) {
+    if (rest.size() < p.size()) return false;
+    for (size_t i = 0; i < p.size(); ++i)
+      if (ascii_lower(rest[i]) != p[i]) return false;
+    return true;
+  };
+  if (starts("https://")) rest.remove_prefix(8);
+  else if (starts("http://")) rest.remove_prefix(7);
+  else return std::string(ref);
+  rest = rest.substr(0, rest.find_first_of("/?#"));
+  if (size_t at = rest.rfind('@'); at != std::string_view::npos) rest.remove_prefix(at + 1);
+  if (!rest.empty() && rest.front() == '[') {  // [v6]:port
+    rest = rest.substr(0, rest.find(']') == std::string_view::npos ? rest.size() : rest.find(']') + 1);
+  } else if (size_t colon = rest.find(':'); colon != std::string_view::npos) {
+    rest = rest.substr(0, colon);
+  }
+  std::string host;
+  host.reserve(rest.size());
+  for (char c : rest) host += ascii_lower(c);
+  return host.empty() ? std::string(ref) : host;
+}
+
+void referring_domains(const Report& r, size_t top, ReportSummary& s) {
+  struct Acc {
+    uint64_t requests = 0, errors = 0, with_status = 0;
+  };
+  std::map<std::string, Acc, std::less<>> by_host;
+  for (uint32_t id = 0; id < r.referers.size(); ++id) {
+    const KeyStats& c = r.referers.stats(id);
+    Acc& a = by_host[referer_host(r.referers.key(id))];
+    a.requests += c.requests;
+    a.errors += c.errors;
+    a.with_status += c.with_status;
+  }
+  s.referring_domain_keys.reserve(by_host.size());
+  for (auto& [host, a] : by_host) s.referring_domain_keys.push_back(host);
+  size_t i = 0;
+  for (auto& [host, a] : by_host)
+    s.referring_domains.push_back({s.referring_domain_keys[i++], a.requests, a.errors, a.with_status});
+  std::sort(s.referring_domains.begin(), s.referring_domains.end(), [](const auto& a, const auto& b) {
+    return a.requests != b.requests ? a.requests > b.requests : a.key < b.key;
+  });
+  if (top && s.referring_domains.size() > top) s.referring_domains.resize(top);
+}
+
+ReportSummary::Latency latency_of(const LatencyHistogram& h, uint64_t sum_us) {
+  ReportSummary::Latency l;
+  l.count = h.count();
+  if (!l.count) return l;
+  l.total_ms = static_cast<double>(sum_us) / 1000.0;
+  l.mean_ms = l.total_ms / static_cast<double>(l.count);
+  l.p50_ms = h.quantile_us(0.50) / 1000.0;
+  l.p95_ms = h.quantile_us(0.95) / 1000.0;
+  l.p99_ms = h.quantile_us(0.99) / 1000.0;
+  l.max_ms = static_cast<double>(h.max_us()) / 1000.0;
+  return l;
+}
+
+// Response times: overall, and the urls with the most total time (their histograms rebuilt
+// from the sparse (url, bucket) counts, only for the urls shown).
+void latency_panels(const Report& r, size_t top, ReportSummary& s) {
+  uint64_t sum = 0;
+  std::vector<uint32_t> timed;
+  for (uint32_t id = 0; id < r.url_latency.size(); ++id) {
+    if (r.url_latency[id].min_us == UINT64_MAX) continue;
+    sum += r.url_latency[id].sum_us;
+    timed.push_back(id);
+  }
+  // Records without a url have response times too: the overall sum is the histogram's count
+  // times nothing we know, so it comes from the urls only when every timed record had one.
+  s.latency = latency_of(r.latency, sum);
+  if (r.latency.count()) {
+    uint64_t with_url = 0;
+    r.url_latency_buckets.for_each([&](uint64_t, uint64_t n) { with_url += n; });
+    if (with_url != r.latency.count()) s.latency.total_ms = s.latency.mean_ms = -1;  // unknown
+  }
+  auto more_time = [&](uint32_t a, uint32_t b) {
+    const uint64_t x = r.url_latency[a].sum_us, y = r.url_latency[b].sum_us;
+    return x != y ? x > y : r.urls.key(a) < r.urls.key(b);
+  };
+  if (top && timed.size() > top) {
+    std::partial_sort(timed.begin(), timed.begin() + static_cast<std::ptrdiff_t>(top), timed.end(), more_time);
+    timed.resize(top);
+  } else {
+    std::sort(timed.begin(), timed.end(), more_time);
+  }
+  std::unordered_map<uint32_t, LatencyHistogram> hist;
+  for (uint32_t id : timed) hist[id];
+  r.url_latency_buckets.for_each([&](uint64_t v, uint64_t n) {
+    auto it = hist.find(static_cast<uint32_t>(v >> 32));
+    if (it == hist.end()) return;
+    const Report::UrlLatency& u = r.url_latency[it->first];
+    it->second.add_bucket(static_cast<size_t>(v & 0xffffffffu), n, u.min_us, u.max_us);
+  });
+  for (uint32_t id : timed)
+    s.url_latency.push_back({r.urls.key(id), latency_of(hist[id], r.url_latency[id].sum_us)});
+}
+
 }  // namespace
 
 std::vector<ReportSummary::Row> ReportSummary::rows_of(const std::vector<GeoRow>& v) {
@@ -168,6 +271,63 @@ std::string zoned_time_text(int64_t us, const TimeZone& zone) {
   const int32_t a = offset < 0 ? -offset : offset;
   return fmt::format("{}{}{:02}:{:02}", std::string_view(buf, n - 1), offset < 0 ? '-' : '+', a / 3600, a / 60 % 60);
 }
+
+namespace {
+
+// The figures of the courses in s.courses (the busiest), from the report's per-course counters
+// and its distinct learner activity (sorted by course, user, day, kind).
+void course_panels(const Report& r, ReportSummary& s) {
+  const std::vector<Report::Activity> activity = r.distinct_activity();
+  for (const ReportSummary::Row& row : s.courses) {
+    const uint32_t id = r.courses.find(row.key);
+    if (id == KeyTable::kNone) continue;
+    ReportSummary::CourseRow c;
+    c.course = row.key;
+    c.events = row.requests;
+    if (id < r.course_figures.size()) c.figures = r.course_figures[id];
+    auto first = std::lower_bound(activity.begin(), activity.end(), Report::Activity{id, 0, 0, 0});
+    std::map<int64_t, uint64_t> days, weeks;
+    uint32_t last_user = KeyTable::kNone;
+    int64_t last_week = INT64_MIN;
+    for (auto it = first; it != activity.end() && it->course == id; ++it) {
+      const Report::Activity& a = *it;
+      if (a.kind == Report::Activity::kPlayed) ++c.video_learners;
+      if (a.kind == Report::Activity::kCompleted) ++c.video_completers;
+      if (a.kind != Report::Activity::kActive) continue;
+      if (a.user != last_user) {  // a new learner: activity is sorted by user, then day
+        ++c.learners;
+        last_user = a.user;
+        last_week = INT64_MIN;
+      }
+      const int64_t day = static_cast<int32_t>(a.day);
+      ++days[day];
+      const int64_t monday = day - ((day + 3) % 7 + 7) % 7;  // 1970-01-01 was a Thursday
+      if (monday != last_week) {
+        ++weeks[monday];
+        last_week = monday;
+      }
+    }
+    for (const auto& [day, n] : days) {
+      c.per_day.emplace_back(day * kUsPerDay, n);
+      c.peak_day_learners = std::max(c.peak_day_learners, n);
+      c.learners_per_day += static_cast<double>(n);
+    }
+    if (!days.empty()) c.learners_per_day /= static_cast<double>(days.size());
+    for (const auto& [monday, n] : weeks) {
+      c.per_week.emplace_back(monday * kUsPerDay, n);
+      c.peak_week_learners = std::max(c.peak_week_learners, n);
+    }
+    s.course_figures.push_back(std::move(c));
+  }
+  for (const Report::CourseFigures& f : r.course_figures) s.course_totals.merge(f);
+  // Tracking logs (events without an HTTP status): the headline shows events, learners and
+  // courses, not errors and bytes.
+  uint64_t with_status = 0;
+  for (const auto& [code, n] : s.status) with_status += n;
+  s.tracking = with_status == 0 && r.events.size() > 0;
+}
+
+}  // namespace
 
 ReportSummary summarize(const Report& r, const SummaryOptions& o) {
   ReportSummary s;
@@ -277,7 +437,23 @@ ReportSummary summarize(const Report& r, const SummaryOptions& o) {
   std::map<int64_t, uint64_t> per_day;
   r.user_days.for_each([&](uint64_t v, uint64_t) { ++per_day[static_cast<int64_t>(static_cast<int32_t>(v >> 32))]; });
   for (const auto& [day, n] : per_day) s.active_users_per_day.emplace_back(day * kUsPerDay, n);
+  per_day.clear();
+  r.ip_days.for_each([&](uint64_t v, uint64_t) { ++per_day[static_cast<int64_t>(static_cast<int32_t>(v >> 32))]; });
+  for (const auto& [day, n] : per_day) s.visitors_per_day.emplace_back(day * kUsPerDay, n);
+
+  // Hour of day and weekday of each minute, in the report's zone (1970-01-01 was a Thursday).
+  for (const auto& [minute, b] : r.minutes) {
+    const int64_t t = minute * kUsPerMinute;
+    const int64_t local = zone.is_utc() ? t : t + int64_t(zone.offset_at(t)) * 1000000;
+    const int64_t day = floor_div(local, kUsPerDay);
+    s.hours[static_cast<size_t>((local - day * kUsPerDay) / kUsPerHour)].merge(b);
+    s.weekdays[static_cast<size_t>(((day + 3) % 7 + 7) % 7)].merge(b);
+  }
+  s.not_found = rows(r.not_found, o.top);
+  referring_domains(r, o.top, s);
+  latency_panels(r, o.top, s);
   if (o.geoip) geo_panels(r, *o.geoip, o.top, s);
+  course_panels(r, s);
   return s;
 }
 

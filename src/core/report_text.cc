@@ -176,15 +176,29 @@ std::string write_text(const ReportSummary& s, bool color, size_t key_width) {
                      r.users.evicted_requests(), r.sessions_cut());
   }
   w.title("Totals");
-  std::vector<std::vector<std::string>> totals = {
-      {"requests", fmt::format("{}", r.requests), ""},
-      {"errors", fmt::format("{}", r.errors), percent(r.errors, r.outcomes)},
-      {"server errors (5xx)", fmt::format("{}", r.server_errors), percent(r.server_errors, r.outcomes)},
-      {"bytes", fmt::format("{}", r.bytes), human_bytes(r.bytes)},
-      {"unique IPs", fmt::format("{}", r.ips.size()), ""},
-      {"unique users", fmt::format("{}", r.users.size()), ""},
-      {"malformed lines", fmt::format("{}", r.malformed), ""},
-  };
+  std::vector<std::vector<std::string>> totals;
+  if (s.tracking) {  // tracking logs: no status, no bytes; their figures instead
+    const Report::CourseFigures& f = s.course_totals;
+    totals = {
+        {"events", fmt::format("{}", r.requests), ""},
+        {"unique users", fmt::format("{}", r.users.size()), ""},
+        {"courses", fmt::format("{}", r.courses.size()), ""},
+        {"enrolments", fmt::format("{}", f.enrolments), fmt::format("{} unenrolments", f.unenrolments)},
+        {"problem checks", fmt::format("{}", f.problem_checks), percent(f.problem_correct, f.problem_checks) + " correct"},
+        {"unique IPs", fmt::format("{}", r.ips.size()), ""},
+        {"malformed lines", fmt::format("{}", r.malformed), ""},
+    };
+  } else {
+    totals = {
+        {"requests", fmt::format("{}", r.requests), ""},
+        {"errors", fmt::format("{}", r.errors), percent(r.errors, r.outcomes)},
+        {"server errors (5xx)", fmt::format("{}", r.server_errors), percent(r.server_errors, r.outcomes)},
+        {"bytes", fmt::format("{}", r.bytes), human_bytes(r.bytes)},
+        {"unique IPs", fmt::format("{}", r.ips.size()), ""},
+        {"unique users", fmt::format("{}", r.users.size()), ""},
+        {"malformed lines", fmt::format("{}", r.malformed), ""},
+    };
+  }
   if (!s.where.empty()) totals.push_back({"left out by --where", fmt::format("{}", s.where_counts.filtered), ""});
   if (r.filtered_out) totals.push_back({"outside --since/--until", fmt::format("{}", r.filtered_out), ""});
   w.table({"", "value", ""}, totals, SIZE_MAX, 1);
@@ -206,10 +220,39 @@ std::string write_text(const ReportSummary& s, bool color, size_t key_width) {
   w.counts("Operating systems", "os", s.os, r.requests);
   w.keyed("Events (edx event_type)", "event_type", s.events, false);
   w.keyed("Courses", "course_id", s.courses, false);
+  if (!s.course_figures.empty()) {
+    w.title("Course figures (edx)");
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& c : s.course_figures) {
+      const Report::CourseFigures& f = c.figures;
+      rows.push_back({fmt::format("{}", c.learners), fmt::format("{:.1f}", c.learners_per_day),
+                      fmt::format("{}", c.peak_week_learners), fmt::format("{}", f.enrolments),
+                      fmt::format("{}", f.unenrolments), fmt::format("{}", f.video_plays),
+                      percent(c.video_completers, c.video_learners), fmt::format("{}", f.problem_checks),
+                      percent(f.problem_correct, f.problem_checks), fmt::format("{}", f.forum_posts),
+                      w.clean(c.course)});
+    }
+    w.table({"learners", "per day", "peak week", "enrol", "unenrol", "video plays", "completed", "checks",
+             "correct", "forum posts", "course_id"},
+            rows);
+  }
   if (s.geoip) {
     w.keyed("Countries (GeoIP)", "country", ReportSummary::rows_of(s.countries));
     w.keyed("Cities (GeoIP)", "city", ReportSummary::rows_of(s.cities));
     w.keyed("Networks (GeoIP ASN)", "network", ReportSummary::rows_of(s.networks));
+  }
+  w.keyed("Not found (404)", "url", s.not_found, false);
+  w.keyed("Referring domains", "domain", s.referring_domains);
+  if (s.latency.count) {
+    w.title("Response times (ms)");
+    auto ms = [](double v) { return v < 0 ? std::string("-") : fmt::format("{:.3f}", v); };
+    auto row = [&](const ReportSummary::Latency& l, std::string key) {
+      return std::vector<std::string>{fmt::format("{}", l.count), ms(l.mean_ms), ms(l.p50_ms), ms(l.p95_ms),
+                                      ms(l.p99_ms),  ms(l.max_ms), ms(l.total_ms), std::move(key)};
+    };
+    std::vector<std::vector<std::string>> rows = {row(s.latency, "(all)")};
+    for (const auto& u : s.url_latency) rows.push_back(row(u.latency, w.clean(u.url)));
+    w.table({"timed", "mean", "p50", "p95", "p99", "max", "total", "url"}, rows);
   }
 
   if (!s.timeseries.empty()) {
@@ -219,6 +262,30 @@ std::string write_text(const ReportSummary& s, bool color, size_t key_width) {
       rows.push_back({zoned_time_text(p.time, s.zone), fmt::format("{}", p.value.requests), fmt::format("{}", p.value.errors),
                       fmt::format("{}", p.value.server_errors), human_bytes(p.value.bytes)});
     w.table({"time", "requests", "errors", "5xx", "bytes"}, rows, 2, 1);
+  }
+  if (!s.timeseries.empty()) {
+    static constexpr std::string_view kWeekdays[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+    auto bucket_row = [&](std::string key, const TimeBucket& b) {
+      return std::vector<std::string>{std::move(key), fmt::format("{}", b.requests), fmt::format("{}", b.errors),
+                                      percent(b.errors, b.with_status), human_bytes(b.bytes)};
+    };
+    w.title(s.zone.is_utc() ? std::string("Hour of day (UTC)") : "Hour of day (" + s.zone.name() + ")");
+    std::vector<std::vector<std::string>> rows;
+    // Empty hours and days are left out here (the JSON and CSV reports list all 24 and 7).
+    for (size_t h = 0; h < s.hours.size(); ++h)
+      if (s.hours[h].requests) rows.push_back(bucket_row(fmt::format("{:02}", h), s.hours[h]));
+    w.table({"hour", "requests", "errors", "error%", "bytes"}, rows, 2, 1);
+    w.title("Weekday");
+    rows.clear();
+    for (size_t d = 0; d < s.weekdays.size(); ++d)
+      if (s.weekdays[d].requests) rows.push_back(bucket_row(std::string(kWeekdays[d]), s.weekdays[d]));
+    w.table({"day", "requests", "errors", "error%", "bytes"}, rows, 2, 1);
+  }
+  if (!s.visitors_per_day.empty()) {
+    w.title("Visitors per day (distinct addresses)");
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& [day, n] : s.visitors_per_day) rows.push_back({time_text(day).substr(0, 10), fmt::format("{}", n)});
+    w.table({"day", "visitors"}, rows, SIZE_MAX, 1);
   }
   if (!s.active_users_per_day.empty()) {
     w.title("Active users per day");

@@ -60,6 +60,22 @@ void append_json_string(std::string& out, std::string_view s) {
   out += '"';
 }
 
+std::string grouped(uint64_t v) {
+  char digits[20];
+  size_t n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v);
+  std::string out;
+  out.reserve(n + n / 3);
+  for (size_t i = n; i-- > 0;) {
+    out += digits[i];
+    if (i && i % 3 == 0) out += ',';
+  }
+  return out;
+}
+
 std::string human_bytes(uint64_t b) {
   static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
   double v = static_cast<double>(b);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The CSV report loads in Python's csv module (one section per table, same figures as the JSON);
 # the HTML report is one well-formed, self-contained file: inline SVG charts with data in them,
-# no script, no reference to any URL, a CSP that forbids network access, log data escaped.
+# one inline script whose SHA-256 is the only one the CSP lets run, no reference to any URL, a CSP
+# that forbids network access, log data escaped.
 set -euo pipefail
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 python3 "$SRC/tests/cli/analyze_gen.py" 5000 --clickstream --seed 5 >"$tmp/a.log"
@@ -40,17 +41,20 @@ assert int({r["metric"]: r["value"] for r in sections["sessions"]}["count"]) == 
 class Check(html.parser.HTMLParser):
     def __init__(self):
         super().__init__()
-        self.stack, self.tags, self.paths, self.csp = [], {}, 0, False
+        self.stack, self.tags, self.paths, self.csp, self.scripts = [], {}, 0, "", 0
     def handle_starttag(self, tag, attrs):
         self.tags[tag] = self.tags.get(tag, 0) + 1
         a = dict(attrs)
         for k, v in a.items():
             assert not (v or "").lower().startswith(("http:", "https:", "//", "javascript:")), (tag, k, v)
             assert not k.startswith("on"), (tag, k)
-        assert tag not in ("script", "img", "link", "iframe", "object", "embed"), tag
+        assert tag not in ("img", "link", "iframe", "object", "embed"), tag
+        if tag == "script":
+            assert not a, a  # inline only: no src, no type tricks
+            self.scripts += 1
         if tag == "meta" and a.get("http-equiv") == "Content-Security-Policy":
-            self.csp = "default-src 'none'" in a["content"]
-        if tag == "path" and len(a.get("d", "")) > 50:
+            self.csp = a["content"]
+        if tag == "path" and a.get("d", "").count(" L") >= 2:  # a line through several points
             self.paths += 1
         if tag not in ("meta", "br", "line", "rect", "path", "input"):
             self.stack.append(tag)
@@ -66,7 +70,13 @@ c = Check()
 c.feed(text)
 c.close()
 assert not c.stack, c.stack
-assert c.csp
+policy = dict((d.split()[0], d.split()[1:]) for d in c.csp.split(";") if d.strip())
+assert policy["default-src"] == ["'none'"], policy
+import base64, hashlib, re
+script = re.search(r"<script>(.*?)</script>", text, re.S).group(1)
+digest = "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
+assert policy["script-src"] == [digest], (policy, digest)
+assert c.scripts == 1, c.scripts
 assert c.tags.get("svg", 0) >= 4, c.tags       # time series, status, browsers, os (+ more)
 assert c.paths >= 3, c.paths                     # requests area, errors and 5xx lines
 assert "<b>bold</b>" not in text and "&lt;b&gt;bold&lt;/b&gt;" in text

@@ -38,7 +38,7 @@ assert "totals,requests,2000" in csv and "totals,malformed,1" in csv, csv[:8]
 text = open(f"{d}/report.text").read()
 assert re.search(r"^  requests +2000$", text, re.M) and re.search(r"^  malformed lines +1$", text, re.M), text[:600]
 html = open(f"{d}/report.html").read()
-assert "<b>2000</b><span>requests</span>" in html, "html: requests"
+assert "<b>2,000</b><span>requests</span>" in html, "html: requests"
 assert "<b>1</b><span>malformed lines</span>" in html, "html: malformed"
 PY
 echo ok

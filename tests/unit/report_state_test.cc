@@ -5,6 +5,7 @@
 #include "logpipe/report_state.h"
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <string>
 #include <vector>
@@ -46,6 +47,17 @@ std::vector<Record> records() {
     t += (i % 7 == 3 ? 31 : i % 11 == 5 ? 29 : 4) * kMinute - (i % 5 == 0 ? 2 * kMinute : 0);
     v.push_back(rec(ips[i % 4], urls[(i * 7) % 5], i % 9 == 0 ? 500 : i % 13 == 0 ? 404 : 200, t,
                     users[(i / 3) % 4], sessions[(i / 2) % 3], agents[(i / 5) % 3]));
+    // Response times on most records (some on records without a url, i == 0 mod 17 has none).
+    if (i % 17) v.back().duration_us = (i * 7919 % 5000) * 100;
+    if (i % 6 == 1) v.back().url = "";
+    // edX events on every third record: course figures and learners' activity cross the cuts.
+    static const char* events[] = {"play_video", "stop_video", "problem_check", "edx.course.enrollment.activated",
+                                   "edx.forum.thread.created", "seq_goto"};
+    if (i % 3 == 0) {
+      v.back().course_id = i % 2 ? "course-v1:A+B+C" : "course-v1:X+Y+Z";
+      v.back().event_type = events[(i / 3) % 6];
+      if ((i / 3) % 6 == 2) v.back().success = i % 4 ? "correct" : "incorrect";
+    }
   }
   return v;
 }
@@ -122,9 +134,16 @@ TEST_CASE("state: cut short, foreign or of another version, it is refused by nam
   CHECK_THROWS_WITH_AS(load_report_state("10.0.0.1 - - [23/Jun/2025", "x.log", info),
                        "x.log: not a saved analyze state (written by analyze --save-state)", Error);
   std::string newer = bytes;
-  newer[7] = 2;
+  newer[7] = static_cast<char>(kReportStateVersion + 1);
   CHECK_THROWS_WITH_AS(load_report_state(newer, "new.state", info),
-                       "new.state: saved state of version 2; this logpipe reads version 1", Error);
+                       fmt::format("new.state: saved state of version {}; this logpipe reads version {}",
+                                   kReportStateVersion + 1, kReportStateVersion)
+                           .c_str(),
+                       Error);
+  std::string older = bytes;  // version 1 had no 404 urls, visitors or response times
+  older[7] = 1;
+  CHECK_THROWS_WITH_AS(load_report_state(older, "old.state", info),
+                       doctest::Contains("saved state of version 1; this logpipe reads version 2"), Error);
   // A flipped byte anywhere: refused, or read as some other valid state; never a crash (ASan).
   for (size_t i = 8; i < bytes.size(); ++i) {
     std::string damaged = bytes;

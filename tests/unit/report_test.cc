@@ -5,6 +5,8 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -193,8 +195,16 @@ TEST_CASE("merge: every split point gives what one report gives") {
   int64_t t = kT0;
   for (int i = 0; i < 60; ++i) {
     t += (i % 7 == 3 ? 31 : i % 11 == 5 ? 29 : 1) * kMinute - (i % 5 == 0 ? 2 * kMinute : 0);
-    records.push_back(rec(ips[i % 3], urls[(i * 7) % 5], i % 9 == 0 ? 500 : 200, t, users[(i / 3) % 3],
-                          sessions[(i / 2) % 3]));
+    records.push_back(rec(ips[i % 3], urls[(i * 7) % 5], i % 9 == 0 ? 500 : i % 8 == 0 ? 404 : 200, t,
+                          users[(i / 3) % 3], sessions[(i / 2) % 3]));
+    records.back().duration_us = (i * 7919 % 3000) * 1000;  // latency panels and their url ids
+    records.back().referer = i % 4 ? "https://Shop.Example:8443/x" : "";
+    static const char* events[] = {"play_video", "complete_video", "problem_check", "edx.forum.comment.created"};
+    if (i % 2) {  // course figures and learner activity across the split points
+      records.back().course_id = i % 3 ? "course-v1:A+B+C" : "course-v1:X+Y+Z";
+      records.back().event_type = events[(i / 2) % 4];
+      if ((i / 2) % 4 == 2) records.back().success = i % 5 ? "correct" : "incorrect";
+    }
   }
   Report whole;
   for (const auto& r : records) whole.on_record(r);
@@ -225,8 +235,12 @@ TEST_CASE("html: log data is escaped, the file asks for no network") {
   r.on_record(rec("1.1.1.1", "/<script>alert('x')</script>", 200, kT0));
   r.finish_sessions();
   std::string html = write_html(summarize(r, SummaryOptions{}));
-  CHECK(html.find("<script") == std::string::npos);
+  // One script, ours (the table sorter), at the end; the log's markup is text.
+  CHECK(html.find("<script") == html.rfind("<script>"));
+  CHECK(html.find("<script>(function(){") != std::string::npos);
+  CHECK(html.find("<script>alert") == std::string::npos);
   CHECK(html.find("&lt;script&gt;alert(&#39;x&#39;)") != std::string::npos);
+  CHECK(html.find("script-src 'sha256-") != std::string::npos);
   CHECK(html.find("default-src 'none'") != std::string::npos);
   CHECK(html.find("http://") == std::string::npos);
   CHECK(html.find("https://") == std::string::npos);
@@ -369,6 +383,7 @@ TEST_CASE("report --max-keys: evictions renumber keys; sessions, paths and user-
     const size_t v = heavy ? static_cast<size_t>(i % 2) : static_cast<size_t>(i * 7919 % 400);
     Record r = rec(ips[v], heavy ? std::string_view(i % 2 ? "/" : "/cart") : std::string_view(urls[v]),
                    i % 10 == 0 ? 500 : 200, t, users[v]);
+    r.duration_us = (i * 131 % 997) * 100;
     capped.on_record(r);
     free.on_record(r);
   }
@@ -387,4 +402,232 @@ TEST_CASE("report --max-keys: evictions renumber keys; sessions, paths and user-
   const ReportSummary s = summarize(capped, SummaryOptions{0, "minute", "test", {}});
   for (const auto& p : s.click_paths) CHECK((!p.from.empty() && !p.to.empty()));
   CHECK(!s.active_users_per_day.empty());
+  // Response times follow the url renumbering: the heavy pages' figures equal the uncapped ones.
+  const ReportSummary fs = summarize(free, SummaryOptions{0, "minute", "test", {}});
+  auto latency_of = [](const ReportSummary& x, std::string_view url) {
+    for (const auto& u : x.url_latency)
+      if (u.url == url) return u.latency;
+    return ReportSummary::Latency{};
+  };
+  for (std::string_view url : {"/", "/cart"}) {
+    CAPTURE(url);
+    const auto a = latency_of(s, url), b = latency_of(fs, url);
+    CHECK(a.count > 0);
+    CHECK(a.count == b.count);
+    CHECK(a.total_ms == b.total_ms);
+    CHECK(a.p95_ms == b.p95_ms);
+    CHECK(a.max_ms == b.max_ms);
+  }
+  CHECK(s.latency.count == fs.latency.count);
+  CHECK(!s.visitors_per_day.empty());
+  CHECK(s.visitors_per_day.front().second <= 16);
+}
+
+TEST_CASE("report: 404 urls, visitors per day, hour of day, weekday and referring domains") {
+  Report r;
+  Record a = rec("1.1.1.1", "/missing?q=1", 404, kT0);  // Monday 08:00Z
+  a.referer = "https://WWW.Example.org:8080/page?x";
+  r.on_record(a);
+  Record b = rec("1.1.1.1", "/missing", 404, kT0 + 90 * kMinute);  // 09:30
+  b.referer = "http://user@www.example.org/other";
+  r.on_record(b);
+  Record c = rec("2.2.2.2", "/gone", 404, kT0 + 24 * 60 * kMinute);  // Tuesday 08:00
+  c.referer = "android-app://com.example";
+  r.on_record(c);
+  r.on_record(rec("2.2.2.2", "/", 200, kT0 + 24 * 60 * kMinute + kMinute));
+  r.on_record(rec("3.3.3.3", "/", 500, kT0 + 7 * 24 * 60 * kMinute));  // Monday again
+  r.finish_sessions();
+  const ReportSummary s = summarize(r, SummaryOptions{0, "minute", "test", {}});
+  REQUIRE(s.not_found.size() == 2);
+  CHECK(s.not_found[0].key == "/missing");
+  CHECK(s.not_found[0].requests == 2);
+  CHECK(s.not_found[1].key == "/gone");
+  REQUIRE(s.referring_domains.size() == 2);
+  CHECK(s.referring_domains[0].key == "www.example.org");
+  CHECK(s.referring_domains[0].requests == 2);
+  CHECK(s.referring_domains[1].key == "android-app://com.example");
+  REQUIRE(s.visitors_per_day.size() == 3);
+  CHECK(s.visitors_per_day[0].second == 1);  // 1.1.1.1 twice
+  CHECK(s.visitors_per_day[1].second == 1);  // 2.2.2.2 twice
+  CHECK(s.visitors_per_day[2].second == 1);
+  CHECK(s.hours[8].requests == 4);
+  CHECK(s.hours[9].requests == 1);
+  CHECK(s.weekdays[0].requests == 3);  // Monday
+  CHECK(s.weekdays[0].errors == 3);
+  CHECK(s.weekdays[1].requests == 2);  // Tuesday
+  CHECK(s.weekdays[2].requests == 0);
+  // In Paris (UTC+2 in June) the same records are at 10:00 and 11:30.
+  TimeZone zone;
+  if (!paris(zone)) return;
+  Report in_paris;
+  in_paris.set_time_zone(zone);
+  for (const Record& x : {a, b, c}) in_paris.on_record(x);
+  in_paris.finish_sessions();
+  const ReportSummary p = summarize(in_paris, SummaryOptions{0, "minute", "test", {}});
+  CHECK(p.hours[10].requests == 2);
+  CHECK(p.hours[11].requests == 1);
+  CHECK(p.hours[8].requests == 0);
+}
+
+TEST_CASE("report: response times overall and per url, quantiles within a bucket, urls by total time") {
+  Report r;
+  std::vector<int64_t> slow, fast;
+  for (int i = 0; i < 200; ++i) {
+    Record x = rec("1.1.1.1", i % 4 == 0 ? "/slow" : "/fast", 200, kT0 + i * kMinute / 10);
+    x.duration_us = i % 4 == 0 ? 100000 + i * 997 : 1000 + i * 13;
+    (i % 4 == 0 ? slow : fast).push_back(x.duration_us);
+    r.on_record(x);
+  }
+  Record untimed = rec("1.1.1.1", "/fast", 200, kT0);  // no response time: counted nowhere here
+  r.on_record(untimed);
+  r.finish_sessions();
+  const ReportSummary s = summarize(r, SummaryOptions{0, "minute", "test", {}});
+  CHECK(s.latency.count == 200);
+  REQUIRE(s.url_latency.size() == 2);
+  CHECK(s.url_latency[0].url == "/slow");  // 50 x ~200 ms beats 150 x ~2 ms
+  auto exact = [](std::vector<int64_t> v, double q) {
+    std::sort(v.begin(), v.end());
+    size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(v.size()) - 1e-9));
+    return static_cast<double>(v[std::max<size_t>(rank, 1) - 1]) / 1000.0;
+  };
+  for (const auto& [row, v] : {std::pair{s.url_latency[0], slow}, std::pair{s.url_latency[1], fast}}) {
+    CAPTURE(row.url);
+    CHECK(row.latency.count == v.size());
+    double sum = 0;
+    for (int64_t d : v) sum += static_cast<double>(d);
+    CHECK(row.latency.total_ms == doctest::Approx(sum / 1000.0));
+    CHECK(row.latency.mean_ms == doctest::Approx(sum / 1000.0 / static_cast<double>(v.size())));
+    CHECK(row.latency.max_ms == static_cast<double>(*std::max_element(v.begin(), v.end())) / 1000.0);
+    for (double q : {0.5, 0.95, 0.99}) {
+      const double want = exact(v, q);
+      const double got = q == 0.5 ? row.latency.p50_ms : q == 0.95 ? row.latency.p95_ms : row.latency.p99_ms;
+      CAPTURE(q);
+      CHECK(std::abs(got - want) <= want * 0.0625);
+    }
+  }
+  // A timed record without a url: the overall mean and total are unknown, not wrong.
+  Record no_url = rec("1.1.1.1", "", 200, kT0);
+  no_url.duration_us = 5;
+  r.on_record(no_url);
+  const ReportSummary t = summarize(r, SummaryOptions{0, "minute", "test", {}});
+  CHECK(t.latency.count == 201);
+  CHECK(t.latency.mean_ms < 0);
+  CHECK(t.latency.p50_ms > 0);
+  CHECK(write_json(t).find("\"latency\":{\"count\":201,\"mean_ms\":null") != std::string::npos);
+}
+
+TEST_CASE("report: edx course figures, learners per day and week, tracking headline") {
+  // Two courses over 9 days (two ISO weeks: Mon 2025-06-23 .. Tue 2025-07-01), three learners and
+  // an anonymous browser (a session, no user: not a learner).
+  Report r;
+  const int64_t kDay = 24 * 60 * kMinute;
+  auto ev = [&](std::string_view course, std::string_view user, std::string_view type, int64_t t,
+                std::string_view result = {}) {
+    Record x;
+    x.time_us = t;
+    x.user = user;
+    x.session = user.empty() ? "anon-session" : "";
+    x.event_type = type;
+    x.course_id = course;
+    x.success = result;
+    x.ip = "10.0.0.1";
+    r.on_record(x);
+  };
+  const std::string_view A = "course-v1:Org+A+2025", B = "course-v1:Org+B+2025";
+  ev(A, "ann", "edx.course.enrollment.activated", kT0);
+  ev(A, "ann", "play_video", kT0 + kMinute);
+  ev(A, "ann", "play_video", kT0 + 2 * kMinute);  // a second play: two plays, one learner
+  ev(A, "ann", "stop_video", kT0 + 3 * kMinute);
+  ev(A, "ann", "problem_check", kT0 + 4 * kMinute, "correct");
+  ev(A, "ann", "problem_check", kT0 + 5 * kMinute);  // the browser twin: no success, not a graded check
+  ev(A, "bob", "edx.course.enrollment.activated", kT0 + kDay);
+  ev(A, "bob", "play_video", kT0 + kDay + kMinute);
+  ev(A, "bob", "problem_check", kT0 + kDay + 2 * kMinute, "incorrect");
+  ev(A, "bob", "problem_check", kT0 + kDay + 3 * kMinute, "incorrect");
+  ev(A, "bob", "edx.forum.thread.created", kT0 + kDay + 4 * kMinute);
+  ev(A, "bob", "edx.forum.searched", kT0 + kDay + 5 * kMinute);
+  ev(A, "ann", "seq_goto", kT0 + 8 * kDay);  // Tuesday of the next week
+  ev(A, "bob", "edx.course.enrollment.deactivated", kT0 + 8 * kDay);
+  ev(A, "", "play_video", kT0 + 8 * kDay);  // anonymous: counted as a play, not as a learner
+  ev(B, "cid", "edx.video.played", kT0 + 2 * kDay);
+  ev(B, "cid", "edx.video.completed", kT0 + 2 * kDay + kMinute);
+  ev(B, "ann", "edx.forum.response.created", kT0 + 2 * kDay);
+  r.finish_sessions();
+  const ReportSummary s = summarize(r, SummaryOptions{0, "day", "test", {}});
+  REQUIRE(s.course_figures.size() == 2);
+  CHECK(s.tracking);
+  const auto& a = s.course_figures[0];
+  CHECK(a.course == A);
+  CHECK(a.events == 15);
+  CHECK(a.learners == 2);
+  CHECK(a.figures.enrolments == 2);
+  CHECK(a.figures.unenrolments == 1);
+  CHECK(a.figures.video_plays == 4);
+  CHECK(a.figures.video_completions == 1);
+  CHECK(a.video_learners == 2);
+  CHECK(a.video_completers == 1);
+  CHECK(a.figures.problem_checks == 3);
+  CHECK(a.figures.problem_correct == 1);
+  CHECK(a.figures.forum_events == 2);
+  CHECK(a.figures.forum_posts == 1);
+  using Days = std::vector<std::pair<int64_t, uint64_t>>;
+  const int64_t day0 = floor_div(kT0, kDay) * kDay;
+  CHECK(a.per_day == Days{{day0, 1}, {day0 + kDay, 1}, {day0 + 8 * kDay, 2}});
+  CHECK(a.per_week == Days{{day0, 2}, {day0 + 7 * kDay, 2}});
+  CHECK(a.peak_day_learners == 2);
+  CHECK(a.peak_week_learners == 2);
+  CHECK(a.learners_per_day == doctest::Approx(4.0 / 3));
+  const auto& b = s.course_figures[1];
+  CHECK(b.course == B);
+  CHECK(b.learners == 2);
+  CHECK(b.video_learners == 1);
+  CHECK(b.video_completers == 1);
+  CHECK(b.figures.forum_posts == 1);
+  CHECK(s.course_totals.enrolments == 2);
+  CHECK(s.course_totals.video_plays == 5);
+  const std::string json = write_json(s);
+  CHECK(json.find("\"problem_success_rate\":0.3333") != std::string::npos);
+  CHECK(json.find("\"active_learners_per_week\":[{\"week\":\"2025-06-23\",\"learners\":2},{\"week\":\"2025-06-30\","
+                  "\"learners\":2}]") != std::string::npos);
+  const std::string text = write_text(s, false);
+  CHECK(text.find("  events ") != std::string::npos);
+  CHECK(text.find("server errors") == std::string::npos);  // no HTTP status in tracking logs
+  const std::string html = write_html(s);
+  CHECK(html.find("<span>learners</span>") != std::string::npos);
+  CHECK(html.find("<span>bytes</span>") == std::string::npos);
+  CHECK(html.find("id=course_figures") != std::string::npos);
+}
+
+TEST_CASE("report --max-keys: course figures and learners follow course and user evictions") {
+  Report capped, free;
+  capped.set_max_keys(16);
+  std::vector<std::string> courses, users;
+  for (int i = 0; i < 300; ++i) {
+    courses.push_back(fmt::format("course-v1:O+C{}+1", i));
+    users.push_back(fmt::format("u{}", i));
+  }
+  int64_t t = kT0;
+  for (int i = 0; i < 3000; ++i) {
+    t += kMinute;
+    const bool heavy = i % 2 == 0;
+    Record x;
+    x.time_us = t;
+    x.course_id = heavy ? std::string_view("course-v1:O+Heavy+1") : std::string_view(courses[i * 7919 % 300]);
+    x.user = heavy ? std::string_view(i % 4 ? "ann" : "bob") : std::string_view(users[i * 31 % 300]);
+    x.event_type = i % 3 ? "play_video" : "problem_check";
+    if (i % 3 == 0) x.success = i % 5 ? "correct" : "incorrect";
+    capped.on_record(x);
+    free.on_record(x);
+  }
+  CHECK(capped.courses.evicted_keys() > 0);
+  CHECK(capped.users.evicted_keys() > 0);
+  const ReportSummary cs = summarize(capped, SummaryOptions{1, "day", "test", {}});
+  const ReportSummary fs = summarize(free, SummaryOptions{1, "day", "test", {}});
+  REQUIRE(cs.course_figures.size() == 1);
+  REQUIRE(fs.course_figures.size() == 1);
+  CHECK(cs.course_figures[0].course == "course-v1:O+Heavy+1");
+  CHECK(cs.course_figures[0].figures == fs.course_figures[0].figures);
+  CHECK(cs.course_figures[0].learners == 2);  // ann and bob, heavy: never evicted
+  CHECK(cs.course_figures[0].per_day == fs.course_figures[0].per_day);
+  CHECK(cs.course_figures[0].video_learners == fs.course_figures[0].video_learners);
 }

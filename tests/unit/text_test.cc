@@ -19,6 +19,24 @@ TEST_CASE("append_json_string: overlong and surrogate UTF-8 sequences are escape
   CHECK(out == "\"\\u00c0\\u00af\\u00f4\\u0090\\u0080\\u0080\xf0\x9f\x98\x80\"");
 }
 
+TEST_CASE("grouped: commas every three digits from the right") {
+  CHECK(grouped(0) == "0");
+  CHECK(grouped(999) == "999");
+  CHECK(grouped(1000) == "1,000");
+  CHECK(grouped(123456) == "123,456");
+  CHECK(grouped(1234567) == "1,234,567");
+  CHECK(grouped(UINT64_MAX) == "18,446,744,073,709,551,615");
+}
+
+TEST_CASE("ascii_lower: A-Z only") {
+  CHECK(ascii_lower('A') == 'a');
+  CHECK(ascii_lower('Z') == 'z');
+  CHECK(ascii_lower('a') == 'a');
+  CHECK(ascii_lower('@') == '@');
+  CHECK(ascii_lower('[') == '[');
+  CHECK(ascii_lower('\xc3') == '\xc3');
+}
+
 TEST_CASE("human_bytes: bytes below 1 KiB exact, then one decimal per power of 1024") {
   CHECK(human_bytes(0) == "0 B");
   CHECK(human_bytes(1023) == "1023 B");
