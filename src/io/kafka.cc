@@ -381,8 +381,7 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
                    {"enable.auto.commit", "false"},
                    {"enable.auto.offset.store", "false"},
                    {"auto.offset.reset", "earliest"},
-                   // the end of a partition is the evidence that a newly assigned one is caught up
-                   {"enable.partition.eof", "true"}});
+                   {"enable.partition.eof", "false"}});
     rd_kafka_conf_set_rebalance_cb(conf, &KafkaLineSource::rebalance_callback);
     rk_ = subscribed_consumer(conf, spec_.topic, endpoint);
     opened_us_ = last_message_us_ = now_us();
@@ -454,7 +453,6 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
         continue;
       }
       last_message_us_ = now_us();
-      heard_from(m->partition);
       if (redelivered(m)) continue;
       current_ = m;
       cursor_ = static_cast<const char*>(m->payload);
@@ -470,10 +468,6 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
   // A partition is caught up when every message the broker holds (the high watermark librdkafka
   // cached from its last fetch) was handed out: its position (the offset after the last message
   // passed to us) reached it. An empty partition is caught up from the start.
-  // A partition (re)assigned is not caught up until it has said something since: a message, or
-  // the end of the partition. Until then librdkafka's position and watermarks may be those of an
-  // earlier assignment: a partition taken over from a dead instance looked caught up at once, its
-  // records waiting at the broker, and the quiet clock moved its event time past them.
   // Called at every tick and every Prometheus snapshot: the watermarks are librdkafka's cache,
   // no request to the broker.
   std::vector<PartitionState> partitions() const override {
@@ -492,7 +486,7 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
       bool known = rd_kafka_get_watermark_offsets(rk_, spec_.topic.c_str(), tp.partition, &low, &high) ==
                        RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0;
       int64_t at = tp.offset >= 0 ? tp.offset : done_[static_cast<size_t>(tp.partition)];
-      bool caught_up = !fresh_[static_cast<size_t>(tp.partition)] && known && (high == low || (at >= 0 && at >= high));
+      bool caught_up = known && (high == low || (at >= 0 && at >= high));
       // Lag (--metrics-listen): what the broker holds past our position; unknown until the
       // first fetch tells the high watermark, or while we have no position in a non-empty one.
       int64_t lag = !known ? -1 : high == low ? 0 : at >= 0 ? std::max<int64_t>(0, high - at) : -1;
@@ -646,14 +640,8 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
     current_ = nullptr;
   }
 
-  void heard_from(int32_t partition) {
-    auto p = static_cast<size_t>(partition);
-    if (p < fresh_.size()) fresh_[p] = false;
-  }
-
   void handle_message_error(rd_kafka_message_t* m) {
     rd_kafka_resp_err_t err = m->err;
-    if (err == RD_KAFKA_RESP_ERR__PARTITION_EOF) heard_from(m->partition);
     std::string reason = rd_kafka_message_errstr(m);
     rd_kafka_message_destroy(m);
     switch (err) {
@@ -694,10 +682,8 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
         assigned_.resize(p + 1, false);
         done_.resize(p + 1, -1);
         committed_.resize(p + 1, -1);
-        fresh_.resize(p + 1, true);
       }
       assigned_[p] = assign;
-      fresh_[p] = true;
       done_[p] = -1;
       committed_[p] = -1;
     }
@@ -730,7 +716,6 @@ class KafkaLineSource final : public LineSource, private KafkaClient {
   std::vector<bool> assigned_;
   std::vector<int64_t> done_;
   std::vector<int64_t> committed_;
-  std::vector<bool> fresh_;  // assigned, and no message nor end of partition seen since
 };
 
 // ---------------------------------------------------------------------------------------------
