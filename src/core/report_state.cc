@@ -59,6 +59,13 @@ bool get_string(std::string_view& in, std::string& s) {
 // would otherwise reserve absurd memory).
 bool get_count(std::string_view& in, uint64_t& n) { return get_varint(in, n) && n <= in.size(); }
 
+// A day number as the report keeps it (the low 32 bits of days since the epoch, read back as
+// signed): its microseconds must fit in int64_t, as every day counted from a record's time does.
+bool valid_day(uint64_t day32) {
+  const int64_t d = static_cast<int32_t>(static_cast<uint32_t>(day32));
+  return d >= -106'751'991 && d <= 106'751'991;
+}
+
 bool get_u32(std::string_view& in, uint32_t& v) {
   uint64_t u;
   if (!get_varint(in, u) || u > UINT32_MAX) return false;
@@ -268,14 +275,14 @@ bool Report::load(std::string_view& in) {
   }
   user_days = U64Counter();
   if (!get_pairs(in, [&](uint64_t k, uint64_t c) {
-        if ((k & 0xffffffffu) >= users.size() || c == 0) return false;
+        if ((k & 0xffffffffu) >= users.size() || c == 0 || !valid_day(k >> 32)) return false;
         user_days.add(k, c);
         return true;
       }))
     return false;
   ip_days = U64Counter();
   if (!get_pairs(in, [&](uint64_t k, uint64_t c) {
-        if ((k & 0xffffffffu) >= ips.size() || c == 0) return false;
+        if ((k & 0xffffffffu) >= ips.size() || c == 0 || !valid_day(k >> 32)) return false;
         ip_days.add(k, c);
         return true;
       }))
@@ -323,7 +330,8 @@ bool Report::load(std::string_view& in) {
     uint64_t v[4];
     for (uint64_t& x : v)
       if (!get_varint(in, x) || x > UINT32_MAX) return false;
-    if (v[0] >= courses.size() || v[1] >= users.size() || v[3] > Activity::kCompleted || (v[3] != Activity::kActive && v[2]))
+    if (v[0] >= courses.size() || v[1] >= users.size() || v[3] > Activity::kCompleted || (v[3] != Activity::kActive && v[2]) ||
+        !valid_day(v[2]))
       return false;
     Activity a{static_cast<uint32_t>(v[0]), static_cast<uint32_t>(v[1]), static_cast<uint32_t>(v[2]),
                static_cast<uint32_t>(v[3])};
