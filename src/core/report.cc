@@ -239,6 +239,12 @@ namespace {
 
 bool starts_with(std::string_view s, std::string_view p) noexcept { return s.substr(0, p.size()) == p; }
 
+// Learners' activity kept distinct: sorted, repeats dropped.
+void sort_unique(std::vector<Report::Activity>& v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+}
+
 }  // namespace
 
 // The course figures of one record with a course (edX event names as edx-analytics-pipeline
@@ -285,16 +291,14 @@ void Report::count_course(const Record& r, uint32_t course, uint32_t user, uint3
     h.completed = course;
   }
   if (course_activity.size() >= compact_at_) {
-    std::sort(course_activity.begin(), course_activity.end());
-    course_activity.erase(std::unique(course_activity.begin(), course_activity.end()), course_activity.end());
+    sort_unique(course_activity);
     compact_at_ = std::max<size_t>(1 << 16, course_activity.size() * 2);
   }
 }
 
 std::vector<Report::Activity> Report::distinct_activity() const {
   std::vector<Activity> v = course_activity;
-  std::sort(v.begin(), v.end());
-  v.erase(std::unique(v.begin(), v.end()), v.end());
+  sort_unique(v);
   return v;
 }
 
