@@ -287,6 +287,10 @@ class WindowEngine {
   /// The watermark before lateness: every active source has delivered up to this event time
   /// (kNoTime until they all delivered something). Monotone.
   int64_t frontier_us() const noexcept { return frontier_us_; }
+  /// The watermark the sources' records alone give now (advance_to aside): the oldest newest time
+  /// of the active sources, the newest of all when none is active; kNoTime while an active
+  /// source has delivered nothing.
+  int64_t data_frontier_us() const noexcept;
   /// Moves event time forward without a record (a live stream that went quiet): windows whose
   /// end + lateness <= time_us close. Never moves time backwards.
   void advance_to(int64_t time_us);

@@ -57,10 +57,13 @@ class PartialBuilder {
   void remove(uint32_t source);
   /// End of input: every open pane of every source.
   void flush();
-  /// A quiet input (the reader's quiet clock): every source's event time moves to `time_us`
-  /// without a record, closing (publishing) the panes that the lateness rule completes then, and
-  /// the progress says so. Never moves a source backwards.
-  void advance_to(int64_t time_us);
+  /// A quiet input (the reader's quiet clock): every source's event time moves to its own newest
+  /// record plus `quiet_us` without a record, closing (publishing) the panes that the lateness
+  /// rule completes then, and the progress says so. Never moves a source backwards. Each source
+  /// moves from its own time, not from the newest of all: a partition whose next fetch is still
+  /// under way looks caught up (the broker's high watermark is known as of the last fetch) and
+  /// would otherwise be moved past the records it is about to deliver (late at the reader).
+  void advance_by(int64_t quiet_us);
   /// Every pane of `source` up to `pane_index` was published (or was empty): true also for a
   /// source not read here.
   bool published_through(uint32_t source, int64_t pane_index) const;

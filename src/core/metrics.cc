@@ -333,6 +333,19 @@ void WindowEngine::recompute_frontier() {
   }
 }
 
+int64_t WindowEngine::data_frontier_us() const noexcept {
+  bool any_active = false;
+  int64_t min_active = INT64_MAX, newest = kNoTime;
+  for (const Source& s : sources_) {
+    if (s.newest != kNoTime && (newest == kNoTime || s.newest > newest)) newest = s.newest;
+    if (s.removed || s.idle) continue;
+    if (s.newest == kNoTime) return kNoTime;
+    any_active = true;
+    min_active = std::min(min_active, s.newest);
+  }
+  return any_active ? min_active : newest;
+}
+
 void WindowEngine::advance_to(int64_t time_us) {
   if (!started_ || (frontier_us_ != kNoTime && time_us <= frontier_us_)) return;
   frontier_us_ = time_us;

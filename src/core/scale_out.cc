@@ -38,7 +38,8 @@ struct PartialBuilder::PerSource {
   PanePublisher publisher;
   WindowEngine engine;
   bool idle = false;
-  int64_t advanced = kNoTime;  // advance_to(): the quiet clock's time
+  int64_t advanced = kNoTime;  // advance_by(): the quiet clock's time
+  int64_t newest = kNoTime;    // newest record time added (the quiet clock counts from it)
 };
 
 PartialBuilder::PartialBuilder(const EngineConfig& config, Publish publish)
@@ -60,6 +61,7 @@ PartialBuilder::PerSource& PartialBuilder::source(uint32_t s) {
 WindowEngine::AddResult PartialBuilder::add(uint32_t s, const Record& record) {
   PerSource& p = source(s);
   p.idle = false;
+  if (p.newest == kNoTime || record.time_us > p.newest) p.newest = record.time_us;
   return p.engine.add(record);
 }
 
@@ -82,9 +84,12 @@ void PartialBuilder::flush() {
     if (p) p->engine.flush();
 }
 
-void PartialBuilder::advance_to(int64_t t) {
+void PartialBuilder::advance_by(int64_t quiet_us) {
   for (auto& p : sources_) {
-    if (!p || p->engine.stats().records == 0 || t <= std::max(p->advanced, p->engine.frontier_us())) continue;
+    if (!p || p->engine.stats().records == 0 || p->newest == kNoTime) continue;
+    // Bounded like a record's time (no overflow for a bogus far-future record).
+    const int64_t t = std::min(p->newest, WindowEngine::kMaxPartialTimeUs) + std::max<int64_t>(quiet_us, 0);
+    if (t <= std::max(p->advanced, p->engine.frontier_us())) continue;
     p->advanced = t;
     p->engine.advance_to(t);
   }

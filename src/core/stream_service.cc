@@ -326,8 +326,13 @@ bool StreamService::on_tick(PumpInput& input, bool quiet) {
     // (another broker's answer pending) is not a quiet stream, and would close its windows early.
     // With --scale-out the reader's panes advance (the merger's windows follow their progress).
     if (time_at_last_data_ != kNoTime && sources_->caught_up()) {
-      if (scale_) scale_->builder.advance_to(time_at_last_data_ + quiet_us);
-      else ev_->engine.advance_to(time_at_last_data_ + quiet_us);
+      if (scale_) scale_->builder.advance_by(quiet_us);  // each partition from its own newest record
+      // One process: from the sources' watermark (the oldest newest time of those that hold it),
+      // not from the newest record of all: a partition whose next fetch is still under way looks
+      // caught up, and moving event time past it made its next records late. Once they are idle,
+      // that is the newest time of all.
+      else if (const int64_t from = ev_->engine.data_frontier_us(); from != kNoTime)
+        ev_->engine.advance_to(std::min(from, time_at_last_data_) + quiet_us);
     }
     // Network sources apply --idle-exit themselves (Kafka counts from its partition assignment,
     // which takes seconds); files and pipes here.

@@ -521,3 +521,22 @@ TEST_CASE("kMetrics: every metric has a Prometheus family in base units and a de
   }
   CHECK(kMetrics[kUrlP99LatencyMs].prometheus_scale == 0.001);
 }
+
+TEST_CASE("sources: the quiet clock's base is the watermark of the records, not the newest of all") {
+  // A partition whose next fetch is still under way looks caught up; the quiet clock counts from
+  // data_frontier_us(), which it holds back, not from the newest record of another partition.
+  Collector out;
+  WindowEngine e(tumbling(60, 5), out);
+  SourceId slow = e.add_source();
+  CHECK(e.data_frontier_us() == kNoTime);  // `slow` has said nothing yet
+  for (int s = 0; s < 600; ++s) e.add(rec(kT0 + s * kS));
+  for (int s = 0; s < 299; ++s) e.add(rec(kT0 + s * kS), slow);
+  CHECK(e.data_frontier_us() == kT0 + 298 * kS);
+  e.advance_to(e.data_frontier_us() + 3 * kS);
+  CHECK(e.add(rec(kT0 + 300 * kS), slow) == WindowEngine::AddResult::kAdded);  // not late
+  CHECK(e.data_frontier_us() == kT0 + 300 * kS);
+  e.set_idle(slow, true);
+  e.set_idle(0, true);
+  CHECK(e.data_frontier_us() == kT0 + 599 * kS);  // none active: the newest of all
+  CHECK(e.stats().late == 0);
+}

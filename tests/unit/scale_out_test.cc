@@ -352,3 +352,37 @@ TEST_CASE("scale-out: a successor starts where it learns every source's progress
   PartialMerger fresh(engine, partial_config_fingerprint(c), 2);
   CHECK(fresh.restart_offset(3) == 3);  // nothing applied: the next offset
 }
+
+TEST_CASE("scale-out: the quiet clock moves each source from its own newest record") {
+  // Source 0 has read to minute 10; source 1, whose next fetch is still under way, to minute 4
+  // (it looks caught up: the broker's high watermark is known as of its last fetch). A quiet
+  // spell of 3 s moves each by 3 s: source 1's records of minute 5, delivered next, are not late
+  // (moving both to source 0's time made them late at the reader, and lost at the merger).
+  EngineConfig c;  // 60 s tumbling panes, 5 s lateness
+  std::vector<std::string> log;
+  Reader r(c, log, 1000000, 2);
+  const int64_t t0 = 1'750'000'020 * kS - (1'750'000'020 * kS) % (60 * kS);
+  auto line = [&](uint32_t source, int64_t t) {
+    Line l;
+    l.source = source;
+    l.url = "/a";
+    l.record.url = l.url;
+    l.record.time_us = t;
+    l.record.status = 200;
+    return l;
+  };
+  for (int64_t s = 0; s < 600; s += 2) r.add(line(0, t0 + s * kS));
+  for (int64_t s = 0; s < 299; s += 2) r.add(line(1, t0 + s * kS));
+  r.builder.advance_by(3 * kS);
+  const auto progress = r.builder.progress();
+  REQUIRE(progress.size() == 2);
+  CHECK(progress[0].newest_us == t0 + 601 * kS);
+  CHECK(progress[1].newest_us == t0 + 301 * kS);
+  for (int64_t s = 300; s < 360; s += 2) r.add(line(1, t0 + s * kS));  // CHECKs kAdded
+  CHECK(r.builder.late() == 0);
+  // A quiet spell longer than a pane plus the lateness does close source 1's minute 5.
+  r.builder.advance_by(70 * kS);
+  CHECK(r.builder.published_through(1, floor_div(t0 + 300 * kS, r.builder.pane_us())));
+  CHECK(r.builder.add(1, line(1, t0 + 330 * kS).record) == WindowEngine::AddResult::kLate);
+  CHECK(r.builder.late() == 1);
+}
