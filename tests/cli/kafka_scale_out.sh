@@ -8,6 +8,7 @@
 # partials topic independently.
 set -euo pipefail
 command -v kcat >/dev/null || { echo "SKIP: kcat absent"; exit 77; }
+. "$SRC/tests/cli/lib/retry_once.sh"
 . "$SRC/tests/cli/lib/scratch.sh"
 . "$SRC/tests/cli/lib/kafka_mock.sh"
 kafka_mock_start --brokers 3 http-logs:12 logpipe.shop.partials:1 logpipe.plain.partials:1

@@ -8,6 +8,7 @@
 # (keyed by client address), independently of logpipe.
 set -euo pipefail
 command -v kcat >/dev/null || { echo "SKIP: kcat absent"; exit 77; }
+. "$SRC/tests/cli/lib/retry_once.sh"
 . "$SRC/tests/cli/lib/scratch.sh"
 . "$SRC/tests/cli/lib/kafka_mock.sh"
 kafka_mock_start --brokers 3 http-logs:12 http-logs2:12 logpipe.kill.partials:1 logpipe.killr.partials:1
