@@ -328,12 +328,16 @@ void leave_before_close(rd_kafka_t* rk, int64_t wait_us) {
 // reported on stderr under `name`, as apply_rebalance does); it touches nothing but the handle.
 bool answer_rebalance_bounded(rd_kafka_t* rk, rd_kafka_resp_err_t err, const rd_kafka_topic_partition_list_t* parts,
                               int64_t wait_us, const std::string& name) {
-  const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
   const bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
   rd_kafka_topic_partition_list_t* copy = parts ? rd_kafka_topic_partition_list_copy(parts) : nullptr;
   auto done = std::make_shared<std::promise<void>>();
   std::future<void> returned = done->get_future();
-  std::thread([rk, cooperative, assign, copy, done, name] {
+  std::thread([rk, assign, copy, done, name] {
+    // Asked here, not by the caller: rd_kafka_rebalance_protocol() waits for librdkafka's main
+    // thread, and while the consumer closes that wait never ended (a survivor of
+    // kafka_scale_out_kill hung after its last output, main thread in this call, gdb).
+    const char* protocol = rd_kafka_rebalance_protocol(rk);
+    const bool cooperative = protocol && std::strcmp(protocol, "COOPERATIVE") == 0;
     ErrorState errors(name);
     apply_rebalance(rk, cooperative, assign, copy, errors);
     if (copy) rd_kafka_topic_partition_list_destroy(copy);
