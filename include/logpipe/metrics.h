@@ -310,6 +310,7 @@ class WindowEngine {
   struct Pane;
   Pane& pane_for(int64_t pane_index);
   void close_ready_windows();
+  int64_t scan_frontier(SourceId& holder) const noexcept;
   void recompute_frontier();
   void reactivate(SourceId source);
   void note_time(SourceId source, int64_t t);

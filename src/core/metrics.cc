@@ -309,8 +309,9 @@ void WindowEngine::remove_source(SourceId source) {
 }
 
 // The minimum newest time over the active sources (a source with no record yet holds it at
-// kNoTime), or, when no source is active, the newest time of any: never backwards.
-void WindowEngine::recompute_frontier() {
+// kNoTime), or, when no source is active, the newest time of any. `holder` becomes the active
+// source that holds it (left as it is when none does).
+int64_t WindowEngine::scan_frontier(SourceId& holder) const noexcept {
   bool any_active = false, waiting = false;
   int64_t min_active = INT64_MAX, newest = kNoTime;
   for (SourceId i = 0; i < sources_.size(); ++i) {
@@ -320,13 +321,18 @@ void WindowEngine::recompute_frontier() {
     any_active = true;
     if (s.newest == kNoTime) {
       waiting = true;
-      min_source_ = i;
+      holder = i;
     } else if (!waiting && s.newest < min_active) {
       min_active = s.newest;
-      min_source_ = i;
+      holder = i;
     }
   }
-  const int64_t f = !any_active ? newest : waiting ? kNoTime : min_active;
+  return !any_active ? newest : waiting ? kNoTime : min_active;
+}
+
+// The frontier follows scan_frontier(), never backwards.
+void WindowEngine::recompute_frontier() {
+  const int64_t f = scan_frontier(min_source_);
   if (f != kNoTime && (frontier_us_ == kNoTime || f > frontier_us_)) {
     frontier_us_ = f;
     if (started_) close_ready_windows();
@@ -334,16 +340,8 @@ void WindowEngine::recompute_frontier() {
 }
 
 int64_t WindowEngine::data_frontier_us() const noexcept {
-  bool any_active = false;
-  int64_t min_active = INT64_MAX, newest = kNoTime;
-  for (const Source& s : sources_) {
-    if (s.newest != kNoTime && (newest == kNoTime || s.newest > newest)) newest = s.newest;
-    if (s.removed || s.idle) continue;
-    if (s.newest == kNoTime) return kNoTime;
-    any_active = true;
-    min_active = std::min(min_active, s.newest);
-  }
-  return any_active ? min_active : newest;
+  SourceId holder = min_source_;
+  return scan_frontier(holder);
 }
 
 void WindowEngine::advance_to(int64_t time_us) {

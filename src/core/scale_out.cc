@@ -39,7 +39,6 @@ struct PartialBuilder::PerSource {
   WindowEngine engine;
   bool idle = false;
   int64_t advanced = kNoTime;  // advance_by(): the quiet clock's time
-  int64_t newest = kNoTime;    // newest record time added (the quiet clock counts from it)
 };
 
 PartialBuilder::PartialBuilder(const EngineConfig& config, Publish publish)
@@ -61,7 +60,6 @@ PartialBuilder::PerSource& PartialBuilder::source(uint32_t s) {
 WindowEngine::AddResult PartialBuilder::add(uint32_t s, const Record& record) {
   PerSource& p = source(s);
   p.idle = false;
-  if (p.newest == kNoTime || record.time_us > p.newest) p.newest = record.time_us;
   return p.engine.add(record);
 }
 
@@ -86,9 +84,11 @@ void PartialBuilder::flush() {
 
 void PartialBuilder::advance_by(int64_t quiet_us) {
   for (auto& p : sources_) {
-    if (!p || p->engine.stats().records == 0 || p->newest == kNoTime) continue;
+    // The pane engine's one source: its newest record (kNoTime before the first).
+    const int64_t newest = p ? p->engine.data_frontier_us() : kNoTime;
+    if (newest == kNoTime) continue;
     // Bounded like a record's time (no overflow for a bogus far-future record).
-    const int64_t t = std::min(p->newest, WindowEngine::kMaxPartialTimeUs) + std::max<int64_t>(quiet_us, 0);
+    const int64_t t = std::min(newest, WindowEngine::kMaxPartialTimeUs) + std::max<int64_t>(quiet_us, 0);
     if (t <= std::max(p->advanced, p->engine.frontier_us())) continue;
     p->advanced = t;
     p->engine.advance_to(t);

@@ -332,7 +332,7 @@ bool StreamService::on_tick(PumpInput& input, bool quiet) {
       // caught up, and moving event time past it made its next records late. Once they are idle,
       // that is the newest time of all.
       else if (const int64_t from = ev_->engine.data_frontier_us(); from != kNoTime)
-        ev_->engine.advance_to(std::min(from, time_at_last_data_) + quiet_us);
+        ev_->engine.advance_to(from + quiet_us);
     }
     // Network sources apply --idle-exit themselves (Kafka counts from its partition assignment,
     // which takes seconds); files and pipes here.
