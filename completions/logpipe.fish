@@ -74,6 +74,7 @@ complete -c logpipe -n '__fish_seen_subcommand_from stream' -l output-format -x 
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l stats -d 'Print throughput and lag on stderr periodically'
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l stats-interval -x -d 'Period of --stats'
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l metrics-listen -x -d 'Serve live values in Prometheus text format on HOST:PORT'
+complete -c logpipe -n '__fish_seen_subcommand_from stream' -l http-listen -x -d 'Serve a live HTML view on HOST:PORT (/: the page, updated through Server-Sent Events from /events; /metrics: the Prometheus text)'
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l metrics-top-keys -x -d '--metrics-listen: also serve the window values of the N largest keys of each keyed metric, with a key label (default 0: only the largest value, no key; bounded series)'
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l window-log -r -F -a 'tcp:// tls:// udp:// kafka:// alertmanager:// alertmanager+tls://' -d 'Also write one JSON line per closed window (its counts and global values) to ENDPOINT (-, FILE appended, tcp://, tls://, kafka://)'
 complete -c logpipe -n '__fish_seen_subcommand_from stream' -l partition-idle -x -d 'Kafka input: a partition that handed out everything and stayed quiet this long stops holding event time back (the watermark is the minimum over active partitions)'

@@ -22,6 +22,10 @@ std::string human_bytes(uint64_t bytes);
 /// `1,234,567`: digits grouped by three with commas, for people (JSON and CSV keep plain digits).
 std::string grouped(uint64_t v);
 
+/// `'sha256-BASE64'` of an inline script, for a Content-Security-Policy's script-src (the HTML
+/// report, the live page: nothing but that script may run).
+std::string csp_script_hash(std::string_view script);
+
 /// ASCII lower case (bytes outside A-Z unchanged: UTF-8 stays valid).
 constexpr char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
 

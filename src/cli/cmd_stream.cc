@@ -14,6 +14,7 @@
 #include "logpipe/io/files.h"
 #include "logpipe/io/inputs.h"
 #include "logpipe/io/metrics_server.h"
+#include "logpipe/live.h"
 #include "logpipe/malformed.h"
 #include "logpipe/metrics.h"
 #include "logpipe/pump.h"
@@ -57,6 +58,7 @@ struct StreamOptions {
   bool stats = false;
   std::string stats_interval = "5s";
   std::string metrics_listen;
+  std::string http_listen;  ///< --http-listen: the live page on the same server
   std::string window_log;
   std::string commit_interval = "5s";
   std::string partition_idle = "5s";
@@ -87,7 +89,7 @@ void apply_file_settings(const ServiceSettings& f, const std::string& path, Stre
   if (f.follow && !given("--follow")) o.follow = *f.follow;
   if (f.scale_out && !given("--scale-out")) o.scale_out = *f.scale_out;
   if (!f.alerts.empty() && !given("--alerts")) o.alerts = f.alerts;  // every endpoint gets every alert
-  if (f.metrics_listen && !given("--metrics-listen")) o.metrics_listen = *f.metrics_listen;
+  if (f.metrics_listen && !given("--metrics-listen") && !given("--http-listen")) o.metrics_listen = *f.metrics_listen;
   if (f.metrics_top_keys && !given("--metrics-top-keys")) o.metrics_top_keys = *f.metrics_top_keys;
   if (f.generator_url && !given("--alert-generator-url")) o.alert_generator_url = *f.generator_url;
   if (f.runbook_url && !given("--alert-runbook-url")) o.alert_runbook_url = *f.runbook_url;
@@ -245,15 +247,31 @@ int run_stream(StreamOptions o) {
     config = load_threshold_config(o.config);
     apply_file_settings(config.service, o.config, o);
   }
+  // --http-listen is the Prometheus server with the live page: one address for both.
+  if (!o.http_listen.empty()) {
+    if (!o.metrics_listen.empty() && o.metrics_listen != o.http_listen)
+      usage_error("--http-listen {} and --metrics-listen {}: one server serves both (the live page at /, "
+                  "Prometheus at /metrics): give one address",
+                  o.http_listen, o.metrics_listen);
+    o.metrics_listen = o.http_listen;
+  }
   Setup s = resolve(o, config);
   if (o.input.format != "auto") make_parser(o.input.format);  // a bad --format is a usage error now
   // Open everything before any work: inputs, the alert sinks, the window log, the metrics listener.
   auto inputs = open_pump_inputs(s.inputs, s.endpoint, FileReading::kLive, false);
   if (o.input.verbose)
     for (const auto& in : inputs) fmt::print(stderr, "logpipe: stream: reading {}\n", in->name());
+  // The live view (--http-listen): it observes the windows and receives the alerts.
+  std::unique_ptr<LiveBoard> board;
+  if (!o.http_listen.empty()) board = std::make_unique<LiveBoard>();
   std::unique_ptr<MetricsServer> metrics_server;
   if (!o.metrics_listen.empty()) {
     metrics_server = std::make_unique<MetricsServer>(o.metrics_listen);
+    if (board) {
+      metrics_server->serve_live(*board);
+      std::string url = metrics_url(o.metrics_listen, metrics_server->port());
+      fmt::print(stderr, "logpipe: stream: live view at {}\n", url.substr(0, url.size() - 7));
+    }
     if (o.input.verbose) fmt::print(stderr, "logpipe: stream: metrics on port {}\n", metrics_server->port());
     // An alert links to the values that raised it unless --alert-generator-url says where else.
     if (s.endpoint.alert_generator_url.empty())
@@ -297,8 +315,14 @@ int run_stream(StreamOptions o) {
 
   std::vector<AlertSink*> sink_list;
   for (auto& sink : sinks) sink_list.push_back(sink.get());
+  ObserverList observers;  // after the alerts: the window log, the live view
+  if (window_log) observers.add(*window_log);
+  if (board) {
+    observers.add(*board);
+    sink_list.push_back(board.get());
+  }
   SystemClock clock;
-  StreamService service(s.service, std::move(sink_list), window_log.get(), metrics_server.get(), clock, stderr);
+  StreamService service(s.service, std::move(sink_list), &observers, metrics_server.get(), clock, stderr);
   service.watch(pump, malformed);
   // --state: continue where the previous run stopped (its open episodes, evidence, baselines and
   // the windows it had evaluated). A missing file is a first run.
@@ -433,6 +457,10 @@ RunFn setup_stream(CLI::App& command) {
   command.add_flag("--stats", o->stats, "Print throughput and lag on stderr periodically");
   command.add_option("--stats-interval", o->stats_interval, "Period of --stats")->capture_default_str();
   command.add_option("--metrics-listen", o->metrics_listen, "Serve live values in Prometheus text format on HOST:PORT");
+  command.add_option("--http-listen", o->http_listen,
+                     "Serve a live HTML view on HOST:PORT (/: the page, updated through Server-Sent Events from "
+                     "/events; /metrics: the Prometheus text)")
+      ->type_name("HOST:PORT");
   command.add_option("--metrics-top-keys", o->metrics_top_keys,
                      "--metrics-listen: also serve the window values of the N largest keys of each keyed metric, "
                      "with a key label (default 0: only the largest value, no key; bounded series)")

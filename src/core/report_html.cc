@@ -9,7 +9,6 @@
 #include "logpipe/timeutil.h"
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <iterator>
@@ -82,16 +81,6 @@ constexpr std::string_view kScript =
     R"js(f.addEventListener('input',function(){var q=f.value.toLowerCase();)js"
     R"js(each(b.rows,function(x){x.hidden=q!==''&&x.textContent.toLowerCase().indexOf(q)<0;});});)js"
     R"js(t.parentNode.insertBefore(f,t);}});})();)js";
-
-// `'sha256-...'` of the script, for the Content-Security-Policy.
-std::string script_hash() {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(kScript.data(), kScript.size(), md, &n, EVP_sha256(), nullptr);
-  unsigned char b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
-  const int len = EVP_EncodeBlock(b64, md, static_cast<int>(n));
-  return fmt::format("'sha256-{}'", std::string_view(reinterpret_cast<const char*>(b64), static_cast<size_t>(len)));
-}
 
 class Html {
  public:
@@ -344,7 +333,7 @@ std::string write_html(const ReportSummary& s) {
   out += "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
          "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
          "script-src ";
-  out += script_hash();
+  out += csp_script_hash(kScript);
   out += "\"><meta name=viewport content=\"width=device-width,initial-scale=1\"><title>logpipe report</title><style>";
   out += kStyle;
   out += "</style></head><body><header><h1>logpipe analyze</h1><p>";

@@ -4,6 +4,7 @@
 #include "logpipe/timeutil.h"
 
 #include <fmt/format.h>
+#include <openssl/evp.h>
 
 #include <iterator>
 
@@ -103,6 +104,15 @@ std::string prometheus_label(std::string_view v) {
     else out += c;
   }
   return out;
+}
+
+std::string csp_script_hash(std::string_view script) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(script.data(), script.size(), md, &n, EVP_sha256(), nullptr);
+  unsigned char b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
+  const int len = EVP_EncodeBlock(b64, md, static_cast<int>(n));
+  return fmt::format("'sha256-{}'", std::string_view(reinterpret_cast<const char*>(b64), static_cast<size_t>(len)));
 }
 
 }  // namespace logpipe

@@ -10,6 +10,8 @@
 
 namespace logpipe {
 
+class LiveBoard;
+
 /// Serves the text a stream publishes (MetricsPublisher, stream_service.h).
 class MetricsServer final : public MetricsPublisher {
  public:
@@ -18,6 +20,9 @@ class MetricsServer final : public MetricsPublisher {
   ~MetricsServer();
   /// Replaces the text served from now on (thread-safe).
   void publish(std::string text) override;
+  /// --http-listen: also serve the live page at / and the board's events at /events (other paths
+  /// than /metrics get 404 then). Call once, before the stream starts.
+  void serve_live(LiveBoard& board);
   /// The bound port (useful with port 0).
   unsigned short port() const noexcept;
 
