@@ -4,7 +4,7 @@
 
 # Build and test dependencies, all from Debian.
 LOGPIPE_BUILD_PACKAGES="g++ cmake ninja-build pkg-config libcli11-dev libfmt-dev libsimdjson-dev \
-libzstd-dev zlib1g-dev libboost-dev doctest-dev libtomlplusplus-dev libssl-dev librdkafka-dev libmaxminddb-dev"
+libzstd-dev zlib1g-dev libboost-dev doctest-dev libtomlplusplus-dev libssl-dev librdkafka-dev libmaxminddb-dev libncurses-dev"
 LOGPIPE_TEST_PACKAGES="kcat mawk jq python3 zstd gzip openssl iproute2"
 # The .deb test (cpack -G DEB: dpkg-shlibdeps, file) and systemd-analyze verify of the units.
 LOGPIPE_TEST_PACKAGES="$LOGPIPE_TEST_PACKAGES dpkg-dev file systemd"
@@ -14,6 +14,8 @@ LOGPIPE_TEST_PACKAGES="$LOGPIPE_TEST_PACKAGES curl prometheus prometheus-alertma
 LOGPIPE_TEST_PACKAGES="$LOGPIPE_TEST_PACKAGES zsh fish"
 # A small MaxMind DB is written by the GeoIP tests (Perl's writer); mmdblookup checks it.
 LOGPIPE_TEST_PACKAGES="$LOGPIPE_TEST_PACKAGES libmaxmind-db-writer-perl mmdb-bin"
+# tmux runs stream --dashboard at fixed sizes (send-keys, capture-pane) in stream_dashboard.
+LOGPIPE_TEST_PACKAGES="$LOGPIPE_TEST_PACKAGES tmux"
 # Headless Chromium renders the HTML report in analyze_html_chromium (issue 7's done-when).
 LOGPIPE_TEST_PACKAGES="$LOGPIPE_TEST_PACKAGES chromium"
 

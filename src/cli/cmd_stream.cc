@@ -5,6 +5,7 @@
 // (stream_service.h), which holds the engine, the alerts, the quiet-input clock, checkpoints and
 // the Prometheus text.
 #include "cli/command.h"
+#include "cli/dashboard.h"
 
 #include "logpipe/alerts.h"
 #include "logpipe/config.h"
@@ -59,6 +60,7 @@ struct StreamOptions {
   std::string stats_interval = "5s";
   std::string metrics_listen;
   std::string http_listen;  ///< --http-listen: the live page on the same server
+  bool dashboard = false;   ///< --dashboard: the live view on the terminal
   std::string window_log;
   std::string commit_interval = "5s";
   std::string partition_idle = "5s";
@@ -262,8 +264,14 @@ int run_stream(StreamOptions o) {
   if (o.input.verbose)
     for (const auto& in : inputs) fmt::print(stderr, "logpipe: stream: reading {}\n", in->name());
   // The live view (--http-listen): it observes the windows and receives the alerts.
+  // --dashboard ranks more keys than the page shows (its sort and filter work on them).
   std::unique_ptr<LiveBoard> board;
-  if (!o.http_listen.empty()) board = std::make_unique<LiveBoard>();
+  if (!o.http_listen.empty() || o.dashboard) board = std::make_unique<LiveBoard>(120, o.dashboard ? 100 : 20);
+  if (o.dashboard)
+    for (const auto& in : s.inputs)
+      if (in == "-")
+        usage_error("--dashboard: the terminal is the dashboard's; read the lines from a file, --follow FILE, "
+                    "--listen or --input (not stdin)");
   std::unique_ptr<MetricsServer> metrics_server;
   if (!o.metrics_listen.empty()) {
     metrics_server = std::make_unique<MetricsServer>(o.metrics_listen);
@@ -280,7 +288,8 @@ int run_stream(StreamOptions o) {
   std::vector<std::unique_ptr<AlertSink>> sinks;
   // stdout: human lines on a terminal, JSON lines for a pipe (or as --output-format says).
   const bool text = o.output_format == "text" || (o.output_format == "auto" && ::isatty(STDOUT_FILENO));
-  for (const auto& a : o.alerts.empty() ? std::vector<std::string>{"-"} : o.alerts)
+  // With --dashboard the alerts are on the screen; --alerts still sends them elsewhere.
+  for (const auto& a : o.alerts.empty() ? std::vector<std::string>(o.dashboard ? 0 : 1, "-") : o.alerts)
     sinks.push_back(a == "-" && text ? std::make_unique<LineAlertSink>(open_sink("-", s.endpoint), append_alert_text)
                                      : open_alert_sink(a, s.endpoint));
   bool any_rule = false;
@@ -344,6 +353,8 @@ int run_stream(StreamOptions o) {
   std::string input_error;
   std::unique_ptr<FilteringSink> filtering;
   if (filter.filter) filtering = std::make_unique<FilteringSink>(*filter.filter, service);
+  std::unique_ptr<Dashboard> dashboard;
+  if (o.dashboard) dashboard = std::make_unique<Dashboard>(*board, s.inputs.size() == 1 ? s.inputs[0] : fmt::format("{} inputs", s.inputs.size()));
   try {
     if (filtering) pump.run(inputs, *filtering, &service);
     else pump.run(inputs, service, &service);
@@ -365,6 +376,7 @@ int run_stream(StreamOptions o) {
     if (e.exit_code() != kExitRuntime) throw;
     delivery_failure = std::current_exception();
   }
+  if (dashboard) dashboard->stop();  // the terminal back, and what stderr got meanwhile
   if (!o.state.empty()) {  // replaced atomically: a crash leaves the previous state
     auto out = open_output_replacing(o.state);
     out->write(save_input_positions(inputs) + service.save_state());
@@ -461,6 +473,9 @@ RunFn setup_stream(CLI::App& command) {
                      "Serve a live HTML view on HOST:PORT (/: the page, updated through Server-Sent Events from "
                      "/events; /metrics: the Prometheus text)")
       ->type_name("HOST:PORT");
+  command.add_flag("--dashboard", o->dashboard,
+                   "Show the live view on the terminal (ncurses): the last window, sparklines, open alerts, top "
+                   "urls/users/ips; keys q p s Tab / (alerts go there instead of stdout unless --alerts)");
   command.add_option("--metrics-top-keys", o->metrics_top_keys,
                      "--metrics-listen: also serve the window values of the N largest keys of each keyed metric, "
                      "with a key label (default 0: only the largest value, no key; bounded series)")
