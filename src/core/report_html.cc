@@ -260,13 +260,14 @@ class Html {
       if (area.field) max = std::max(max, p.value.*area.field);
       for (const auto& l : lines) max = std::max(max, p.value.*l.field);
     }
-    // A round axis maximum: 1, 2 or 5 times a power of ten.
-    double nice = 1;
-    while (nice < static_cast<double>(max)) {
-      if (nice * 2 >= static_cast<double>(max)) { nice *= 2; break; }
-      if (nice * 5 >= static_cast<double>(max)) { nice *= 5; break; }
-      nice *= 10;
-    }
+    // A round axis maximum whose quarters (the grid labels) are whole, round numbers: 4, 8, 12,
+    // 16, 20, 40, 60, 80, 100, then 1, 2, 4, 5 or 8 times a power of ten (never 0 0 0 0 1).
+    double nice = 0;
+    for (double c : {4.0, 8.0, 12.0, 16.0, 20.0, 40.0, 60.0, 80.0, 100.0})
+      if (nice == 0 && c >= static_cast<double>(max)) nice = c;
+    for (double p = 100; nice == 0; p *= 10)
+      for (double m : {2.0, 4.0, 5.0, 8.0, 10.0})
+        if (nice == 0 && m * p >= static_cast<double>(max)) nice = m * p;
     size_t n = s.timeseries.size();
     auto x = [&](size_t i) { return left + (n == 1 ? pw / 2 : pw * static_cast<double>(i) / static_cast<double>(n - 1)); };
     auto y = [&](uint64_t v) { return top + ph - ph * static_cast<double>(v) / nice; };
@@ -312,8 +313,10 @@ class Html {
   void timeseries(const ReportSummary& s) {
     if (s.timeseries.empty()) return;
     chart(s, "timeseries", fmt::format("Requests per {}", s.by), {"requests", "#4a90d9", &TimeBucket::requests}, {});
-    chart(s, "errors", fmt::format("Errors per {}", s.by), {"", "", nullptr},
-          {{"errors", "#e67e22", &TimeBucket::errors}, {"5xx", "#c0392b", &TimeBucket::server_errors}});
+    // Tracking logs have no status nor level: no errors to draw (the chart would be a flat line).
+    if (s.report->outcomes)
+      chart(s, "errors", fmt::format("Errors per {}", s.by), {"", "", nullptr},
+            {{"errors", "#e67e22", &TimeBucket::errors}, {"5xx", "#c0392b", &TimeBucket::server_errors}});
   }
 };
 
