@@ -26,7 +26,7 @@ for log in "${inputs[@]}"; do
   dump 1200 "$tmp/r.html" >"$tmp/live.html"
   # A copy with a probe appended (and the policy removed so that the probe may run): it sorts the
   # ips table by requests twice, filters the urls table, and measures the page at 400 px.
-  python3 - "$tmp/r.html" "$tmp/probe.html" <<'PY'
+  PYTHONPATH="$SRC/tests/cli/lib" python3 - "$tmp/r.html" "$tmp/probe.html" <<'PY'
 import re, sys
 page = open(sys.argv[1], encoding="utf-8").read()
 page = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", page)
@@ -60,31 +60,10 @@ window.addEventListener('load', function () {
 open(sys.argv[2], "w", encoding="utf-8").write(page.replace("</body>", probe + "</body>"))
 PY
   dump 500 "$tmp/probe.html" >"$tmp/probe.dom"
-  python3 - "$tmp/r.json" "$tmp/r.html" "$tmp/live.html" "$tmp/probe.dom" "$log" <<'PY'
-import html, html.parser, json, re, sys
+  PYTHONPATH="$SRC/tests/cli/lib" python3 - "$tmp/r.json" "$tmp/r.html" "$tmp/live.html" "$tmp/probe.dom" "$log" <<'PY'
+import html, html_tables, json, re, sys
 report = json.load(open(sys.argv[1]))
-class Tables(html.parser.HTMLParser):
-    """Rows of every table, by the id of its section; the cards' values by label."""
-    def __init__(self):
-        super().__init__()
-        self.section, self.tables, self.cell, self.row, self.cards, self.in_card = None, {}, None, None, {}, None
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "section": self.section = a.get("id")
-        elif tag == "tr": self.row = []
-        elif tag in ("td", "th"): self.cell = ""
-        elif tag == "div" and a.get("class") == "card": self.in_card = []
-    def handle_endtag(self, tag):
-        if tag in ("td", "th") and self.row is not None: self.row.append(self.cell.strip()); self.cell = None
-        elif tag == "tr" and self.row is not None:
-            self.tables.setdefault(self.section, []).append(self.row); self.row = None
-        elif tag == "div" and self.in_card is not None and len(self.in_card) == 2:
-            self.cards[self.in_card[1]] = self.in_card[0]; self.in_card = None
-    def handle_data(self, data):
-        if self.cell is not None: self.cell += data
-        elif self.in_card is not None and data.strip(): self.in_card.append(data.strip())
-t = Tables()
-t.feed(open(sys.argv[2], encoding="utf-8").read())
+t = html_tables.read(sys.argv[2])
 n = lambda s: int(s.replace(",", ""))
 def body(section):
     rows = t.tables.get(section, [])

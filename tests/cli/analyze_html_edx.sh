@@ -16,30 +16,10 @@ browse=(timeout 120 "$chromium" --headless --no-sandbox --disable-gpu --disable-
         --disable-component-update --disable-sync --no-first-run --user-data-dir="$tmp/profile")
 "${browse[@]}" --window-size=1200,900 --virtual-time-budget=3000 --dump-dom "file://$tmp/r.html" >"$tmp/dom.html" 2>/dev/null
 "${browse[@]}" --window-size=1200,2400 --screenshot="$tmp/edx.png" "file://$tmp/r.html" >/dev/null 2>&1
-python3 - "$tmp/r.json" "$tmp/dom.html" "$tmp/edx.png" <<'PY'
-import html.parser, json, sys
+PYTHONPATH="$SRC/tests/cli/lib" python3 - "$tmp/r.json" "$tmp/dom.html" "$tmp/edx.png" <<'PY'
+import html_tables, json, sys
 report = json.load(open(sys.argv[1]))
-class Tables(html.parser.HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.section, self.tables, self.cell, self.row, self.cards, self.in_card = None, {}, None, None, {}, None
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "section": self.section = a.get("id")
-        elif tag == "tr": self.row = []
-        elif tag in ("td", "th"): self.cell = ""
-        elif tag == "div" and a.get("class") == "card": self.in_card = []
-    def handle_endtag(self, tag):
-        if tag in ("td", "th") and self.row is not None: self.row.append(self.cell.strip()); self.cell = None
-        elif tag == "tr" and self.row is not None:
-            self.tables.setdefault(self.section, []).append(self.row); self.row = None
-        elif tag == "div" and self.in_card is not None and len(self.in_card) == 2:
-            self.cards[self.in_card[1]] = self.in_card[0]; self.in_card = None
-    def handle_data(self, data):
-        if self.cell is not None: self.cell += data
-        elif self.in_card is not None and data.strip(): self.in_card.append(data.strip())
-t = Tables()
-t.feed(open(sys.argv[2], encoding="utf-8").read())
+t = html_tables.read(sys.argv[2])
 n = lambda s: int(s.replace(",", ""))
 share = lambda a, b: f"{100 * a / b:.1f}%" if b else "-"
 courses = t.tables["course_figures"][1:]
