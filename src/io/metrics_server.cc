@@ -149,17 +149,21 @@ struct MetricsServer::Impl {
       writing = true;
       auto self = shared_from_this();
       asio::async_write(socket, asio::buffer(*queue.front()), [this, self](boost::system::error_code ec, size_t) {
-        if (ec) return close();
+        if (ec) {
+          close();
+          queue.clear();
+          writing = false;
+          return;
+        }
         queued_bytes -= queue.front()->size();
         queue.pop_front();
         write_next();
       });
     }
+    // The pending write ends with an error; its buffer (the queue's front) stays alive until then.
     void close() {
       boost::system::error_code ignored;
       socket.close(ignored);
-      queue.clear();
-      queued_bytes = 0;
     }
   };
 
