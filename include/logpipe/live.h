@@ -63,6 +63,8 @@ class LiveBoard final : public WindowObserver, public AlertSink {
   const std::string& name() const noexcept override { return name_; }
 
   LiveSnapshot snapshot() const;
+  /// LiveSnapshot::version without the copy (a view asks it to know whether to redraw).
+  uint64_t version() const;
   /// Called after every update, on the thread that updated, with the event as Server-Sent Events
   /// text (`event: window` or `event: alerts`, then `data: JSON`, a blank line). Set before use.
   void on_event(std::function<void(const std::string&)> listener) { listener_ = std::move(listener); }

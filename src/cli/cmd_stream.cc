@@ -232,15 +232,16 @@ Setup resolve(const StreamOptions& o, const ThresholdConfig& file) {
   return s;
 }
 
-// http://HOST:PORT/metrics of --metrics-listen HOST:PORT, with the port it got (PORT 0) and the
-// host name for a wildcard address (0.0.0.0, ::), which no browser can open.
-std::string metrics_url(const std::string& listen, unsigned short port) {
+// http://HOST:PORT/PATH of --metrics-listen HOST:PORT (PATH: "metrics", or "" for the live page),
+// with the port it got (PORT 0) and the host name for a wildcard address (0.0.0.0, ::), which no
+// browser can open.
+std::string server_url(const std::string& listen, unsigned short port, std::string_view path) {
   std::string host = listen.substr(0, listen.rfind(':'));
   if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::") {
     char name[256] = {};
     host = ::gethostname(name, sizeof name - 1) == 0 && name[0] ? name : "localhost";
   }
-  return fmt::format("http://{}:{}/metrics", host, port);
+  return fmt::format("http://{}:{}/{}", host, port, path);
 }
 
 int run_stream(StreamOptions o) {
@@ -277,13 +278,12 @@ int run_stream(StreamOptions o) {
     metrics_server = std::make_unique<MetricsServer>(o.metrics_listen);
     if (board) {
       metrics_server->serve_live(*board);
-      std::string url = metrics_url(o.metrics_listen, metrics_server->port());
-      fmt::print(stderr, "logpipe: stream: live view at {}\n", url.substr(0, url.size() - 7));
+      fmt::print(stderr, "logpipe: stream: live view at {}\n", server_url(o.metrics_listen, metrics_server->port(), ""));
     }
     if (o.input.verbose) fmt::print(stderr, "logpipe: stream: metrics on port {}\n", metrics_server->port());
     // An alert links to the values that raised it unless --alert-generator-url says where else.
     if (s.endpoint.alert_generator_url.empty())
-      s.endpoint.alert_generator_url = metrics_url(o.metrics_listen, metrics_server->port());
+      s.endpoint.alert_generator_url = server_url(o.metrics_listen, metrics_server->port(), "metrics");
   }
   std::vector<std::unique_ptr<AlertSink>> sinks;
   // stdout: human lines on a terminal, JSON lines for a pipe (or as --output-format says).

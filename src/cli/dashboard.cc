@@ -260,7 +260,7 @@ struct Dashboard::Impl {
       drain();
       const auto now = std::chrono::steady_clock::now();
       if (now - last >= std::chrono::seconds(1)) {
-        redraw = redraw || paused || board.snapshot().version != version || !log.empty();
+        redraw = redraw || paused || board.version() != version || !log.empty();
         last = now;
       }
       if (redraw) {

@@ -125,6 +125,11 @@ LiveSnapshot LiveBoard::snapshot() const {
   return {{windows_.begin(), windows_.end()}, open_, fired_, resolved_, version_};
 }
 
+uint64_t LiveBoard::version() const {
+  std::lock_guard lock(mutex_);
+  return version_;
+}
+
 std::string LiveBoard::replay() const {
   LiveSnapshot s = snapshot();
   std::string out, data;
