@@ -112,8 +112,10 @@ print(f"window {start}: {w['requests']} requests, {w['errors']} errors; {len(p['
 PY
 
 # The same server: Prometheus at /metrics, 404 elsewhere, HEAD of the page without a body.
-curl -sf "http://127.0.0.1:$port/metrics" | grep -q '^logpipe_window_requests' ||
-  { echo "no Prometheus text at /metrics"; curl -s "http://127.0.0.1:$port/metrics" | head; exit 1; }
+# Read whole before grep: `curl | grep -q` fails under pipefail when grep exits first (SIGPIPE).
+metrics_text=$(curl -sf "http://127.0.0.1:$port/metrics") || metrics_text=
+grep -q '^logpipe_window_requests' <<<"$metrics_text" ||
+  { echo "no Prometheus text at /metrics"; printf '%s\n' "$metrics_text" | head; exit 1; }
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/nothing-here")
 [ "$code" = 404 ] || { echo "GET /nothing-here: $code, expected 404"; exit 1; }
 [ -z "$(curl -s -I "http://127.0.0.1:$port/" | tr -d '\r' | sed '1,/^$/d')" ] || { echo "HEAD / has a body"; exit 1; }
