@@ -937,9 +937,10 @@ class KafkaAlertSink final : public AlertSink {
 // sends to its one partition; a consumer of group GROUP.merge reads it while this instance owns
 // that partition. Taking it over restores what the previous owner committed (the offset where a
 // successor starts, its alert state as the commit's metadata). The group assigns with
-// cooperative-sticky, so the partition stays with its owner while instances come and go; under an
-// eager assignor (a --kafka-consumer-option), a revocation followed by getting it back continues
-// where it was.
+// cooperative-sticky, so the partition stays with its owner while instances join (with the eager
+// default a join could move it to the newcomer, which evaluated the windows since the last commit
+// again: duplicate alerts); under an eager assignor (a --kafka-consumer-option), a revocation
+// followed by getting it back continues where it was.
 
 class KafkaPartialsChannel final : public PartialsChannel, private KafkaClient {
  public:
@@ -964,10 +965,7 @@ class KafkaPartialsChannel final : public PartialsChannel, private KafkaClient {
                                         {"enable.auto.offset.store", "false"},
                                         {"auto.offset.reset", "earliest"},
                                         {"enable.partition.eof", "false"},
-                                        // The merge partition stays with its owner when an
-                                        // instance joins or leaves: with the eager default a
-                                        // join moved it to the newcomer, which evaluated the
-                                        // windows since the last commit again (duplicate alerts).
+                                        // See above: the merging role stays with its owner.
                                         {"partition.assignment.strategy", "cooperative-sticky"}});
     rd_kafka_conf_set_rebalance_cb(cconf, &KafkaPartialsChannel::rebalance_callback);
     consumer_ = subscribed_consumer(cconf, spec_.topic, endpoint);
