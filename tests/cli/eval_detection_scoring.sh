@@ -123,7 +123,10 @@ diff -u "$tmp/want2" "$tmp/got2"
 grep -q '"grouped": true' "$tmp/grouped.json"
 
 # The suite end to end, on its cheapest scenario: it runs, prints its commands and a summary.
-if "$LOGPIPE" generate --help | grep -q -- --no-incidents; then
+# The help read whole before grep: `| grep -q` under pipefail fails (and this part would be
+# skipped) when grep exits before the last write.
+generate_help=$("$LOGPIPE" generate --help)
+if grep -q -- --no-incidents <<<"$generate_help"; then
   LOGPIPE=$LOGPIPE python3 "$SRC/scripts/eval-detection" --quick --scenario low-traffic-latency >"$tmp/suite.txt"
   grep -q '^  \$ .* generate --profile .*low-traffic-latency.toml --no-pace --no-incidents --seed 101 ' "$tmp/suite.txt"
   grep -q '^| low-traffic-latency | latency x10 /, 11/min | 1 | ' "$tmp/suite.txt"
